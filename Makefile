@@ -1,0 +1,33 @@
+# colorbench: `make bench` and `make test` each create the virtual environment when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.colorbench-installed
+export OMP_NUM_THREADS ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install test bench perf report clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -e '.[test,report,study]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install colorbench (editable) with every extra
+
+test: $(STAMP)  ## the test suite (no timed assertions; speed lives in `make perf`)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## the quick comparison grid on the embedded `sample` dataset, into results/
+	$(BIN)/colorbench bench --profile quick
+
+perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, trainer overhead
+	$(BIN)/python -m pytest tests/perf -p no:cacheprovider --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,rounds -m perf
+
+report: $(STAMP)  ## execute the notebooks against results/ into HTML
+	$(BIN)/colorbench report
+
+clean:  ## remove the venv, caches and runs (keeps the committed results/)
+	rm -rf $(VENV) runs .pytest_cache .benchmarks build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
