@@ -1,0 +1,11 @@
+"""Shared network blocks that methods build from (no method imports another method).
+
+* :mod:`colorbench.nets.padding`: ``pad_to_multiple`` / ``crop_to`` for any-size inference;
+* :mod:`colorbench.nets.init`: ``init_normal_`` (the pix2pix / DCGAN N(0, 0.02) initialisation);
+* :mod:`colorbench.nets.unet`: one configurable U-Net (pix2pix U-Net-256, the KTH U-Net);
+* :mod:`colorbench.nets.patchgan`: the 70×70 PatchGAN discriminator;
+* ``multiscale``, ``spectral``: multi-scale discriminators and spectral-norm helpers (Górriz / featrec).
+
+Submodules are imported directly (``from colorbench.nets.unet import UNet``) so that importing one block does not
+import the others.
+"""
