@@ -1,0 +1,17 @@
+"""The data layer: datasets of colour images as Lab items.
+
+``build_dataset(name, split="train", *, size=64, seed=0, data_dir=None, **options)`` returns a torch ``Dataset``
+whose items are ``{"L": [1,H,W] float32 L/50-1, "ab": [2,H,W] float32 ab/110, "rgb": [3,H,W] float32 in [0,1],
+"index": int, "label": int (datasets with classes)}``; it has ``.name``, ``.num_classes`` (int or None) and
+``.set_epoch(epoch)`` (train augmentation is a pure function of seed, epoch and index). Splits: ``train``, ``val``,
+``test`` (val and test: deterministic, no flips). torch's default collate batches the items.
+
+Names: ``sample`` (the embedded default), ``synthetic`` (generated, for tests), ``folder`` (any directory of
+images), ``cifar10`` (torchvision, from a local copy), and the recipes in the repository's ``datasets/*.toml``.
+"""
+from __future__ import annotations
+
+from colorbench.data.registry import DatasetInfo, build_dataset, list_datasets
+from colorbench.data.sample import sample_test_photos
+
+__all__ = ["DatasetInfo", "build_dataset", "list_datasets", "sample_test_photos"]

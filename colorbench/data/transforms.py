@@ -1,0 +1,60 @@
+"""Item transforms shared by every dataset: seeded random/centre crop, horizontal flip, resize, and the Lab item.
+
+Randomness is a pure function of ``(seed, epoch, index)`` (:func:`item_rng`), so a worker process, a resumed run and a
+second run all see the same crops and flips.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorbench.color import rgb_to_network
+
+
+def item_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
+    """The random generator for one item: a pure function of its arguments (numpy's SeedSequence)."""
+    return np.random.default_rng([int(seed), int(epoch), int(index), int(stream)])
+
+
+def random_crop_box(height: int, width: int, size: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left ``(y, x)`` of a uniformly random ``size``×``size`` crop inside ``height``×``width``."""
+    return int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+
+
+def centre_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
+    """Top-left ``(y, x)`` of the centred ``size``×``size`` crop."""
+    return (height - size) // 2, (width - size) // 2
+
+
+def resize_uint8(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``[H,W,3]`` uint8 -> ``[height,width,3]`` uint8; bilinear with antialiasing when shrinking (torch), rounded."""
+    if image.shape[:2] == (height, width):
+        return image
+    x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float()
+    y = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    return y[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
+    """Resize ``[H,W,3]`` uint8 so its shorter side is ``short`` pixels, keeping the aspect ratio."""
+    h, w = image.shape[:2]
+    scale = short / min(h, w)
+    return resize_uint8(image, max(short, round(h * scale)), max(short, round(w * scale)))
+
+
+def to_item(rgb_u8: np.ndarray, index: int, label: int | None = None, flip: bool = False) -> dict:
+    """``[H,W,3]`` uint8 sRGB -> a dataset item.
+
+    Returns ``{"L": [1,H,W] float32 L/50-1, "ab": [2,H,W] float32 ab/110, "rgb": [3,H,W] float32 in [0,1],
+    "index": int, "label": int (only when ``label`` is not None)}``.
+    """
+    rgb = torch.from_numpy(np.array(rgb_u8, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
+    if flip:
+        rgb = rgb.flip(-1)
+    rgb = rgb.contiguous()
+    L, ab = rgb_to_network(rgb[None])
+    item = {"L": L[0], "ab": ab[0], "rgb": rgb, "index": int(index)}
+    if label is not None:
+        item["label"] = int(label)
+    return item
