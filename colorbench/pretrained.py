@@ -1,0 +1,295 @@
+"""Pretrained backbones: a table of known weights, a local-only lookup, and a loader that maps state dicts.
+
+The lookup never touches the network. It looks, in order, at
+
+1. an explicit ``path`` (a ``.pth``/``.pt``/``.bin`` torch file or a ``.safetensors`` file);
+2. the torch hub cache, ``torch.hub.get_dir()/checkpoints/<file>`` (``$TORCH_HOME/hub/checkpoints``, default
+   ``~/.cache/torch/hub/checkpoints``) — where torchvision's ``weights=`` downloads land;
+3. the Hugging Face cache used by timm and segmentation-models-pytorch,
+   ``<hf cache>/models--<org>--<name>/snapshots/<revision>/<file>`` (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``,
+   else ``~/.cache/huggingface/hub``), read from disk only.
+
+Models are always built *without* weights (torchvision ``weights=None``, timm ``pretrained=False``, smp
+``encoder_weights=None``: smp's ``"imagenet"`` spends ~23 s retrying offline) and filled by :func:`load_pretrained`.
+``colorbench weights fetch`` (:func:`fetch`) is the only code that downloads, into the same caches.
+
+Mapping a file onto a module: the module's own keys are looked up in the file under a common prefix (``""``,
+``"features."``, ``"encoder."``, ``"module."``, ``"model."``), so a truncated ``vgg16().features[:16]`` or an smp
+encoder (a torchvision ResNet without ``fc``) loads from the full torchvision file; keys the module lacks (``fc.*``)
+are ignored; every key the module has must be found with the same shape (``num_batches_tracked`` excepted). A first
+conv whose input channels differ from the file's 3 is adapted as timm does (sum for 1 channel, repeat and rescale
+otherwise). timm files are passed through the model's ``checkpoint_filter_fn`` when its module has one.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from colorbench.errors import UserError
+
+PretrainedMode = Literal["auto", "true", "false"]
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One set of pretrained weights and where it may lie on disk.
+
+    ``torch_files``: file names in the torch hub checkpoint folder; ``url``: where ``weights fetch`` gets the first
+    of them. ``hf_repo``/``hf_file``/``hf_revision``: the Hugging Face repository (timm, smp) and file in it.
+    """
+
+    name: str
+    library: str  # "torchvision" | "timm" | "smp"
+    used_by: str
+    description: str
+    torch_files: tuple[str, ...] = ()
+    url: str | None = None
+    hf_repo: str | None = None
+    hf_file: str = "model.safetensors"
+    hf_revision: str | None = None
+    build: str = ""  # how to build the matching module, for messages and docs
+    extra_hf: tuple[tuple[str, str], ...] = field(default=())  # other (repo, file) pairs that also fit
+
+
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        Backbone(
+            "resnet18", "torchvision", "c2f", "ResNet-18, ImageNet-1k (torchvision IMAGENET1K_V1 / smp-hub)",
+            torch_files=("resnet18-f37072fd.pth",), url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
+            hf_repo="smp-hub/resnet18.imagenet", hf_revision="3f2325ff978283d47aa6a1d6878ca20565622683",
+            build="torchvision.models.resnet18(weights=None) or smp encoder 'resnet18' with encoder_weights=None",
+        ),
+        Backbone(
+            "resnet34", "smp", "featrec (unet, fpn)", "ResNet-34, ImageNet-1k: smp's default encoder for Unet/FPN",
+            torch_files=("resnet34-b627a593.pth",), url="https://download.pytorch.org/models/resnet34-b627a593.pth",
+            hf_repo="smp-hub/resnet34.imagenet", hf_revision="7a57b34f723329ff020b3f8bc41771163c519d0c",
+            build="smp.Unet/FPN('resnet34', encoder_weights=None).encoder or torchvision.models.resnet34(weights=None)",
+        ),
+        Backbone(
+            "resnet50", "torchvision", "featrec", "ResNet-50, ImageNet-1k (torchvision IMAGENET1K_V1)",
+            torch_files=("resnet50-0676ba61.pth",), url="https://download.pytorch.org/models/resnet50-0676ba61.pth",
+            hf_repo="smp-hub/resnet50.imagenet", hf_revision="00cb74e366966d59cd9a35af57e618af9f88efe9",
+            build="torchvision.models.resnet50(weights=None)",
+        ),
+        Backbone(
+            "vgg16", "torchvision", "featrec", "VGG-16 (no BN), ImageNet-1k (torchvision IMAGENET1K_V1)",
+            torch_files=("vgg16-397923af.pth",), url="https://download.pytorch.org/models/vgg16-397923af.pth",
+            build="torchvision.models.vgg16(weights=None) (or its .features[:k])",
+        ),
+        Backbone(
+            "inception_resnet_v2", "timm", "koalarization", "Inception-ResNet-v2, ImageNet-1k (timm tf_in1k)",
+            hf_repo="timm/inception_resnet_v2.tf_in1k",
+            build="timm.create_model('inception_resnet_v2', pretrained=False)",
+        ),
+        Backbone(
+            "inception_v3", "timm", "koalarization", "Inception-v3, ImageNet-1k (timm tv_in1k = torchvision's)",
+            torch_files=("inception_v3_google-0cc3c7bd.pth", "inception_v3_google-1a9a5a14.pth"),
+            url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+            hf_repo="timm/inception_v3.tv_in1k",
+            build="timm.create_model('inception_v3', pretrained=False)",
+        ),
+        Backbone(
+            "convnext_tiny", "timm", "koalarization", "ConvNeXt-T, ImageNet-1k (timm fb_in1k)",
+            hf_repo="timm/convnext_tiny.fb_in1k", torch_files=("convnext_tiny_1k_224_ema.pth",),
+            build="timm.create_model('convnext_tiny', pretrained=False)",
+        ),
+    )
+}
+
+_WARNED: set[str] = set()
+_PREFIXES = ("", "features.", "encoder.", "module.", "model.", "backbone.")
+
+
+# ------------------------------------------------------------------------------------------------ lookup
+def get_backbone(name: str) -> Backbone:
+    """The table entry for ``name``; an unknown name raises :class:`UserError` listing the known ones."""
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(BACKBONES), n=2)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UserError(f"unknown pretrained backbone {name!r}.{hint} Known: {', '.join(BACKBONES)}") from None
+
+
+def torch_hub_dir() -> Path:
+    """``$TORCH_HOME/hub/checkpoints`` (read from the environment at each call)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache (``$HF_HUB_CACHE``, ``$HF_HOME/hub``, ``$XDG_CACHE_HOME/huggingface/hub``)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "huggingface" / "hub"
+
+
+def _hf_candidates(repo: str, filename: str, revision: str | None) -> list[Path]:
+    """Files that would satisfy ``repo``/``filename`` in the HF cache, pinned revision or ``refs/main`` first."""
+    root = hf_cache_dir() / f"models--{repo.replace('/', '--')}"
+    snapshots = root / "snapshots"
+    revs: list[str] = []
+    if revision:
+        revs.append(revision)
+    ref = root / "refs" / "main"
+    if ref.is_file():
+        revs.append(ref.read_text().strip())
+    paths = [snapshots / r / filename for r in revs]
+    if snapshots.is_dir():  # any other snapshot of the same repository
+        paths += sorted(p for p in snapshots.glob(f"*/{filename}") if p not in paths)
+    return paths
+
+
+def expected_paths(name: str) -> list[Path]:
+    """Where ``name``'s weights are looked for, in order (the first is where ``weights fetch`` puts them)."""
+    b = get_backbone(name)
+    paths = [torch_hub_dir() / f for f in b.torch_files]
+    if b.hf_repo:
+        rev = b.hf_revision or "<revision>"
+        hf = hf_cache_dir() / f"models--{b.hf_repo.replace('/', '--')}" / "snapshots" / rev / b.hf_file
+        paths.insert(0, hf) if b.library == "timm" else paths.append(hf)
+    return paths
+
+
+def resolve_weights(name: str, path: str | os.PathLike | None = None) -> Path | None:
+    """The weights file for backbone ``name`` on disk, or None. An explicit ``path`` that is missing raises."""
+    b = get_backbone(name)
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise UserError(f"pretrained weights for {name!r}: {p} does not exist; give an existing file or leave "
+                            f"the path unset to use the caches ({', '.join(map(str, expected_paths(name)))})")
+        return p
+    candidates: list[Path] = []
+    hf: list[Path] = []
+    if b.hf_repo:
+        hf = _hf_candidates(b.hf_repo, b.hf_file, b.hf_revision)
+    torch_paths = [torch_hub_dir() / f for f in b.torch_files]
+    candidates = hf + torch_paths if b.library == "timm" else torch_paths + hf
+    for repo, fname in b.extra_hf:
+        candidates += _hf_candidates(repo, fname, None)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.safetensors`` or torch file (``weights_only``), unwrapping ``state_dict``/``model`` keys."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"could not read pretrained weights {path}: {exc}; delete it and run "
+                        "`colorbench weights fetch`, or pass a valid file") from None
+    for key in ("state_dict", "model", "state_dict_ema"):
+        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
+            sd = sd[key]
+            break
+    if not isinstance(sd, dict):
+        raise UserError(f"{path} holds a {type(sd).__name__}, not a state dict of tensors")
+    return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+
+
+def _timm_filter(module: nn.Module, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    import sys
+
+    filter_fn = getattr(sys.modules.get(type(module).__module__), "checkpoint_filter_fn", None)
+    if filter_fn is None:
+        return sd
+    try:
+        return filter_fn(sd, module)
+    except Exception:  # already in timm's layout
+        return sd
+
+
+def map_state_dict(module: nn.Module, sd: dict[str, torch.Tensor], source: str = "file") -> dict[str, torch.Tensor]:
+    """``sd`` re-keyed (and first-conv-adapted) to ``module.state_dict()``'s keys; raises if anything is missing."""
+    own = module.state_dict()
+    required = [k for k in own if not k.endswith("num_batches_tracked")]
+    best: tuple[int, str] = (-1, "")
+    for prefix in _PREFIXES:
+        hits = sum(prefix + k in sd for k in required)
+        if hits > best[0]:
+            best = (hits, prefix)
+    hits, prefix = best
+    missing = [k for k in required if prefix + k not in sd]
+    if missing:
+        raise UserError(
+            f"pretrained {source} does not fit {type(module).__name__}: {len(missing)} of {len(required)} "
+            f"tensors missing (first: {', '.join(missing[:3])}); it holds e.g. {', '.join(list(sd)[:3])}. "
+            "Pass the file made for this backbone."
+        )
+    out: dict[str, torch.Tensor] = {}
+    for k in required:
+        v = sd[prefix + k]
+        if v.shape != own[k].shape:
+            if v.ndim == 4 and v.shape[0] == own[k].shape[0] and v.shape[2:] == own[k].shape[2:]:
+                from timm.models import adapt_input_conv
+
+                v = adapt_input_conv(own[k].shape[1], v, base_chans=v.shape[1])  # first conv, other input width
+            else:
+                raise UserError(f"pretrained {source}: tensor {prefix + k} has shape {tuple(v.shape)}, the module "
+                                f"expects {tuple(own[k].shape)}; build the module as the backbone table says")
+        out[k] = v.to(own[k].dtype)
+    return out
+
+
+def load_pretrained(
+    module: nn.Module,
+    backbone: str,
+    pretrained: str | bool = "auto",
+    path: str | os.PathLike | None = None,
+) -> bool:
+    """Load local ``backbone`` weights into ``module``; True if loaded. Never touches the network.
+
+    ``pretrained``: ``"auto"`` loads when found, else warns once (naming ``colorbench weights fetch``) and returns
+    False, leaving ``module`` as initialised; ``"true"`` raises :class:`UserError` naming the expected file(s);
+    ``"false"`` returns False at once. ``path``: an explicit weights file, checked before the caches.
+    """
+    mode = str(pretrained).lower()
+    if mode not in ("auto", "true", "false"):
+        raise UserError(f"pretrained={pretrained!r}: must be auto, true or false")
+    b = get_backbone(backbone)
+    if mode == "false":
+        return False
+    found = resolve_weights(backbone, path)
+    if found is None:
+        where = " or ".join(map(str, expected_paths(backbone)))
+        if mode == "true":
+            raise UserError(
+                f"pretrained weights for {backbone!r} not found (pretrained=true); expected {where}; "
+                f"run `colorbench weights fetch {backbone}` on a machine with a network and copy the file there, "
+                f"or pass its path, or set pretrained=auto/false to train from random initialisation"
+            )
+        if backbone not in _WARNED:
+            _WARNED.add(backbone)
+            warnings.warn(
+                f"colorbench: no pretrained weights for {backbone!r} ({b.description}) on disk; using random "
+                f"initialisation (recorded as pretrained=false). Run `colorbench weights fetch {backbone}` or put "
+                f"the file at {expected_paths(backbone)[0]}",
+                stacklevel=2,
+            )
+        return False
+    sd = read_state_dict(found)
+    if b.library == "timm":
+        sd = _timm_filter(module, sd)
+    module.load_state_dict(map_state_dict(module, sd, source=str(found)), strict=False)
+    return True
+
+
+def reset_warnings() -> None:
+    """Forget which backbones were warned about (tests)."""
+    _WARNED.clear()
