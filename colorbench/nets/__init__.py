@@ -1,6 +1,7 @@
 """Shared network blocks that methods build from (no method imports another method).
 
 * :mod:`colorbench.nets.padding`: ``pad_to_multiple`` / ``crop_to`` for any-size inference;
+* :mod:`colorbench.nets.blocks`: norms by name (``make_norm``) and TF-style 'same' convs (``conv_same``);
 * :mod:`colorbench.nets.init`: ``init_normal_`` (the pix2pix / DCGAN N(0, 0.02) initialisation);
 * :mod:`colorbench.nets.unet`: one configurable U-Net (pix2pix U-Net-256, the KTH U-Net);
 * :mod:`colorbench.nets.patchgan`: the 70×70 PatchGAN discriminator;

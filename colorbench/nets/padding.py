@@ -5,6 +5,8 @@ bottom and right (so the top-left pixel stays at the origin), run the network, a
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -49,3 +51,12 @@ def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if x.shape[-2] < H or x.shape[-1] < W:
         raise ValueError(f"crop_to: cannot crop {tuple(x.shape[-2:])} to the larger size {(H, W)}")
     return x[..., :H, :W]
+
+
+def apply_padded(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int, mode: str = "reflect") -> torch.Tensor:
+    """Run ``fn`` on ``x`` padded to a multiple of ``multiple`` and crop the result back to ``x``'s H×W.
+
+    ``fn`` maps ``[B,C,H',W'] -> [B,C',H',W']`` (a fully convolutional network); the result is ``[B,C',H,W]``.
+    """
+    x_pad, size = pad_to_multiple(x, multiple, mode)
+    return crop_to(fn(x_pad), size)

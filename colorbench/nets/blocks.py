@@ -1,0 +1,41 @@
+"""Small layer factories shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs."""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+ConvWrapper = Callable[[nn.Module], nn.Module]
+"""Applied to every conv a block builds, e.g. ``torch.nn.utils.parametrizations.spectral_norm``."""
+
+NORMS = ("batch", "instance", "none")
+
+
+def make_norm(norm: str, channels: int) -> nn.Module | None:
+    """A norm layer by name for ``channels`` feature maps, or ``None`` for ``"none"``.
+
+    ``"batch"``: ``BatchNorm2d``; ``"instance"``: ``InstanceNorm2d`` without affine parameters or running
+    statistics (as pix2pix's ``--norm instance``); ``"none"``: no layer.
+    """
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if norm == "none":
+        return None
+    raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(NORMS)}")
+
+
+def conv_same(in_ch: int, out_ch: int, kernel: int, *, bias: bool = True,
+              wrap: ConvWrapper | None = None) -> nn.Module:
+    """A stride-1 ``kernel``×``kernel`` conv that keeps H×W, padded like TensorFlow's ``padding='same'``.
+
+    An even kernel pads one pixel less before than after (TF: ``(k-1)//2`` before, the rest after), so a 4×4
+    conv pads (1, 2) on each axis. ``[B,in_ch,H,W] -> [B,out_ch,H,W]``.
+    """
+    before = (kernel - 1) // 2
+    after = kernel - 1 - before
+    symmetric = before == after
+    conv: nn.Module = nn.Conv2d(in_ch, out_ch, kernel, stride=1, padding=before if symmetric else 0, bias=bias)
+    conv = wrap(conv) if wrap is not None else conv
+    return conv if symmetric else nn.Sequential(nn.ZeroPad2d((before, after, before, after)), conv)
