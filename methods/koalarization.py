@@ -1,0 +1,318 @@
+"""Deep Koalarization: a colour CNN fused with a frozen image classifier's class scores.
+
+Baldassarre, González Morín and Rodés-Guirao 2017, "Deep Koalarization: Image Colorization using CNNs and
+Inception-ResNet-v2" (arXiv:1712.03400); variants from Adlukhi, Franic and Shirkhanyan, "Coloring is all you need"
+(Georgia Tech CS 7643 report): Inception-v3 and ConvNeXt-T extractors, a 256-wide fusion, a cross-entropy loss.
+
+Network (``width = 1``; every conv 3×3, ReLU, ``same`` padding)::
+
+    L [B,1,H,W] ─ encoder 64/2, 128, 128/2, 256, 256/2, 512, 512, 256 ─► [B,256,H/8,W/8] ─┐
+    grey [B,1,H,W] ─► resize to the extractor's size, 3 channels, its normalisation         │ fusion: tile the
+      ─► frozen extractor ─► logits [B,1000] (pre-softmax) ─► optional fixed subset [B,F] ───┘ vector, concat
+    ─► 1×1 conv 256 + ReLU ─► decoder 128, up×2, 64, 64, up×2, 32, out, up×2 ─► [B,2,H,W]
+
+``out`` is 2 channels with tanh (``loss="mse"``, ab/110 regression), or one logit per ab bin (``loss="ce"``:
+ab quantised on a ``ab_bin_size`` grid restricted to the sRGB gamut, cross-entropy, decoded by Zhang et al.'s
+annealed mean with T = 0.38). Upsampling is nearest-neighbour (Keras ``UpSampling2D``). Inputs are padded to a
+multiple of 8 and the prediction cropped back, so any H×W works.
+
+What the extractor sees (CORRECTIONS.md, issue 5): the grey image made from **RGB** (skimage ``rgb2gray`` weights
+on the sRGB values, as the original's ``gray2rgb(rgb2gray(img))``), not the L channel, repeated to 3 channels, at
+the extractor's own input size (299² for the Inceptions, 224² for ConvNeXt), normalised as the extractor was trained
+(Inception: [-1, 1]; ConvNeXt: ImageNet mean/std). ``colorize`` is given only L, so there the grey is the neutral
+sRGB grey of the same lightness (``Lab(L, 0, 0)``); ``extractor_grey = "L"`` uses that in training too.
+The fusion vector is the extractor's logits: 1000 wide in timm (the original's TF-slim net had 1001, a background
+class). The extractor never trains: no gradients, always in eval mode, excluded from :meth:`networks`.
+
+Pretrained extractor weights come through :func:`colorbench.pretrained.load_pretrained` (local files only);
+:meth:`pretrained_flags` says whether they were found. ``extractor = "tiny_random"`` is a **test-only** stand-in
+(two small convs and a linear layer, random weights, 32² input) so the conformance suite runs in seconds; it
+produces no meaningful class scores and must not appear in a benchmark.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorbench.color import AB_SCALE, denormalize_l, lab_to_rgb
+from colorbench.method import Batch, Method
+from colorbench.nets.padding import crop_to, pad_to_multiple
+from colorbench.registry import register_method
+
+GREY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+"""skimage ``rgb2gray``: ITU-R BT.709 luma weights applied to the (gamma-encoded) sRGB values."""
+TIMM_EXTRACTORS = ("inception_resnet_v2", "inception_v3", "convnext_tiny")
+STRIDE = 8  # three stride-2 convs in the encoder, three ×2 upsamplings in the decoder
+
+
+@dataclass
+class KoalarizationConfig:
+    """Paper defaults (Baldassarre et al. 2017; colour net trained at 224², Adam 1e-3, MSE)."""
+
+    extractor: Literal["inception_resnet_v2", "inception_v3", "convnext_tiny", "tiny_random"] = "inception_resnet_v2"
+    extractor_size: int | None = None  # input side of the extractor; None: its own (299 / 224; tiny_random 32)
+    extractor_grey: Literal["rgb", "L"] = "rgb"  # training: grey from RGB (the original) or from L
+    pretrained: Literal["auto", "true", "false"] = "auto"  # extractor weights, see colorbench.pretrained
+    pretrained_path: str | None = None  # explicit weights file for the extractor
+    fusion_width: int = 1000  # logits fused: all 1000, or a fixed seeded random subset (e.g. 256)
+    fusion_seed: int = 0  # seed of that subset
+    width: float = 1.0  # multiplies every channel count of the colour net (tests use 1/8)
+    loss: Literal["mse", "ce"] = "mse"
+    ab_bin_size: float = 10.0  # "ce": grid step of the ab bins, Lab units (Zhang et al. 2016)
+    annealed_t: float = 0.38  # "ce": temperature of the annealed-mean decode
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    image_size: int = 224  # training crop of the colour net in the paper configuration
+
+
+class TinyExtractor(nn.Module):
+    """TEST-ONLY stand-in for a classifier: ``[B,3,32,32]`` -> ``[B,num_logits]`` logits from random weights."""
+
+    def __init__(self, num_logits: int = 1000) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Linear(16, num_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class Extractor(nn.Module):
+    """Frozen classifier on a grey image: ``[B,1,H,W]`` grey in [0,1] -> ``[B,N]`` logits (pre-softmax).
+
+    Resizes to ``size``² (bilinear, antialiased), repeats to 3 channels and applies the net's normalisation.
+    """
+
+    def __init__(self, net: nn.Module, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.net, self.size = net, int(size)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "Extractor":  # frozen: batch norm and dropout stay in eval mode
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, grey: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(grey, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+        x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+        return self.net(x)
+
+
+def build_extractor(name: str, size: int | None, pretrained: str, path: str | None) -> tuple[Extractor, bool]:
+    """The frozen extractor ``name`` and whether pretrained weights were loaded (never touches the network)."""
+    if name == "tiny_random":
+        return Extractor(TinyExtractor(), size or 32, (0.5,) * 3, (0.5,) * 3), False
+    if name not in TIMM_EXTRACTORS:
+        raise ValueError(f"koalarization: unknown extractor {name!r}; use one of {TIMM_EXTRACTORS + ('tiny_random',)}")
+    import timm
+
+    from colorbench.pretrained import load_pretrained
+
+    net = timm.create_model(name, pretrained=False)
+    loaded = load_pretrained(net, name, pretrained, path)
+    cfg = net.pretrained_cfg
+    return Extractor(net, size or cfg["input_size"][-1], tuple(cfg["mean"]), tuple(cfg["std"])), bool(loaded)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.ReLU(inplace=True)]
+
+
+class ColorNet(nn.Module):
+    """Encoder, fusion and decoder: (``[B,1,H,W]`` L/50-1 with H, W multiples of 8, ``[B,F]`` vector) ->
+    ``[B,out,H,W]`` (ab/110 after tanh when ``out == 2`` and ``tanh``; bin logits otherwise)."""
+
+    def __init__(self, fusion_width: int, out_channels: int, tanh: bool, width: float = 1.0) -> None:
+        super().__init__()
+
+        def c(n: int) -> int:
+            return max(1, round(n * width))
+
+        enc = [(c(64), 2), (c(128), 1), (c(128), 2), (c(256), 1), (c(256), 2), (c(512), 1), (c(512), 1), (c(256), 1)]
+        layers, cin = [], 1
+        for cout, stride in enc:
+            layers += _conv(cin, cout, stride)
+            cin = cout
+        self.encoder = nn.Sequential(*layers)
+        self.fusion = nn.Sequential(nn.Conv2d(cin + fusion_width, c(256), 1), nn.ReLU(inplace=True))
+        up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+        self.decoder = nn.Sequential(
+            *_conv(c(256), c(128)), up(),
+            *_conv(c(128), c(64)), *_conv(c(64), c(64)), up(),
+            *_conv(c(64), c(32)),
+            nn.Conv2d(c(32), out_channels, 3, padding=1), nn.Tanh() if tanh else nn.Identity(), up(),
+        )
+
+    def forward(self, L: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+        enc = self.encoder(L)
+        tiled = vector[:, :, None, None].expand(-1, -1, enc.shape[-2], enc.shape[-1]).to(enc.dtype)
+        return self.decoder(self.fusion(torch.cat((enc, tiled), dim=1)))
+
+
+# ---------------------------------------------------------------------------------------------- ab bins
+def ab_bin_centres(bin_size: float = 10.0) -> torch.Tensor:
+    """``[Q,2]`` ab bin centres in Lab units: the points of a ``bin_size`` grid on [-110, 110]² whose cell
+    (``centre ± bin_size/2``, sampled 5×5) holds a colour inside the sRGB gamut at some lightness (checked at
+    L = 0.5, 1.5, ..., 99.5). A step of 10 gives 261 bins (Zhang et al.'s empirical ImageNet set has 313)."""
+    k = int(110 // bin_size)
+    axis = torch.arange(-k, k + 1, dtype=torch.float64) * bin_size
+    a, b = torch.meshgrid(axis, axis, indexing="ij")
+    off = torch.linspace(-0.5, 0.5, 5, dtype=torch.float64) * bin_size
+    oa, ob = torch.meshgrid(off, off, indexing="ij")
+    sa = (a.reshape(-1, 1) + oa.reshape(1, -1)).reshape(-1)  # every sample of every cell
+    sb = (b.reshape(-1, 1) + ob.reshape(1, -1)).reshape(-1)
+    L = torch.arange(0.5, 100.0, 1.0, dtype=torch.float64)
+    n_l = L.numel()
+    lab = torch.stack((L[:, None].expand(n_l, sa.numel()), sa[None].expand(n_l, -1), sb[None].expand(n_l, -1)))
+    rgb = lab_to_rgb(lab[None], clip=False)  # [1,3,nL,cells*25]
+    inside = ((rgb >= -1e-6) & (rgb <= 1 + 1e-6)).all(dim=1)[0].any(dim=0).reshape(a.numel(), -1).any(dim=1)
+    return torch.stack((a.reshape(-1)[inside], b.reshape(-1)[inside]), dim=1).float()
+
+
+def grid_lookup(centres: torch.Tensor, bin_size: float) -> torch.Tensor:
+    """``[(2k+1)²]`` long: for every point of the ``bin_size`` grid, the index of the nearest bin centre."""
+    k = int(110 // bin_size)
+    axis = torch.arange(-k, k + 1, dtype=torch.float32) * bin_size
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
+    return torch.cdist(grid, centres).argmin(dim=1)
+
+
+def annealed_mean(logits: torch.Tensor, centres_lab: torch.Tensor, t: float = 0.38) -> torch.Tensor:
+    """Zhang et al.'s annealed mean: ``[B,Q,H,W]`` bin logits -> ``[B,2,H,W]`` ab/110.
+
+    ``softmax(logits / t)`` equals the re-normalised ``p ** (1/t)`` of the bin probabilities ``p``; its
+    expectation over the centres ``[Q,2]`` (Lab units) is the colour.
+    """
+    weights = torch.softmax(logits.float() / t, dim=1)
+    return torch.einsum("bqhw,qc->bchw", weights, centres_lab.to(weights)) / AB_SCALE
+
+
+def grey_from_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,1,H,W]`` grey in [0,1] (skimage ``rgb2gray``)."""
+    w = torch.tensor(GREY_WEIGHTS, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * w).sum(dim=1, keepdim=True)
+
+
+def grey_from_l(L: torch.Tensor) -> torch.Tensor:
+    """``[B,1,H,W]`` L/50-1 -> ``[B,1,H,W]`` the neutral sRGB grey of that lightness, in [0,1]."""
+    lab = torch.cat((denormalize_l(L.float()), torch.zeros_like(L.float()).expand(-1, 2, -1, -1)), dim=1)
+    return lab_to_rgb(lab, warn=False)[:, :1].to(L.dtype)
+
+
+# ----------------------------------------------------------------------------------------------- method
+@register_method(
+    "koalarization",
+    description="Deep Koalarization: colour CNN fused with a frozen classifier's logits (MSE or binned CE)",
+    source="Baldassarre et al. 2017, arXiv:1712.03400; variants: Adlukhi et al., 'Coloring is all you need' "
+    "(CS 7643 report)",
+)
+class Koalarization(Method):
+    """See the module docstring. Variants follow the CS 7643 report: its fusion-256 and cross-entropy models
+    used Inception-v3 as the extractor, so those variants do too (compare them with ``inception_v3``)."""
+
+    Config = KoalarizationConfig
+    variants = {
+        "default": {},
+        "inception_v3": {"extractor": "inception_v3"},
+        "convnext_tiny": {"extractor": "convnext_tiny"},
+        "fusion256": {"extractor": "inception_v3", "fusion_width": 256},
+        "ce": {"extractor": "inception_v3", "loss": "ce"},
+    }
+    test_overrides = {"extractor": "tiny_random", "pretrained": "false", "width": 0.125, "image_size": 32}
+    watch_loss = "mse"
+
+    def __init__(self, config: KoalarizationConfig | None = None, num_classes: int | None = None) -> None:
+        super().__init__(config, num_classes)
+        cfg = self.config
+        self.extractor, self._loaded = build_extractor(cfg.extractor, cfg.extractor_size, cfg.pretrained,
+                                                       cfg.pretrained_path)
+        num_logits = self._num_logits()
+        if not 1 <= cfg.fusion_width <= num_logits:
+            raise ValueError(f"koalarization: fusion_width={cfg.fusion_width} must be between 1 and the "
+                             f"extractor's {num_logits} logits (1000 = all of them, 256 = the report's subset)")
+        gen = torch.Generator().manual_seed(cfg.fusion_seed)
+        self.register_buffer("fusion_index", torch.randperm(num_logits, generator=gen)[: cfg.fusion_width].sort()[0])
+        if cfg.loss == "ce":
+            centres = ab_bin_centres(cfg.ab_bin_size)
+            self.register_buffer("bin_centres", centres)  # [Q,2] Lab units
+            self.register_buffer("bin_lookup", grid_lookup(centres, cfg.ab_bin_size), persistent=False)
+            out, tanh = centres.shape[0], False
+        elif cfg.loss == "mse":
+            out, tanh = 2, True
+        else:
+            raise ValueError(f"koalarization: loss must be 'mse' or 'ce', got {cfg.loss!r}")
+        self.colornet = ColorNet(cfg.fusion_width, out, tanh, cfg.width)
+        self.opt = torch.optim.Adam(self.colornet.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+
+    def _num_logits(self) -> int:
+        with torch.no_grad():
+            return int(self.extractor(torch.zeros(1, 1, 8, 8)).shape[1]) if isinstance(
+                self.extractor.net, TinyExtractor) else int(self.extractor.net.num_classes)
+
+    # ------------------------------------------------------------------------------------ contract
+    def networks(self) -> dict[str, nn.Module]:
+        """Only the colour net trains; the frozen extractor is not handed to the trainer (nor to DDP)."""
+        return {"colornet": self.colornet}
+
+    def pretrained_flags(self) -> dict[str, bool]:
+        return {self.config.extractor: self._loaded}
+
+    def train(self, mode: bool = True) -> "Koalarization":
+        super().train(mode)
+        self.extractor.eval()  # (Extractor.train already refuses; kept explicit)
+        return self
+
+    def fusion_vector(self, grey: torch.Tensor) -> torch.Tensor:
+        """``[B,1,H,W]`` grey in [0,1] -> ``[B,fusion_width]`` extractor logits (no gradient)."""
+        with torch.no_grad():
+            return self.extractor(grey)[:, self.fusion_index]
+
+    def bin_index(self, ab: torch.Tensor) -> torch.Tensor:
+        """``[B,2,H,W]`` ab/110 -> ``[B,H,W]`` long: the nearest in-gamut ab bin (``loss="ce"`` only)."""
+        step, k = self.config.ab_bin_size, int(110 // self.config.ab_bin_size)
+        idx = torch.round(ab.float() * AB_SCALE / step).clamp(-k, k).long() + k
+        return self.bin_lookup[idx[:, 0] * (2 * k + 1) + idx[:, 1]]
+
+    def _predict(self, L: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
+        x, size = pad_to_multiple(L, STRIDE)
+        return crop_to(self.colornet(x, self.fusion_vector(grey)), size)
+
+    def _decode(self, out: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "ce":
+            return annealed_mean(out, self.bin_centres, self.config.annealed_t)
+        return out
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        L, ab = batch["L"], batch["ab"]
+        rgb = batch.get("rgb")
+        grey = grey_from_rgb(rgb) if self.config.extractor_grey == "rgb" and rgb is not None else grey_from_l(L)
+        out = self._predict(L, grey)
+        logs = {}
+        if self.config.loss == "ce":
+            loss = F.cross_entropy(out.float(), self.bin_index(ab))
+            with torch.no_grad():
+                logs["mse"] = F.mse_loss(self._decode(out), ab.float()).item()
+            logs["ce"] = loss.item()
+        else:
+            loss = F.mse_loss(out.float(), ab.float())
+            logs["mse"] = loss.item()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item(), **logs}
+
+    @torch.no_grad()
+    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110; the extractor sees the neutral grey of L."""
+        return self._decode(self._predict(L, grey_from_l(L))).to(L.dtype)
