@@ -1,0 +1,107 @@
+"""``colorbench weights list|fetch``: which pretrained backbones are on disk, and downloading them.
+
+``list`` reads the table in :mod:`colorbench.pretrained` and the caches (no network). ``fetch`` is the only code in
+colorbench that downloads weights: torchvision files into the torch hub cache (``$TORCH_HOME/hub/checkpoints``, name
+hash checked), timm/smp files into the Hugging Face cache through ``huggingface_hub``. It first checks in a few seconds
+that the host can be reached, so a machine without a network gets a clear error at once instead of a hang.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import os
+import socket
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from colorbench import pretrained as pt
+from colorbench.errors import UserError
+
+HELP = "which pretrained backbones are on disk and where each is expected; `fetch` downloads them (needs a network)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["list", "fetch"], help="list: show the table; fetch: download")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"backbones (default: all): {', '.join(pt.BACKBONES)}")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the network per request")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = args.names or list(pt.BACKBONES)
+    for n in names:
+        pt.get_backbone(n)  # unknown names fail before any work
+    if args.action == "list":
+        print(format_table(names))
+        return 0
+    for n in names:
+        path = fetch(n, timeout=args.timeout)
+        print(f"{n}: {path}")
+    return 0
+
+
+def format_table(names: list[str]) -> str:
+    """One line per backbone: name, on disk?, used by, and the path found or expected."""
+    rows = [("backbone", "on disk", "used by", "path (found, or where it is expected)")]
+    for n in names:
+        found = pt.resolve_weights(n)
+        rows.append((n, "yes" if found else "no", pt.BACKBONES[n].used_by, str(found or pt.expected_paths(n)[0])))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
+
+
+def check_reachable(url: str, timeout: float) -> None:
+    """Raise :class:`UserError` within about ``timeout`` seconds if ``url``'s host cannot be reached."""
+    host = urllib.parse.urlparse(url).hostname or url
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        future = pool.submit(lambda: socket.create_connection((host, 443), timeout=timeout).close())
+        future.result(timeout=timeout + 1)  # name resolution is not covered by the socket timeout
+    except Exception as exc:
+        reason = "timed out" if isinstance(exc, concurrent.futures.TimeoutError) else str(exc) or type(exc).__name__
+        raise UserError(f"cannot reach {host} ({reason}): this machine has no network for downloads. Run "
+                        "`colorbench weights fetch` where there is one and copy the files to the paths "
+                        "`colorbench weights list` shows") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _download(url: str, dest: Path, timeout: float) -> Path:
+    """Stream ``url`` into ``dest`` atomically; a torchvision-style ``name-<sha256 prefix>.pth`` is checked."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    expected = dest.stem.rsplit("-", 1)[-1] if "-" in dest.stem else ""
+    if len(expected) >= 8 and all(c in "0123456789abcdef" for c in expected):
+        if not digest.hexdigest().startswith(expected):
+            tmp.unlink()
+            raise UserError(f"{url}: downloaded file's sha256 {digest.hexdigest()[:12]} does not start with "
+                            f"{expected}; the download is corrupt, run the command again")
+    os.replace(tmp, dest)
+    return dest
+
+
+def fetch(name: str, timeout: float = 10.0) -> Path:
+    """Download ``name``'s weights into the standard cache (a no-op when already there); returns the file."""
+    found = pt.resolve_weights(name)
+    if found is not None:
+        return found
+    b = pt.get_backbone(name)
+    if b.url and b.torch_files:
+        check_reachable(b.url, timeout)
+        return _download(b.url, pt.torch_hub_dir() / b.torch_files[0], timeout)
+    assert b.hf_repo, f"backbone {name} has neither a url nor a hub repository"
+    check_reachable("https://huggingface.co", timeout)
+    import huggingface_hub
+
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise UserError("HF_HUB_OFFLINE is set: unset it (`env -u HF_HUB_OFFLINE colorbench weights fetch ...`) "
+                        f"to download {b.hf_repo}")
+    return Path(huggingface_hub.hf_hub_download(b.hf_repo, b.hf_file, revision=b.hf_revision,
+                                                cache_dir=pt.hf_cache_dir(), etag_timeout=timeout))
