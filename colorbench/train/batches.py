@@ -1,0 +1,79 @@
+"""Which items make each batch: a pure function of (seed, epoch, rank), so a resumed run sees the same batches.
+
+Nothing depends on a data loader's internal state: the order of epoch ``e`` is a permutation drawn from a generator
+seeded with ``(seed, e)``; under DDP each rank takes every ``world``-th item of it (what ``DistributedSampler``
+does), and the trailing partial batch is dropped. Step ``s`` therefore always sees the same items, whether the
+run went straight through or was resumed.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from colorbench.errors import UserError
+
+
+def seed_for(*parts: int) -> int:
+    """A 63-bit seed mixed from integers (``numpy.random.SeedSequence``): independent streams per part."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """``[n]`` int64: the item order of ``epoch`` (a permutation, pure function of ``seed`` and ``epoch``)."""
+    g = torch.Generator().manual_seed(seed_for(seed, epoch, 0xC010))
+    return torch.randperm(n, generator=g)
+
+
+class BatchPlan:
+    """The items of every step: ``steps_per_epoch`` batches of ``batch_size`` per rank, in a seeded order."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, *, rank: int = 0, world: int = 1) -> None:
+        if batch_size < 1:
+            raise UserError(f"batch size must be at least 1; got {batch_size}")
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.steps_per_epoch = n // (batch_size * world)
+        if self.steps_per_epoch == 0:
+            raise UserError(f"the training set has {n} items, fewer than one batch ({batch_size} x {world} "
+                            f"process(es)); lower --batch-size or use a larger dataset")
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """Every batch (lists of item indices) that this rank trains on in ``epoch``."""
+        order = epoch_order(self.n, self.seed, epoch)
+        order = order[: self.steps_per_epoch * self.batch_size * self.world][self.rank :: self.world]
+        return order.view(self.steps_per_epoch, self.batch_size).tolist()
+
+    def segments(self, start: int, end: int) -> Iterator[tuple[int, int, list[list[int]]]]:
+        """``(epoch, first_step, batches)`` covering steps ``start`` .. ``end - 1``, one segment per epoch."""
+        step = start
+        while step < end:
+            epoch, offset = divmod(step, self.steps_per_epoch)
+            take = min(self.steps_per_epoch - offset, end - step)
+            yield epoch, step, self.epoch_batches(epoch)[offset : offset + take]
+            step += take
+
+
+def iterate(dataset: Dataset, plan: BatchPlan, start: int, end: int, *, num_workers: int = 0,
+            pin_memory: bool = False) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """``(step, epoch, batch)`` for steps ``start`` .. ``end - 1``; ``dataset.set_epoch`` is called per epoch."""
+    for epoch, first, batches in plan.segments(start, end):
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers, pin_memory=pin_memory,
+                            persistent_workers=False)
+        for i, batch in enumerate(loader):
+            yield first + i, epoch, batch
+
+
+def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    """Move a batch's tensors to ``device`` (non-blocking); images ``[B,C,H,W]`` optionally to channels_last."""
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device, non_blocking=True)
+            if channels_last and value.ndim == 4 and value.is_floating_point():
+                value = value.contiguous(memory_format=torch.channels_last)
+        out[key] = value
+    return out

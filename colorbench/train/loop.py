@@ -1,0 +1,288 @@
+"""The training loop: seeded, resumable, distributed, with a loss log, validation and atomic checkpoints."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import resource
+import shutil
+import signal
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from torch.utils.data import Dataset
+
+from colorbench import checkpoint as ckpt
+from colorbench.errors import UserError
+from colorbench.method import Method
+from colorbench.train import distributed
+from colorbench.train.batches import BatchPlan, iterate, seed_for, to_device
+from colorbench.train.logs import CsvLog, postfix, progress_bar
+from colorbench.train.state import rng_state, set_rng_state
+from colorbench.train.validate import validate
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Settings that must match for a run folder to be resumed (steps may grow: that extends a run).
+_RESUME_KEYS = ("method", "variant", "config", "dataset", "size", "seed", "batch_size")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run produced. ``method`` is the trained method (networks unwrapped, ``eval()`` mode)."""
+
+    method: Method
+    out_dir: Path | None
+    checkpoint: Path | None          # newest checkpoint folder (None without out_dir)
+    steps: int                       # steps trained in total (including earlier, resumed sessions)
+    start_step: int                  # the step this session started from (0 unless resumed)
+    train_seconds: float             # time in train steps over all sessions (no validation, no checkpoints)
+    images_per_s: float              # training images per second (all ranks together)
+    peak_memory_mb: float            # CUDA: max allocated on this rank; CPU: peak resident set of the process
+    losses: dict[str, float]         # the last step's losses
+    history: list[dict[str, float]]  # this session's logged rows
+    val: list[dict[str, float]]      # this session's validation rows
+    device: str
+    world_size: int = 1
+    interrupted: bool = False
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    if precision == "fp32":
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return lambda: torch.autocast(device.type, dtype=dtype)
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to stop after the current step (it then checkpoints); a second one interrupts."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.set = False
+        self._old = None
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> "_StopFlag":
+        if self.enabled:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
+    for key in _RESUME_KEYS:
+        if key in saved and key in now and saved[key] != now[key]:
+            raise UserError(f"{out_dir} holds a run with {key}={saved[key]!r}, not {now[key]!r}; to resume it use "
+                            f"the same settings, otherwise choose another --out or delete {out_dir}")
+
+
+def _lrs(method: Method) -> dict[str, float]:
+    return {f"lr_{name}": float(opt.param_groups[0]["lr"]) for name, opt in method.optimizers().items()
+            if opt.param_groups}
+
+
+def train(
+    method: str | Method,
+    dataset: str | Dataset,
+    *,
+    variant: str = "default",
+    overrides: Mapping[str, Any] | None = None,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int = 16,
+    size: int = 64,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    out_dir: str | Path | None = None,
+    val_every: int | None = None,
+    val_batches: int = 4,
+    val_dataset: Dataset | None = None,
+    ckpt_every: int | None = None,
+    keep_checkpoints: int = 2,
+    num_workers: int = 0,
+    data_options: Mapping[str, Any] | None = None,
+    log_every: int = 1,
+    progress: bool = True,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``method`` on ``dataset`` for ``steps`` (or ``epochs``) and return a :class:`TrainResult`.
+
+    ``method``: a registered name (built with ``variant`` and config ``overrides``, seeded with ``seed``) or a
+    :class:`Method` instance. ``dataset``: a name for :func:`colorbench.data.build_dataset` (train split at
+    ``size``, with ``data_options``) or a torch Dataset of batch items. With ``out_dir`` the run writes
+    ``train_log.csv``, ``val_log.csv`` and ``checkpoints/step_NNNNNNN/`` (every ``ckpt_every`` steps and at the
+    end), and running the same call again resumes from the newest checkpoint, giving the same weights as an
+    uninterrupted run (on CPU). Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
+    ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains with DDP.
+    """
+    if (steps is None) == (epochs is None):
+        raise UserError("give exactly one of steps or epochs (how long to train)")
+    info, dev = distributed.setup(device)
+    try:
+        return _train(**locals())
+    finally:
+        distributed.teardown(info)
+
+
+def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
+           channels_last, out_dir, val_every, val_batches, val_dataset, ckpt_every, keep_checkpoints, num_workers,
+           data_options, log_every, progress, on_step, info, dev) -> TrainResult:
+    # ---------------------------------------------------------------------------------------- data, method
+    dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
+    if isinstance(dataset, str):
+        from colorbench.data import build_dataset
+
+        dataset = build_dataset(dataset_name, "train", size=size, seed=seed, **dict(data_options or {}))
+        if val_dataset is None and val_every:
+            val_dataset = build_dataset(dataset_name, "val", size=size, seed=seed, **dict(data_options or {}))
+    if isinstance(method, str):
+        from colorbench.registry import create_method
+
+        torch.manual_seed(seed)  # network initialisation
+        method = create_method(method, variant=variant, num_classes=getattr(dataset, "num_classes", None),
+                               **dict(overrides or {}))
+    elif overrides:
+        raise UserError("config overrides apply only when the method is given by name; build the Method with them")
+    plan = BatchPlan(len(dataset), batch_size, seed, rank=info.rank, world=info.world)
+    total = steps if steps is not None else epochs * plan.steps_per_epoch
+    if channels_last is None:
+        channels_last = dev.type == "cuda"
+    method.to(dev)
+    if channels_last:
+        method.to(memory_format=torch.channels_last)
+    autocast = _autocast(dev, precision)
+
+    run = {"method": method.name, "variant": variant, "config": ckpt.config_dict(method.config),
+           "dataset": dataset_name, "size": size, "seed": seed, "batch_size": batch_size, "world_size": info.world}
+    out = Path(out_dir) if out_dir is not None else None
+    writes = out is not None and info.is_main
+
+    # ----------------------------------------------------------------------------------------------- resume
+    start, prev_seconds, last_ckpt = 0, 0.0, None
+    if out is not None and ckpt.find_last(out) is not None:
+        saved = ckpt.read_config(out)
+        _check_resume(saved, run, out)
+        loaded = ckpt.load_checkpoint(out, method, map_location="cpu")
+        start, last_ckpt = int(loaded["state"]["step"]), loaded["path"]
+        prev_seconds = float(loaded["state"].get("train_seconds", 0.0))
+        if "rng" in loaded["state"]:
+            set_rng_state(loaded["state"]["rng"])
+        if saved.get("world_size", 1) != info.world:
+            warnings.warn(f"resuming a run made with {saved.get('world_size', 1)} process(es) on {info.world}: "
+                          "the batch order changes from here on", stacklevel=2)
+    log = CsvLog(out / "train_log.csv" if writes else None)
+    val_log = CsvLog(out / "val_log.csv" if writes else None)
+    if writes:
+        out.mkdir(parents=True, exist_ok=True)
+        log.truncate(start)
+        val_log.truncate(start)
+        (out / "run.json").write_text(json.dumps({**run, "steps": total}, indent=2) + "\n")
+
+    wrapped = distributed.wrap(method, dev) if info.world > 1 else []
+
+    def save(step: int, seconds: float) -> Path | None:
+        nonlocal last_ckpt
+        if not writes:
+            return None
+        path = ckpt.save_checkpoint(out / "checkpoints" / f"step_{step:07d}", method, step,
+                                    info={k: v for k, v in run.items() if k != "config"},
+                                    rng=rng_state(), train_seconds=seconds)
+        ckpt.mark_last(out, path)
+        last_ckpt = path
+        olds = sorted(p for p in (out / "checkpoints").glob("step_*") if p.is_dir() and p != path)
+        for old in olds[: max(0, len(olds) - max(keep_checkpoints, 1) + 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        return path
+
+    # ------------------------------------------------------------------------------------------------- loop
+    history: list[dict[str, float]] = []
+    val_rows: list[dict[str, float]] = []
+    losses: dict[str, float] = {}
+    seconds, images, done, interrupted = 0.0, 0, start, False
+    bar = progress_bar(total, start, progress and info.is_main, f"{method.name} on {dataset_name}")
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    method.train()
+    pin = dev.type == "cuda"
+    try:
+        with _StopFlag(info.world == 1) as stop:
+            tick = time.perf_counter()
+            for step, epoch, batch in iterate(dataset, plan, start, total, num_workers=num_workers, pin_memory=pin):
+                batch = to_device(batch, dev, channels_last)
+                torch.manual_seed(seed_for(seed, step, info.rank))
+                with autocast():
+                    losses = method.train_step(batch, step)
+                done = step + 1
+                images += int(batch["L"].shape[0]) * info.world
+                now = time.perf_counter()
+                seconds += now - tick
+                rate = images / seconds if seconds > 0 else 0.0
+                if done % log_every == 0 or done == total:
+                    row = {"step": done, "epoch": epoch, **losses, **_lrs(method), "images_per_s": rate,
+                           "elapsed_s": prev_seconds + seconds}
+                    history.append(row)
+                    log.append(row)
+                    bar.set_postfix(postfix(losses, rate), refresh=False)
+                bar.update(1)
+                if on_step is not None:
+                    on_step(done, losses)
+                if val_every and val_dataset is not None and (done % val_every == 0 or done == total):
+                    vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, val_batches, autocast,
+                                                     channels_last)}
+                    val_rows.append(vrow)
+                    val_log.append(vrow)
+                    method.train()
+                if ckpt_every and done % ckpt_every == 0 and done < total:
+                    save(done, prev_seconds + seconds)
+                if stop.set:
+                    interrupted = True
+                    break
+                tick = time.perf_counter()
+    except KeyboardInterrupt:
+        interrupted = True  # a second Ctrl-C in the middle of a step: keep the last checkpoint, save nothing new
+        bar.close()
+        raise
+    finally:
+        bar.close()
+    if done > start or (writes and last_ckpt is None):
+        save(done, prev_seconds + seconds)
+    distributed.barrier(info)
+    distributed.unwrap(method, wrapped)
+    if interrupted:
+        if info.is_main:
+            print(f"stopped at step {done}; checkpoint saved in {last_ckpt}; run the same command to resume",
+                  file=sys.stderr)
+        raise KeyboardInterrupt
+    if losses and not all(math.isfinite(v) for v in losses.values()):
+        warnings.warn(f"{method.name}: the last losses are not finite: {losses}", stacklevel=2)
+    total_seconds = prev_seconds + seconds
+    return TrainResult(method=method.eval(), out_dir=out, checkpoint=last_ckpt, steps=done, start_step=start,
+                       train_seconds=total_seconds, images_per_s=images / seconds if seconds > 0 else 0.0,
+                       peak_memory_mb=_peak_memory_mb(dev), losses=losses, history=history, val=val_rows,
+                       device=str(dev), world_size=info.world, interrupted=interrupted)
