@@ -1,0 +1,163 @@
+"""Deep Koalarization: what makes it that method (fusion width, frozen extractor, binned decode, grey input).
+
+References: an independent numpy annealed mean, skimage's ``rgb2gray`` / ``rgb2lab``, and parameter counts written
+out from the paper's layer list.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import color as skcolor
+
+import colorbench as cb
+from colorbench.registry import get_method
+
+K = get_method("koalarization")
+TINY = dict(K.test_overrides)
+
+
+def tiny(**overrides) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return cb.create_method("koalarization", **{**TINY, **overrides})
+
+
+def _batch(n: int = 2, size: int = 32, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(n, 3, size, size, generator=g)
+    L, ab = cb.rgb_to_network(rgb)
+    return {"L": L, "ab": ab, "rgb": rgb, "index": torch.arange(n)}
+
+
+def _conv3(cin: int, cout: int) -> int:
+    return 9 * cin * cout + cout
+
+
+def test_paper_network_structure_and_fusion_width():
+    """Paper layer list at width 1, the extractor's 1000 logits fused; fusion256 fuses a 256 subset."""
+    m = cb.create_method("koalarization", extractor="inception_v3", pretrained="false")
+    enc = [1, 64, 128, 128, 256, 256, 512, 512, 256]
+    dec = [256, 128, 64, 64, 32, 2]
+    expected = sum(_conv3(a, b) for a, b in zip(enc, enc[1:])) + (256 + 1000) * 256 + 256
+    expected += sum(_conv3(a, b) for a, b in zip(dec, dec[1:]))
+    assert sum(p.numel() for p in m.colornet.parameters()) == expected
+    strides = [c.stride[0] for c in m.colornet.encoder if isinstance(c, torch.nn.Conv2d)]
+    assert strides == [2, 1, 2, 1, 2, 1, 1, 1]
+    assert m.colornet.fusion[0].in_channels == 256 + 1000
+    assert m.extractor.size == 299
+    assert torch.allclose(m.extractor.mean, torch.full((1, 3, 1, 1), 0.5))  # Inception sees [-1, 1]
+
+    f = cb.create_method("koalarization", variant="fusion256", pretrained="false")
+    assert f.config.extractor == "inception_v3"
+    assert f.colornet.fusion[0].in_channels == 256 + 256
+    idx = f.fusion_index
+    assert idx.numel() == 256 and idx.unique().numel() == 256 and 0 <= idx.min() and idx.max() < 1000
+    # a fixed, seeded subset: same seed -> same logits, another seed -> another subset
+    assert torch.equal(idx, cb.create_method("koalarization", **TINY, fusion_width=256).fusion_index)
+    assert not torch.equal(idx, cb.create_method("koalarization", **TINY, fusion_width=256, fusion_seed=1).fusion_index)
+    with pytest.raises(ValueError, match="fusion_width"):
+        cb.create_method("koalarization", **TINY, fusion_width=1001)
+
+
+def test_fusion_vector_is_the_selected_logits():
+    m = tiny(fusion_width=256)
+    grey = torch.rand(2, 1, 40, 24)
+    logits = m.extractor(grey)
+    assert logits.shape == (2, 1000)
+    assert torch.equal(m.fusion_vector(grey), logits[:, m.fusion_index])
+
+
+def test_extractor_is_frozen_and_stays_in_eval_mode():
+    m = tiny()
+    m.train()
+    assert not m.extractor.training and not m.extractor.net.training
+    assert all(not p.requires_grad for p in m.extractor.parameters())
+    assert "extractor" not in m.networks()
+    before = {k: v.clone() for k, v in m.extractor.state_dict().items()}
+    colour_before = [p.detach().clone() for p in m.colornet.parameters()]
+    out = m.train_step(_batch(), 0)
+    assert set(out) >= {"loss", "mse"}
+    for k, v in m.extractor.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert all(p.grad is None for p in m.extractor.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(colour_before, m.colornet.parameters()))
+
+
+def test_extractor_sees_grey_from_rgb_repeated_and_normalised():
+    m = tiny()
+    seen = []
+    m.extractor.net.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
+    batch = _batch(n=2, size=32)
+    m.train_step(batch, 0)
+    x = seen[-1]
+    assert x.shape == (2, 3, m.extractor.size, m.extractor.size)
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
+    grey = np.stack([skcolor.rgb2gray(r.permute(1, 2, 0).numpy()) for r in batch["rgb"]])  # skimage reference
+    assert torch.allclose(x[:, 0] * 0.5 + 0.5, torch.from_numpy(grey).float(), atol=1e-5)  # 32² in, 32² seen
+
+
+def test_grey_from_l_is_the_neutral_grey_of_that_lightness():
+    from colorbench.methods.koalarization import grey_from_l
+
+    levels = torch.linspace(0, 1, 11).view(1, 1, 1, 11).expand(1, 3, 1, 11).contiguous()  # sRGB greys
+    L, _ = cb.rgb_to_network(levels)
+    assert torch.allclose(grey_from_l(L), levels[:, :1], atol=1e-4)
+
+
+def test_annealed_mean_matches_numpy_reference():
+    from colorbench.methods.koalarization import ab_bin_centres, annealed_mean
+
+    centres = ab_bin_centres(10.0)
+    q = centres.shape[0]
+    logits = torch.randn(2, q, 3, 4, generator=torch.Generator().manual_seed(0)) * 3
+    z = logits.double().numpy()
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)  # the bin probabilities
+    f = p ** (1 / 0.38)
+    f /= f.sum(axis=1, keepdims=True)  # Zhang et al. eq. 5
+    ref = np.einsum("bqhw,qc->bchw", f, centres.double().numpy()) / 110.0
+    assert np.allclose(annealed_mean(logits, centres, 0.38).numpy(), ref, atol=1e-6)
+    # T -> 0 gives the mode, T = 1 the mean
+    mode = annealed_mean(logits, centres, 1e-4)
+    assert torch.allclose(mode * 110, centres[logits.argmax(1)].permute(0, 3, 1, 2), atol=1e-3)
+
+
+def test_ab_bins_cover_the_srgb_gamut_and_lookup_is_nearest():
+    from colorbench.methods.koalarization import ab_bin_centres
+
+    centres = ab_bin_centres(10.0)
+    assert centres.shape[0] == 261
+    assert (centres.abs() <= 110).all() and (centres % 10 == 0).all()
+    levels = np.linspace(0, 1, 24)
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
+    ab_lab = skcolor.rgb2lab(rgb).reshape(-1, 3)[:, 1:]  # skimage Lab: 0.02 ΔE from ours, cells are 10 wide
+    cells = {tuple(c) for c in (np.round(ab_lab / 10) * 10).astype(int)}
+    have = {tuple(c) for c in centres.int().tolist()}
+    assert cells <= have, sorted(cells - have)[:5]
+    assert (100, 100) not in have and (0, 0) in have
+
+    m = tiny(loss="ce")
+    ab = torch.from_numpy(ab_lab[::37].T.copy()).float().view(1, 2, 1, -1) / 110
+    idx = m.bin_index(ab)[0, 0]
+    brute = torch.cdist(ab[0, :, 0].T * 110, m.bin_centres).argmin(1)
+    d_got = (m.bin_centres[idx] - ab[0, :, 0].T * 110).norm(dim=1)
+    d_best = (m.bin_centres[brute] - ab[0, :, 0].T * 110).norm(dim=1)
+    assert torch.allclose(d_got, d_best, atol=1e-4)
+
+
+def test_ce_variant_trains_on_bins_and_decodes_to_ab():
+    m = tiny(loss="ce")
+    q = m.bin_centres.shape[0]
+    assert m.colornet.decoder[-3].out_channels == q  # the last conv scores every bin
+    out = m.train_step(_batch(), 0)
+    assert set(out) == {"loss", "ce", "mse"} and out["loss"] == out["ce"]
+    assert out["ce"] == pytest.approx(np.log(q), rel=0.3)  # untrained: near uniform over the bins
+    ab = m.colorize(torch.zeros(1, 1, 37, 53))
+    assert ab.shape == (1, 2, 37, 53) and ab.abs().max() <= 1.0
+
+
+def test_pretrained_flag_reports_the_extractor():
+    assert tiny().pretrained_flags() == {"tiny_random": False}
+    m = cb.create_method("koalarization", extractor="convnext_tiny", pretrained="false", width=0.125)
+    assert m.pretrained_flags() == {"convnext_tiny": False}
+    assert m.extractor.size == 224
