@@ -1,8 +1,86 @@
-"""Recipes: ``datasets/*.toml`` files that preset a ``folder`` dataset (filled in below)."""
+"""Recipes: TOML files that preset a ``folder`` dataset for a public dataset you download yourself.
+
+Found in the repository's ``datasets/`` folder and in the folders named by ``COLORBENCH_DATASETS_PATH``
+(``os.pathsep``-separated); a path to any ``.toml`` file also works as a dataset name. A recipe::
+
+    name = "coco"                       # the dataset name (default: the file's stem)
+    description = "..."                 # one line for `colorbench list datasets`
+    source = "..."                      # where the data comes from, with its licence
+    size = "..."                        # how many images per split
+    how_to_get = "..."                  # printed when data_dir is missing
+    [options]                           # keyword options of colorbench.data.folder.FolderDataset
+    resize = "crop"
+    ratios = [0.7, 0.15, 0.15]
+
+Options given to :func:`colorbench.data.build_dataset` override the recipe's.
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+
+from colorbench.errors import UserError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+
+
+def _folders() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("COLORBENCH_DATASETS_PATH", "").split(os.pathsep) if p]
+    return [REPO_DATASETS, *extra]
+
+
+def load_recipe(path: Path) -> dict[str, Any]:
+    """The parsed recipe at ``path`` (a UserError names the file and the problem)."""
+    if not path.is_file():
+        raise UserError(f"dataset recipe {path} does not exist")
+    try:
+        recipe = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"dataset recipe {path}: not valid TOML ({exc})") from None
+    recipe.setdefault("name", path.stem)
+    if not isinstance(recipe.get("options", {}), dict):
+        raise UserError(f"dataset recipe {path}: [options] must be a table")
+    return recipe
 
 
 def recipe_paths() -> dict[str, Path]:
-    return {}
+    """``{name: path}`` of every recipe found (the repository's ``datasets/`` first)."""
+    out: dict[str, Path] = {}
+    for folder in _folders():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                out.setdefault(path.stem, path)
+    return out
+
+
+def recipe_info(path: Path):
+    """The :class:`~colorbench.data.registry.DatasetInfo` row of a recipe."""
+    from colorbench.data.registry import DatasetInfo
+
+    r = load_recipe(path)
+    return DatasetInfo(r["name"], r.get("description", f"recipe {path.name} over folder"),
+                       r.get("source", "?"), r.get("size", "?"))
+
+
+def build_recipe(path: Path, split: str, *, size: int, seed: int, data_dir: str | Path | None, **options: Any):
+    """A ``folder`` dataset with the recipe's options (overridden by ``options``)."""
+    from colorbench.data.folder import FolderDataset
+
+    recipe = load_recipe(Path(path))
+    merged = {**recipe.get("options", {}), **options}
+    merged.setdefault("name", recipe["name"])
+    merged.setdefault("how_to_get", recipe.get("how_to_get"))
+    if data_dir is None:
+        data_dir = merged.pop("data_dir", None)
+    else:
+        merged.pop("data_dir", None)
+    try:
+        return FolderDataset(split, size=size, seed=seed, data_dir=data_dir, **merged)
+    except TypeError as exc:
+        raise UserError(f"dataset recipe {path}: {exc}") from None

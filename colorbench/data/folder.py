@@ -1,0 +1,187 @@
+"""``folder``: any directory of images (recursive; jpg, png, webp, bmp, tiff), as Lab items.
+
+Split: a manifest CSV (``manifest=``), per-split lists of names (``split_lists=``), a number of files per class
+(``per_class=``) or, by default, a seeded ratio split (``ratios=(0.8, 0.1, 0.1)``, ``split_seed=0``, ``stratify=``
+by label). Labels: ``labels="folders"`` gives each top-level sub-folder a class (sorted names -> 0, 1, ...).
+
+Transforms: ``resize`` (shorter side to this many pixels; ``"crop"`` = to ``size``; None = native, the default),
+then a ``size``×``size`` crop: random on train (and a horizontal flip unless ``flip=False``), centred on val and
+test. Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
+only opens headers, for very large folders); files that cannot be used are skipped with one warning each, naming the
+file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept
+in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8).
+"""
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from colorbench.data.base import ColorDataset
+from colorbench.data.images import EXTENSIONS, BadImage, find_images, read_rgb
+from colorbench.data.splits import per_class_split, ratio_split, read_manifest, read_split_lists
+from colorbench.data.transforms import centre_crop_box, item_rng, random_crop_box, resize_short_side, to_item
+from colorbench.errors import UserError
+
+MAX_FILE_WARNINGS = 20  # individual warnings per build; the summary counts every skipped file
+
+
+class DataWarning(UserWarning):
+    """A file skipped (or converted) while building a dataset."""
+
+
+def _header_check(path: Path, min_size: int, allow_grey: bool) -> None:
+    """Cheap check without decoding: is it an image, large enough, in colour?"""
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            size, mode = im.size, im.mode
+    except UnidentifiedImageError:
+        raise BadImage("not an image Pillow can read (unknown format)") from None
+    except OSError as exc:
+        raise BadImage(f"unreadable ({exc})") from None
+    if min(size) < min_size:
+        raise BadImage(f"smaller than the crop ({size[0]}x{size[1]} px, needs at least {min_size}x{min_size})")
+    if not allow_grey and mode in ("1", "L", "LA", "I", "I;16", "F"):
+        raise BadImage(f"greyscale (mode {mode}), no colour to learn from")
+
+
+class FolderDataset(ColorDataset):
+    """Images in a folder (see the module docstring for options)."""
+
+    name = "folder"
+
+    def __init__(self, split: str = "train", *, size: int = 64, seed: int = 0, data_dir: str | Path | None = None,
+                 image_dir: str | None = None, labels: str = "none", manifest: str | None = None,
+                 split_lists: Mapping[str, str] | None = None, per_class: Mapping[str, int] | None = None,
+                 ratios: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0, stratify: bool = False,
+                 resize: int | str | None = None, flip: bool = True, allow_grey: bool = False,
+                 extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
+                 name: str | None = None, how_to_get: str | None = None) -> None:
+        super().__init__(split, size=size, seed=seed)
+        if name:
+            self.name = name
+        how = how_to_get or "pass the folder that holds your images as data_dir (--data-dir)"
+        if data_dir is None:
+            raise UserError(f"dataset {self.name!r} needs data_dir (--data-dir): {how}")
+        self.root = Path(data_dir).expanduser()
+        if not self.root.is_dir():
+            raise UserError(f"dataset {self.name!r}: {self.root} does not exist or is not a folder; {how}")
+        image_root = self.root / image_dir if image_dir else self.root
+        if not image_root.is_dir():
+            raise UserError(f"dataset {self.name!r}: {image_root} does not exist; {how}")
+        if labels not in ("none", "folders"):
+            raise UserError(f"labels must be 'none' or 'folders'; got {labels!r}")
+        if check not in ("decode", "header"):
+            raise UserError(f"check must be 'decode' or 'header'; got {check!r}")
+        if resize == "crop":
+            resize = size
+        self.resize = int(resize) if resize is not None else None
+        self.flip, self.allow_grey = bool(flip), bool(allow_grey)
+
+        files = find_images(image_root, tuple(extensions))
+        if not files:
+            raise UserError(f"dataset {self.name!r}: no images ({', '.join(extensions)}) under {image_root}; {how}")
+        keys = [p.relative_to(image_root).as_posix() for p in files]
+        file_labels = None
+        self.class_names: list[str] | None = None
+        if labels == "folders":
+            top = [k.split("/")[0] if "/" in k else None for k in keys]
+            if None in top:
+                bad = keys[top.index(None)]
+                raise UserError(f"labels='folders' needs every image inside a class sub-folder of {image_root}; "
+                                f"{bad} is not")
+            self.class_names = sorted(set(top))
+            index = {c: i for i, c in enumerate(self.class_names)}
+            file_labels = [index[t] for t in top]
+            self.num_classes = len(self.class_names)
+
+        if manifest is not None:
+            table = read_manifest(Path(manifest) if Path(manifest).is_absolute() else self.root / manifest)
+            assignment = {k: table[k][0] for k in keys if k in table}
+            if file_labels is None and any(v[1] is not None for v in table.values()):
+                file_labels = [table.get(k, (None, -1))[1] for k in keys]
+                file_labels = [-1 if v is None else v for v in file_labels]
+                self.num_classes = max(file_labels) + 1
+        elif split_lists is not None:
+            assignment = read_split_lists(self.root, split_lists, keys)
+        elif per_class is not None:
+            if file_labels is None:
+                raise UserError("per_class needs labels='folders' (one sub-folder per class)")
+            assignment = per_class_split(keys, file_labels, per_class, split_seed)
+        else:
+            assignment = ratio_split(keys, ratios, split_seed, file_labels if stratify else None)
+
+        chosen = [i for i, k in enumerate(keys) if assignment.get(k) == self.split]
+        min_size = 0 if self.resize is not None else size
+        self.skipped: list[tuple[str, str]] = []
+        self.paths: list[Path] = []
+        self.labels: list[int | None] = []
+        self._cache: list[np.ndarray] | None = [] if cache else None
+
+        def check_one(i: int):
+            try:
+                if check == "header" and not cache:
+                    _header_check(files[i], min_size, self.allow_grey)
+                    return i, None, None
+                image = read_rgb(files[i], allow_grey=self.allow_grey, min_size=min_size)
+                return i, (self._resized(image) if cache else None), None
+            except BadImage as exc:
+                return i, None, str(exc)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(check_one, chosen))
+        for i, image, reason in results:
+            if reason is not None:
+                self.skipped.append((str(files[i]), reason))
+                if len(self.skipped) <= MAX_FILE_WARNINGS:
+                    warnings.warn(f"dataset {self.name!r}: skipping {files[i]}: {reason}", DataWarning, stacklevel=3)
+                continue
+            self.paths.append(files[i])
+            self.labels.append(file_labels[i] if file_labels is not None else None)
+            if self._cache is not None:
+                self._cache.append(image)
+        if self.skipped:
+            counts = Counter(reason.split(" (")[0] for _, reason in self.skipped)
+            what = ", ".join(f"{n} {r}" for r, n in counts.most_common())
+            more = (f"; only the first {MAX_FILE_WARNINGS} were named, all are in dataset.skipped"
+                    if len(self.skipped) > MAX_FILE_WARNINGS else "")
+            warnings.warn(f"dataset {self.name!r} ({self.split}): skipped {len(self.skipped):,} of {len(chosen):,} "
+                          f"files: {what}{more}", DataWarning, stacklevel=3)
+        if not self.paths:
+            raise UserError(f"dataset {self.name!r}: no usable images in the {self.split!r} split under {image_root} "
+                            f"({len(chosen)} files assigned, {len(self.skipped)} skipped); {how}")
+
+    def _resized(self, image: np.ndarray) -> np.ndarray:
+        return resize_short_side(image, self.resize) if self.resize is not None else image
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def image(self, index: int) -> np.ndarray:
+        """The resized ``[H,W,3]`` uint8 image behind item ``index`` (before the crop)."""
+        if self._cache is not None:
+            return self._cache[index]
+        try:
+            return self._resized(read_rgb(self.paths[index], allow_grey=self.allow_grey))
+        except BadImage as exc:
+            raise UserError(f"dataset {self.name!r}: {self.paths[index]} became unreadable: {exc}") from None
+
+    def __getitem__(self, index: int) -> dict:
+        image = self.image(index)
+        h, w = image.shape[:2]
+        flip = False
+        if self.augment:
+            rng = item_rng(self.seed, self.epoch, index)
+            y, x = random_crop_box(h, w, self.size, rng)
+            flip = self.flip and bool(rng.integers(0, 2))
+        else:
+            y, x = centre_crop_box(h, w, self.size)
+        label = self.labels[index]
+        return to_item(image[y:y + self.size, x:x + self.size], index, label, flip=flip)

@@ -1,0 +1,89 @@
+"""Reading one image file into ``[H,W,3]`` uint8 sRGB, converting what can be converted and naming what cannot.
+
+Conversions (all through Pillow): EXIF orientation applied; palette (``P``) -> RGB, or RGBA when it has a
+transparent colour; RGBA / LA / PA -> composited over white (what a viewer shows); CMYK (including Adobe's inverted
+CMYK JPEGs) and YCbCr -> RGB; 16-bit-per-channel RGB PNG -> 8 bits (Pillow keeps the high byte, error < 1/255).
+Refused with a reason (:class:`BadImage`): unreadable or truncated files, files that are not images, greyscale images
+(modes ``1``/``L``/``LA``/``I;16``/``I``/``F``, or RGB whose three channels are equal within ``GREY_TOLERANCE``) when
+the dataset needs colour, and images smaller than the crop.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+GREY_TOLERANCE = 2  # uint8 levels: an RGB file whose channels never differ by more than this is greyscale
+
+
+class BadImage(Exception):
+    """A file that cannot be used; ``str(exc)`` is the reason, for the warning that names the file."""
+
+
+def _grey_to_uint8(im: Image.Image) -> np.ndarray:
+    """A greyscale Pillow image (any bit depth) -> ``[H,W,3]`` uint8 (the grey repeated)."""
+    if im.mode in ("LA", "La"):
+        im = _over_white(im.convert("RGBA")).convert("L")
+    arr = np.asarray(im)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype != np.uint8:
+        arr = arr.astype(np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+    return np.repeat(arr[..., None], 3, axis=2)
+
+
+def _over_white(im: Image.Image) -> Image.Image:
+    background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, im).convert("RGB")
+
+
+def read_rgb(path: str | Path, *, allow_grey: bool = False, min_size: int = 0) -> np.ndarray:
+    """Decode ``path`` into ``[H,W,3]`` uint8 sRGB (see the module docstring for the conversions).
+
+    Raises :class:`BadImage` with the reason when the file cannot be used: unreadable, truncated, not an image,
+    greyscale (unless ``allow_grey``), or shorter side below ``min_size`` pixels.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if min(im.size) < min_size:
+                raise BadImage(f"smaller than the crop ({im.size[0]}x{im.size[1]} px, needs at least "
+                               f"{min_size}x{min_size}); resize it or use the dataset's resize option")
+            if im.mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            if im.mode == "PA":
+                im = im.convert("RGBA")
+            if im.mode in GREY_MODES:
+                if not allow_grey:
+                    raise BadImage(f"greyscale (mode {im.mode}), no colour to learn from")
+                return _grey_to_uint8(im)
+            if im.mode == "RGBA":
+                im = _over_white(im)
+            elif im.mode != "RGB":
+                im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
+            arr = np.array(im, dtype=np.uint8)
+    except BadImage:
+        raise
+    except UnidentifiedImageError:
+        raise BadImage("not an image Pillow can read (unknown format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
+        raise BadImage(f"unreadable or truncated ({exc})") from None
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise BadImage(f"unexpected pixel layout {arr.shape}")
+    if not allow_grey:
+        spread = int((arr.max(axis=2).astype(np.int16) - arr.min(axis=2)).max()) if arr.size else 0
+        if spread <= GREY_TOLERANCE:
+            raise BadImage(f"greyscale (RGB with equal channels, max spread {spread}), no colour to learn from")
+    return arr
+
+
+def find_images(root: Path, extensions: tuple[str, ...] = EXTENSIONS) -> list[Path]:
+    """Every file under ``root`` (recursive, sorted) whose suffix is one of ``extensions`` (any case)."""
+    exts = {e.lower() for e in extensions}
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
