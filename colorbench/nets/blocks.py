@@ -1,7 +1,8 @@
-"""Small layer factories shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs."""
+"""Small helpers shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs, eval mode."""
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, Iterator
 
 from torch import nn
 
@@ -39,3 +40,17 @@ def conv_same(in_ch: int, out_ch: int, kernel: int, *, bias: bool = True,
     conv: nn.Module = nn.Conv2d(in_ch, out_ch, kernel, stride=1, padding=before if symmetric else 0, bias=bias)
     conv = wrap(conv) if wrap is not None else conv
     return conv if symmetric else nn.Sequential(nn.ZeroPad2d((before, after, before, after)), conv)
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode (running BN statistics, no dropout) inside the block, then restore each
+    submodule's previous mode. Methods' ``colorize`` uses it so inference is deterministic whatever mode the
+    caller left the method in."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            m.training = mode

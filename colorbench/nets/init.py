@@ -31,3 +31,26 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
     return module
+
+
+def init_xavier_(module: nn.Module, distribution: str = "uniform") -> nn.Module:
+    """Glorot / Xavier initialisation in place (TensorFlow's default, as the KTH code uses).
+
+    Conv / transposed-conv / linear weights ~ Glorot ``distribution`` (``"uniform"`` or ``"normal"``; fans
+    include the kernel area), biases 0; affine norm layers weight 1, bias 0 (TensorFlow's defaults).
+    """
+    fn = {"uniform": nn.init.xavier_uniform_, "normal": nn.init.xavier_normal_}.get(distribution)
+    if fn is None:
+        raise ValueError(f"init_xavier_: distribution must be 'uniform' or 'normal', got {distribution!r}")
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                          nn.ConvTranspose3d, nn.Linear)):
+            fn(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, _NORMS):
+            if getattr(m, "weight", None) is not None:
+                nn.init.ones_(m.weight)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+    return module
