@@ -100,4 +100,43 @@ def weights(method: Method) -> dict[str, torch.Tensor]:
 
 def max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     assert a.keys() == b.keys()
-    return max(float((a[k].double() - b[k].double()).abs().max()) if a[k].numel() else 0.0 for k in a)
+    return max(float((a[k].detach().double() - b[k].detach().double()).abs().max()) if a[k].numel() else 0.0 for k in a)
+
+
+def kill_at(step_to_die: int):
+    """An ``on_step`` callback that SIGKILLs its own process after ``step_to_die`` steps (a crash, no cleanup)."""
+    import os
+    import signal
+
+    def on_step(done: int, losses: dict) -> None:
+        if done == step_to_die:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return on_step
+
+
+def train_then_die(out_dir: str, steps: int, ckpt_every: int, die_at: int, threads: int) -> None:
+    """Child-process body for the resume test: train Tiny and get killed at ``die_at``."""
+    from colorbench.train import train
+
+    torch.set_num_threads(threads)  # as the parent: thread count changes float summation order
+    with registered():
+        train("test_tiny", TinyData(), steps=steps, batch_size=8, seed=3, out_dir=out_dir, ckpt_every=ckpt_every,
+              progress=False, on_step=kill_at(die_at))
+
+
+def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str) -> None:
+    """Child-process body for the DDP test: one gloo rank training Tiny; saves its parameters for comparison."""
+    import os
+
+    from colorbench.train import train
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    with registered():
+        result = train("test_tiny", TinyData(), steps=6, batch_size=4, seed=5, out_dir=out_dir, ckpt_every=3,
+                       val_every=3, val_dataset=TinyData(split="val"), progress=False, device="cpu")
+    params = {k: v.detach().clone() for k, v in result.method.named_parameters()}
+    torch.save({"params": params, "world": result.world_size, "steps": result.steps,
+                "images_per_s": result.images_per_s}, os.path.join(result_dir, f"rank{rank}.pt"))
