@@ -1,0 +1,170 @@
+"""``colorbench study create``: pick test photos, write the ground truth and each method's colourisation at a
+display size under opaque random names, and the manifest.
+
+Each photo is first resized to the display size (long side ``size`` px, antialiased; ``"original"`` keeps it), then
+every condition is rendered from that one image through the same Lab round trip: the ground truth is
+``network_to_rgb(L, ab_true)`` and a method's image ``network_to_rgb(L, method.colorize(L))``, so the images of one
+photo differ only in their ab channels (same L, same clipping to sRGB, same PNG encoding).
+"""
+from __future__ import annotations
+
+import csv
+import random
+import secrets
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorbench.color import network_to_rgb, rgb_to_network
+from colorbench.errors import UserError
+from colorbench.method import Method
+from colorbench.study.manifest import GROUND_TRUTH, IMAGES, MANIFEST, Manifest, load_manifest
+
+DEFAULT_PER_PARTICIPANT = 50  # Tarrés: 50 images per participant
+
+
+def display_resize(rgb: torch.Tensor, size: int | str) -> torch.Tensor:
+    """``[3,H,W]`` in [0,1] -> ``[3,h,w]`` with ``max(h, w) == size`` (aspect kept, antialiased); ``"original"`` keeps it."""
+    if size == "original":
+        return rgb
+    h, w = rgb.shape[-2:]
+    scale = int(size) / max(h, w)
+    hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if hw == (h, w):
+        return rgb
+    return F.interpolate(rgb[None], size=hw, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
+def render(method: Method | None, rgb: torch.Tensor) -> torch.Tensor:
+    """``[3,H,W]`` sRGB -> ``[3,H,W]`` sRGB: the photo's own L with ``method``'s ab (its true ab when None)."""
+    L, ab = rgb_to_network(rgb[None].float())
+    if method is not None:
+        with torch.no_grad():
+            ab = method.colorize(L.to(method.device)).float().cpu()
+        if ab.shape != (1, 2, *L.shape[-2:]):
+            raise UserError(f"method {method.name!r}: colorize returned {tuple(ab.shape)} for L of {tuple(L.shape)}; "
+                            "it must return [B,2,H,W] at the input's size")
+    return network_to_rgb(L, ab)[0]
+
+
+def _write_png(rgb: torch.Tensor, path: Path) -> None:
+    arr = (rgb.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    tmp = path.with_suffix(".tmp")
+    Image.fromarray(arr).save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequence[tuple[str, torch.Tensor]], *,
+                 n_images: int | None = None, seed: int = 0, size: int | str = 256,
+                 per_participant: int | None = None, sources: Mapping[str, Any] | None = None) -> Manifest:
+    """Write a study into ``out`` (a new folder) and return its manifest.
+
+    ``methods``: label -> method (labels appear only in the manifest and the report); ``photos``: ``[(name, rgb
+    [3,H,W] in [0,1])]``, of which ``n_images`` (all when None) are drawn with ``seed``; ``size``: long side in px or
+    ``"original"``; ``per_participant``: trials per participant (default ``min(50, n_images)``).
+    """
+    out = Path(out)
+    if (out / MANIFEST).exists():
+        raise UserError(f"{out / MANIFEST} exists already; choose another --out (a new study gets new IDs, which would "
+                        "orphan the answers collected for this one)")
+    if not methods:
+        raise UserError("a study needs at least one method to compare with the ground truth")
+    for label in methods:
+        if label == GROUND_TRUTH or not label or any(c in label for c in "/\\\n"):
+            raise UserError(f"bad method label {label!r}: it must be non-empty, not {GROUND_TRUTH!r}, without slashes")
+    if size != "original" and (not str(size).isdigit() or int(size) < 8):
+        raise UserError(f"--size must be a number of pixels (>= 8) or 'original', got {size!r}")
+    n_all = len(photos)
+    n_images = n_all if n_images is None else n_images
+    if not 1 <= n_images <= n_all:
+        raise UserError(f"--n-images {n_images}: there are {n_all} test photos to choose from; use 1..{n_all}")
+    if per_participant is None:
+        per_participant = min(DEFAULT_PER_PARTICIPANT, n_images)
+    if not 1 <= per_participant <= n_images:
+        raise UserError(f"--per-participant {per_participant} must lie in 1..{n_images} (the number of photos), since "
+                        "nobody sees the same photo twice; add photos with --n-images or lower --per-participant")
+    chosen = sorted(random.Random(seed).sample(range(n_all), n_images))
+    (out / IMAGES).mkdir(parents=True, exist_ok=True)
+    for m in methods.values():
+        m.eval()
+    entries = []
+    for index in chosen:
+        name, rgb = photos[index]
+        rgb = display_resize(rgb.float(), size)
+        items = {}
+        for cond in (GROUND_TRUTH, *methods):
+            iid = secrets.token_hex(8)
+            _write_png(render(methods.get(cond), rgb), out / IMAGES / f"{iid}.png")
+            items[cond] = iid
+        entries.append({"name": name, "items": items, "pairs": {m: secrets.token_hex(8) for m in methods}})
+    manifest = Manifest(root=out, study_id=secrets.token_hex(8), seed=seed, per_participant=per_participant,
+                        size=size if size == "original" else int(size), conditions=[GROUND_TRUTH, *methods],
+                        photos=entries, sources=dict(sources or {}))
+    manifest.write()
+    return load_manifest(out)  # checks that every image it names is on disk
+
+
+# ---------------------------------------------------------------------------------------- sources of methods
+def methods_from_checkpoints(paths: Sequence[str | Path], labels: Sequence[str] | None = None
+                             ) -> tuple[dict[str, Method], dict[str, Any]]:
+    """Load each checkpoint with ``colorbench.checkpoint.load_method``; labels are ``labels`` or the method names,
+    made unique with the checkpoint's file stem when two share a name. Returns (label -> method, label -> provenance)."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise UserError(f"checkpoint not found: {', '.join(missing)}; train with `colorbench train` or `make bench` first")
+    try:
+        from colorbench.checkpoint import load_method
+    except ImportError as exc:
+        raise UserError(f"loading checkpoints needs colorbench.checkpoint, which failed to import ({exc})") from None
+    methods: dict[str, Method] = {}
+    sources: dict[str, Any] = {}
+    for i, p in enumerate(paths):
+        method = load_method(str(p), map_location="cpu")
+        label = labels[i] if labels else (method.name or Path(p).stem)
+        if label in methods:
+            label = f"{label}-{Path(p).stem}"
+        methods[label], sources[label] = method, {"checkpoint": str(p)}
+    return methods, sources
+
+
+def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str]], str]:
+    """``[(label, checkpoint)]`` and the dataset name from a bench folder's ``metrics.csv``
+    (``results/<profile>/<dataset>``): one checkpoint per method and variant (the first seed listed)."""
+    folder = Path(folder)
+    table = folder / "metrics.csv"
+    if not table.is_file():
+        raise UserError(f"{table} not found: --from-results takes a bench folder such as results/quick/sample "
+                        "(run `make bench` first)")
+    with table.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    key = next((k for k in ("checkpoint", "checkpoint_path", "provenance.checkpoint") if rows and k in rows[0]), None)
+    if key is None:
+        raise UserError(f"{table} has no 'checkpoint' column; re-run `colorbench bench` to record checkpoint paths")
+    picked: dict[str, str] = {}
+    for row in rows:
+        variant = row.get("variant") or "default"
+        label = row.get("method", "") if variant == "default" else f"{row.get('method')}-{variant}"
+        if row.get("status", "ok") == "ok" and row.get(key) and label not in picked:
+            picked[label] = row[key]
+    if not picked:
+        raise UserError(f"{table} lists no finished run with a checkpoint")
+    missing = [f"{label}: {p}" for label, p in picked.items() if not Path(p).is_file()]
+    if missing:
+        raise UserError(f"{table} names checkpoints that are not on disk ({'; '.join(missing)}); "
+                        "re-run `make bench` (checkpoints live under runs/, which a fresh clone lacks)")
+    dataset = rows[0].get("dataset") or folder.name
+    return list(picked.items()), dataset
+
+
+def test_photos(dataset: str, size: int | str = 256, seed: int = 0) -> list[tuple[str, torch.Tensor]]:
+    """The test images of ``dataset``: the embedded photos' held-out bands for ``sample``, else the test split."""
+    from colorbench import data
+
+    if dataset == "sample":
+        return data.sample_test_photos()
+    ds = data.build_dataset(dataset, split="test", size=256 if size == "original" else int(size), seed=seed)
+    return [(f"{dataset}-test-{i}", ds[i]["rgb"]) for i in range(len(ds))]

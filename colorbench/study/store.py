@@ -1,0 +1,108 @@
+"""Answers in SQLite: WAL journal, one transaction per answer, one answer per participant and trial.
+
+Tables::
+
+    meta(key, value)                              -- study_id: the store refuses a database of another study
+    participants(token, protocol, idx, created)   -- idx: 0, 1, 2, ... per protocol (the schedule's participant)
+    answers(study_id, token, trial, protocol, answer, rt_ms, ts, shown)   -- UNIQUE(token, trial)
+
+``answer`` is 1 = "real" / 0 = "colourised" in the ``single`` protocol, and 0 = left / 1 = right picked as the real
+one in ``pair``; ``shown`` lists the image IDs on screen, left to right. Tokens are random; no personal data is kept.
+With ``synchronous=FULL`` a committed answer survives ``kill -9`` (and a power cut); only an answer whose
+transaction had not committed is lost.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from colorbench.errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS participants (
+    token TEXT PRIMARY KEY, protocol TEXT NOT NULL, idx INTEGER NOT NULL, created REAL NOT NULL,
+    UNIQUE (protocol, idx));
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY, study_id TEXT NOT NULL, token TEXT NOT NULL REFERENCES participants(token),
+    trial TEXT NOT NULL, protocol TEXT NOT NULL, answer INTEGER NOT NULL CHECK (answer IN (0, 1)),
+    rt_ms REAL NOT NULL, ts REAL NOT NULL, shown TEXT NOT NULL, UNIQUE (token, trial));
+"""
+
+
+class Store:
+    """One SQLite database file for study ``study_id``; safe to share between threads (one lock)."""
+
+    def __init__(self, path: str | Path, study_id: str):
+        self.path, self.study_id = Path(path), study_id
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='study_id'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('study_id', ?)", (study_id,))
+            elif row[0] != study_id:
+                raise UserError(f"{self.path} holds answers of study {row[0]}, not of this manifest's study {study_id}; "
+                                "move the database away or serve the folder it belongs to")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def new_participant(self, protocol: str) -> tuple[str, int]:
+        """A fresh random token and its schedule index (the next free one for ``protocol``)."""
+        token = secrets.token_urlsafe(18)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                (idx,) = self._db.execute("SELECT COUNT(*) FROM participants WHERE protocol=?", (protocol,)).fetchone()
+                self._db.execute("INSERT INTO participants VALUES (?, ?, ?, ?)", (token, protocol, idx, time.time()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return token, idx
+
+    def participant(self, token: str) -> tuple[int, str] | None:
+        """``(index, protocol)`` of ``token``, or None if unknown."""
+        with self._lock:
+            row = self._db.execute("SELECT idx, protocol FROM participants WHERE token=?", (token,)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def answered(self, token: str) -> set[str]:
+        """The trial IDs ``token`` has answered."""
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT trial FROM answers WHERE token=?", (token,))}
+
+    def add_answer(self, token: str, trial: str, protocol: str, answer: int, rt_ms: float, shown: list[str]) -> bool:
+        """Store one answer in its own transaction; False (and nothing changes) if this trial was answered already."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO answers (study_id, token, trial, protocol, answer, rt_ms, ts, shown) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.study_id, token, trial, protocol, int(answer), float(rt_ms), time.time(), ",".join(shown)))
+            return cur.rowcount == 1
+
+    def answers(self) -> list[dict[str, Any]]:
+        """Every stored answer as a dict (columns of ``answers``), in insertion order."""
+        with self._lock:
+            cur = self._db.execute("SELECT study_id, token, trial, protocol, answer, rt_ms, ts, shown FROM answers ORDER BY id")
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur]
+
+    def progress(self) -> dict[str, Any]:
+        """Counts for the organiser: participants and answers per protocol, and answers per participant."""
+        with self._lock:
+            per = self._db.execute(
+                "SELECT p.protocol, p.idx, COUNT(a.id) FROM participants p LEFT JOIN answers a ON a.token = p.token "
+                "GROUP BY p.token ORDER BY p.protocol, p.idx").fetchall()
+        return {"participants": [{"protocol": r[0], "index": r[1], "answers": r[2]} for r in per],
+                "answers": sum(r[2] for r in per)}
