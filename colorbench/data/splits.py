@@ -63,7 +63,7 @@ def read_manifest(path: Path) -> dict[str, tuple[str, int | None]]:
     with open(path, newline="") as fh:
         for lineno, row in enumerate(csv.reader(fh), 1):
             row = [c.strip() for c in row]
-            if not row or not row[0] or row[0].startswith("#") or (lineno == 1 and row[:2] == ["path", "split"]):
+            if not row or not row[0] or row[0].startswith("#") or row[:2] == ["path", "split"]:
                 continue
             if len(row) < 2 or row[1] not in SPLITS:
                 raise UserError(f"manifest {path}, line {lineno}: expected `path,split[,label]` with split one of "

@@ -1,0 +1,241 @@
+"""The folder dataset: bad files converted or skipped with a reason, splits, labels, recipes, missing paths."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorbench.data import build_dataset
+from colorbench.data.images import BadImage, read_rgb
+from colorbench.errors import UserError
+
+
+def _colour(h: int = 40, w: int = 48, seed: int = 0) -> np.ndarray:
+    """A smooth colourful ``[h,w,3]`` uint8 image."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 6, 3)
+    img = np.stack([np.sin(xx / 7 + phase[c]) * np.cos(yy / 9 + c) for c in range(3)], axis=2)
+    return ((img + 1) * 127.5).round().astype(np.uint8)
+
+
+def _write_png16(path: Path, array: np.ndarray) -> None:
+    """A 16-bit PNG written by hand (greyscale [H,W] or RGB [H,W,3] uint16), independent of Pillow's writer."""
+    import struct
+    import zlib
+
+    colour_type = 2 if array.ndim == 3 else 0
+    h, w = array.shape[:2]
+    raw = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+
+
+# ----------------------------------------------------------------------------------------- conversions
+def test_16bit_rgb_png_keeps_the_high_byte(tmp_path):
+    rng = np.random.default_rng(1)
+    img16 = rng.integers(0, 65536, size=(24, 20, 3), dtype=np.uint16)
+    _write_png16(tmp_path / "deep.png", img16)
+    out = read_rgb(tmp_path / "deep.png")
+    assert out.dtype == np.uint8 and out.shape == (24, 20, 3)
+    assert np.abs(out.astype(int) - img16.astype(float) / 257).max() <= 1.0
+
+
+def test_16bit_grey_png_is_skipped_or_scaled(tmp_path):
+    grey16 = (np.arange(20 * 30).reshape(20, 30) * 100).astype(np.uint16)
+    _write_png16(tmp_path / "g16.png", grey16)
+    with pytest.raises(BadImage, match="greyscale"):
+        read_rgb(tmp_path / "g16.png")
+    out = read_rgb(tmp_path / "g16.png", allow_grey=True)
+    np.testing.assert_allclose(out[..., 0], np.round(grey16 / 65535 * 255), atol=0)
+    assert (out[..., 0] == out[..., 2]).all()
+
+
+def test_rgba_is_composited_over_white(tmp_path):
+    rgb = _colour()
+    alpha = np.tile(np.linspace(0, 255, rgb.shape[1]).round().astype(np.uint8), (rgb.shape[0], 1))
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "a.png")
+    out = read_rgb(tmp_path / "a.png").astype(float)
+    a = alpha[..., None] / 255.0
+    expected = rgb * a + 255.0 * (1 - a)
+    assert np.abs(out - expected).max() <= 1.0
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    rgb = _colour(64, 64)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "c.jpg", quality=98)
+    assert Image.open(tmp_path / "c.jpg").mode == "CMYK"
+    out = read_rgb(tmp_path / "c.jpg")
+    assert out.shape == rgb.shape
+    assert np.abs(out.astype(float) - rgb).mean() < 3.0  # JPEG loss only
+
+
+def test_palette_png_becomes_its_colours(tmp_path):
+    p = Image.fromarray(_colour()).convert("P", palette=Image.Palette.ADAPTIVE, colors=32)
+    p.save(tmp_path / "p.png")
+    np.testing.assert_array_equal(read_rgb(tmp_path / "p.png"), np.asarray(p.convert("RGB")))
+
+
+def test_greyscale_files_are_refused_in_a_colour_dataset(tmp_path):
+    Image.fromarray(_colour()[..., 0], "L").save(tmp_path / "l.png")
+    Image.fromarray(np.repeat(_colour()[..., :1], 3, axis=2)).save(tmp_path / "rgb_grey.jpg", quality=95)
+    for name in ("l.png", "rgb_grey.jpg"):
+        with pytest.raises(BadImage, match="greyscale"):
+            read_rgb(tmp_path / name)
+
+
+# ----------------------------------------------------------------------------------------- skipping
+@pytest.fixture
+def messy_folder(tmp_path):
+    """3 good images and one of each bad kind; returns (root, {file: expected reason word})."""
+    for i in range(3):
+        Image.fromarray(_colour(seed=i)).save(tmp_path / f"good{i}.png")
+    Image.fromarray(_colour(64, 64)).save(tmp_path / "whole.jpg", quality=90)
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "whole.jpg").unlink()
+    (tmp_path / "notes.png").write_text("not an image at all\n")
+    Image.fromarray(_colour()[..., 1], "L").save(tmp_path / "grey.png")
+    Image.fromarray(_colour(10, 12)).save(tmp_path / "tiny.png")
+    (tmp_path / "readme.txt").write_text("ignored: not an image extension")
+    bad = {"truncated.jpg": "truncated", "notes.png": "not an image", "grey.png": "greyscale",
+           "tiny.png": "smaller than the crop"}
+    return tmp_path, bad
+
+
+def test_bad_files_are_skipped_with_one_warning_each_and_a_summary(messy_folder):
+    root, bad = messy_folder
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = build_dataset("folder", "train", size=32, data_dir=root, ratios=(1.0, 0.0, 0.0))
+    messages = [str(w.message) for w in caught]
+    assert len(ds) == 3
+    for name, reason in bad.items():
+        hits = [m for m in messages if name in m]
+        assert len(hits) == 1, (name, messages)
+        assert reason in hits[0]
+    summary = [m for m in messages if "skipped 4 of 7 files" in m]
+    assert len(summary) == 1
+    assert "1 greyscale" in summary[0] and "1 unreadable or truncated" in summary[0]
+    assert sorted(Path(p).name for p, _ in ds.skipped) == sorted(bad)
+    item = ds[0]
+    assert item["rgb"].shape == (3, 32, 32)
+
+
+def test_small_images_are_upscaled_when_resize_is_set(messy_folder):
+    root, _ = messy_folder
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = build_dataset("folder", "test", size=32, data_dir=root, ratios=(0.0, 0.0, 1.0), resize="crop")
+    assert len(ds) == 4  # 3 good + tiny (resized to 32 on its shorter side)
+    assert all(ds[i]["rgb"].shape == (3, 32, 32) for i in range(len(ds)))
+
+
+def test_missing_paths_are_user_errors_that_say_how_to_get_the_data(tmp_path):
+    with pytest.raises(UserError, match="data_dir"):
+        build_dataset("folder")
+    with pytest.raises(UserError, match=str(tmp_path / "nowhere")):
+        build_dataset("folder", data_dir=tmp_path / "nowhere")
+    with pytest.raises(UserError, match="cocodataset.org"):
+        build_dataset("coco", data_dir=tmp_path / "coco")
+    with pytest.raises(UserError, match="no images"):
+        build_dataset("folder", data_dir=tmp_path)
+
+
+def test_cli_prints_a_missing_path_as_one_line(tmp_path, capsys):
+    from colorbench.cli import main
+
+    try:
+        import colorbench.commands.list_cmd  # noqa: F401  (the CLI needs at least one command)
+    except ImportError:
+        pytest.skip("list command not built")
+    from colorbench.errors import UserError as UE
+
+    with pytest.raises(UE):
+        build_dataset("voc2012", data_dir=tmp_path / "VOC2012")
+    assert main(["list", "datasets"]) == 0
+
+
+# ----------------------------------------------------------------------------------------- splits & labels
+@pytest.fixture
+def classes_folder(tmp_path):
+    for c, n in (("cat", 20), ("dog", 10)):
+        (tmp_path / c / "sub").mkdir(parents=True)
+        for i in range(n):
+            where = tmp_path / c / ("sub" if i % 2 else "") / f"{c}{i}.png"
+            Image.fromarray(_colour(20, 24, seed=i + (100 if c == "dog" else 0))).save(where)
+    return tmp_path
+
+
+def test_ratio_split_is_disjoint_complete_and_independent_of_run_seed(classes_folder):
+    parts = {s: build_dataset("folder", s, size=16, data_dir=classes_folder, seed=0) for s in ("train", "val", "test")}
+    names = {s: {p.name for p in ds.paths} for s, ds in parts.items()}
+    assert len(names["train"]) == 24 and len(names["val"]) == 3 and len(names["test"]) == 3
+    assert not (names["train"] & names["test"]) and not (names["train"] & names["val"]) and not (names["val"] & names["test"])
+    assert len(names["train"] | names["val"] | names["test"]) == 30
+    other = build_dataset("folder", "test", size=16, data_dir=classes_folder, seed=9)
+    assert {p.name for p in other.paths} == names["test"]
+    shuffled = build_dataset("folder", "test", size=16, data_dir=classes_folder, split_seed=1)
+    assert {p.name for p in shuffled.paths} != names["test"]
+
+
+def test_folder_labels_and_stratified_split(classes_folder):
+    ds = build_dataset("folder", "test", size=16, data_dir=classes_folder, labels="folders", stratify=True,
+                       ratios=(0.5, 0.0, 0.5))
+    assert ds.num_classes == 2 and ds.class_names == ["cat", "dog"]
+    labels = [ds[i]["label"] for i in range(len(ds))]
+    assert labels.count(0) == 10 and labels.count(1) == 5
+    assert all(("dog" in p.name) == (lab == 1) for p, lab in zip(ds.paths, labels))
+
+
+def test_per_class_counts(classes_folder):
+    ds = build_dataset("folder", "train", size=16, data_dir=classes_folder, labels="folders",
+                       per_class={"train": 4, "test": 2})
+    test = build_dataset("folder", "test", size=16, data_dir=classes_folder, labels="folders",
+                         per_class={"train": 4, "test": 2})
+    assert len(ds) == 8 and len(test) == 4
+    assert not {p.name for p in ds.paths} & {p.name for p in test.paths}
+
+
+def test_manifest_split_and_labels(classes_folder):
+    (classes_folder / "m.csv").write_text("# a comment\npath,split,label\ncat/cat0.png,test,1\ncat/sub/cat1.png,train,0\n"
+                                          "dog/dog0.png,train,1\n")
+    train = build_dataset("folder", "train", size=16, data_dir=classes_folder, manifest="m.csv")
+    test = build_dataset("folder", "test", size=16, data_dir=classes_folder, manifest="m.csv")
+    assert [p.name for p in train.paths] == ["cat1.png", "dog0.png"] and [p.name for p in test.paths] == ["cat0.png"]
+    assert [train[i]["label"] for i in range(2)] == [0, 1] and test[0]["label"] == 1
+    (classes_folder / "bad.csv").write_text("cat/cat0.png,testing\n")
+    with pytest.raises(UserError, match="line 1"):
+        build_dataset("folder", data_dir=classes_folder, manifest="bad.csv")
+
+
+def test_voc_recipe_reads_its_split_lists(tmp_path):
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "ImageSets" / "Segmentation").mkdir(parents=True)
+    stems = [f"2007_{i:06d}" for i in range(5)]
+    for i, s in enumerate(stems):
+        Image.fromarray(_colour(20, 30, seed=i)).save(tmp_path / "JPEGImages" / f"{s}.jpg", quality=95)
+    (tmp_path / "ImageSets" / "Segmentation" / "train.txt").write_text("\n".join(stems[:3]) + "\n")
+    (tmp_path / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(stems[3:]) + "\n")
+    train = build_dataset("voc2012", "train", size=16, data_dir=tmp_path)
+    test = build_dataset("voc2012", "test", size=16, data_dir=tmp_path)
+    assert train.name == "voc2012" and len(train) == 3 and len(test) == 2
+    assert [p.stem for p in test.paths] == stems[3:]
+    with pytest.raises(UserError, match="val"):
+        build_dataset("voc2012", "val", size=16, data_dir=tmp_path)
+
+
+def test_folder_train_crops_follow_seed_and_epoch(classes_folder):
+    a = build_dataset("folder", "train", size=16, data_dir=classes_folder, seed=1, cache=True)
+    b = build_dataset("folder", "train", size=16, data_dir=classes_folder, seed=1)
+    assert all(np.array_equal(a[i]["rgb"], b[i]["rgb"]) for i in range(5))
+    a.set_epoch(3)
+    assert any(not np.array_equal(a[i]["rgb"], b[i]["rgb"]) for i in range(10))
