@@ -239,10 +239,9 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
     from colorbench.registry import get_method
 
     record = read_config(path)
-    try:
-        cls = get_method(record["method"])
-    except KeyError:
-        raise UserError(f"checkpoint {resolve(path)}: config.json names no method; the checkpoint is corrupt") from None
+    if not isinstance(record.get("method"), str):
+        raise UserError(f"checkpoint {resolve(path)}: config.json names no method; the checkpoint is corrupt")
+    cls = get_method(record["method"])  # an unknown name raises with the closest registered names
     config = config_from_dict(cls, record.get("config", {}))
     method = cls(config, num_classes=record.get("num_classes"))
     method.to(map_location)
