@@ -1,0 +1,14 @@
+"""The comparison grid behind ``colorbench bench`` / ``make bench``.
+
+Modules, one job each: :mod:`~colorbench.bench.profiles` (TOML profiles), :mod:`~colorbench.bench.grid` (cells and
+their hashes), :mod:`~colorbench.bench.cell` (train, evaluate and time one cell into the ``runs/bench`` cache),
+:mod:`~colorbench.bench.runner` (the resumable loop, shards and merge), :mod:`~colorbench.bench.outputs` (the
+files under ``results/``), :mod:`~colorbench.bench.tables`, :mod:`~colorbench.bench.runtime_table`,
+:mod:`~colorbench.bench.plots`, :mod:`~colorbench.bench.published` (reference rows and name mapping),
+:mod:`~colorbench.bench.atomic` (atomic writes).
+"""
+from __future__ import annotations
+
+from colorbench.bench.runner import Summary, merge, run_bench
+
+__all__ = ["Summary", "merge", "run_bench"]

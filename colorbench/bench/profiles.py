@@ -1,0 +1,162 @@
+"""Bench profiles: TOML files in ``profiles/`` that say which grid to run and how long to train each cell.
+
+A profile file (every key optional except ``datasets``)::
+
+    description = "one line"
+    datasets = ["sample"]
+    methods = ["*"]                  # "*" = every registered method; or names
+    baselines = ["gray", "mean_color"]
+    exclude = []                      # names dropped from "*"
+    seeds = 1                         # seeds 0 .. seeds-1
+    variants = { c2f = ["base", "s1.2_d1"], featrec = "*" }   # names the methods declare; "*" = all of them
+
+    [data]      # size (training crop, px), test_size, options (to build_dataset), data_dir, data_dirs = {name = dir}
+    [train]     # steps (or epochs), batch_size, ckpt_every, use_test_overrides (the methods' tiny test configs),
+                # num_workers
+    [eval]      # split, max_images, batch_size, samples (images in the sample grid), legacy_histograms
+    [runtime]   # sizes = ["256x256", ...], warmup, repeats, repeats_large, large_mp
+    [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
+    [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
+                          all recorded in every row
+
+``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set method.key=value`` one method's
+config and ``--set key=value`` the config of every selected method that has that field.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from colorbench.errors import UserError
+
+SECTIONS = ("data", "train", "eval", "runtime")
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"size": 64, "test_size": None, "options": {}, "data_dir": None, "data_dirs": {}},
+    "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0, "ckpt_every": None},
+    "eval": {"split": "test", "max_images": None, "batch_size": 8, "samples": 4, "legacy_histograms": False},
+    "runtime": {"sizes": ["256x256"], "warmup": 1, "repeats": 3, "repeats_large": 1, "large_mp": 4.0, "extra": []},
+}
+
+
+def profile_dirs() -> list[Path]:
+    """Where profile names are looked up: ``./profiles`` then the repository's ``profiles/``."""
+    repo = Path(__file__).resolve().parents[2] / "profiles"
+    return [Path.cwd() / "profiles", repo]
+
+
+@dataclass
+class Profile:
+    """A parsed profile; ``sections`` holds ``data``/``train``/``eval``/``runtime`` with defaults filled in."""
+
+    name: str
+    path: Path
+    description: str = ""
+    datasets: list[str] = field(default_factory=lambda: ["sample"])
+    methods: list[str] = field(default_factory=lambda: ["*"])
+    baselines: list[str] = field(default_factory=lambda: ["gray", "mean_color"])
+    exclude: list[str] = field(default_factory=list)
+    seeds: int = 1
+    variants: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_method: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.sections[section]
+
+
+def available_profiles() -> list[str]:
+    names: set[str] = set()
+    for d in profile_dirs():
+        names.update(p.stem for p in d.glob("*.toml"))
+    return sorted(names)
+
+
+def find_profile(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" and p.is_file():
+        return p
+    for d in profile_dirs():
+        candidate = d / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    raise UserError(
+        f"unknown profile {name_or_path!r}: no profiles/{name_or_path}.toml. "
+        f"Available: {', '.join(available_profiles()) or '(none)'}; or pass a path to a .toml file"
+    )
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Read and validate a profile by name (``quick``) or path (``my.toml``)."""
+    path = find_profile(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"profile {path}: not valid TOML: {exc}") from None
+    return parse_profile(raw, name=path.stem, path=path)
+
+
+def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> Profile:
+    known = {"description", "datasets", "methods", "baselines", "exclude", "seeds", "variants", "per_method", *SECTIONS}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise UserError(f"profile {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    sections = {}
+    for sec in SECTIONS:
+        given = dict(raw.get(sec, {}))
+        bad = sorted(set(given) - set(DEFAULTS[sec]))
+        if bad:
+            raise UserError(f"profile {name}: unknown key(s) in [{sec}]: {', '.join(bad)}; "
+                            f"valid: {', '.join(sorted(DEFAULTS[sec]))}")
+        sections[sec] = {**copy.deepcopy(DEFAULTS[sec]), **given}
+    seeds = raw.get("seeds", 1)
+    if not isinstance(seeds, int) or seeds < 1:
+        raise UserError(f"profile {name}: seeds must be a positive integer, got {seeds!r}")
+    return Profile(
+        name=name,
+        path=path or Path(f"{name}.toml"),
+        description=raw.get("description", ""),
+        datasets=list(raw.get("datasets", ["sample"])),
+        methods=list(raw.get("methods", ["*"])),
+        baselines=list(raw.get("baselines", ["gray", "mean_color"])),
+        exclude=list(raw.get("exclude", [])),
+        seeds=seeds,
+        variants=dict(raw.get("variants", {})),
+        sections=sections,
+        per_method={k: dict(v) for k, v in raw.get("per_method", {}).items()},
+    )
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value as TOML would read it (``5``, ``0.5``, ``true``, ``"x"``, ``[1, 2]``); else the string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict[str, Any], dict[str, dict[str, Any]]]:
+    """Split ``--set`` items into profile changes (applied to a copy) and method config overrides.
+
+    Returns ``(profile, global_config_overrides, per_method_config_overrides)``; config values stay strings so
+    :func:`colorbench.registry.build_config` coerces them to each field's type.
+    """
+    profile = copy.deepcopy(profile)
+    global_cfg: dict[str, Any] = {}
+    per_method: dict[str, dict[str, Any]] = {}
+    for item in sets:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected key=value, e.g. --set train.steps=5 or --set lr=1e-4")
+        key, value = (s.strip() for s in item.split("=", 1))
+        head, _, rest = key.partition(".")
+        if rest and head in SECTIONS:
+            if rest not in DEFAULTS[head]:
+                raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {', '.join(sorted(DEFAULTS[head]))}")
+            profile.sections[head][rest] = parse_value(value)
+        elif rest:
+            per_method.setdefault(head, {})[rest] = value
+        else:
+            global_cfg[key] = value
+    return profile, global_cfg, per_method

@@ -1,0 +1,132 @@
+"""``colorbench bench``: expand the profile's grid, run the cells that are not done, write the results.
+
+Cells are cached under ``<cache>/<key>/`` (default ``runs/bench/``); a rerun reuses every finished cell, a killed
+run picks up where it stopped (the trainer resumes the interrupted cell from its last checkpoint), ``force`` redoes
+the selected cells. ``shard="i/N"`` runs every N-th cell and copies the finished cell records into
+``results/<profile>/shards/i-of-N/``; :func:`merge` joins the shards' records into the same tables.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from colorbench.bench import grid
+from colorbench.bench.cell import resolve_device, run_cell
+from colorbench.bench.outputs import load_record, write_outputs
+from colorbench.bench.profiles import apply_profile_sets, load_profile
+from colorbench.errors import UserError
+
+RECORD_FILES = ("row.json", "per_image.csv", "hist.npz", "samples.npz", "loss.csv")
+
+
+@dataclass
+class Summary:
+    """What a bench run did: cell counts (the resume test asserts ``computed == 0`` on a rerun) and paths."""
+
+    profile: str
+    total: int = 0
+    computed: int = 0
+    cached: int = 0
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"cells: {self.total} total, {self.computed} computed, {self.cached} cached, "
+                f"{len(self.failed)} failed")
+
+
+def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datasets: list[str] | None = None,
+              seeds: int | None = None, sets: list[str] | None = None, force: bool = False, device: str = "auto",
+              shard: str | None = None, results: Path = Path("results"), cache: Path = Path("runs/bench"),
+              progress: bool = True) -> Summary:
+    """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`."""
+    prof = load_profile(profile)
+    prof, global_cfg, per_method_cfg = apply_profile_sets(prof, sets or [])
+    dev = resolve_device(device)
+    summary = Summary(prof.name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
+                            per_method_cfg=per_method_cfg, device=str(dev))
+    for w in caught:
+        msg = str(w.message)
+        if msg.startswith("bench:"):
+            summary.skipped.append(msg)
+            print(f"warning: {msg}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    cells = grid.shard(cells, shard)
+    if not cells:
+        raise UserError(f"profile {prof.name}: the grid is empty (methods {methods or prof.methods}, "
+                        f"datasets {datasets or prof.datasets}); check the names with `colorbench list`")
+    summary.total = len(cells)
+    bar = _bar(len(cells), progress)
+    for cell in cells:
+        bar.set_description(cell.label[:48])
+        row, computed = run_cell(cell, cache, dev, force=force, progress=progress)
+        summary.computed += computed
+        summary.cached += not computed
+        if row.get("status") != "ok":
+            summary.failed.append(f"{cell.label}: {row.get('error')}")
+        row["_folder"] = str(cache / cell.key)
+        summary.rows.append(row)
+        bar.update(1)
+    bar.close()
+    if shard:
+        i, n = shard.split("/")
+        dest = results / prof.name / "shards" / f"{i}-of-{n}"
+        for row in summary.rows:
+            if row.get("status") == "ok":
+                _copy_record(Path(row["_folder"]), dest / row["key"])
+        summary.written.append(dest)
+    else:
+        summary.written += write_outputs(results, prof.name, [r for r in summary.rows], device=str(dev))
+    return summary
+
+
+def _copy_record(src: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES[1:] + RECORD_FILES[:1]:  # row.json last: its presence means the copy is whole
+        if (src / name).is_file():
+            tmp = dest / f".{name}.tmp"
+            shutil.copyfile(src / name, tmp)
+            tmp.replace(dest / name)
+
+
+def merge(profile: str = "quick", *, results: Path = Path("results"), extra: list[Path] | None = None) -> Summary:
+    """Join every shard under ``results/<profile>/shards/`` (and ``extra`` folders of shards) into the tables."""
+    prof = load_profile(profile)
+    roots = [results / prof.name / "shards", *(extra or [])]
+    rows: dict[str, dict[str, Any]] = {}
+    for root in roots:
+        for row_file in sorted(Path(root).glob("*/*/row.json")):
+            row = load_record(row_file.parent)
+            if row is not None:
+                rows.setdefault(row["key"], row)
+    if not rows:
+        raise UserError(f"--merge: no finished shard rows under {', '.join(map(str, roots))}; run "
+                        f"`colorbench bench --profile {prof.name} --shard i/N` first (and copy each shard's "
+                        f"results/{prof.name}/shards/ folder here)")
+    summary = Summary(prof.name, total=len(rows), cached=len(rows), rows=list(rows.values()))
+    summary.written = write_outputs(results, prof.name, summary.rows)
+    return summary
+
+
+class _NoBar:
+    def set_description(self, *_: Any) -> None: ...
+    def update(self, *_: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _bar(total: int, progress: bool) -> Any:
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="cell", position=0, leave=True, dynamic_ncols=True)

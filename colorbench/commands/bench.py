@@ -1,0 +1,50 @@
+"""``colorbench bench``: the resumable comparison grid (methods × variants × datasets × seeds) into ``results/``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "run the comparison grid of a profile (resumable, cached under runs/bench) and write results/<profile>/"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="quick", help="profile name in profiles/ (smoke, quick, ablations, "
+                        "runtime, paper) or a path to a .toml file")
+    parser.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (default: the profile's)")
+    parser.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (default: the profile's)")
+    parser.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the profile's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                        help="train.steps=5 / data.size=32 (profile), pix2pix.lr=1e-4 (one method), lr=1e-4 "
+                        "(every method with that field); repeatable")
+    parser.add_argument("--force", action="store_true", help="recompute the selected cells even if cached")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument("--shard", metavar="i/N", help="run shard i of N (1-based); rows go to "
+                        "results/<profile>/shards/i-of-N/, join them with --merge")
+    parser.add_argument("--merge", action="store_true", help="join the shards' rows into the tables (runs nothing)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
+    parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from colorbench.bench import merge, run_bench
+
+    if args.merge:
+        summary = merge(args.profile, results=args.results)
+    else:
+        summary = run_bench(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
+                            sets=args.sets, force=args.force, device=args.device, shard=args.shard,
+                            results=args.results, cache=args.cache, progress=not args.no_progress)
+    tables = [p for p in summary.written if p.name == "table.md"]
+    if tables:
+        text = tables[0].read_text()
+        start = text.find("| method |")
+        print("\n" + text[start:text.find("\n\n", start)] + "\n")
+    for line in summary.failed:
+        print(f"failed: {line}", file=sys.stderr)
+    print(summary.line())
+    print("wrote:")
+    for p in summary.written:
+        print(f"  {p}")
+    return 1 if summary.failed else 0

@@ -1,0 +1,1 @@
+"""Reference data shipped with colorbench: ``published.csv`` (figures from the source documents)."""
