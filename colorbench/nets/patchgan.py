@@ -73,6 +73,10 @@ class PatchGAN(nn.Module):
                        *norm_layers(width * mult), nn.LeakyReLU(0.2, inplace=True)]
         layers.append(self._conv(width * mult, 1, 1, bias=True, same=same))
         self.model = nn.Sequential(*layers)
+        side = 1
+        while self.output_size(side) < 1:
+            side += 1
+        self.min_size = side  # the smallest input side that gives one logit (24 px for the 70×70 PatchGAN)
 
     def _conv(self, c_in: int, c_out: int, stride: int, *, bias: bool, same: bool) -> nn.Module:
         if same and stride == 1:
@@ -80,6 +84,22 @@ class PatchGAN(nn.Module):
         conv = nn.Conv2d(c_in, c_out, 4, stride=stride, padding=1, bias=bias)
         return self._wrap(conv) if self._wrap is not None else conv
 
+    def output_size(self, side: int) -> int:
+        """Side of the logit map for an input side of ``side`` px (0 when the input is too small)."""
+        for m in self.model.modules():
+            if isinstance(m, nn.ZeroPad2d):
+                side += m.padding[0] + m.padding[1]
+            elif isinstance(m, nn.Conv2d):
+                side = (side + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
+                if side < 1:
+                    return 0
+        return side
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B,in_channels,H,W]`` -> ``[B,1,H',W']`` logits (one per overlapping patch)."""
+        if min(x.shape[-2:]) < self.min_size:
+            raise ValueError(
+                f"PatchGAN input {tuple(x.shape[-2:])} is smaller than its minimum side {self.min_size} px; "
+                "pad the input (e.g. colorbench.nets.padding.pad_to_multiple) or use fewer n_layers"
+            )
         return self.model(x)
