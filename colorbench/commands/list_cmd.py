@@ -1,0 +1,107 @@
+"""``colorbench list methods|datasets|metrics``: what is registered, with one-line descriptions and sources.
+
+Everything printed comes from declarations: the method registry (name, description, source, variants), the data
+layer's :func:`colorbench.data.list_datasets`, and the evaluator's ``colorbench.metrics.METRICS`` table (read only
+if the evaluator is installed). Method files that failed to import are listed with their error.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import textwrap
+from typing import Any, Iterable
+
+HELP = "list the registered methods, datasets or metrics, with descriptions and sources"
+KINDS = ("methods", "datasets", "metrics")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", nargs="?", choices=(*KINDS, "all"), default="all",
+                        help="which table to print")
+
+
+def _block(name: str, first: str, details: Iterable[tuple[str, str]], width: int, indent: int) -> str:
+    """``name  first line`` then ``key: value`` lines, wrapped to ``width`` and indented under the description."""
+    pad = " " * indent
+    lines = textwrap.wrap(first, width=max(40, width - indent)) or [""]
+    out = [f"{name:<{indent - 2}}  {lines[0]}"] + [pad + line for line in lines[1:]]
+    for key, value in details:
+        out += textwrap.wrap(f"{key}: {value}", width=max(40, width), initial_indent=pad, subsequent_indent=pad + "  ")
+    return "\n".join(out)
+
+
+def format_methods(width: int) -> str:
+    from colorbench import registry
+
+    names = registry.list_methods()
+    indent = max([len(n) for n in names] + [8]) + 2
+    blocks = []
+    for name in names:
+        cls = registry.get_method(name)
+        details = [("source", cls.source), ("variants", ", ".join(cls.variants) or "default")]
+        if cls.needs_labels:
+            details.append(("needs", "class labels"))
+        blocks.append(_block(name, cls.description, details, width, indent))
+    text = "\n".join(blocks) if blocks else "(no methods registered yet)"
+    errors = registry.load_errors()
+    if errors:
+        text += "\n\nmethod files that failed to load:\n" + "\n".join(f"  {where}: {err}" for where, err in errors.items())
+    return text
+
+
+def format_datasets(width: int) -> str:
+    from colorbench.data import list_datasets
+
+    infos = list_datasets()
+    indent = max(len(i.name) for i in infos) + 2
+    return "\n".join(_block(i.name, i.description, [("source", i.source), ("size", i.size)], width, indent)
+                     for i in infos)
+
+
+def _metric_fields(spec: Any) -> tuple[str, str, str]:
+    """(direction, unit, description) of one ``METRICS`` entry: a mapping, an object with attributes, or a tuple."""
+    if isinstance(spec, dict):
+        get = spec.get
+    elif isinstance(spec, (tuple, list)):
+        values = dict(zip(("direction", "unit", "description"), spec))
+        get = values.get
+    else:
+        def get(key, default=None):
+            return getattr(spec, key, default)
+    direction = get("direction", "") or ""
+    if not direction and get("higher_is_better", None) is not None:
+        direction = "higher" if get("higher_is_better") else "lower"
+    return str(direction), str(get("unit", "") or ""), str(get("description", "") or "")
+
+
+def format_metrics(width: int) -> str:
+    try:
+        metrics = importlib.import_module("colorbench.metrics")
+    except ModuleNotFoundError as exc:
+        if exc.name != "colorbench.metrics":
+            raise
+        return "(evaluator not installed: colorbench.metrics is missing)"
+    table = getattr(metrics, "METRICS", {})
+    if not table:
+        return "(no metrics declared)"
+    indent = max(len(n) for n in table) + 2
+    blocks = []
+    for name, spec in table.items():
+        direction, unit, description = _metric_fields(spec)
+        arrow = {"higher": "↑ higher is better", "lower": "↓ lower is better"}.get(direction.lower(), direction)
+        details = [(k, v) for k, v in (("better", arrow), ("unit", unit)) if v]
+        blocks.append(_block(name, description, details, width, indent))
+    return "\n".join(blocks)
+
+
+def run(args: argparse.Namespace) -> int:
+    width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+    kinds = KINDS if args.what == "all" else (args.what,)
+    formatters = {"methods": format_methods, "datasets": format_datasets, "metrics": format_metrics}
+    parts = []
+    for kind in kinds:
+        text = formatters[kind](width)
+        parts.append(f"== {kind} ==\n{text}" if len(kinds) > 1 else text)
+    print("\n\n".join(parts))
+    return 0
