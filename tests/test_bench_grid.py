@@ -1,0 +1,131 @@
+"""Profiles, grid expansion, cell hashing and shards of `colorbench bench` (fake methods, no training)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from colorbench import registry
+from colorbench.bench import atomic, grid, profiles
+from colorbench.errors import UserError
+from colorbench.method import Method
+
+
+@dataclasses.dataclass
+class _Cfg:
+    lr: float = 1e-3
+    depth: int = 5
+
+
+class _Fake(Method):
+    Config = _Cfg
+    variants = {"default": {}, "deep": {"depth": 10}}
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Two registered fake methods, removed again after the test (the registry is global)."""
+    registry.discover()
+    for name in ("fake_a", "fake_b"):
+        cls = type(f"Fake_{name}", (_Fake,), {})
+        cls.name, cls.description, cls.source = name, "fake", "test"
+        monkeypatch.setitem(registry._REGISTRY, name, cls)
+    return ["fake_a", "fake_b"]
+
+
+def profile(**kw):
+    raw = {"datasets": ["synthetic"], "methods": ["fake_a", "fake_b"], "baselines": [], "seeds": 2,
+           "train": {"steps": 3}}
+    raw.update(kw)
+    return profiles.parse_profile(raw, name="t")
+
+
+def test_shipped_profiles_parse():
+    for name in ("smoke", "quick", "ablations", "runtime", "paper"):
+        p = profiles.load_profile(name)
+        assert p.name == name and p.description
+    q = profiles.load_profile("quick")
+    assert q.datasets == ["sample"] and q.methods == ["*"] and q.seeds == 1
+    assert q["runtime"]["sizes"] == ["256x256", "750x500", "1500x1000"]
+    assert profiles.load_profile("runtime")["runtime"]["sizes"][-1] == "6000x4000"
+
+
+def test_profile_errors_name_the_key():
+    with pytest.raises(UserError, match="unknown key.*stepz"):
+        profiles.parse_profile({"train": {"stepz": 3}}, name="x")
+    with pytest.raises(UserError, match="unknown profile 'nope'.*quick"):
+        profiles.load_profile("nope")
+
+
+def test_set_splits_profile_and_method_values():
+    p, glob, per = profiles.apply_profile_sets(profile(), ["train.steps=7", "fake_a.lr=0.5", "depth=3"])
+    assert p["train"]["steps"] == 7 and glob == {"depth": "3"} and per == {"fake_a": {"lr": "0.5"}}
+    with pytest.raises(UserError, match=r"\[train\] has no key 'stepz'"):
+        profiles.apply_profile_sets(profile(), ["train.stepz=1"])
+
+
+def test_grid_is_methods_x_variants_x_datasets_x_seeds(fakes):
+    cells = grid.expand(profile(variants={"fake_a": "*"}))
+    got = sorted((c.method, c.variant, c.seed) for c in cells)
+    assert got == sorted([("fake_a", "deep", 0), ("fake_a", "deep", 1), ("fake_a", "default", 0),
+                          ("fake_a", "default", 1), ("fake_b", "default", 0), ("fake_b", "default", 1)])
+    assert len({c.key for c in cells}) == len(cells)
+    deep = next(c for c in cells if c.variant == "deep")
+    assert deep.settings["config"]["depth"] == 10
+
+
+def test_unknown_variant_and_unregistered_method_warn_and_skip(fakes):
+    p = profile(methods=["fake_a", "not_a_method"], variants={"fake_a": ["default", "nope"]}, seeds=1)
+    with pytest.warns(UserWarning) as caught:
+        cells = grid.expand(p)
+    assert [(c.method, c.variant) for c in cells] == [("fake_a", "default")]
+    messages = " ".join(str(w.message) for w in caught)
+    assert "'nope'" in messages and "'not_a_method'" in messages
+
+
+def test_key_is_stable_and_changes_with_what_makes_the_result(fakes):
+    base = {c.label: c.key for c in grid.expand(profile())}
+    assert base == {c.label: c.key for c in grid.expand(profile())}
+    more_steps = {c.label: c.key for c in grid.expand(profile(train={"steps": 4}))}
+    other_cfg = {c.label: c.key for c in grid.expand(profile(), global_cfg={"lr": "0.1"})}
+    for other in (more_steps, other_cfg):
+        assert set(other) == set(base) and not set(other.values()) & set(base.values())
+    only_a = grid.expand(profile(), per_method_cfg={"fake_a": {"depth": "2"}})
+    changed = {c.label for c in only_a if base[c.label] != c.key}
+    assert changed == {lab for lab in base if lab.startswith("fake_a")}
+
+
+def test_key_changes_with_the_method_source(fakes, monkeypatch, tmp_path):
+    before = grid.expand(profile(seeds=1))[0].key
+    src = tmp_path / "m.py"
+    src.write_text("# a method file\n")
+    monkeypatch.setattr(grid.inspect, "getsourcefile", lambda cls: str(src))
+    first = grid.expand(profile(seeds=1))[0].key
+    src.write_text("# a method file, edited\n")
+    assert first != before and grid.expand(profile(seeds=1))[0].key != first
+
+
+def test_shards_partition_the_grid(fakes):
+    cells = grid.expand(profile(seeds=3, variants={"fake_a": "*"}))
+    parts = [grid.shard(cells, f"{i}/3") for i in (1, 2, 3)]
+    keys = [c.key for part in parts for c in part]
+    assert sorted(keys) == sorted(c.key for c in cells) and len(set(keys)) == len(keys)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    for bad in ("0/3", "4/3", "a/b"):
+        with pytest.raises(UserError):
+            grid.shard(cells, bad)
+
+
+def test_unknown_set_key_is_a_user_error(fakes):
+    with pytest.raises(UserError, match="no selected method has a config field 'lrr'"):
+        grid.expand(profile(), global_cfg={"lrr": "1"})
+
+
+def test_atomic_writes_leave_no_temp_files(tmp_path):
+    atomic.write_json(tmp_path / "a" / "row.json", {"x": 1.5, "p": Path("q")})
+    atomic.write_csv(tmp_path / "a" / "m.csv", [{"a": 1, "b": [1, 2]}, {"a": 2, "c": "z"}])
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["m.csv", "row.json"]
+    assert json.loads((tmp_path / "a" / "row.json").read_text()) == {"p": "q", "x": 1.5}
+    assert (tmp_path / "a" / "m.csv").read_text().splitlines() == ["a,b,c", '1,"[1, 2]",', "2,,z"]
