@@ -1,0 +1,139 @@
+"""Górriz et al. 2019: a U-Net GAN with IBN, spectral normalisation and three discriminators at three scales.
+
+Górriz, Mrak, Smeaton and O'Connor, "End-to-end conditional GAN-based architectures for image colourisation"
+(IEEE MMSP 2019; BBC ColorGAN code), as described in Tarrés' thesis §4.1.3 (004_185158beffacbb1e.txt).
+
+Networks (:mod:`colorbench.nets.gorriz`): the IBN U-Net generator, 7 levels at the paper's 256² crop (depth follows
+``image_size``: ``min(log2(image_size), 7)``), nearest-neighbour upsampling, tanh, no dropout; ``num_scales``
+discriminators (:mod:`colorbench.nets.multiscale`) on ``concat(L, ab)`` at full, 1/2 and 1/4 resolution (2×2 average
+pooling), 64 (no norm), 128, 256, 512 stride 2 then a 4×4 conv to one score. Spectral norm on every conv of both.
+
+Losses: LSGAN (MSE to 1 for real, 0 for fake) per scale with weight 1, plus ``100 · L1`` on ab/110 for the generator.
+Adam 2e-4, β (0.5, 0.999) for both; batch 16 at 256² in the paper (the trainer's ``batch_size`` and ``size``).
+
+One step, as the reference's ``train_gan``: the generator predicts; every discriminator takes an Adam step on the
+real pairs, then one on the fake pairs (``d_update="split"``, two steps per iteration as Keras' two
+``train_on_batch`` calls; ``"joint"`` takes one step on their mean); then the generator takes one step. Two
+differences from the reference, both noted: its fake pairs come from ``predict`` (batch norm in inference mode),
+here from the training-mode forward that the generator step then reuses; and the loss is reported as floats.
+
+Inference pads L to a multiple of ``2**levels`` (reflect) and crops the prediction back, so any H×W works.
+Batch norm uses Keras' momentum (running averages move 1% per step): after very short training, ``colorize``
+(eval mode) still leans on the initial running statistics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorbench.method import Batch, Method
+from colorbench.nets.gorriz import GorrizDiscriminator, GorrizGenerator, finish, gorriz_levels
+from colorbench.nets.multiscale import MultiScaleDiscriminator, lsgan_loss
+from colorbench.nets.padding import crop_to, pad_to_multiple
+from colorbench.registry import register_method
+
+
+@dataclass
+class GorrizConfig:
+    """Paper / reference-code defaults (BBC ColorGAN ``exp7_ibn_md``)."""
+
+    image_size: int = 256  # training crop side; generator depth = min(log2(image_size), max_levels)
+    max_levels: int = 7
+    width: int = 64  # generator's first down block; doubles per level up to max_width
+    max_width: int = 512
+    disc_width: int = 64  # discriminator's first layer (64, 128, 256, 512)
+    disc_layers: int = 4
+    ibn: bool = True  # instance norm in G's last up block and D's second layer; False: batch norm everywhere
+    instance_norm: Literal["per_sample", "per_channel"] = "per_sample"  # keras-contrib axis=None, or per channel
+    spectral_norm: bool = True
+    num_scales: int = 3
+    bn_momentum: float = 0.01  # torch convention; Keras momentum 0.99
+    norm_eps: float = 1e-3
+    lambda_adv: float = 1.0  # per discriminator scale
+    lambda_l1: float = 100.0
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    d_update: Literal["split", "joint"] = "split"  # reference: one D step on real, one on fake
+
+
+@register_method(
+    "gorriz",
+    description="U-Net cGAN with IBN, spectral norm and 3 LSGAN discriminators at 3 scales",
+    source="Górriz et al. 2019, 'End-to-end conditional GAN-based architectures for image colourisation' "
+    "(MMSP; BBC ColorGAN); Tarrés 2020 thesis §4.1.3",
+)
+class Gorriz(Method):
+    """See the module docstring. Variants are the paper's ablation (IBN, SN, multiple discriminators)."""
+
+    Config = GorrizConfig
+    variants = {
+        "default": {},  # IBN + SN + 3 scales (exp7_ibn_md)
+        "no_ibn": {"ibn": False},  # BN + SN + 3 scales (exp6_bn_sn_md)
+        "no_sn": {"spectral_norm": False},
+        "single_scale": {"num_scales": 1},  # IBN + SN (exp5_ibn)
+        "per_channel_in": {"instance_norm": "per_channel"},
+        "bn": {"ibn": False, "spectral_norm": False, "num_scales": 1},  # the plain baseline (exp1_bn)
+    }
+    test_overrides = {"image_size": 32, "width": 8, "max_width": 32, "disc_width": 8}
+    watch_loss = "l1"
+
+    def __init__(self, config: GorrizConfig | None = None, num_classes: int | None = None) -> None:
+        super().__init__(config, num_classes)
+        c = self.config
+        norm = dict(ibn=c.ibn, instance_norm=c.instance_norm, bn_momentum=c.bn_momentum, eps=c.norm_eps)
+        self.generator = finish(GorrizGenerator(1, 2, levels=gorriz_levels(c.image_size, c.max_levels),
+                                                width=c.width, max_width=c.max_width, **norm), c.spectral_norm)
+        self.discriminator = MultiScaleDiscriminator(
+            lambda s: finish(GorrizDiscriminator(3, width=c.disc_width, n_layers=c.disc_layers, **norm),
+                             c.spectral_norm), c.num_scales)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=tuple(c.betas))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=tuple(c.betas))
+
+    def generate(self, L: torch.Tensor) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, padding to the generator's multiple and cropping back."""
+        x, size = pad_to_multiple(L, 2 ** gorriz_levels(self.config.image_size, self.config.max_levels))
+        return crop_to(self.generator(x), size)
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        c = self.config
+        L, ab = batch["L"], batch["ab"]
+        fake = self.generate(L)
+        real_pair, fake_pair = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
+
+        if c.d_update == "split":
+            d_real = lsgan_loss(self.discriminator(real_pair), 1.0)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_real.backward()
+            self.opt_d.step()
+            d_fake = lsgan_loss(self.discriminator(fake_pair), 0.0)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_fake.backward()
+            self.opt_d.step()
+        else:
+            d_real = lsgan_loss(self.discriminator(real_pair), 1.0)
+            d_fake = lsgan_loss(self.discriminator(fake_pair), 0.0)
+            self.opt_d.zero_grad(set_to_none=True)
+            (0.5 * (d_real + d_fake)).backward()
+            self.opt_d.step()
+
+        adv = lsgan_loss(self.discriminator(torch.cat([L, fake], 1)), 1.0)
+        l1 = F.l1_loss(fake.float(), ab.float())
+        loss_g = c.lambda_adv * adv + c.lambda_l1 * l1
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"loss_g": loss_g.item(), "l1": l1.item(), "g_adv": adv.item(),
+                "loss_d": 0.5 * (d_real.item() + d_fake.item()), "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+    @torch.no_grad()
+    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 at the same H×W."""
+        return self.generate(L).to(L.dtype)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
