@@ -1,0 +1,70 @@
+"""Per-image metrics that need no window: PSNR, colourfulness, MAE on ab, mean ΔE76.
+
+Every function takes batched tensors on any device and returns a ``[B]`` tensor (float64 for float64 inputs,
+float32 otherwise). Units are in the argument names: ``*_rgb`` is sRGB in [0,1], ``*_ab`` is normalised ab/110.
+"""
+from __future__ import annotations
+
+import torch
+
+from colorbench.color import AB_SCALE
+from colorbench.metrics._check import check_pair, compute_dtype
+
+
+def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """``[B,C,H,W]`` pair (sRGB in [0,1]) -> ``[B]`` PSNR in dB, ``10·log10(range² / MSE)`` with the MSE over
+    channels and pixels, as ``skimage.metrics.peak_signal_noise_ratio(true, pred, data_range=1)``.
+    Identical images give ``inf``."""
+    check_pair(pred_rgb, true_rgb, "psnr", pred_rgb.shape[1] if pred_rgb.ndim == 4 else 3)
+    dtype = compute_dtype(pred_rgb)
+    diff = pred_rgb.to(dtype) - true_rgb.to(dtype)
+    mse = diff.square_().mean(dim=(1, 2, 3))
+    return 10.0 * torch.log10(data_range**2 / mse)  # mse == 0 -> inf
+
+
+def _rgyb_stats(rgb: torch.Tensor) -> torch.Tensor:
+    dtype = compute_dtype(rgb)
+    r, g, b = (rgb.to(dtype) * 255.0).unbind(1)
+    rg = (r - g).flatten(1)
+    yb = (0.5 * (r + g) - b).flatten(1)
+    std_rg, mean_rg = torch.std_mean(rg, dim=1, correction=0)
+    std_yb, mean_yb = torch.std_mean(yb, dim=1, correction=0)
+    return torch.hypot(std_rg, std_yb) + 0.3 * torch.hypot(mean_rg, mean_yb)
+
+
+def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """Hasler & Süsstrunk (2003) colourfulness of ``[B,3,H,W]`` sRGB in [0,1] -> ``[B]``.
+
+    On 0..255 values: ``rg = R - G``, ``yb = (R + G)/2 - B``;
+    ``C = sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²)`` with population standard deviations over the image.
+    A grey image gives 0; typical photographs 20-80.
+    """
+    if rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise ValueError(f"colorfulness: rgb must be [B,3,H,W] sRGB in [0,1]; got shape {tuple(rgb.shape)}")
+    return _rgyb_stats(rgb)
+
+
+def delta_colorfulness(pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> torch.Tensor:
+    """``|colorfulness(true) - colorfulness(pred)|`` per image -> ``[B]``."""
+    check_pair(pred_rgb, true_rgb, "delta_colorfulness", 3)
+    return (colorfulness(true_rgb) - colorfulness(pred_rgb)).abs()
+
+
+def mae_ab(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of ``[B,2,H,W]`` ab/110 predictions over both channels and every pixel -> ``[B]``,
+    in ab/110 units (multiply by 110 for Lab units)."""
+    check_pair(pred_ab, true_ab, "mae_ab", 2)
+    dtype = compute_dtype(pred_ab)
+    return (pred_ab.to(dtype) - true_ab.to(dtype)).abs_().mean(dim=(1, 2, 3))
+
+
+def delta_e76(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:
+    """Mean CIE76 ΔE per image, in Lab units, between (true L, predicted ab) and (true L, true ab) -> ``[B]``.
+
+    The L channel is shared (a method never changes L), so ΔE76 reduces to the Euclidean distance of ab in Lab
+    units: ``110·|Δab|``. The predicted ab is taken as predicted, without gamut clipping.
+    """
+    check_pair(pred_ab, true_ab, "delta_e76", 2)
+    dtype = compute_dtype(pred_ab)
+    d = pred_ab.to(dtype) - true_ab.to(dtype)
+    return torch.hypot(d[:, 0], d[:, 1]).mean(dim=(1, 2)) * AB_SCALE

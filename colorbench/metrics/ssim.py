@@ -1,0 +1,100 @@
+"""SSIM exactly as ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
+use_sample_covariance=False, data_range=1, channel_axis=...)``, and several times faster on a CPU.
+
+What skimage computes, per channel: local means, variances and covariance with a Gaussian filter (sigma 1.5,
+truncate 3.5, so an 11-tap kernel of radius 5, normalised to sum 1; scipy's ``gaussian_filter`` with 'reflect'
+borders), the SSIM map ``((2 mx my + C1)(2 sxy + C2)) / ((mx² + my² + C1)(sx² + sy² + C2))`` with
+``C1 = (0.01 L)²``, ``C2 = (0.03 L)²``, L = 1, then the mean over the map with a 5-pixel border cropped, then the
+mean over channels. The cropped border is exactly the filter's radius, so the kept values never touch the padding:
+a 'valid' separable filter gives the same numbers (agreement ~1e-7 in float32, ~1e-15 in float64).
+
+How it is fast in eager PyTorch (no compile step): the filter runs on 4 maps per channel instead of 5 (with
+``s = x + y`` and ``d = x - y``: ``mx my = (ms² - md²)/4``, ``mx² + my² = (ms² + md²)/2``,
+``E[xy] = (E[s²] - E[d²])/4``, ``E[x²] + E[y²] = (E[s²] + E[d²])/2``), the 11 taps are applied as 5 symmetric
+pairs of shifted slices added in place, and on a CPU images are processed a few at a time so the working set
+stays in cache (a whole 64-image batch at once is 10× slower than one image at a time). On CUDA the whole batch
+goes at once.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from colorbench.metrics._check import check_pair, compute_dtype
+
+SIGMA = 1.5
+TRUNCATE = 3.5
+RADIUS = int(TRUNCATE * SIGMA + 0.5)  # 5, as scipy.ndimage computes it
+WIN_SIZE = 2 * RADIUS + 1  # 11
+K1, K2 = 0.01, 0.03
+_CPU_CHUNK_PIXELS = 1 << 16  # ~ one 256×256 image: 12 float32 maps of it fit in L2/L3 cache
+_CUDA_CHUNK_PIXELS = 1 << 24
+
+
+def gaussian_kernel(sigma: float = SIGMA, radius: int = RADIUS) -> list[float]:
+    """The 1-D kernel scipy's ``gaussian_filter`` uses: ``exp(-t²/2σ²)`` for t in [-radius, radius], summing to 1."""
+    w = [math.exp(-0.5 * (t / sigma) ** 2) for t in range(-radius, radius + 1)]
+    total = math.fsum(w)
+    return [v / total for v in w]
+
+
+_KERNEL = gaussian_kernel()
+
+
+def _filter_valid(maps: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian, 'valid' region: ``[N,H,W]`` -> ``[N,H-10,W-10]``."""
+    k, r = _KERNEL, RADIUS
+    w_out = maps.shape[-1] - 2 * r
+    rows = torch.mul(maps[..., r:r + w_out], k[r])
+    tmp = torch.empty_like(rows)
+    for i in range(r):  # symmetric taps i and 2r - i share one weight
+        torch.add(maps[..., i:i + w_out], maps[..., 2 * r - i:2 * r - i + w_out], out=tmp)
+        rows.add_(tmp, alpha=k[i])
+    h_out = rows.shape[-2] - 2 * r
+    out = torch.mul(rows[..., r:r + h_out, :], k[r])
+    tmp = torch.empty_like(out)
+    for i in range(r):
+        torch.add(rows[..., i:i + h_out, :], rows[..., 2 * r - i:2 * r - i + h_out, :], out=tmp)
+        out.add_(tmp, alpha=k[i])
+    return out
+
+
+def _ssim_chunk(pred: torch.Tensor, true: torch.Tensor, data_range: float) -> torch.Tensor:
+    """``[b,C,H,W]`` pair -> ``[b]`` SSIM (mean over channels and the cropped map)."""
+    b, c = pred.shape[:2]
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    s = pred + true
+    d = pred - true
+    maps = torch.cat((s, d, s * s, d * d), dim=1).flatten(0, 1)  # [b*4C, H, W]
+    f = _filter_valid(maps).unflatten(0, (b, 4 * c))
+    ms, md, ess, edd = f.split(c, dim=1)
+    ms.square_()
+    md.square_()
+    two_mxy = (ms - md).mul_(0.5)  # 2 mx my
+    m_sq = (ms + md).mul_(0.5)  # mx² + my²
+    num_c = (ess - edd).mul_(0.5).sub_(two_mxy).add_(c2)  # 2 sxy + C2
+    den_c = (ess + edd).mul_(0.5).sub_(m_sq).add_(c2)  # sx² + sy² + C2
+    ssim_map = two_mxy.add_(c1).mul_(num_c).div_(m_sq.add_(c1).mul_(den_c))
+    return ssim_map.mean(dim=(1, 2, 3))
+
+
+def ssim(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-image SSIM of ``[B,C,H,W]`` images (sRGB in [0,1] for the suite; any C) -> ``[B]``, same dtype family
+    (float64 in, float64 out; anything else computed in float32). Never above 1.
+
+    Images need H, W >= 11 (the Gaussian window): smaller ones raise ``ValueError`` (skimage raises too; there is
+    no meaningful 11×11 statistic on them).
+    """
+    check_pair(pred_rgb, true_rgb, "ssim", pred_rgb.shape[1] if pred_rgb.ndim == 4 else 3)
+    h, w = pred_rgb.shape[-2:]
+    if h < WIN_SIZE or w < WIN_SIZE:
+        raise ValueError(f"ssim: images must be at least {WIN_SIZE}×{WIN_SIZE} (the Gaussian window, sigma "
+                         f"{SIGMA}); got {h}×{w}. Evaluate at a larger size or leave SSIM out for such images")
+    dtype = compute_dtype(pred_rgb)
+    pred_rgb, true_rgb = pred_rgb.to(dtype), true_rgb.to(dtype)
+    budget = _CUDA_CHUNK_PIXELS if pred_rgb.device.type == "cuda" else _CPU_CHUNK_PIXELS
+    step = max(1, budget // (h * w))
+    out = [_ssim_chunk(pred_rgb[i:i + step], true_rgb[i:i + step], data_range)
+           for i in range(0, pred_rgb.shape[0], step)]
+    return torch.cat(out) if out else pred_rgb.new_zeros(0)
