@@ -1,0 +1,183 @@
+"""The streaming evaluator: feed predictions batch by batch, read dataset-level figures and per-image records.
+
+    ev = Evaluator(method_name="pix2pix")
+    for batch in loader:
+        ev.update(method.colorize(batch["L"]), batch)   # pred ab: [B,2,H,W] ab/110
+    figures = ev.compute()      # {"psnr": ..., "ssim": ..., "js_a": ..., "kl_b": ..., "n_images": ...}
+    rows = ev.records           # one dict per image: index, psnr, ssim, colorfulness, ..., delta_e76
+
+RGB is rebuilt from the batch's true L and the predicted ab (``colorbench.color.network_to_rgb``, gamut-clipped);
+the truth is the batch's ``"rgb"`` (the photo itself) when present, else the rebuild from the true L and ab.
+Per-image metrics are averaged over images; the ab histograms are pooled counts (``AbHistogram``), so memory is
+bounded: a ``[2,220]`` count table per side plus one small record per image (``keep_records=False`` drops those).
+
+LPIPS and FID (``perceptual=True``) run only from weights on disk; otherwise ``compute()`` reports them as NaN with
+the reason in ``lpips_note`` / ``fid_note`` (tables print ``n/a``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import torch
+
+from colorbench.color import network_to_rgb
+from colorbench.metrics import (
+    PER_IMAGE_METRICS,
+    AbHistogram,
+    colorfulness,
+    delta_e76,
+    divergence_from_histograms,
+    mae_ab,
+    perceptual_status,
+    psnr,
+    ssim,
+)
+from colorbench.metrics.perceptual import make_fid, make_lpips
+
+_CPU_CHUNK_PIXELS = 1 << 16  # images per chunk on a CPU: the working set stays in cache
+
+
+class NonFiniteError(ValueError):
+    """A prediction holds NaN or inf values."""
+
+
+class Evaluator:
+    """Accumulates metrics over a test set. ``method_name`` appears in every error message.
+
+    ``legacy_histograms``: KL on mean-count histograms (the published form) instead of normalised ones.
+    ``perceptual``: also compute LPIPS/FID when their weights are on disk.
+    """
+
+    def __init__(self, method_name: str = "prediction", legacy_histograms: bool = False, perceptual: bool = False,
+                 keep_records: bool = True) -> None:
+        self.method_name = method_name
+        self.legacy_histograms = legacy_histograms
+        self.perceptual = perceptual
+        self.keep_records = keep_records
+        self.reset()
+
+    def reset(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.hist_true, self.hist_pred = AbHistogram(), AbHistogram()
+        self._sums = dict.fromkeys(PER_IMAGE_METRICS, 0.0)
+        self._n_images = 0
+        self._n_batches = 0
+        self._notes: dict[str, str] = {}
+        self._perceptual: dict[str, torch.nn.Module] = {}
+        if self.perceptual:
+            for name, reason in perceptual_status().items():
+                if reason is None:
+                    self._perceptual[name] = None  # built on the first update, on the prediction's device
+                else:
+                    self._notes[name] = reason
+        else:
+            self._notes = {name: "n/a: not requested (Evaluator(perceptual=True))" for name in ("lpips", "fid")}
+
+    # ------------------------------------------------------------------------------------------- update
+    def _where(self) -> str:
+        return f"Evaluator(method {self.method_name!r}), batch {self._n_batches}"
+
+    def _check(self, pred_ab: torch.Tensor, batch: Mapping[str, Any]) -> None:
+        if not isinstance(pred_ab, torch.Tensor) or pred_ab.ndim != 4 or pred_ab.shape[1] != 2:
+            shape = tuple(pred_ab.shape) if isinstance(pred_ab, torch.Tensor) else type(pred_ab).__name__
+            raise ValueError(f"{self._where()}: the prediction must be ab/110 of shape [B,2,H,W]; got {shape}")
+        for key in ("L", "ab"):
+            if key not in batch:
+                raise ValueError(f"{self._where()}: the batch has no {key!r}; pass the dataset's batch dict "
+                                 f"(keys L, ab, rgb, index); it has {sorted(batch)}")
+        if pred_ab.shape != batch["ab"].shape:
+            raise ValueError(f"{self._where()}: predicted ab has shape {tuple(pred_ab.shape)} but the true ab has "
+                             f"{tuple(batch['ab'].shape)}; colorize() must return ab at the input's size")
+        if not pred_ab.is_floating_point():
+            raise TypeError(f"{self._where()}: the prediction must be a float tensor; got {pred_ab.dtype}")
+        finite = torch.isfinite(pred_ab)
+        if not bool(finite.all()):
+            bad_images = (~finite).flatten(1).any(dim=1).nonzero().flatten().tolist()
+            index = batch.get("index")
+            if index is not None:
+                bad_images = [int(index[i]) for i in bad_images]
+            raise NonFiniteError(
+                f"{self._where()}: method {self.method_name!r} predicted {int((~finite).sum())} NaN/inf ab values in "
+                f"{len(bad_images)} image(s) (dataset index {bad_images[:10]}{' ...' if len(bad_images) > 10 else ''})"
+                "; the checkpoint probably diverged: check its loss log, or evaluate an earlier checkpoint")
+
+    @torch.no_grad()
+    def update(self, pred_ab: torch.Tensor, batch: Mapping[str, Any]) -> None:
+        """Add one batch: ``pred_ab`` ``[B,2,H,W]`` ab/110 and the dataset batch (``L`` ``[B,1,H,W]`` L/50-1,
+        ``ab`` ``[B,2,H,W]`` ab/110, optional ``rgb`` ``[B,3,H,W]`` in [0,1] and ``index`` ``[B]``)."""
+        self._check(pred_ab, batch)
+        device = pred_ab.device
+        L, true_ab = batch["L"].to(device), batch["ab"].to(device)
+        true_rgb_all = batch.get("rgb")
+        n, (h, w) = pred_ab.shape[0], pred_ab.shape[-2:]
+        index = batch.get("index")
+        index = [int(i) for i in index] if index is not None else list(range(self._n_images, self._n_images + n))
+        step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
+        rows = []
+        try:
+            for i in range(0, n, step):
+                sl = slice(i, i + step)
+                pred_rgb = network_to_rgb(L[sl], pred_ab[sl])
+                if true_rgb_all is not None:
+                    true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
+                else:
+                    true_rgb = network_to_rgb(L[sl], true_ab[sl])
+                cf_pred, cf_true = colorfulness(pred_rgb), colorfulness(true_rgb)
+                rows.append(torch.stack((
+                    psnr(pred_rgb, true_rgb).double(), ssim(pred_rgb, true_rgb).double(), cf_pred.double(),
+                    cf_true.double(), (cf_true - cf_pred).abs().double(),
+                    mae_ab(pred_ab[sl], true_ab[sl]).double(), delta_e76(pred_ab[sl], true_ab[sl]).double(),
+                ), dim=1))
+                for name, metric in self._perceptual.items():
+                    self._update_perceptual(name, metric, pred_rgb, true_rgb)
+        except ValueError as exc:
+            raise ValueError(f"{self._where()}: {exc}") from exc
+        self.hist_true.update(true_ab)
+        self.hist_pred.update(pred_ab)
+        values = torch.cat(rows).cpu().tolist()
+        names = ("psnr", "ssim", "colorfulness", "colorfulness_true", "delta_colorfulness", "mae_ab", "delta_e76")
+        for idx, vals in zip(index, values):
+            record = dict(zip(names, vals))
+            for key in names:
+                self._sums[key] += record[key]
+            if self.keep_records:
+                self.records.append({"index": idx, **record})
+        self._n_images += n
+        self._n_batches += 1
+
+    def _update_perceptual(self, name: str, metric: Any, pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> None:
+        if metric is None:
+            metric = self._perceptual[name] = (make_lpips if name == "lpips" else make_fid)(pred_rgb.device)
+        if name == "lpips":
+            metric.update(pred_rgb.float(), true_rgb.float())
+        else:
+            metric.update(true_rgb.float(), real=True)
+            metric.update(pred_rgb.float(), real=False)
+
+    # ------------------------------------------------------------------------------------------ compute
+    @property
+    def n_images(self) -> int:
+        return self._n_images
+
+    def histograms(self) -> dict[str, Any]:
+        """The pooled histograms and their divergence (see ``metrics.divergence_from_histograms``), for plots."""
+        return divergence_from_histograms(self.hist_true, self.hist_pred, legacy=self.legacy_histograms)
+
+    def compute(self) -> dict[str, Any]:
+        """Dataset-level figures: the mean of every per-image metric (an ``inf`` PSNR makes the mean ``inf``),
+        ``js_a``, ``js_b``, ``kl_a``, ``kl_b`` from the pooled histograms, ``lpips``/``fid`` (NaN when n/a, with
+        ``*_note``), ``n_images`` and ``histogram_form``."""
+        if self._n_images == 0:
+            raise ValueError(f"Evaluator(method {self.method_name!r}): no images were evaluated; call update() first")
+        out: dict[str, Any] = {key: self._sums[key] / self._n_images for key in self._sums}
+        div = self.histograms()
+        out.update({key: div[key] for key in ("js_a", "js_b", "kl_a", "kl_b")})
+        for name in ("lpips", "fid"):
+            metric = self._perceptual.get(name)
+            out[name] = float(metric.compute()) if metric is not None else math.nan
+            if name in self._notes:
+                out[f"{name}_note"] = self._notes[name]
+        out["n_images"] = self._n_images
+        out["histogram_form"] = div["form"]
+        return out
