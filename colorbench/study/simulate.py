@@ -57,7 +57,7 @@ def simulate(manifest: Manifest, participants: int, bias: dict[str, float], *, p
         p = type(manifest.root)(str(path) + suffix)
         if p.exists():
             p.unlink()
-    store = Store(path, manifest.study_id)
+    store = Store(path, manifest.study_id, durable=False)  # a throwaway file: no fsync per answer
     rng = random.Random(f"simulate:{seed}")
     items, pairs = manifest.items, manifest.pairs
     for protocol in protocols:

@@ -35,14 +35,17 @@ CREATE TABLE IF NOT EXISTS answers (
 
 
 class Store:
-    """One SQLite database file for study ``study_id``; safe to share between threads (one lock)."""
+    """One SQLite database file for study ``study_id``; safe to share between threads (one lock).
 
-    def __init__(self, path: str | Path, study_id: str):
+    ``durable=False`` skips fsync (``synchronous=OFF``): only for throwaway databases such as the simulator's.
+    """
+
+    def __init__(self, path: str | Path, study_id: str, durable: bool = True):
         self.path, self.study_id = Path(path), study_id
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._db.executescript(SCHEMA)

@@ -1,0 +1,322 @@
+"""The perceptual study without a server process: statistics against SciPy, schedules, creation, the web app
+through Starlette's TestClient (leaks, idempotence, refusals), simulation and the report."""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.stats import binomtest
+from starlette.testclient import TestClient
+
+from colorbench.cli import main
+from colorbench.color import rgb_to_lab
+from colorbench.errors import UserError
+from colorbench.study.app import MAX_BODY, create_app
+from colorbench.study.create import create_study, display_resize
+from colorbench.study.manifest import DATABASE, GROUND_TRUTH, load_manifest
+from colorbench.study.report import report, summarise
+from colorbench.study.schedule import Scheduler
+from colorbench.study.service import Study
+from colorbench.study.simulate import default_bias, fool_probability, simulate
+from colorbench.study.stats import wilson_interval
+from colorbench.study.store import Store
+from study_support import METHOD_NAMES, GreyMethod, make_study, photo_crops
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study") / "s"
+    make_study(root)
+    return root
+
+
+def client_for(root: Path, protocol: str = "single", db_name: str = DATABASE) -> tuple[TestClient, Study]:
+    m = load_manifest(root)
+    study = Study(m, Store(root / db_name, m.study_id), protocol)
+    return TestClient(create_app(study, "organiser-key")), study
+
+
+def png(path: Path) -> torch.Tensor:
+    return torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float() / 255.0
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+@pytest.mark.parametrize("k,n", [(0, 10), (1, 10), (5, 10), (10, 10), (37, 50), (130, 150), (1, 1), (517, 1000)])
+@pytest.mark.parametrize("confidence", [0.95, 0.9])
+def test_wilson_matches_scipy(k, n, confidence):
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    low, high = wilson_interval(k, n, confidence)
+    assert low == pytest.approx(ci.low, abs=1e-12) and high == pytest.approx(ci.high, abs=1e-12)
+
+
+def test_wilson_edges():
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        wilson_interval(5, 3)
+
+
+# ------------------------------------------------------------------------------------------------ schedules
+@pytest.mark.parametrize("n_photos,conditions,per,participants", [(24, 4, 20, 48), (30, 4, 10, 40), (7, 3, 7, 21)])
+def test_schedule_is_balanced_and_never_repeats_a_photo(n_photos, conditions, per, participants):
+    conds = [f"c{i}" for i in range(conditions)]
+    sched = Scheduler(n_photos, conds, per, seed=3)
+    totals, photo_uses, pair_uses = Counter(), Counter(), Counter()
+    orders = set()
+    for p in range(participants):
+        trials = sched.trials(p)
+        assert len(trials) == per
+        photos = [t.photo for t in trials]
+        assert len(set(photos)) == per, "a participant saw a photo twice"
+        counts = Counter(t.condition for t in trials)
+        assert max(counts[c] for c in conds) - min(counts[c] for c in conds) <= 1  # fixed share
+        if per % conditions == 0:
+            assert all(counts[c] == per // conditions for c in conds)
+        totals.update(counts)
+        photo_uses.update(photos)
+        pair_uses.update((t.photo, t.condition) for t in trials)
+        orders.add(tuple(t.condition for t in trials))
+    assert max(totals.values()) - min(totals.values()) <= 1  # remainders rotate over participants
+    assert max(photo_uses.values()) - min(photo_uses.values()) <= 1 and len(photo_uses) == n_photos
+    expected = participants * per / (n_photos * conditions)
+    assert all(abs(pair_uses[(i, c)] - expected) <= 2 for i in range(n_photos) for c in conds)
+    assert len(orders) > participants // 2  # random order, not one fixed sequence
+    again = Scheduler(n_photos, conds, per, seed=3)
+    assert again.trials(participants - 1) == sched.trials(participants - 1)  # a restart rebuilds the same schedule
+    assert Scheduler(n_photos, conds, per, seed=4).trials(0) != sched.trials(0)
+
+
+def test_schedule_rejects_more_trials_than_photos():
+    with pytest.raises(ValueError, match="per_participant=9"):
+        Scheduler(8, ["a", "b"], 9, seed=0)
+
+
+# ------------------------------------------------------------------------------------------------ creation
+def test_display_resize_keeps_aspect_and_long_side():
+    rgb = torch.rand(3, 30, 60)
+    assert display_resize(rgb, 20).shape == (3, 10, 20)
+    assert display_resize(rgb, "original") is rgb
+
+
+def test_created_images_share_L_and_ground_truth_is_the_photo(tmp_path):
+    photos = photo_crops(3, 40)
+    m = create_study(tmp_path / "s", {"grey": GreyMethod()}, photos, size=32, per_participant=3)
+    assert sorted(p.name for p in (tmp_path / "s" / "images").iterdir()) == sorted(f"{i}.png" for i in m.items)
+    by_name = dict(photos)
+    for photo in m.photos:
+        truth = display_resize(by_name[photo["name"]], 32)
+        gt = png(m.image_path(photo["items"][GROUND_TRUTH]))
+        grey = png(m.image_path(photo["items"]["grey"]))
+        assert gt.shape == truth.shape == (3, 32, 32)
+        assert (gt - truth).abs().max() <= 1.0 / 255 + 1e-4  # the Lab round trip + 8-bit rounding only
+        lab_gt, lab_grey = rgb_to_lab(gt[None]), rgb_to_lab(grey[None])
+        assert (lab_gt[:, 0] - lab_grey[:, 0]).abs().max() < 0.6  # same L (8-bit quantisation only)
+        assert lab_grey[:, 1:].abs().max() < 1.0  # grey: ab = 0
+        assert lab_gt[:, 1:].abs().max() > 4.0  # the photo has colour
+
+
+def test_create_refuses_bad_input(tmp_path, study_dir):
+    photos = photo_crops(4, 24)
+    with pytest.raises(UserError, match="exists already"):
+        create_study(study_dir, {"grey": GreyMethod()}, photos)
+    with pytest.raises(UserError, match="per-participant 5 must lie in 1..4"):
+        create_study(tmp_path / "a", {"grey": GreyMethod()}, photos, per_participant=5)
+    with pytest.raises(UserError, match="ground_truth"):
+        create_study(tmp_path / "b", {GROUND_TRUTH: GreyMethod()}, photos)
+    with pytest.raises(UserError, match="n-images 9"):
+        create_study(tmp_path / "c", {"grey": GreyMethod()}, photos, n_images=9)
+
+
+def test_missing_image_is_a_clear_error_at_create_and_serve(tmp_path, capsys):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=4, per_participant=4)
+    victim = m.image_path(m.photos[2]["items"][METHOD_NAMES[1]])
+    victim.unlink()
+    with pytest.raises(UserError, match=f"names image .*{victim.name}.* but the file is missing"):
+        load_manifest(root)
+    assert main(["study", "serve", str(root), "--port", "1"]) == 2  # fails before binding anything
+    assert "file is missing" in capsys.readouterr().err
+    assert main(["study", "create", "--checkpoints", str(tmp_path / "nope.ckpt"), "--out", str(tmp_path / "n")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err and not (tmp_path / "n").exists()
+    assert main(["study", "create", "--from-results", str(tmp_path), "--out", str(tmp_path / "n")]) == 2
+    assert "metrics.csv not found" in capsys.readouterr().err
+    (tmp_path / "metrics.csv").write_text("method,variant,seed,checkpoint\npix2pix,default,0,runs/x/gone.ckpt\n")
+    assert main(["study", "create", "--from-results", str(tmp_path), "--out", str(tmp_path / "n")]) == 2
+    assert "gone.ckpt" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ the web app
+LEAKS = (*METHOD_NAMES, GROUND_TRUTH, "ground truth", "groundtruth", "fake", "grey-test", "warm-test")
+
+
+@pytest.mark.parametrize("protocol", ["single", "pair"])
+def test_served_pages_ids_and_headers_leak_nothing(tmp_path, protocol):
+    root = tmp_path / "s"
+    make_study(root)
+    client, study = client_for(root, protocol)
+    seen = []
+    for path in ("/", "/static/app.js", "/static/style.css"):
+        r = client.get(path)
+        assert r.status_code == 200
+        seen.append((path, r.text, r.headers))
+    token = client.post("/api/start", json={}).json()["token"]
+    state = client.post("/api/state", json={"token": token})
+    seen.append(("state", state.text, state.headers))
+    assert "real" not in state.text.lower()  # the JSON a participant gets never says which image is real
+    remaining = state.json()["remaining"]
+    assert len(remaining) == study.manifest.per_participant
+    for trial in remaining:
+        for src in trial["images"]:
+            r = client.get("/" + src)
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+            seen.append((src, "", r.headers))
+            for word in LEAKS:
+                assert word.encode() not in r.content
+        r = client.post("/api/answer", json={"study": study.manifest.study_id, "token": token, "trial": trial["trial"],
+                                             "answer": 1, "rt_ms": 900})
+        assert r.status_code == 200
+        seen.append(("answer", r.text, r.headers))
+    for where, text, headers in seen:
+        blob = (where + text + json.dumps(dict(headers))).lower()
+        for word in LEAKS:
+            assert word not in blob, f"{word!r} leaks in {where}"
+        assert "real" not in (where + json.dumps(dict(headers))).lower()
+    assert f'data-protocol="{protocol}"' in seen[0][1]
+    assert all(p.stem.isalnum() and len(p.stem) == 16 for p in (root / "images").iterdir())
+
+
+def test_repeated_submit_changes_nothing(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    trial = client.post("/api/state", json={"token": token}).json()["remaining"][0]["trial"]
+    body = {"study": m.study_id, "token": token, "trial": trial, "answer": 1, "rt_ms": 1234.5}
+    assert client.post("/api/answer", json=body).json() == {"stored": True, "done": 1, "total": m.per_participant}
+    for answer in (1, 0, 0):
+        r = client.post("/api/answer", json={**body, "answer": answer, "rt_ms": 99})
+        assert r.json() == {"stored": False, "done": 1, "total": m.per_participant}
+    rows = study.store.answers()
+    assert [(r["trial"], r["answer"], r["rt_ms"], r["protocol"]) for r in rows] == [(trial, 1, 1234.5, "single")]
+    assert client.post("/api/state", json={"token": token}).json()["done"] == 1
+
+
+def test_refusals_are_plain_4xx_and_store_nothing(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    mine = {t["trial"] for t in client.post("/api/state", json={"token": token}).json()["remaining"]}
+    other = next(i for i in m.items if i not in mine)  # a real item, but not on this participant's schedule
+    trial = sorted(mine)[0]
+    tampered = trial[:-1] + ("0" if trial[-1] != "0" else "1")
+    ok = {"study": m.study_id, "token": token, "trial": trial, "answer": 1, "rt_ms": 500}
+    cases = [
+        ({**ok, "trial": other}, 409, "not on this participant's schedule"),
+        ({**ok, "trial": tampered}, 404 if tampered not in m.items else 409, ""),
+        ({**ok, "trial": "../manifest.json"}, 400, "malformed trial id"),
+        ({**ok, "trial": trial.upper()}, 400, "malformed"),
+        ({**ok, "study": "0" * 16}, 409, "another study"),
+        ({**ok, "token": "forged-token"}, 403, "unknown participant token"),
+        ({**ok, "answer": 2}, 400, "answer must be 0 or 1"),
+        ({**ok, "answer": True}, 400, "answer must be 0 or 1"),
+        ({**ok, "answer": "real"}, 400, "answer must be 0 or 1"),
+        ({**ok, "rt_ms": -1}, 400, "rt_ms"),
+        ({**ok, "extra": 1}, 400, "exactly the keys"),
+        ([1, 2], 400, "exactly the keys"),
+    ]
+    for body, status, message in cases:
+        r = client.post("/api/answer", json=body)
+        assert r.status_code == status, (body, r.text)
+        assert r.headers["content-type"].startswith("text/plain") and message in r.text
+    r = client.post("/api/answer", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "JSON" in r.text
+    big = json.dumps({**ok, "pad": "x" * MAX_BODY}).encode()
+    r = client.post("/api/answer", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "too large" in r.text
+    r = client.post("/api/answer", content=iter([big[:1000], big[1000:]]))  # chunked: no content-length
+    assert r.status_code == 413
+    for path in ("/img/../manifest.json", "/img/..%2Fmanifest.json", "/manifest.json", "/answers.sqlite",
+                 "/images/" + next(iter(m.items)) + ".png", "/img/" + next(iter(m.pairs)), "/static/../app.py",
+                 "/img/" + tampered if tampered not in m.items else "/img/zz"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/organiser").status_code == 403
+    assert client.get("/organiser?key=wrong").status_code == 403
+    r = client.get("/organiser?key=organiser-key")
+    assert r.status_code == 200 and "1 participants" in r.text
+    assert study.store.answers() == []
+    assert client.post("/api/answer", json=ok).json()["stored"] is True
+
+
+def test_pair_protocol_shows_truth_and_method_side_by_side(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root)
+    client, study = client_for(root, "pair")
+    token = client.post("/api/start", json={}).json()["token"]
+    remaining = client.post("/api/state", json={"token": token}).json()["remaining"]
+    sides = Counter()
+    for t in remaining:
+        photo, cond = m.pairs[t["trial"]]
+        ids = [s.removeprefix("img/") for s in t["images"]]
+        assert cond in METHOD_NAMES and sorted(ids) == sorted([m.photos[photo]["items"][GROUND_TRUTH],
+                                                               m.photos[photo]["items"][cond]])
+        sides[ids[0] == m.photos[photo]["items"][GROUND_TRUTH]] += 1
+    assert sides[True] and sides[False]  # the real photo is not always on one side
+
+
+# ------------------------------------------------------------------------------------------------ simulation + report
+def test_simulated_study_recovers_its_bias(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=24, per_participant=18, size=16, crop=24)
+    bias = default_bias(m)
+    store = simulate(m, 40, bias, protocols=("single", "pair"), seed=1)
+    answers = store.answers()
+    assert len(answers) == 2 * 40 * 18 and len({(a["token"], a["trial"]) for a in answers}) == len(answers)
+    rows = {r["condition"]: r for r in summarise(m, answers)}
+    for cond, p in bias.items():
+        r = rows[cond]
+        assert r["answers"] == 40 * 18 // 3 and r["participants"] == 40
+        assert r["naturalness_low"] <= p <= r["naturalness_high"], (cond, p, r)
+        assert r["identified"] == pytest.approx(1 - r["naturalness"])
+        if cond != GROUND_TRUTH:
+            q = fool_probability(bias, cond)
+            assert r["pair_answers"] == 40 * 18 // 2 and r["fool_rate_low"] <= q <= r["fool_rate_high"], (cond, q, r)
+    # the recovered shares are ordered as the bias is: a real check, not only interval coverage
+    assert rows[GROUND_TRUTH]["naturalness"] > rows[METHOD_NAMES[0]]["naturalness"] > rows[METHOD_NAMES[1]]["naturalness"]
+
+
+def test_report_cli_writes_tables_with_published_rows(study_dir, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["study", "report", str(study_dir), "--simulate", "6", "--out", str(out)]) == 0
+    md = (out / "study.md").read_text()
+    assert "SIMULATED" in md and "| `ground_truth` |" in md
+    published = [line for line in md.splitlines() if line.endswith("| *published* |")]
+    if Path(__file__).resolve().parents[1].joinpath("colorbench", "reference", "published.csv").is_file():
+        assert len(published) == 7  # KTH Table 1 (3 Turing-test rows) + Tarrés Table 4 (4 naturalness rows)
+        assert any("tarres | Table 4" in p and "87.0%" in p for p in published)
+        assert any("kth | Table 1" in p and "40.3%" in p for p in published)
+    with (out / "study.csv").open() as fh:
+        assert fh.readline().startswith("condition,answers,participants,judged_real,naturalness")
+    assert (out / "study.png").stat().st_size > 5000
+    conn = sqlite3.connect(study_dir / "simulated.sqlite")
+    assert conn.execute("SELECT COUNT(DISTINCT token) FROM participants").fetchone()[0] == 12  # 6 per protocol
+    conn.close()
+
+
+def test_report_counts_only_this_studys_answers(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    for t, a in zip(client.post("/api/state", json={"token": token}).json()["remaining"][:5], [1, 1, 0, 1, 0]):
+        client.post("/api/answer", json={"study": m.study_id, "token": token, "trial": t["trial"], "answer": a, "rt_ms": 1})
+    study.store.close()
+    rows, md = report(m)
+    assert sum(r["answers"] for r in rows) == 5 and sum(r["judged_real"] for r in rows) == 3
+    assert md == root / "study.md"
