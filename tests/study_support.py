@@ -88,10 +88,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served(study_dir: Path, *extra: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``colorbench study serve study_dir`` in a subprocess on 127.0.0.1; yields (base URL, process); stops it."""
+    """``python -m colorbench.study serve study_dir`` (= ``colorbench study serve`` without importing torch) in a
+    subprocess on 127.0.0.1; yields (base URL, process); stops it."""
     port = port or free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "colorbench.cli", "study", "serve", str(study_dir), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "colorbench.study", "serve", str(study_dir), "--port", str(port),
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
