@@ -179,6 +179,9 @@ class C2F(Method):
         unet = smp.Unet(encoder_name=cfg.encoder_name, encoder_weights=None, encoder_depth=cfg.encoder_depth,
                         decoder_channels=tuple(cfg.decoder_channels), in_channels=in_channels, classes=2,
                         activation=None)
+        if cfg.encoder_name.startswith("resnet"):  # smp keeps the stages a shallow encoder never runs: drop them
+            for k in range(max(cfg.encoder_depth, 1), 5):
+                setattr(unet.encoder, f"layer{k}", nn.Identity())
         init_normal_(unet)  # the reference's init_weights over the whole generator
         self._loaded = False
         if cfg.pretrained != "false":

@@ -1,0 +1,172 @@
+"""C2F: what makes it that method (levels run, prior, phases, base model, sizes in = sizes out).
+
+Level sizes are written out by hand from the reference's rule (``int(side / shrink)``, stop when a side would fall
+below ``min_ax_size`` or after ``max_c2f_depth`` shrinks) and checked against the generator passes a hook counts.
+"""
+from __future__ import annotations
+
+import pytest
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+
+import colorbench as cb
+from colorbench.methods.c2f import c2f_level_sizes, pyramid
+from colorbench.registry import get_method
+
+TINY = dict(get_method("c2f").test_overrides)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tensors are tiny (≤ 64 px): one thread is as fast, and two threads on a shared, loaded 2-core machine
+    were measured 30-80× slower per step (spin-waiting). Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(**overrides):
+    torch.manual_seed(0)
+    return cb.create_method("c2f", **{**TINY, **overrides})
+
+
+def _batch(n: int = 2, size: int = 32, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(n, 3, size, size, generator=g)
+    L, ab = cb.rgb_to_network(rgb)
+    return {"L": L, "ab": ab, "rgb": rgb, "index": torch.arange(n)}
+
+
+def _record_passes(m) -> list[torch.Tensor]:
+    """Every U-Net input (padded), in call order."""
+    seen: list[torch.Tensor] = []
+    m.generator.unet.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach().clone()))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "hw, shrink, depth, min_ax, expected",
+    [
+        ((64, 96), 2.0, 5, 16, [(16, 24), (32, 48), (64, 96)]),  # next would be 8×12 < 16
+        ((64, 96), 2.0, 1, 16, [(32, 48), (64, 96)]),  # depth caps it
+        ((64, 96), 2.0, 0, 16, [(64, 96)]),
+        ((50, 40), 1.2, 10, 24, [(34, 27), (41, 33), (50, 40)]),  # next: int(27/1.2) = 22 < 24
+        ((37, 53), 2.0, 5, 16, [(18, 26), (37, 53)]),
+        ((500, 750), 2.0, 10, 64, [(125, 187), (250, 375), (500, 750)]),  # the paper's 750×500, min axis 64
+    ],
+)
+def test_levels_run_match_size_shrink_depth_and_min_axis(hw, shrink, depth, min_ax, expected):
+    assert c2f_level_sizes(*hw, shrink, depth, min_ax) == expected
+    if hw[0] > 100:
+        return  # the sizes alone; running 750 px is not needed to count passes
+    m = tiny(shrink_size=shrink, max_c2f_depth=depth, min_ax_size=min_ax).eval()
+    assert m.level_sizes(*hw) == expected
+    seen = _record_passes(m)
+    out = m.colorize(torch.rand(1, 1, *hw) * 2 - 1)
+    assert out.shape == (1, 2, *hw)
+    assert len(seen) == len(expected)
+    mult = 2 ** TINY["encoder_depth"]
+    for x, (h, w) in zip(seen, expected):  # each pass at its level's size, padded to the U-Net's multiple
+        assert x.shape[1] == 3 and x.shape[-2:] == (-(-h // mult) * mult, -(-w // mult) * mult)
+    assert torch.count_nonzero(seen[0][:, 1:]) == 0  # the coarsest level starts from ab = 0
+    if len(seen) > 1:
+        assert torch.count_nonzero(seen[1][:, 1:]) > 0  # later levels get the previous prediction
+
+
+def test_inference_settings_are_read_when_colorize_runs():
+    """One trained model, several Table 1 settings (CORRECTIONS.md issue 7)."""
+    m = tiny(min_ax_size=8).eval()
+    seen = _record_passes(m)
+    L = torch.zeros(1, 1, 64, 64)
+    m.colorize(L)
+    assert len(seen) == 4  # 8, 16, 32, 64
+    m.config.max_c2f_depth = 1
+    seen.clear()
+    m.colorize(L)
+    assert len(seen) == 2
+    seen.clear()
+    m.colorize(L, shrink_size=1.2, max_c2f_depth=10)
+    assert len(seen) == len(c2f_level_sizes(64, 64, 1.2, 10, 8)) == 11
+
+
+@pytest.mark.parametrize("variant", ["default", "base"])
+@pytest.mark.parametrize("hw", [(37, 53), (3, 5), (33, 17)])
+def test_output_size_equals_input_size(variant, hw):
+    m = cb.create_method("c2f", variant=variant, **TINY).eval()
+    out = m.colorize(torch.rand(1, 1, *hw) * 2 - 1)
+    assert out.shape == (1, 2, *hw) and torch.isfinite(out).all()
+
+
+def test_base_has_one_input_channel_and_one_pass():
+    m = tiny(model="base").eval()
+    assert m.generator.unet.encoder.conv1.in_channels == 1
+    assert m.level_sizes(256, 256) == [(256, 256)]
+    seen = _record_passes(m)
+    m.colorize(torch.zeros(1, 1, 64, 64))
+    assert len(seen) == 1 and seen[0].shape[1] == 1
+    assert cb.create_method("c2f", variant="base", **TINY).config.model == "base"
+
+
+def test_paper_networks_are_the_smp_unet_and_the_pix2pix_patchgan():
+    m = cb.create_method("c2f", pretrained="false")
+    ref = smp.Unet("resnet18", encoder_weights=None, in_channels=3, classes=2, activation=None)
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert count(m.generator) == count(ref) == 14_328_354
+    assert count(cb.create_method("c2f", variant="base", pretrained="false").generator) == 14_328_354 - 2 * 64 * 7 * 7
+    assert count(m.discriminator) == 2_765_633  # reference/anchors.md: the pix2pix PatchGAN on 3 channels
+    assert isinstance(m.generator.unet.segmentation_head[-1].activation, torch.nn.Identity)  # no output activation
+    assert m.pretrained_flags() == {"resnet18": False}
+    cfg = m.config
+    assert (cfg.shrink_size, cfg.max_c2f_depth, cfg.min_ax_size) == (2.0, 5, 64)
+    assert (cfg.lambda_l1, cfg.lr, cfg.betas, cfg.pretrain_lr, cfg.pretrain_betas) == (
+        100.0, 2e-4, (0.5, 0.999), 1e-4, (0.9, 0.999))
+    assert cfg.gan_target == "real"
+    assert m.level_sizes(256, 256) == [(64, 64), (128, 128), (256, 256)]
+
+
+def test_pretraining_feeds_l_and_zero_ab_then_gan_phase_trains_the_discriminator():
+    m = tiny(pretrain_steps=1).train()
+    seen = _record_passes(m)
+    d_before = [p.detach().clone() for p in m.discriminator.parameters()]
+    out = m.train_step(_batch(), 0)
+    assert set(out) == {"loss", "l1"} and m.phase(0) == "pretrain"
+    assert len(seen) == 1 and torch.count_nonzero(seen[0][:, 1:]) == 0  # one pass, L + zero ab
+    assert all(torch.equal(a, b) for a, b in zip(d_before, m.discriminator.parameters()))
+    seen.clear()
+    out = m.train_step(_batch(), 1)
+    assert m.phase(1) == "gan" and {"l1", "g_gan", "d", "d_real", "d_fake"} <= set(out)
+    assert len(seen) == 2  # 32 px, min axis 16: levels 16 and 32
+    assert out["loss"] == pytest.approx(out["g_gan"] + 100.0 * out["l1"], rel=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, m.discriminator.parameters()))
+    assert all(p.requires_grad for p in m.discriminator.parameters())
+
+
+def test_prior_is_not_detached():
+    m = tiny().train()
+    L = _batch()["L"]
+    preds = m.generator(pyramid(L, m.level_sizes(32, 32)))
+    assert len(preds) == 2
+    preds[0].retain_grad()
+    preds[-1].abs().mean().backward()  # a loss at full resolution only
+    assert preds[0].grad is not None and preds[0].grad.abs().sum() > 0
+
+
+def test_intermediate_supervision_averages_l1_over_levels():
+    m = tiny(pretrain_steps=0, intermediate_supervision=True).train()
+    batch = _batch()
+    sizes = m.level_sizes(32, 32)
+    levels = pyramid(torch.cat((batch["L"], batch["ab"]), dim=1), sizes)
+    with torch.no_grad():
+        preds = m.generator([x[:, :1] for x in levels])
+    expected = sum(F.l1_loss(p, x[:, 1:]).item() for p, x in zip(preds, levels)) / len(levels)
+    full_only = F.l1_loss(preds[-1], batch["ab"]).item()
+    out = m.train_step(batch, 0)
+    assert out["l1"] == pytest.approx(expected, rel=1e-4)
+    assert out["l1"] != pytest.approx(full_only, rel=1e-3)
+
+
+def test_bad_shrink_size_is_named():
+    with pytest.raises(ValueError, match="shrink_size"):
+        c2f_level_sizes(64, 64, 1.0, 5, 16)
