@@ -16,6 +16,7 @@ atomically); :func:`resolve` accepts a run folder, a checkpoint folder, or a fil
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -48,6 +49,7 @@ def versions() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
     """The commit of the colorbench source tree (``+dirty`` when it has local edits), or None outside git."""
     root = Path(__file__).resolve().parent.parent

@@ -75,7 +75,7 @@ def test_epochs_logs_and_checkpoint_files(tiny, tmp_path):
     result = train("test_tiny", data, epochs=2, batch_size=8, seed=1, out_dir=tmp_path, val_every=5,
                    val_dataset=TinyData(split="val"), ckpt_every=4, keep_checkpoints=2, progress=False)
     assert result.steps == 10 and [r["step"] for r in result.val] == [5, 10]
-    assert all(r["val_mae_ab"] > 0 for r in result.val)
+    assert all(r["val_mae_ab_lab"] > 0 for r in result.val)
     kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*"))
     assert kept == ["step_0000008", "step_0000010"]
     for name in ("weights.safetensors", "train_state.pt", "config.json"):

@@ -100,6 +100,30 @@ def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> 
                             f"the same settings, otherwise choose another --out or delete {out_dir}")
 
 
+def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: str, size: int | None,
+           batch_size: int | None) -> tuple[str | Method, dict[str, Any], int, int]:
+    """Depth follows size: a config field ``image_size`` (the training crop) and the trainer's ``size`` agree.
+
+    ``size=None`` takes the config's ``image_size`` (else 64); a given ``size`` sets ``image_size`` unless the
+    overrides set it. ``batch_size=None`` takes the config's ``batch_size`` (else 16)."""
+    overrides = dict(overrides or {})
+    if isinstance(method, str):
+        from colorbench.registry import build_config, get_method
+
+        config = build_config(get_method(method), overrides, variant)
+    else:
+        config = method.config
+    default_size = getattr(config, "image_size", None)
+    if size is None:
+        size = int(default_size) if default_size else 64
+    elif default_size is not None and default_size != size and "image_size" not in overrides \
+            and isinstance(method, str):
+        overrides["image_size"] = size
+    if batch_size is None:
+        batch_size = int(getattr(config, "batch_size", 0) or 16)
+    return method, overrides, int(size), int(batch_size)
+
+
 def _lrs(method: Method) -> dict[str, float]:
     return {f"lr_{name}": float(opt.param_groups[0]["lr"]) for name, opt in method.optimizers().items()
             if opt.param_groups}
@@ -113,8 +137,8 @@ def train(
     overrides: Mapping[str, Any] | None = None,
     steps: int | None = None,
     epochs: int | None = None,
-    batch_size: int = 16,
-    size: int = 64,
+    batch_size: int | None = None,
+    size: int | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     precision: str = "auto",
@@ -134,7 +158,8 @@ def train(
     """Train ``method`` on ``dataset`` for ``steps`` (or ``epochs``) and return a :class:`TrainResult`.
 
     ``method``: a registered name (built with ``variant`` and config ``overrides``, seeded with ``seed``) or a
-    :class:`Method` instance. ``dataset``: a name for :func:`colorbench.data.build_dataset` (train split at
+    :class:`Method` instance. ``size`` is the square training crop; a config field ``image_size`` follows it
+    (``size=None``: the config's ``image_size``, else 64); ``batch_size=None``: the config's, else 16. ``dataset``: a name for :func:`colorbench.data.build_dataset` (train split at
     ``size``, with ``data_options``) or a torch Dataset of batch items. With ``out_dir`` the run writes
     ``train_log.csv``, ``val_log.csv`` and ``checkpoints/step_NNNNNNN/`` (every ``ckpt_every`` steps and at the
     end), and running the same call again resumes from the newest checkpoint, giving the same weights as an
@@ -154,6 +179,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
            channels_last, out_dir, val_every, val_batches, val_dataset, ckpt_every, keep_checkpoints, num_workers,
            data_options, log_every, progress, on_step, info, dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
+    method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
     if isinstance(dataset, str):
         from colorbench.data import build_dataset

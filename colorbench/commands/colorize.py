@@ -1,0 +1,110 @@
+"""``colorbench colorize CHECKPOINT IMAGE... --out DIR``: colourise photos of any size at full resolution.
+
+Each photo is read as RGB and turned into its lightness (a colour photo becomes grey first: only its L is used).
+The full-resolution L is kept; ab is predicted on L resized to the working size (longer side, aspect kept; never
+enlarged), upsampled bilinearly to the photo's size, and joined with the full-resolution L.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorbench.color import AB_SCALE, lab_to_rgb, normalize_l, rgb_to_lab
+from colorbench.errors import UserError
+from colorbench.method import Method
+
+HELP = "colourise photos (grey or colour, any size) with a trained checkpoint; writes PNGs at full resolution"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train`)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos to colourise (PNG, JPEG, ...)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the colourised PNGs")
+    p.add_argument("--working-size", type=int, default=256,
+                   help="longer side (px) at which ab is predicted; 0 = the photo's own size")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+
+
+def read_rgb(path: str | Path) -> torch.Tensor:
+    """A photo as ``[1,3,H,W]`` float32 sRGB in [0,1] (EXIF rotation applied; grey and palette images expanded)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(img, dtype=np.float32) / (65535.0 if img.mode.startswith("I;16") else _max(img))
+                arr = np.repeat(arr[..., None], 3, axis=-1)
+            else:
+                arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise UserError(f"image {path} does not exist") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"cannot read {path} as an image ({exc}); give a PNG, JPEG, TIFF, BMP or WebP file") from None
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].clamp(0, 1)
+
+
+def _max(img) -> float:
+    return float(max(np.asarray(img).max(), 1))
+
+
+def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
+    """The size at which ab is predicted: longer side ``working_size`` (aspect kept), never larger than the photo."""
+    if working_size <= 0 or max(height, width) <= working_size:
+        return height, width
+    scale = working_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+@torch.no_grad()
+def colorize_rgb(method: Method, rgb: torch.Tensor, working_size: int = 256) -> torch.Tensor:
+    """``[1,3,H,W]`` sRGB in [0,1] (colour or grey) -> ``[1,3,H,W]`` colourised sRGB in [0,1] at the same size.
+
+    The output's L equals the input's L at full resolution; ab comes from ``method.colorize`` at the working size,
+    upsampled bilinearly."""
+    device = method.device
+    lab = rgb_to_lab(rgb.to(device=device, dtype=torch.float32))
+    L_lab = lab[:, :1]
+    H, W = L_lab.shape[-2:]
+    h, w = working_shape(H, W, working_size)
+    L_small = L_lab if (h, w) == (H, W) else F.interpolate(L_lab, size=(h, w), mode="bilinear", antialias=True,
+                                                            align_corners=False)
+    ab = method.colorize(normalize_l(L_small)).float()
+    if ab.shape[-2:] != (h, w):
+        raise RuntimeError(f"{method.name}.colorize returned {tuple(ab.shape)} for L of {h}x{w}: breaks the contract")
+    if (h, w) != (H, W):
+        ab = F.interpolate(ab, size=(H, W), mode="bilinear", align_corners=False)
+    return lab_to_rgb(torch.cat([L_lab, ab * AB_SCALE], dim=1), warn=False)
+
+
+def save_png(rgb: torch.Tensor, path: Path) -> None:
+    """``[1,3,H,W]`` in [0,1] -> 8-bit PNG."""
+    from PIL import Image
+
+    arr = (rgb[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    Image.fromarray(arr).save(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colorbench.checkpoint import load_method
+    from colorbench.train.distributed import resolve_device
+
+    method = load_method(args.checkpoint, map_location=resolve_device(args.device))
+    args.out.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    for image in args.images:
+        rgb = read_rgb(image)
+        stem, n = Path(image).stem, 1
+        name = f"{stem}.png"
+        while name in used:  # two inputs with one name from different folders
+            n += 1
+            name = f"{stem}-{n}.png"
+        used.add(name)
+        target = args.out / name
+        save_png(colorize_rgb(method, rgb, args.working_size), target)
+        print(f"{image} -> {target} ({rgb.shape[-1]}x{rgb.shape[-2]})")
+    return 0
