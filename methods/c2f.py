@@ -73,7 +73,8 @@ class C2FConfig:
     gan_target: Literal["real", "fake"] = "real"  # generator's adversarial target; the reference uses "fake"
     disc_width: int = 64
     disc_layers: int = 3
-    image_size: int = 256  # training crop of the paper configuration
+    image_size: int = 256  # training crop (the paper trained on COCO photos of up to 640 px)
+    batch_size: int = 32  # the paper's (over 8 GPUs); the reference code's default is 16
 
 
 def c2f_level_sizes(
@@ -165,7 +166,8 @@ class C2F(Method):
         "s2.0_d10": {"shrink_size": 2.0, "max_c2f_depth": 10},
     }
     test_overrides = {"encoder_depth": 3, "decoder_channels": (32, 16, 8), "disc_width": 8, "disc_layers": 2,
-                      "min_ax_size": 16, "pretrain_steps": 4, "pretrained": "false", "image_size": 32}
+                      "min_ax_size": 16, "pretrain_steps": 4, "pretrained": "false", "image_size": 32,
+                      "batch_size": 4}
     watch_loss = "l1"
 
     def __init__(self, config: C2FConfig | None = None, num_classes: int | None = None) -> None:

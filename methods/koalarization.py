@@ -67,6 +67,7 @@ class KoalarizationConfig:
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     image_size: int = 224  # training crop of the colour net in the paper configuration
+    batch_size: int = 100  # the original code's default (the CS 7643 report used 64)
 
 
 class TinyExtractor(nn.Module):
@@ -229,7 +230,8 @@ class Koalarization(Method):
         "fusion256": {"extractor": "inception_v3", "fusion_width": 256},
         "ce": {"extractor": "inception_v3", "loss": "ce"},
     }
-    test_overrides = {"extractor": "tiny_random", "pretrained": "false", "width": 0.125, "image_size": 32}
+    test_overrides = {"extractor": "tiny_random", "pretrained": "false", "width": 0.125, "image_size": 32,
+                      "batch_size": 4}
     watch_loss = "mse"
 
     def __init__(self, config: KoalarizationConfig | None = None, num_classes: int | None = None) -> None:
