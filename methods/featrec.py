@@ -1,0 +1,270 @@
+"""Feature-reconstruction GAN: the Górriz model plus a perceptual loss from a frozen network (Tarrés 2020).
+
+Tarrés, "GAN-based Image Colourisation with Feature Reconstruction Loss" (thesis, 004_185158beffacbb1e.txt,
+§4.2 and §5.1): the generator's loss gains ``1e-5 · MSE(φ(rgb_pred), φ(rgb_true))``, where φ is a frozen network's
+activation at one layer and both RGB images are rebuilt from the true L and the predicted / true ab through the
+differentiable Lab layer (:func:`colorbench.color.network_to_rgb`, clipped to [0, 1]). No public code exists
+(CORRECTIONS.md): the thesis names VGG16 ``block3_conv3`` (its best), weight 0.00001 and MSE ("squared and
+normalised Euclidean distance", Johnson et al.), and is ambiguous about the base model, so ``base = "gorriz"`` (its
+§4) is the default and ``base = "pix2pix"`` (its §5.1.1) an option.
+
+Bases. ``gorriz``: the IBN U-Net, spectral norm, 3 LSGAN discriminators at 3 scales, 100·L1, Adam 2e-4 β1 0.5, built
+from :mod:`colorbench.nets.gorriz` exactly as the ``gorriz`` method builds it (same defaults, same step order).
+``pix2pix``: the pix2pix U-Net-256 and 70×70 PatchGAN from :mod:`colorbench.nets.unet` / ``patchgan``, N(0, 0.02)
+init, BCE GAN loss, 100·L1, Adam 2e-4 β1 0.5, one discriminator step on ``0.5 · (real + fake)``.
+
+Backbones (the thesis' Table 2 rows), all frozen (no gradient updates, always eval mode, not given to the trainer),
+fed ImageNet-normalised RGB (torchvision's mean/std on [0, 1]):
+
+* ``vgg16``: torchvision VGG16 up to ``feature_layer`` (default ``block3_conv3`` = ``relu3_3``, after the ReLU as
+  in Keras, where the activation belongs to the conv layer), 256 channels at 1/4 resolution;
+* ``resnet50``: torchvision ResNet-50 up to ``layer1`` (default; also ``layer2``..``layer4``) — the thesis does not say
+  which layer, ``layer1`` matches VGG's 1/4 resolution;
+* ``unet`` / ``fpn``: segmentation-models-pytorch ``Unet`` / ``FPN`` on a ResNet-34 encoder, φ = the decoder's
+  output. The thesis' networks were pretrained for segmentation on COCO; no such weights ship with smp, so only the
+  encoder's ImageNet weights are looked up (``resnet34``) and the decoder is random unless ``pretrained_path`` names
+  a whole segmentation model's state dict. Inputs are padded to a multiple of 32 (reflect) for these two.
+
+Weights come from :func:`colorbench.pretrained.load_pretrained` (local files only, ``pretrained`` auto/true/false);
+:meth:`pretrained_flags` records what was loaded. Magnitudes: Keras' VGG16 sees 'caffe' inputs (0-255, BGR mean
+subtracted), torchvision's sees (x - mean) / std on [0, 1], so the same weight 1e-5 weighs a perceptual term roughly
+(255·0.226)² ≈ 3,300× smaller here than in the thesis; ``feature_weight`` changes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorbench.color import network_to_rgb
+from colorbench.method import Batch, Method
+from colorbench.nets.gorriz import GorrizDiscriminator, GorrizGenerator, finish, gorriz_levels
+from colorbench.nets.init import init_normal_
+from colorbench.nets.multiscale import MultiScaleDiscriminator, lsgan_loss
+from colorbench.nets.padding import crop_to, pad_to_multiple
+from colorbench.nets.patchgan import PatchGAN
+from colorbench.nets.unet import levels_for, pix2pix_unet
+from colorbench.pretrained import load_pretrained
+from colorbench.registry import register_method
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VGG16_LAYERS = {"block1_conv1": 2, "block1_conv2": 4, "block2_conv2": 9, "block3_conv3": 16, "block4_conv3": 23, "block5_conv3": 30}
+"""Keras layer name -> number of torchvision ``vgg16().features`` modules up to and including its ReLU."""
+RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
+DEFAULT_LAYER = {"vgg16": "block3_conv3", "resnet50": "layer1", "unet": "decoder", "fpn": "decoder"}
+WEIGHTS = {"vgg16": "vgg16", "resnet50": "resnet50", "unet": "resnet34", "fpn": "resnet34"}
+
+
+@dataclass
+class FeatrecConfig:
+    """Defaults: the thesis' final model on the Górriz base (VGG16 block3_conv3, weight 1e-5)."""
+
+    base: Literal["gorriz", "pix2pix"] = "gorriz"
+    backbone: Literal["vgg16", "resnet50", "unet", "fpn"] = "vgg16"
+    feature_layer: str | None = None  # None: DEFAULT_LAYER[backbone]
+    feature_weight: float = 1e-5
+    pretrained: Literal["auto", "true", "false"] = "auto"  # backbone weights, see colorbench.pretrained
+    pretrained_path: str | None = None
+    image_size: int = 256  # training crop side; generator depth follows it
+    max_levels: int | None = None  # None: the base's paper depth (gorriz 7, pix2pix 8)
+    width: int = 64
+    max_width: int = 512  # gorriz base; pix2pix uses 8 * width
+    disc_width: int = 64
+    # Górriz base only
+    ibn: bool = True
+    instance_norm: Literal["per_sample", "per_channel"] = "per_sample"
+    spectral_norm: bool = True
+    num_scales: int = 3
+    bn_momentum: float = 0.01
+    norm_eps: float = 1e-3
+    d_update: Literal["split", "joint"] = "split"
+    # both bases
+    lambda_adv: float = 1.0
+    lambda_l1: float = 100.0
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+
+
+class FeatureNet(nn.Module):
+    """Frozen φ: ``[B,3,H,W]`` sRGB in [0,1] -> ``[B,C,h,w]`` activations (ImageNet-normalised inside).
+
+    ``self.net`` is the truncated backbone; ``multiple`` > 1 pads the input (reflect) to that multiple first.
+    """
+
+    def __init__(self, net: nn.Module, multiple: int = 1) -> None:
+        super().__init__()
+        self.net, self.multiple = net, int(multiple)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "FeatureNet":  # frozen: batch norm stays in eval mode
+        return super().train(False)
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = (rgb - self.mean.to(rgb.dtype)) / self.std.to(rgb.dtype)
+        if self.multiple > 1:
+            x, _ = pad_to_multiple(x, self.multiple)
+        return self.net(x)
+
+
+class _SegDecoder(nn.Module):
+    """An smp segmentation model without its head: ``[B,3,H,W] -> decoder output``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.decoder = model.encoder, model.decoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def build_feature_net(backbone: str, layer: str | None, pretrained: str, path: str | None) -> tuple[FeatureNet, bool]:
+    """The frozen φ for ``backbone`` cut at ``layer``, and whether pretrained weights were loaded."""
+    layer = layer or DEFAULT_LAYER.get(backbone, "")
+    if backbone == "vgg16":
+        from torchvision.models.vgg import cfgs, make_layers
+
+        if layer not in VGG16_LAYERS:
+            raise ValueError(f"featrec: vgg16 feature_layer must be one of {', '.join(VGG16_LAYERS)}, got {layer!r}")
+        features = make_layers(cfgs["D"], batch_norm=False)[: VGG16_LAYERS[layer]]  # no 100M-weight classifier
+        return FeatureNet(features), load_pretrained(features, "vgg16", pretrained, path)
+    if backbone == "resnet50":
+        import torchvision
+
+        if layer not in RESNET_LAYERS:
+            raise ValueError(f"featrec: resnet50 feature_layer must be one of {', '.join(RESNET_LAYERS)}, got {layer!r}")
+        full = torchvision.models.resnet50(weights=None)
+        loaded = load_pretrained(full, "resnet50", pretrained, path)
+        keep = ["conv1", "bn1", "relu", "maxpool", *RESNET_LAYERS[: RESNET_LAYERS.index(layer) + 1]]
+        return FeatureNet(nn.Sequential(*(getattr(full, k) for k in keep))), loaded
+    if backbone in ("unet", "fpn"):
+        import segmentation_models_pytorch as smp
+
+        if layer != "decoder":
+            raise ValueError(f"featrec: {backbone} feature_layer must be 'decoder', got {layer!r}")
+        arch = smp.Unet if backbone == "unet" else smp.FPN
+        model = arch("resnet34", encoder_weights=None, classes=1)  # never smp's network download
+        if path is not None:  # a whole trained segmentation model (e.g. COCO), or just an encoder file
+            try:
+                loaded = load_pretrained(model, "resnet34", pretrained, path)
+            except Exception:
+                loaded = load_pretrained(model.encoder, "resnet34", pretrained, path)
+        else:
+            loaded = load_pretrained(model.encoder, "resnet34", pretrained)
+        return FeatureNet(_SegDecoder(model), multiple=32), loaded
+    raise ValueError(f"featrec: backbone must be one of {', '.join(DEFAULT_LAYER)}, got {backbone!r}")
+
+
+@register_method(
+    "featrec",
+    description="Górriz GAN (or pix2pix) + 1e-5 x feature-reconstruction MSE from a frozen VGG16/ResNet50/U-Net/FPN",
+    source="Tarrés 2020, 'GAN-based Image Colourisation with Feature Reconstruction Loss' (thesis, §4.2, Table 2)",
+)
+class Featrec(Method):
+    """See the module docstring. Variants are the thesis' Table 2 rows plus the pix2pix base."""
+
+    Config = FeatrecConfig
+    variants = {
+        "default": {},  # Górriz + VGG16 block3_conv3
+        "resnet50": {"backbone": "resnet50"},
+        "unet": {"backbone": "unet"},
+        "fpn": {"backbone": "fpn"},
+        "pix2pix": {"base": "pix2pix"},  # pix2pix + VGG16 (§5.1.1)
+    }
+    # TEST-ONLY: tiny generator, VGG16 cut after its first conv, random weights (no files needed)
+    test_overrides = {"image_size": 32, "width": 8, "max_width": 32, "disc_width": 8,
+                      "feature_layer": "block1_conv1", "pretrained": "false"}
+    watch_loss = "l1"
+
+    def __init__(self, config: FeatrecConfig | None = None, num_classes: int | None = None) -> None:
+        super().__init__(config, num_classes)
+        c = self.config
+        if c.base == "gorriz":
+            self.levels = gorriz_levels(c.image_size, c.max_levels or 7)
+            norm = dict(ibn=c.ibn, instance_norm=c.instance_norm, bn_momentum=c.bn_momentum, eps=c.norm_eps)
+            self.generator = finish(GorrizGenerator(1, 2, levels=self.levels, width=c.width, max_width=c.max_width,
+                                                    **norm), c.spectral_norm)
+            self.discriminator = MultiScaleDiscriminator(
+                lambda s: finish(GorrizDiscriminator(3, width=c.disc_width, **norm), c.spectral_norm), c.num_scales)
+        elif c.base == "pix2pix":
+            self.levels = levels_for(c.image_size, c.max_levels or 8)
+            self.generator = init_normal_(pix2pix_unet(1, 2, levels=self.levels, width=c.width))
+            self.discriminator = init_normal_(PatchGAN(3, c.disc_width, 3, norm="batch"))
+        else:
+            raise ValueError(f"featrec: base must be 'gorriz' or 'pix2pix', got {c.base!r}")
+        self.features, self._loaded = build_feature_net(c.backbone, c.feature_layer, c.pretrained, c.pretrained_path)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=tuple(c.betas))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=tuple(c.betas))
+
+    # ------------------------------------------------------------------------------------------- pieces
+    def generate(self, L: torch.Tensor) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, padded to ``2**levels`` and cropped back."""
+        x, size = pad_to_multiple(L, 2**self.levels)
+        return crop_to(self.generator(x), size)
+
+    def feature_loss(self, L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
+        """``MSE(φ(rgb(L, ab_pred)), φ(rgb(L, ab_true)))``, gradients to ``ab_pred`` only (float32 result)."""
+        rgb_pred = network_to_rgb(L.float(), ab_pred.float())
+        with torch.no_grad():
+            target = self.features(network_to_rgb(L.float(), ab_true.float()))
+        return F.mse_loss(self.features(rgb_pred).float(), target.float())
+
+    def _adv(self, pair: torch.Tensor, target: float) -> torch.Tensor:
+        out = self.discriminator(pair)
+        if self.config.base == "gorriz":
+            return lsgan_loss(out, target)
+        return F.binary_cross_entropy_with_logits(out.float(), torch.full_like(out.float(), target))
+
+    def _d_step(self, loss: torch.Tensor) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+
+    # ----------------------------------------------------------------------------------------- contract
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        c = self.config
+        L, ab = batch["L"], batch["ab"]
+        fake = self.generate(L)
+        real_pair, fake_pair = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
+        if c.base == "gorriz" and c.d_update == "split":  # the reference: a step on real, then one on fake
+            d_real = self._adv(real_pair, 1.0)
+            self._d_step(d_real)
+            d_fake = self._adv(fake_pair, 0.0)
+            self._d_step(d_fake)
+        else:
+            d_real, d_fake = self._adv(real_pair, 1.0), self._adv(fake_pair, 0.0)
+            self._d_step(0.5 * (d_real + d_fake))
+
+        adv = self._adv(torch.cat([L, fake], 1), 1.0)
+        l1 = F.l1_loss(fake.float(), ab.float())
+        feat = self.feature_loss(L, fake, ab) if c.feature_weight else torch.zeros((), device=L.device)
+        loss_g = c.lambda_adv * adv + c.lambda_l1 * l1 + c.feature_weight * feat
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"loss_g": loss_g.item(), "l1": l1.item(), "g_adv": adv.item(), "feat": feat.item(),
+                "loss_d": 0.5 * (d_real.item() + d_fake.item()), "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+    @torch.no_grad()
+    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 at the same H×W."""
+        return self.generate(L).to(L.dtype)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The trained networks; the frozen φ is not handed to the trainer (nor to DDP)."""
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def pretrained_flags(self) -> dict[str, bool]:
+        return {WEIGHTS[self.config.backbone]: bool(self._loaded)}
+
+    def train(self, mode: bool = True) -> "Featrec":
+        super().train(mode)
+        self.features.eval()
+        return self
