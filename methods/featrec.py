@@ -52,7 +52,8 @@ from colorbench.registry import register_method
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-VGG16_LAYERS = {"block1_conv1": 2, "block1_conv2": 4, "block2_conv2": 9, "block3_conv3": 16, "block4_conv3": 23, "block5_conv3": 30}
+VGG16_LAYERS = {"block1_conv1": 2, "block1_conv2": 4, "block2_conv2": 9, "block3_conv3": 16, "block4_conv3": 23,
+                "block5_conv3": 30}
 """Keras layer name -> number of torchvision ``vgg16().features`` modules up to and including its ReLU."""
 RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_LAYER = {"vgg16": "block3_conv3", "resnet50": "layer1", "unet": "decoder", "fpn": "decoder"}
