@@ -192,7 +192,8 @@ class C2F(Method):
             self._loaded = bool(load_pretrained(unet.encoder, cfg.encoder_name, cfg.pretrained, cfg.pretrained_path))
         self.generator = C2FGenerator(unet, in_channels, 2**cfg.encoder_depth)
         self.discriminator = init_normal_(PatchGAN(3, cfg.disc_width, cfg.disc_layers, norm="batch"))
-        self.opt_pre = torch.optim.Adam(self.generator.parameters(), lr=cfg.pretrain_lr, betas=tuple(cfg.pretrain_betas))
+        self.opt_pre = torch.optim.Adam(self.generator.parameters(), lr=cfg.pretrain_lr,
+                                        betas=tuple(cfg.pretrain_betas))
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
 

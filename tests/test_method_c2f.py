@@ -167,6 +167,23 @@ def test_intermediate_supervision_averages_l1_over_levels():
     assert out["l1"] != pytest.approx(full_only, rel=1e-3)
 
 
+def test_pretrained_encoder_is_loaded_after_the_reference_init(tmp_path):
+    import torchvision
+
+    torch.manual_seed(1)
+    ref = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "resnet18-test.pth"
+    torch.save(ref.state_dict(), path)
+    m = tiny(pretrained="true", pretrained_path=str(path))
+    assert m.pretrained_flags() == {"resnet18": True}
+    enc = m.generator.unet.encoder
+    assert torch.equal(enc.conv1.weight, ref.conv1.weight)  # not re-initialised N(0, 0.02) afterwards
+    assert torch.equal(enc.layer2[0].conv1.weight, ref.layer2[0].conv1.weight)
+    base = tiny(model="base", pretrained="true", pretrained_path=str(path))  # 1 channel: the file's RGB summed
+    assert torch.allclose(base.generator.unet.encoder.conv1.weight, ref.conv1.weight.sum(1, keepdim=True), atol=1e-6)
+    assert abs(tiny().generator.unet.encoder.conv1.weight.std().item() - 0.02) < 0.002  # the reference's init
+
+
 def test_bad_shrink_size_is_named():
     with pytest.raises(ValueError, match="shrink_size"):
         c2f_level_sizes(64, 64, 1.0, 5, 16)
