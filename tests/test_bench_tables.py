@@ -78,7 +78,7 @@ def test_failed_cell_is_na_with_its_error():
              "error": "RuntimeError: boom", "metrics": {}, "runtime": []}]
     text, notes = tables.markdown_table(rows, [], DECLS)
     assert "| c2f | 0 | n/a" in text
-    assert any("RuntimeError: boom" in n for n in notes)
+    assert any("c2f failed: RuntimeError: boom" in n for n in notes)
 
 
 def test_baseline_comparison():

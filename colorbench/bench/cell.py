@@ -8,7 +8,6 @@ of the trainer's loss log). A runtime-only cell writes ``row.json`` with its tim
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import resource
 import shutil
@@ -186,7 +185,7 @@ def _evaluate(method: Any, test_ds: Any, ev: dict, device: torch.device, cell: C
     if ev.get("max_images"):
         test_ds = Subset(test_ds, range(min(len(test_ds), int(ev["max_images"]))))
     loader = DataLoader(test_ds, batch_size=int(ev.get("batch_size", 8)), shuffle=False)
-    evaluator = _make_evaluator(Evaluator, bool(ev.get("legacy_histograms")), device)
+    evaluator = Evaluator(method_name=cell.method, legacy_histograms=bool(ev.get("legacy_histograms")))
     method.to(device).eval()
     n_samples = int(ev.get("samples", 4))
     hist = {k: np.zeros(220, dtype=np.float64) for k in ("true_a", "true_b", "pred_a", "pred_b")}
@@ -209,14 +208,14 @@ def _evaluate(method: Any, test_ds: Any, ev: dict, device: torch.device, cell: C
     result = evaluator.compute()
     metrics, na = {}, {}
     for k, v in result.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if k.endswith("_note"):  # e.g. lpips_note: why lpips is n/a
+            na[k[: -len("_note")]] = str(v)
+        elif k in ("n_images", "histogram_form"):
+            continue  # provenance: test_images, histograms
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
             metrics[k] = float(v)
         elif torch.is_tensor(v) and v.numel() == 1:
             metrics[k] = float(v)
-        elif v is None or isinstance(v, str):
-            metrics[k] = None
-            na[k] = v if isinstance(v, str) else "not computed"
-    na.update(getattr(evaluator, "na_reasons", {}) or {})
     records = []
     for i, rec in enumerate(getattr(evaluator, "records", []) or []):
         r = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
@@ -227,30 +226,24 @@ def _evaluate(method: Any, test_ds: Any, ev: dict, device: torch.device, cell: C
     return metrics, na, records, hist, samples
 
 
-def _make_evaluator(cls: Any, legacy: bool, device: torch.device) -> Any:
-    for kwargs in ({"legacy": legacy, "device": device}, {"legacy": legacy}, {}):
-        with contextlib.suppress(TypeError):
-            return cls(**kwargs)
-    return cls()
-
-
 def _runtime(method: Any, rt: dict, device: torch.device) -> list[dict[str, Any]]:
     """``colorize`` timings at ``rt["sizes"]`` through ``colorbench.profiler`` (one entry per size)."""
     from colorbench import profiler
 
-    sizes = list(rt.get("sizes") or [])
+    sizes = sorted(rt.get("sizes") or [], key=lambda s: parse_size(s)[0] * parse_size(s)[1])  # ascending: RSS
     out = []
     for size in sizes:
         h, w = parse_size(size)
         large = h * w / 1e6 >= float(rt.get("large_mp", 4.0))
         repeats = int(rt.get("repeats_large", 1) if large else rt.get("repeats", 3))
+        warmup = int(rt.get("warmup_large", 0) if large else rt.get("warmup", 1))
         try:
-            res = profiler.profile_colorize(method, [(h, w)], device=device, warmup=int(rt.get("warmup", 1)),
-                                            repeats=repeats)
+            res = profiler.profile_colorize(method, [(w, h)], device=device, warmup=warmup, repeats=repeats)
             r = dict(res[0]) if isinstance(res, list) else dict(res)
             entry = {"size": f"{w}x{h}", "status": r.get("status", "ok"),
                      "ms_per_image": r.get("ms_per_image"), "images_per_s": r.get("images_per_s"),
-                     "peak_memory_mb": r.get("peak_memory_mb"), "params": r.get("params")}
+                     "peak_memory_mb": r.get("peak_memory_mb"), "memory_kind": r.get("memory_kind"),
+                     "params": r.get("params"), "warmup": warmup, "repeats": repeats}
         except torch.cuda.OutOfMemoryError:
             entry = {"size": f"{w}x{h}", "status": "out of memory"}
         except MemoryError:

@@ -14,7 +14,8 @@ A profile file (every key optional except ``datasets``)::
     [train]     # steps (or epochs), batch_size, ckpt_every, use_test_overrides (the methods' tiny test configs),
                 # num_workers
     [eval]      # split, max_images, batch_size, samples (images in the sample grid), legacy_histograms
-    [runtime]   # sizes = ["256x256", ...], warmup, repeats, repeats_large, large_mp
+    [runtime]   # sizes = ["256x256", ...] (width x height), warmup, repeats; at sizes >= large_mp megapixels
+                # warmup_large and repeats_large instead
     [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
     [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
                           all recorded in every row
@@ -37,7 +38,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"size": 64, "test_size": None, "options": {}, "data_dir": None, "data_dirs": {}},
     "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0, "ckpt_every": None},
     "eval": {"split": "test", "max_images": None, "batch_size": 8, "samples": 4, "legacy_histograms": False},
-    "runtime": {"sizes": ["256x256"], "warmup": 1, "repeats": 3, "repeats_large": 1, "large_mp": 4.0, "extra": []},
+    "runtime": {"sizes": ["256x256"], "warmup": 1, "repeats": 3, "warmup_large": 0, "repeats_large": 1, "large_mp": 4.0,
+                "extra": []},
 }
 
 

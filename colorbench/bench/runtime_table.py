@@ -22,7 +22,7 @@ def _entry_text(r: Mapping[str, Any]) -> str:
     if r.get("status", "ok") != "ok":
         return str(r.get("status"))
     ms, ips, mem = r.get("ms_per_image"), r.get("images_per_s"), r.get("peak_memory_mb")
-    parts = [f"{ms:,.1f} ms" if is_number(ms) else "n/a", f"{ips:.3g} img/s" if is_number(ips) else "n/a"]
+    parts = [f"{ms:,.1f} ms" if is_number(ms) else "n/a", (f"{ips:,.0f} img/s" if ips >= 100 else f"{ips:.3g} img/s") if is_number(ips) else "n/a"]
     parts.append(f"{mem:,.0f} MB" if is_number(mem) else "mem n/a")
     return " · ".join(parts)
 

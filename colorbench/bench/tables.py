@@ -145,8 +145,8 @@ def summarise(rows: Iterable[Mapping[str, Any]], per_image: Iterable[Mapping[str
 
 def best_labels(summary: Sequence[Mapping[str, Any]], metric: str, direction: str) -> set[str]:
     vals = [(e["label"], e[metric]["mean"]) for e in summary if is_number(e[metric]["mean"])]
-    if not vals or direction not in ("higher", "lower"):
-        return set()
+    if len({v for _, v in vals}) < 2 or direction not in ("higher", "lower"):
+        return set()  # nothing to rank (e.g. a reference column that is the same for every method)
     target = max(v for _, v in vals) if direction == "higher" else min(v for _, v in vals)
     return {lab for lab, v in vals if v == target}
 
@@ -172,7 +172,7 @@ def markdown_table(rows: Iterable[Mapping[str, Any]], per_image: Iterable[Mappin
         for m in metrics:
             c = e[m]
             if c["na"]:
-                note = f"{e['label']} · {m}: {c['na']}"
+                note = f"{e['label']} failed: {c['na']}" if e["failed"] and not e["n_seeds"] else f"{m}: {c['na']}"
                 if note not in notes:
                     notes.append(note)
                 cells.append(f"n/a[^{notes.index(note) + 1}]")
@@ -191,6 +191,8 @@ def baseline_comparison(rows: Iterable[Mapping[str, Any]], decls: Mapping[str, M
     metrics = [m for m in decls if decls[m]["direction"] in ("higher", "lower")]
     summary = {e["label"]: e for e in summarise(rows, [], metrics)}
     out: dict[str, dict[str, dict[str, bool]]] = {}
+    constant = {m for m in metrics if len({e[m]["mean"] for e in summary.values() if is_number(e[m]["mean"])}) < 2}
+    metrics = [m for m in metrics if m not in constant]  # e.g. colorfulness_true: a reference, not a score
     for lab, e in summary.items():
         if e["method"] in BASELINES:
             continue
