@@ -74,9 +74,10 @@ def photo_crops(n: int, size: int = 48) -> list[tuple[str, torch.Tensor]]:
 
 
 def make_study(root: Path, n_photos: int = 12, per_participant: int = 9, size: int | str = 32,
-               crop: int = 40) -> Manifest:
-    """A study of ``n_photos`` crops, ground truth + two stand-in methods labelled with real method names."""
-    methods = {METHOD_NAMES[0]: GreyMethod(), METHOD_NAMES[1]: WarmMethod()}
+               crop: int = 40, n_methods: int = 2) -> Manifest:
+    """A study of ``n_photos`` crops, ground truth + ``n_methods`` (1 or 2) stand-in methods labelled with real
+    method names."""
+    methods = dict(list({METHOD_NAMES[0]: WarmMethod(), METHOD_NAMES[1]: GreyMethod()}.items())[:n_methods])
     return create_study(root, methods, photo_crops(n_photos, crop), seed=0, size=size, per_participant=per_participant)
 
 

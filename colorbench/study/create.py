@@ -54,7 +54,7 @@ def render(method: Method | None, rgb: torch.Tensor) -> torch.Tensor:
 def _write_png(rgb: torch.Tensor, path: Path) -> None:
     arr = (rgb.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
     tmp = path.with_suffix(".tmp")
-    Image.fromarray(arr).save(tmp, format="PNG")
+    Image.fromarray(arr).save(tmp, format="PNG", compress_level=1)  # lossless either way; level 1 encodes ~5x faster
     tmp.replace(path)
 
 
