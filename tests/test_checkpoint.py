@@ -9,7 +9,13 @@ import torch
 from colorbench import checkpoint as ckpt
 from colorbench.errors import UserError
 from colorbench.registry import create_method
-from trainer_support import TinyData, max_diff, registered, weights
+from trainer_support import TinyData, max_diff, one_thread, registered, weights
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with one_thread():
+        yield
 
 
 @pytest.fixture

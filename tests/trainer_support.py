@@ -140,3 +140,15 @@ def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str) 
     params = {k: v.detach().clone() for k, v in result.method.named_parameters()}
     torch.save({"params": params, "world": result.world_size, "steps": result.steps,
                 "images_per_s": result.images_per_s}, os.path.join(result_dir, f"rank{rank}.pt"))
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread: on a loaded 2-core machine, 2 OpenMP threads with the default (active)
+    wait policy made small training steps ~40x slower (0.25 s -> 10 s per c2f test step, measured)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
