@@ -108,7 +108,9 @@ class Evaluator:
         ``ab`` ``[B,2,H,W]`` ab/110, optional ``rgb`` ``[B,3,H,W]`` in [0,1] and ``index`` ``[B]``)."""
         self._check(pred_ab, batch)
         device = pred_ab.device
-        L, true_ab = batch["L"].to(device), batch["ab"].to(device)
+        dtype = torch.float64 if pred_ab.dtype == torch.float64 else torch.float32  # bf16/fp16 predictions too
+        pred_ab = pred_ab.to(dtype)
+        L, true_ab = batch["L"].to(device=device, dtype=dtype), batch["ab"].to(device=device, dtype=dtype)
         true_rgb_all = batch.get("rgb")
         n, (h, w) = pred_ab.shape[0], pred_ab.shape[-2:]
         index = batch.get("index")

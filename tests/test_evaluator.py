@@ -158,3 +158,13 @@ def test_records_can_be_dropped_and_reset():
     assert ev.records == [] and ev.compute()["n_images"] == 2
     ev.reset()
     assert ev.n_images == 0
+
+
+def test_half_precision_predictions_are_scored_in_float32():
+    batch = _batch(2)
+    pred = _pred(batch)
+    a, b = Evaluator("m"), Evaluator("m")
+    a.update(pred, batch)
+    b.update(pred.bfloat16(), batch)
+    assert b.compute()["ssim"] == pytest.approx(a.compute()["ssim"], abs=2e-3)
+    assert isinstance(b.records[0]["psnr"], float)
