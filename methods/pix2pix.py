@@ -38,6 +38,7 @@ class Pix2PixConfig:
     """Paper defaults (Isola et al. 2017, §3.3 and the reference code's options)."""
 
     image_size: int = 256  # training crop side in px; sets the depth
+    batch_size: int = 1  # the paper's; read by the trainer when no --batch-size is given
     levels: int = 0  # stride-2 levels of the generator; 0 = min(log2(image_size), 8)
     width_g: int = 64  # ngf
     width_d: int = 64  # ndf

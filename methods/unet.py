@@ -37,6 +37,7 @@ class UNetConfig:
     """Paper defaults (KTH, §4.1 and §5.1; CIFAR-10 at 32², batch 128, 200 epochs)."""
 
     image_size: int = 32  # training crop side in px; sets the depth
+    batch_size: int = 128  # read by the trainer when no --batch-size is given
     levels: int = 0  # stride-2 levels; 0 = min(log2(image_size), 4)
     width: int = 64  # channels of the full-resolution stem
     norm: str = "batch"  # "batch" | "instance" | "none"

@@ -47,6 +47,7 @@ class VACGANConfig:
     """Paper defaults (KTH §5.1: the GAN's settings, γ = 0.01; CIFAR-10 at 32², batch 128)."""
 
     image_size: int = 32  # training crop side in px; sets the generator's depth and the classifier's grid
+    batch_size: int = 128  # read by the trainer when no --batch-size is given
     levels: int = 0  # generator stride-2 levels; 0 = min(log2(image_size), 4)
     width: int = 64  # generator stem width
     width_d: int = 64

@@ -25,7 +25,8 @@ def batch(size: int = 16, n: int = 4) -> dict:
 def test_paper_configuration_builds_the_reference_networks() -> None:
     torch.manual_seed(0)
     m = create_method("pix2pix")
-    assert m.config.image_size == 256 and m.generator.levels == 8 and m.multiple == 256
+    assert m.config.image_size == 256 and m.config.batch_size == 1
+    assert m.generator.levels == 8 and m.multiple == 256
     assert sum(p.numel() for p in m.generator.parameters()) == 54_409_858  # anchors.md
     assert sum(p.numel() for p in m.discriminator.parameters()) == 2_765_633  # PatchGAN on concat(L, ab)
     assert m.discriminator.model[0].in_channels == 3 and m.discriminator.min_size == 24

@@ -27,7 +27,7 @@ def test_registered_with_paper_defaults() -> None:
         assert "KTH" in cls.source and cls.description and cls.Config is get_method("unet_l1").Config
     m = create_method("unet_l2")
     cfg = m.config
-    assert (cfg.image_size, cfg.lr, cfg.lr_decay, cfg.lr_decay_every) == (32, 1e-3, 0.3, 17500)
+    assert (cfg.image_size, cfg.batch_size, cfg.lr, cfg.lr_decay, cfg.lr_decay_every) == (32, 128, 1e-3, 0.3, 17500)
     # the paper network at 32²: stem 64 (stride 1), 128, 256, 512, 512; 4 stride-2 levels
     assert m.net.widths == [64, 128, 256, 512, 512] and m.net.levels == 4 and m.multiple == 16
     assert [c.stride for c in m.net.stem.modules() if isinstance(c, nn.Conv2d)] == [(1, 1)]

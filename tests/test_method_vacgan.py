@@ -29,6 +29,7 @@ def test_paper_networks() -> None:
     m = create_method("vacgan", num_classes=10)
     g = m.generator
     assert g.widths == [64, 128, 256, 512, 512] and g.levels == 4
+    assert (m.config.image_size, m.config.batch_size, m.config.gamma, m.config.lambda_l1) == (32, 128, 0.01, 100.0)
     # dropout 0.5: first two decoder layers and the two 512-wide encoder layers
     assert sorted(int(k) for k in g.down_dropout) == [2, 3]
     assert [g.widths[int(k) + 1] for k in g.down_dropout] == [512, 512]
