@@ -246,10 +246,12 @@ def test_refusals_are_plain_4xx_and_store_nothing(tmp_path):
                  "/images/" + next(iter(m.items)) + ".png", "/img/" + next(iter(m.pairs)), "/static/../app.py",
                  "/img/" + tampered if tampered not in m.items else "/img/zz"):
         assert client.get(path).status_code == 404, path
+    assert client.post("/api/start", content=b"x" * (MAX_BODY + 1)).status_code == 413
+    assert client.post("/api/start").status_code == 200  # an empty body is fine for start
     assert client.get("/organiser").status_code == 403
     assert client.get("/organiser?key=wrong").status_code == 403
     r = client.get("/organiser?key=organiser-key")
-    assert r.status_code == 200 and "1 participants" in r.text
+    assert r.status_code == 200 and "2 participants" in r.text
     assert study.store.answers() == []
     assert client.post("/api/answer", json=ok).json()["stored"] is True
 

@@ -134,7 +134,10 @@ def test_pair_page_with_display_time_limit(browser, tmp_path):
             assert page.is_visible("text=Each photo is shown for 0.6 seconds")
             page.click("#start")
             wait_trial(page, 1, 6)
-            assert page.locator("#photos img").count() == 2
+            imgs = page.locator("#photos img")
+            assert imgs.count() == 2
+            left, right = imgs.nth(0).bounding_box(), imgs.nth(1).bounding_box()
+            assert abs(left["y"] - right["y"]) < 1 and left["x"] + left["width"] <= right["x"]  # side by side, as the buttons say
             shoot(page, tmp_path, f"{name}-pair.png")
             page.wait_for_selector("#timeout", state="visible", timeout=5_000)  # the images are hidden after 0.6 s
             assert page.evaluate("getComputedStyle(document.querySelector('#photos img')).visibility") == "hidden"

@@ -48,7 +48,7 @@ def _plain(status: int, message: str) -> PlainTextResponse:
     return PlainTextResponse(message + "\n", status_code=status, headers={**HEADERS, "Cache-Control": "no-store"})
 
 
-async def _json_body(request: Request) -> Any:
+async def _json_body(request: Request, allow_empty: bool = False) -> Any:
     """The request's JSON body, refusing more than ``MAX_BODY`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
@@ -58,6 +58,8 @@ async def _json_body(request: Request) -> Any:
         body += chunk
         if len(body) > MAX_BODY:
             raise AnswerError(413, f"request body too large (at most {MAX_BODY} bytes)")
+    if allow_empty and not body.strip():
+        return {}
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -77,7 +79,7 @@ def create_app(study: Study, organiser_key: str) -> Starlette:
         return endpoint
 
     async def start(request: Request) -> Response:
-        await _json_body(request)  # caps the body; the content is ignored
+        await _json_body(request, allow_empty=True)  # caps the body; the content is ignored
         token = await run_in_threadpool(study.start)
         return JSONResponse({"token": token}, headers={**HEADERS, "Cache-Control": "no-store"})
 

@@ -111,9 +111,9 @@ def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequenc
 # ---------------------------------------------------------------------------------------- sources of methods
 def methods_from_checkpoints(paths: Sequence[str | Path], labels: Sequence[str] | None = None
                              ) -> tuple[dict[str, Method], dict[str, Any]]:
-    """Load each checkpoint with ``colorbench.checkpoint.load_method``; labels are ``labels`` or the method names,
+    """Load each checkpoint (a run folder or a checkpoint folder) with ``colorbench.checkpoint.load_method``; labels are ``labels`` or the method names,
     made unique with the checkpoint's file stem when two share a name. Returns (label -> method, label -> provenance)."""
-    missing = [str(p) for p in paths if not Path(p).is_file()]
+    missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         raise UserError(f"checkpoint not found: {', '.join(missing)}; train with `colorbench train` or `make bench` first")
     try:
@@ -124,9 +124,10 @@ def methods_from_checkpoints(paths: Sequence[str | Path], labels: Sequence[str] 
     sources: dict[str, Any] = {}
     for i, p in enumerate(paths):
         method = load_method(str(p), map_location="cpu")
-        label = labels[i] if labels else (method.name or Path(p).stem)
+        run = Path(p).parent.parent.name if Path(p).parent.name == "checkpoints" else Path(p).name
+        label = labels[i] if labels else (method.name or run)
         if label in methods:
-            label = f"{label}-{Path(p).stem}"
+            label = f"{label}-{run}"
         methods[label], sources[label] = method, {"checkpoint": str(p)}
     return methods, sources
 
@@ -152,7 +153,7 @@ def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str]],
             picked[label] = row[key]
     if not picked:
         raise UserError(f"{table} lists no finished run with a checkpoint")
-    missing = [f"{label}: {p}" for label, p in picked.items() if not Path(p).is_file()]
+    missing = [f"{label}: {p}" for label, p in picked.items() if not Path(p).exists()]
     if missing:
         raise UserError(f"{table} names checkpoints that are not on disk ({'; '.join(missing)}); "
                         "re-run `make bench` (checkpoints live under runs/, which a fresh clone lacks)")

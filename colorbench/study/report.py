@@ -129,7 +129,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-def plot(path: Path, rows: list[dict[str, Any]], published: list[dict[str, str]]) -> None:
+def plot(path: Path, rows: list[dict[str, Any]], published: list[dict[str, str]], simulated: bool = False) -> None:
     """Bars of naturalness (and the 2AFC fool rate when measured) with 95% Wilson intervals; published
     naturalness (Tarrés Table 4) as hollow diamonds where a method name matches."""
     import matplotlib
@@ -162,6 +162,8 @@ def plot(path: Path, rows: list[dict[str, Any]], published: list[dict[str, str]]
         ax.set_ylim(0, 1)
         ax.set_title(title)
         ax.legend(fontsize=7, loc="upper right")
+    if simulated:
+        fig.suptitle("includes SIMULATED participants (colorbench study report --simulate)", fontsize=9, color="#a40")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -184,7 +186,8 @@ def report(manifest: Manifest, out: Path | None = None, *, simulated: list[dict[
     rows = summarise(manifest, [*real, *(simulated or [])])
     published, missing = published_rows(published_path)
     people = len({a["token"] for a in real})
-    notes = [f"{len(real)} answers from people ({people} participant{'s' * (people != 1)}) in {db.name}."]
+    where = db.name if db.is_file() else f"{db.name} (not created yet: nobody has answered)"
+    notes = [f"{len(real)} answers from people ({people} participant{'s' * (people != 1)}) in {where}."]
     if simulated:
         notes.append(f"Includes {len(simulated)} answers from {len({a['token'] for a in simulated})} SIMULATED "
                      "participants with the known bias in the last columns (`--simulate`); not people.")
@@ -193,5 +196,5 @@ def report(manifest: Manifest, out: Path | None = None, *, simulated: list[dict[
     md = out / "study.md"
     write_markdown(md, manifest, rows, published, notes, truth)
     write_csv(out / "study.csv", rows)
-    plot(out / "study.png", rows, published)
+    plot(out / "study.png", rows, published, simulated=bool(simulated))
     return rows, md

@@ -59,6 +59,7 @@
     try {
       const r = await post("api/answer", {study: state.study, token: token, trial: trial.trial, answer: value,
                                           rt_ms: Math.round(performance.now() - shownAt)});
+      if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
       state.remaining.shift();
       state.done = r.done;
       render();
