@@ -322,3 +322,32 @@ def test_report_counts_only_this_studys_answers(tmp_path):
     rows, md = report(m)
     assert sum(r["answers"] for r in rows) == 5 and sum(r["judged_real"] for r in rows) == 3
     assert md == root / "study.md"
+
+
+def test_create_from_checkpoints_and_from_bench_results(tmp_path, capsys):
+    from colorbench.checkpoint import save_checkpoint
+    from colorbench.registry import create_method
+    from trainer_support import Tiny, registered
+
+    with registered(Tiny, "study_tiny"):
+        a = save_checkpoint(tmp_path / "runs" / "a" / "checkpoints" / "step_1", create_method("study_tiny", width=4), 1)
+        b = save_checkpoint(tmp_path / "runs" / "b" / "checkpoints" / "step_1",
+                            create_method("study_tiny", variant="wide"), 1)
+        assert main(["study", "create", "--checkpoints", str(a), str(b), "--out", str(tmp_path / "s1"), "--size", "24",
+                     "--n-images", "4", "--seed", "5"]) == 0
+        m = load_manifest(tmp_path / "s1")
+        assert m.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-b"] and len(m.photos) == 4
+        assert m.per_participant == 4 and m.sources["study_tiny"]["checkpoint"] == str(a)
+        assert all(max(Image.open(m.image_path(i)).size) == 24 for i in m.items)
+        results = tmp_path / "results" / "quick" / "sample"
+        results.mkdir(parents=True)
+        (results / "metrics.csv").write_text(
+            "dataset,method,variant,seed,status,checkpoint\n"
+            f"sample,study_tiny,default,0,ok,{a}\nsample,study_tiny,default,1,ok,{b}\n"
+            f"sample,study_tiny,wide,0,ok,{b}\nsample,study_tiny,broken,0,failed,\n")
+        assert main(["study", "create", "--from-results", str(results), "--out", str(tmp_path / "s2"), "--size", "16",
+                     "--n-images", "3"]) == 0
+        m2 = load_manifest(tmp_path / "s2")
+        assert m2.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-wide"]  # one seed per method and variant
+        assert m2.sources["study_tiny"] == {"checkpoint": str(a), "dataset": "sample"}
+    assert "3 photos x 3 conditions" in capsys.readouterr().out
