@@ -146,7 +146,7 @@ def test_missing_image_is_a_clear_error_at_create_and_serve(tmp_path, capsys):
     assert "checkpoint not found" in capsys.readouterr().err and not (tmp_path / "n").exists()
     assert main(["study", "create", "--from-results", str(tmp_path), "--out", str(tmp_path / "n")]) == 2
     assert "metrics.csv not found" in capsys.readouterr().err
-    (tmp_path / "metrics.csv").write_text("method,variant,seed,checkpoint\npix2pix,default,0,runs/x/gone.ckpt\n")
+    (tmp_path / "metrics.csv").write_text("method,variant,seed,status,checkpoint\npix2pix,default,0,ok,runs/x/gone.ckpt\n")
     assert main(["study", "create", "--from-results", str(tmp_path), "--out", str(tmp_path / "n")]) == 2
     assert "gone.ckpt" in capsys.readouterr().err
 
@@ -344,10 +344,11 @@ def test_create_from_checkpoints_and_from_bench_results(tmp_path, capsys):
         (results / "metrics.csv").write_text(
             "dataset,method,variant,seed,status,checkpoint\n"
             f"sample,study_tiny,default,0,ok,{a}\nsample,study_tiny,default,1,ok,{b}\n"
-            f"sample,study_tiny,wide,0,ok,{b}\nsample,study_tiny,broken,0,failed,\n")
+            f"sample,study_tiny,wide,0,ok,{b}\nsample,study_tiny,broken,0,failed,\nsample,gray,default,0,ok,\n")
         assert main(["study", "create", "--from-results", str(results), "--out", str(tmp_path / "s2"), "--size", "16",
                      "--n-images", "3"]) == 0
         m2 = load_manifest(tmp_path / "s2")
-        assert m2.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-wide"]  # one seed per method and variant
+        # one seed per method and variant; failed rows skipped; an untrained baseline rebuilt without a checkpoint
+        assert m2.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-wide", "gray"]
         assert m2.sources["study_tiny"] == {"checkpoint": str(a), "dataset": "sample"}
-    assert "3 photos x 3 conditions" in capsys.readouterr().out
+    assert "3 photos x 4 conditions" in capsys.readouterr().out

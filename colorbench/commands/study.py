@@ -61,8 +61,7 @@ def _create(args: argparse.Namespace) -> int:
 
     size = args.size if args.size == "original" else args.size
     if args.from_results:
-        picked, dataset = create.checkpoints_from_results(args.from_results)
-        methods, sources = create.methods_from_checkpoints([p for _, p in picked], labels=[lbl for lbl, _ in picked])
+        methods, sources, dataset = create.methods_from_results(args.from_results)
     else:
         methods, sources = create.methods_from_checkpoints(args.checkpoints)
         dataset = "sample"

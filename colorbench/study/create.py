@@ -132,9 +132,10 @@ def methods_from_checkpoints(paths: Sequence[str | Path], labels: Sequence[str] 
     return methods, sources
 
 
-def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str]], str]:
-    """``[(label, checkpoint)]`` and the dataset name from a bench folder's ``metrics.csv``
-    (``results/<profile>/<dataset>``): one checkpoint per method and variant (the first seed listed)."""
+def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str, str, str | None]], str]:
+    """``[(label, method, variant, checkpoint)]`` and the dataset name from a bench folder's ``metrics.csv``
+    (``results/<profile>/<dataset>``): one row per method and variant (the first seed listed). A finished row without a
+    checkpoint (an untrained baseline such as ``gray``) has checkpoint None: it is rebuilt from its config."""
     folder = Path(folder)
     table = folder / "metrics.csv"
     if not table.is_file():
@@ -142,23 +143,41 @@ def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str]],
                         "(run `make bench` first)")
     with table.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    key = next((k for k in ("checkpoint", "checkpoint_path", "provenance.checkpoint") if rows and k in rows[0]), None)
-    if key is None:
-        raise UserError(f"{table} has no 'checkpoint' column; re-run `colorbench bench` to record checkpoint paths")
-    picked: dict[str, str] = {}
+    if not rows or "checkpoint" not in rows[0] or "method" not in rows[0]:
+        raise UserError(f"{table} has no 'method' and 'checkpoint' columns; re-run `colorbench bench` to record them")
+    picked: dict[str, tuple[str, str, str, str | None]] = {}
     for row in rows:
-        variant = row.get("variant") or "default"
-        label = row.get("method", "") if variant == "default" else f"{row.get('method')}-{variant}"
-        if row.get("status", "ok") == "ok" and row.get(key) and label not in picked:
-            picked[label] = row[key]
+        method, variant = row["method"], row.get("variant") or "default"
+        label = method if variant == "default" else f"{method}-{variant}"
+        if row.get("status", "ok") == "ok" and label not in picked:
+            picked[label] = (label, method, variant, row["checkpoint"] or None)
     if not picked:
-        raise UserError(f"{table} lists no finished run with a checkpoint")
-    missing = [f"{label}: {p}" for label, p in picked.items() if not Path(p).exists()]
+        raise UserError(f"{table} lists no finished run")
+    missing = [f"{label}: {p}" for label, _, _, p in picked.values() if p and not Path(p).exists()]
     if missing:
         raise UserError(f"{table} names checkpoints that are not on disk ({'; '.join(missing)}); "
                         "re-run `make bench` (checkpoints live under runs/, which a fresh clone lacks)")
     dataset = rows[0].get("dataset") or folder.name
-    return list(picked.items()), dataset
+    return list(picked.values()), dataset
+
+
+def methods_from_results(folder: str | Path) -> tuple[dict[str, Method], dict[str, Any], str]:
+    """Load every method of a bench folder (see :func:`checkpoints_from_results`); returns (label -> method,
+    label -> provenance, dataset)."""
+    from colorbench.registry import create_method, get_method
+
+    picked, dataset = checkpoints_from_results(folder)
+    with_ckpt = [(label, p) for label, _, _, p in picked if p]
+    methods, sources = methods_from_checkpoints([p for _, p in with_ckpt], labels=[label for label, _ in with_ckpt])
+    for label, name, variant, p in picked:
+        if p:
+            continue
+        if get_method(name).trainable:
+            raise UserError(f"{folder}/metrics.csv: {label} finished without a checkpoint; re-run `make bench`")
+        methods[label] = create_method(name, variant=variant)
+        sources[label] = {"checkpoint": None, "built_from": f"create_method({name!r}, variant={variant!r})"}
+    order = [label for label, *_ in picked]
+    return {k: methods[k] for k in order}, {k: sources[k] for k in order}, dataset
 
 
 def test_photos(dataset: str, size: int | str = 256, seed: int = 0) -> list[tuple[str, torch.Tensor]]:
