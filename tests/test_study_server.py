@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 
 from colorbench.study.manifest import DATABASE
 from study_support import make_study, organiser_url, served

@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
 def _create(args: argparse.Namespace) -> int:
     from colorbench.study import create
 
-    size = args.size if args.size == "original" else args.size
+    size = args.size
+    if size != "original" and (not size.isdigit() or int(size) < 8):
+        raise UserError(f"--size must be a number of pixels (>= 8) or 'original', got {size!r}")
     if args.from_results:
         methods, sources, dataset = create.methods_from_results(args.from_results)
     else:
