@@ -274,3 +274,15 @@ def test_perceptual_metrics_report_why_they_are_missing(monkeypatch, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "alexnet-owt-7be5be79.pth").write_bytes(b"")
     assert metrics.perceptual_status()["lpips"] is None
+
+
+def test_ssim_strips_of_large_planes_equal_skimage(monkeypatch):
+    """A plane larger than the CPU piece budget goes through in overlapping row strips; same numbers."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["colorbench.metrics.structural"], "_CPU_CHUNK_PIXELS", 300)
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(2, 3, 57, 23, generator=g, dtype=torch.float64)
+    y = (x + 0.3 * torch.rand(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    ref = [_sk_ssim(a, b) for a, b in zip(y.numpy(), x.numpy())]
+    np.testing.assert_allclose(metrics.ssim(y, x).numpy(), ref, rtol=0, atol=1e-12)

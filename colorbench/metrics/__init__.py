@@ -22,7 +22,7 @@ from colorbench.metrics.histogram import (
 )
 from colorbench.metrics.perceptual import perceptual_status
 from colorbench.metrics.pixel import colorfulness, delta_colorfulness, delta_e76, mae_ab, psnr
-from colorbench.metrics.ssim import ssim
+from colorbench.metrics.structural import ssim
 from colorbench.metrics.table import METRICS, PER_IMAGE_METRICS, MetricInfo
 
 __all__ = [
