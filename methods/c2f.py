@@ -166,7 +166,7 @@ class C2F(Method):
         "s2.0_d10": {"shrink_size": 2.0, "max_c2f_depth": 10},
     }
     test_overrides = {"encoder_depth": 3, "decoder_channels": (32, 16, 8), "disc_width": 8, "disc_layers": 2,
-                      "min_ax_size": 16, "pretrain_steps": 4, "pretrained": "false", "image_size": 32,
+                      "min_ax_size": 16, "pretrain_steps": 10, "pretrained": "false", "image_size": 32,
                       "batch_size": 4}
     watch_loss = "l1"
 
