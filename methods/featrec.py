@@ -71,6 +71,7 @@ class FeatrecConfig:
     pretrained: Literal["auto", "true", "false"] = "auto"  # backbone weights, see colorbench.pretrained
     pretrained_path: str | None = None
     image_size: int = 256  # training crop side; generator depth follows it
+    batch_size: int = 16  # the paper's (the trainer reads it when --batch-size is not given)
     max_levels: int | None = None  # None: the base's paper depth (gorriz 7, pix2pix 8)
     width: int = 64
     max_width: int = 512  # gorriz base; pix2pix uses 8 * width

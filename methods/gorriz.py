@@ -42,6 +42,7 @@ class GorrizConfig:
     """Paper / reference-code defaults (BBC ColorGAN ``exp7_ibn_md``)."""
 
     image_size: int = 256  # training crop side; generator depth = min(log2(image_size), max_levels)
+    batch_size: int = 16  # the paper's (the trainer reads it when --batch-size is not given)
     max_levels: int = 7
     width: int = 64  # generator's first down block; doubles per level up to max_width
     max_width: int = 512
