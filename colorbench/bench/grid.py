@@ -134,6 +134,9 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             if "datasets" in pm and dataset not in pm["datasets"]:
                 continue
             overrides = _config_overrides(profile, name, global_cfg, per_method_cfg)
+            size = int(pm.get("size", profile["data"]["size"]))
+            if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in overrides:
+                overrides["image_size"] = size  # depth follows the training crop; recorded in the row's config
             for variant in _variants_for(profile, name, sorted(cls.variants)):
                 try:
                     config = resolved_config(name, variant, overrides)
@@ -145,7 +148,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                     settings = {
                         "config": config, "overrides": overrides,
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
-                                 "size": pm.get("size", profile["data"]["size"]),
+                                 "size": size,
                                  "data_dir": profile["data"]["data_dirs"].get(dataset, profile["data"]["data_dir"])},
                         "train": {**profile["train"], "steps": pm.get("steps", profile["train"]["steps"]),
                                   "epochs": pm.get("epochs", profile["train"]["epochs"]),
