@@ -213,9 +213,11 @@ class Featrec(Method):
 
     def feature_loss(self, L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
         """``MSE(φ(rgb(L, ab_pred)), φ(rgb(L, ab_true)))``, gradients to ``ab_pred`` only (float32 result)."""
-        rgb_pred = network_to_rgb(L.float(), ab_pred.float())
+        with torch.autocast(L.device.type, enabled=False):  # the Lab -> sRGB rebuild stays in float32
+            rgb_pred = network_to_rgb(L.float(), ab_pred.float())
+            rgb_true = network_to_rgb(L.float(), ab_true.float())
         with torch.no_grad():
-            target = self.features(network_to_rgb(L.float(), ab_true.float()))
+            target = self.features(rgb_true)
         return F.mse_loss(self.features(rgb_pred).float(), target.float())
 
     def _adv(self, pair: torch.Tensor, target: float) -> torch.Tensor:

@@ -166,3 +166,21 @@ def test_fetch_is_a_no_op_when_the_file_is_there(caches, monkeypatch):
     (hub / "vgg16-397923af.pth").write_bytes(b"x")
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("touched the network"))
     assert weights.fetch("vgg16") == Path(hub / "vgg16-397923af.pth")
+
+
+def test_timm_weights_in_the_hf_cache_load_into_a_timm_model(caches):
+    """koalarization's path: timm.create_model(name, pretrained=False), then the file from the HF cache layout."""
+    import timm
+
+    torch.manual_seed(3)
+    src = timm.create_model("convnext_tiny", pretrained=False)
+    root = caches / "hf" / "hub" / "models--timm--convnext_tiny.fb_in1k"
+    (root / "snapshots" / "abc123").mkdir(parents=True)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text("abc123")
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(root / "snapshots" / "abc123" / "model.safetensors"))
+    torch.manual_seed(4)
+    dst = timm.create_model("convnext_tiny", pretrained=False)
+    assert pt.load_pretrained(dst, "convnext_tiny", "true") is True
+    for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+        assert torch.equal(a, b), k
