@@ -232,6 +232,8 @@ class C2F(Method):
             return {"loss": l1.item(), "l1": l1.item()}
 
         cfg = self.config
+        if self.opt_pre.state:  # pretraining is over: its Adam moments (2× the generator) are dead weight
+            self.opt_pre.state.clear()
         sizes = self.level_sizes(*L.shape[-2:])
         lab_levels = pyramid(torch.cat((L, ab), dim=1), sizes)
         preds = self.generator([x[:, :1] for x in lab_levels])
