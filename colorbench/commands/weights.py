@@ -93,7 +93,7 @@ def fetch(name: str, timeout: float = 10.0) -> Path:
     if found is not None:
         return found
     b = pt.get_backbone(name)
-    if b.url and b.torch_files:
+    if b.url and b.torch_files and not (b.library == "timm" and b.hf_repo):  # timm weights: the HF cache first
         check_reachable(b.url, timeout)
         return _download(b.url, pt.torch_hub_dir() / b.torch_files[0], timeout)
     assert b.hf_repo, f"backbone {name} has neither a url nor a hub repository"
