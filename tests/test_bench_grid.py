@@ -60,7 +60,9 @@ def test_profile_errors_name_the_key():
 
 
 def test_set_splits_profile_and_method_values():
-    p, glob, per = profiles.apply_profile_sets(profile(), ["train.steps=7", "fake_a.lr=0.5", "depth=3"])
+    p, glob, per = profiles.apply_profile_sets(profile(), ["train.steps=7", "fake_a.lr=0.5", "depth=3",
+                                                         "per_method.fake_b.steps=2"])
+    assert p.per_method == {"fake_b": {"steps": 2}}
     assert p["train"]["steps"] == 7 and glob == {"depth": "3"} and per == {"fake_a": {"lr": "0.5"}}
     with pytest.raises(UserError, match=r"\[train\] has no key 'stepz'"):
         profiles.apply_profile_sets(profile(), ["train.stepz=1"])

@@ -20,8 +20,9 @@ A profile file (every key optional except ``datasets``)::
     [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
                           all recorded in every row
 
-``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set method.key=value`` one method's
-config and ``--set key=value`` the config of every selected method that has that field.
+``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set per_method.NAME.steps=5`` one
+method's budget, ``--set method.key=value`` one method's config and ``--set key=value`` the config of every
+selected method that has that field.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from typing import Any
 from colorbench.errors import UserError
 
 SECTIONS = ("data", "train", "eval", "runtime")
+PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets")
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"size": 64, "test_size": None, "options": {}, "data_dir": None, "data_dirs": {}},
     "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0, "ckpt_every": None},
@@ -157,6 +159,12 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
             if rest not in DEFAULTS[head]:
                 raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {', '.join(sorted(DEFAULTS[head]))}")
             profile.sections[head][rest] = parse_value(value)
+        elif head == "per_method" and rest.count(".") == 1:  # per_method.pix2pix.steps=10
+            method, field_ = rest.split(".")
+            if field_ not in PER_METHOD_KEYS:
+                raise UserError(f"--set {key}: per_method takes {', '.join(PER_METHOD_KEYS)} (config values: "
+                                f"--set {method}.KEY=VALUE)")
+            profile.per_method.setdefault(method, {})[field_] = parse_value(value)
         elif rest:
             per_method.setdefault(head, {})[rest] = value
         else:
