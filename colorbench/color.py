@@ -150,8 +150,21 @@ def _cpu_tasks(B: int, n: int, pixels: int) -> list[tuple[int, int, int, int]]:
     return [(b, min(B, b + group), 0, n) for b in range(0, B, group)]
 
 
-def _rgb_to_lab_cpu(x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
-    """``[B,3,N]`` contiguous sRGB -> Lab into ``out``, in place, a cache-sized piece at a time, no autograd.
+def _lab_to_rgb_inplace(x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
+    """``[G, 3, N]`` Lab -> unclipped sRGB into ``out`` (same shape, contiguous), in place; no autograd."""
+    f = torch.matmul(k.lab_to_f, x)
+    f.add_(k.lab_to_f[:, :1], alpha=16.0)  # the +16 on L, through the matrix
+    xyz = torch.clamp_min(f, _F_EDGE).pow_(3)
+    xyz.add_(f.clamp_max_(_F_EDGE), alpha=116.0 / _KAPPA).sub_(16.0 / _KAPPA + _EPSILON)
+    lin = torch.matmul(k.to_rgb, xyz)
+    hi = torch.clamp_min(lin, _LINEAR_EDGE)
+    hi.log_().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055 + k.linear_knee)
+    torch.add(hi, lin.clamp_max_(_LINEAR_EDGE), alpha=12.92, out=out)
+
+
+def _cpu_pieces(fn, x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
+    """Run ``fn(piece_in, piece_out, k)`` over ``[B,3,N]`` contiguous ``x`` into ``out``, a cache-sized piece at a
+    time, in place, no autograd (the CPU path of both conversions).
 
     With more than one torch thread the pieces go to that many Python worker threads and each piece stays below
     ATen's parallel grain (32,768 elements), so every op runs inline in its worker: no OpenMP/MKL team per op, which
@@ -164,12 +177,12 @@ def _rgb_to_lab_cpu(x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
     def run(task: tuple[int, int, int, int], buf: list) -> None:
         b0, b1, s, e = task
         if s == 0 and e == n:
-            _rgb_to_lab_inplace(x[b0:b1], out[b0:b1], k)
+            fn(x[b0:b1], out[b0:b1], k)
         else:
             if not buf:
                 buf.append(torch.empty(1, 3, pixels, dtype=x.dtype))
             piece = buf[0][:, :, :e - s]
-            _rgb_to_lab_inplace(x[b0:b1, :, s:e], piece, k)
+            fn(x[b0:b1, :, s:e], piece, k)
             out[b0:b1, :, s:e].copy_(piece)
 
     if workers == 1 or len(tasks) < 4:
@@ -194,7 +207,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
         return _rgb_to_lab_flat(rgb.reshape(B, 3, H * W), k).reshape(B, 3, H, W)
     x = rgb.detach().contiguous().view(B, 3, H * W)
     out = torch.empty_like(x)
-    _rgb_to_lab_cpu(x, out, k)
+    _cpu_pieces(_rgb_to_lab_inplace, x, out, k)
     return out.view(B, 3, H, W)
 
 
@@ -205,9 +218,16 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True, warn: bool = True) -> torch
     _check(lab, "lab")
     B, _, H, W = lab.shape
     k = _consts(lab.device, lab.dtype)
-    shifted = lab.reshape(B, 3, H * W) + torch.tensor((16.0, 0.0, 0.0), device=lab.device, dtype=lab.dtype)[:, None]
-    xyz_n = _cie_f_inv(torch.matmul(k.lab_to_f, shifted))
-    rgb = linear_to_srgb(torch.matmul(k.to_rgb, xyz_n)).reshape(B, 3, H, W)
+    if (lab.device.type != "cpu" or lab.dtype == torch.float64 or (lab.requires_grad and torch.is_grad_enabled())
+            or lab.numel() == 0):
+        shifted = lab.reshape(B, 3, H * W) + torch.tensor((16.0, 0.0, 0.0), device=lab.device, dtype=lab.dtype)[:, None]
+        xyz_n = _cie_f_inv(torch.matmul(k.lab_to_f, shifted))
+        rgb = linear_to_srgb(torch.matmul(k.to_rgb, xyz_n)).reshape(B, 3, H, W)
+    else:
+        x = lab.detach().contiguous().view(B, 3, H * W)
+        rgb = torch.empty_like(x)
+        _cpu_pieces(_lab_to_rgb_inplace, x, rgb, k)
+        rgb = rgb.view(B, 3, H, W)
     if not clip:
         return rgb
     if warn and not _warned_gamut and not torch.is_grad_enabled():
@@ -219,7 +239,7 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True, warn: bool = True) -> torch
                 "(shown once per process)",
                 stacklevel=2,
             )
-    return rgb.clamp(0.0, 1.0)
+    return rgb.clamp_(0.0, 1.0) if not rgb.requires_grad else rgb.clamp(0.0, 1.0)
 
 
 # ------------------------------------------------------------------------------------------ network scale

@@ -116,6 +116,12 @@ def test_every_path_gives_the_same_result(shape):
     ref = cb.rgb_to_lab(x.double()).float()
     assert fast.shape == shape
     assert (fast - flat).abs().max() <= 1e-4 and (fast - ref).abs().max() <= 1e-3
+    lab = ref.clone()
+    back = cb.lab_to_rgb(lab, clip=False)
+    back_flat = cb.lab_to_rgb(lab.clone().requires_grad_(True), clip=False).detach()
+    back_ref = cb.lab_to_rgb(lab.double(), clip=False).float()
+    assert (back - back_flat).abs().max() <= 1e-5 and (back - back_ref).abs().max() <= 1e-5
+    assert (back - x).abs().max() <= 1e-4
 
 
 def test_non_contiguous_and_channels_last_inputs():
