@@ -31,12 +31,18 @@ def histograms(path: Path, hists: Mapping[str, Mapping[str, np.ndarray]], legacy
     centres = np.arange(-110, 110) + 0.5
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     truth = next(iter(hists.values()))
+    floor = 1e-6  # empty bins drawn at the floor, so a single-bin prediction (gray) shows as a spike
+
+    def share(h: np.ndarray) -> np.ndarray:
+        h = np.asarray(h, dtype=np.float64)
+        return np.maximum(h / max(h.sum(), 1.0), floor)
+
     for ax, ch in zip(axes, "ab"):
-        t = np.asarray(truth[f"true_{ch}"], dtype=np.float64)
-        ax.semilogy(centres, t / max(t.sum(), 1), color="black", lw=2.2, label="ground truth")
+        ax.step(centres, share(truth[f"true_{ch}"]), where="mid", color="black", lw=2.2, label="ground truth")
         for lab, h in hists.items():
-            p = np.asarray(h[f"pred_{ch}"], dtype=np.float64)
-            ax.semilogy(centres, np.where(p > 0, p / max(p.sum(), 1), np.nan), lw=1, label=lab)
+            ax.step(centres, share(h[f"pred_{ch}"]), where="mid", lw=1, label=lab)
+        ax.set_yscale("log")
+        ax.set_ylim(floor, 1.5)
         ax.set_xlabel(f"{ch} (Lab units, 1-unit bins)")
         ax.set_xlim(-110, 110)
     axes[0].set_ylabel("share of pixels (log)")
