@@ -1,0 +1,123 @@
+"""Figures for the notebooks, returned as matplotlib Figures (drawn inline, PNG at modest DPI): one method's loss
+curves, runtime against resolution, and the PNGs the bench already drew (histograms, sample grids, loss curves).
+
+A figure whose inputs are not on disk (a fresh clone has ``results/`` but not the ``runs/`` cache) comes back as
+a :class:`Note` saying what is missing, so a notebook never fails on it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from colorbench.bench.plots import NOT_LOSSES, read_loss_log
+from colorbench.report.load import DatasetResults, Results, cell_folder
+from colorbench.report.tables import label
+
+DPI = 72
+
+
+@dataclass
+class Note:
+    """A sentence shown in place of a figure or table that cannot be drawn (rendered as Markdown in notebooks)."""
+
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return f"> **Note:** {self.text}"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def setup_matplotlib() -> None:
+    """Inline figures at :data:`DPI`, PNG only (keeps committed notebooks small)."""
+    import warnings
+
+    import matplotlib
+
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto in a kernel without ipywidgets
+    matplotlib.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 8})
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:
+        pass
+
+
+def bench_png(data: DatasetResults | Results, name: str):
+    """A PNG the bench wrote (``histograms``, ``samples``, ``loss_curves``; ``runtime`` on a :class:`Results`) as
+    an IPython Image, or a :class:`Note` when the bench drew none."""
+    from IPython.display import Image
+
+    path = data.runtime_png if isinstance(data, Results) and name == "runtime" else \
+        getattr(data, "figures", {}).get(name)
+    if path is None or not Path(path).is_file():
+        return Note(f"the bench wrote no {name}.png here (no finished cell had the data for it)")
+    return Image(filename=str(path))
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def loss_curves(metrics: pd.DataFrame, method: str, watch: str | None = None):
+    """Every loss column of each trained row of ``method`` (one panel per variant/seed) against the step; the
+    watched loss thick. A :class:`Note` when no loss log is on disk."""
+    rows = metrics[(metrics["method"] == method) & (metrics.get("status", "ok") == "ok")]
+    logs = []
+    for _, r in rows.iterrows():
+        folder = cell_folder(r)
+        if folder is not None and (folder / "loss.csv").is_file():
+            logs.append((f"{label(method, r['variant'])} seed {int(r.get('seed', 0))}", folder / "loss.csv"))
+    if not logs:
+        return Note(f"no loss log of `{method}` on this machine (the runs/ cache is not committed; run the bench "
+                    "here to draw curves)")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(logs), figsize=(3.6 * len(logs), 2.6), squeeze=False)
+    for ax, (title, path) in zip(axes[0], logs):
+        cols = read_loss_log(path)
+        x = cols.get("step") or list(range(len(next(iter(cols.values()), []))))
+        keys = [k for k in cols if k not in NOT_LOSSES and not k.startswith("lr")]
+        for k in keys:
+            y = np.asarray(cols[k], dtype=float)
+            if len(y) == len(x):
+                ax.plot(x, y, lw=2 if k == watch else 0.8, label=k)
+        if keys and all(np.all(np.asarray(cols[k]) > 0) for k in keys):
+            ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def runtime_figure(runtime: pd.DataFrame, title: str = "colorize time against resolution (batch 1)"):
+    """``runtime`` (index = label, columns ``WxH``, ms per image) as ms against megapixels, log-log."""
+    if runtime.empty or runtime.isna().all().all():
+        return Note("no runtime figures in these results")
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    mp = [math.prod(int(x) for x in s.split("x")) / 1e6 for s in runtime.columns]
+    for lab, r in runtime.iterrows():
+        pts = [(m, v) for m, v in zip(mp, r.values) if isinstance(v, (int, float)) and v > 0 and not math.isnan(v)]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, lw=1, label=lab)
+    if len(runtime.columns) > 1:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("megapixels")
+    ax.set_ylabel("ms per image")
+    ax.set_title(title)
+    ax.grid(True, which="both", lw=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -1,0 +1,112 @@
+"""Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv, *.png}`` and
+``results/<profile>/{runtime.md, runtime.png}`` (layout written by :mod:`colorbench.bench.outputs`).
+
+Each metrics row names its checkpoint (``.../<cell>/train/checkpoints/step_N``); the cell folder three levels up
+holds the loss log (``loss.csv``), the pooled histograms and the sample arrays. Those live under ``runs/`` (git-ignored),
+so on a fresh clone with only the committed ``results/`` they are absent and the report says so instead of failing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from colorbench.errors import UserError
+
+BASELINES = ("gray", "mean_color")
+
+
+@dataclass
+class DatasetResults:
+    """One dataset's folder: ``metrics`` (one row per method, variant, seed), ``per_image`` (one row per test image;
+    empty when the bench wrote none) and the PNGs the bench drew."""
+
+    name: str
+    folder: Path
+    metrics: pd.DataFrame
+    per_image: pd.DataFrame
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    """A profile's results: its datasets and the runtime table/plot (``None`` when absent)."""
+
+    profile: str
+    folder: Path
+    datasets: dict[str, DatasetResults]
+    runtime_md: Path | None = None
+    runtime_png: Path | None = None
+
+    @property
+    def dataset(self) -> DatasetResults:
+        """The first dataset (profiles usually have one)."""
+        return next(iter(self.datasets.values()))
+
+
+def profile_folder(results_dir: str | Path = "results", profile: str = "quick") -> Path:
+    """``results_dir/profile`` if it holds at least one dataset's ``metrics.csv``; else a :class:`UserError`
+    saying to run the bench first."""
+    root = Path(results_dir)
+    folder = root / profile
+    if not any(folder.glob("*/metrics.csv")):
+        have = sorted(p.parent.parent.name for p in root.glob("*/*/metrics.csv")) if root.is_dir() else []
+        hint = f" (results exist for profile(s): {', '.join(sorted(set(have)))}; pass --profile)" if have else ""
+        raise UserError(f"no bench results in {folder}: run `make bench` first "
+                        f"(or `colorbench bench --profile {profile} --results {root}`){hint}")
+    return folder
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def load_results(results_dir: str | Path = "results", profile: str = "quick") -> Results:
+    """Load every dataset of ``results_dir/profile``. Raises :class:`UserError` when there are none."""
+    folder = profile_folder(results_dir, profile)
+    datasets = {}
+    for csv_path in sorted(folder.glob("*/metrics.csv")):
+        d = csv_path.parent
+        metrics = _read_csv(csv_path)
+        if "variant" in metrics:
+            metrics["variant"] = metrics["variant"].fillna("default").astype(str)
+        per_image = _read_csv(d / "per_image.csv")
+        figures = {p.stem: p for p in sorted(d.glob("*.png"))}
+        datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
+    runtime_md = folder / "runtime.md"
+    runtime_png = folder / "runtime.png"
+    return Results(profile, folder, datasets, runtime_md if runtime_md.is_file() else None,
+                   runtime_png if runtime_png.is_file() else None)
+
+
+def cell_folder(row: pd.Series | dict[str, Any]) -> Path | None:
+    """The bench cell folder of a metrics row (three levels above its checkpoint), or None when not on disk."""
+    ckpt = row.get("checkpoint")
+    if not isinstance(ckpt, str) or not ckpt:
+        return None
+    path = Path(ckpt)
+    folder = path.parents[2] if len(path.parents) > 2 else path.parent
+    return folder if folder.is_dir() else None
+
+
+def checkpoint_of(row: pd.Series | dict[str, Any]) -> Path | None:
+    """The row's checkpoint path when it exists on this machine, else None."""
+    ckpt = row.get("checkpoint")
+    if isinstance(ckpt, str) and ckpt and Path(ckpt).exists():
+        return Path(ckpt)
+    return None
+
+
+def pretrained_false(row: pd.Series | dict[str, Any]) -> list[str]:
+    """Backbones a row declares but did not load (``pretrained`` JSON with False values)."""
+    raw = row.get("pretrained")
+    if not isinstance(raw, str) or not raw.strip():
+        return []
+    try:
+        flags = json.loads(raw)
+    except json.JSONDecodeError:
+        return []
+    return [k for k, v in flags.items() if v is False] if isinstance(flags, dict) else []
