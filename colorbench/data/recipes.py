@@ -24,8 +24,11 @@ from colorbench.errors import UserError
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+except ModuleNotFoundError:  # Python 3.10: tomli if installed
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        tomllib = None  # type: ignore[assignment]
 
 REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
@@ -39,6 +42,8 @@ def load_recipe(path: Path) -> dict[str, Any]:
     """The parsed recipe at ``path`` (a UserError names the file and the problem)."""
     if not path.is_file():
         raise UserError(f"dataset recipe {path} does not exist")
+    if tomllib is None:
+        raise UserError(f"dataset recipe {path}: reading TOML needs Python >= 3.11 or `pip install tomli`")
     try:
         recipe = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
