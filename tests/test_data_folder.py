@@ -234,3 +234,32 @@ def test_folder_train_crops_follow_seed_and_epoch(classes_folder):
     assert all(np.array_equal(a[i]["rgb"], b[i]["rgb"]) for i in range(5))
     a.set_epoch(3)
     assert any(not np.array_equal(a[i]["rgb"], b[i]["rgb"]) for i in range(10))
+
+
+def test_a_recipe_path_and_overrides(tmp_path, monkeypatch, classes_folder):
+    recipe = tmp_path / "pets.toml"
+    recipe.write_text('name = "pets"\ndescription = "cats and dogs"\nsource = "test"\nsize = "30"\n'
+                      'how_to_get = "make them"\n[options]\nlabels = "folders"\nratios = [0.5, 0.0, 0.5]\n')
+    ds = build_dataset(str(recipe), "test", size=16, data_dir=classes_folder)
+    assert ds.name == "pets" and ds.num_classes == 2 and len(ds) == 15
+    assert len(build_dataset(str(recipe), "test", size=16, data_dir=classes_folder, ratios=(0.8, 0.0, 0.2))) == 6
+    monkeypatch.setenv("COLORBENCH_DATASETS_PATH", str(tmp_path))
+    from colorbench.data import list_datasets
+
+    assert "pets" in {i.name for i in list_datasets()}
+    assert len(build_dataset("pets", "train", size=16, data_dir=classes_folder)) == 15
+    with pytest.raises(UserError, match="make them"):
+        build_dataset("pets", data_dir=tmp_path / "none")
+    (tmp_path / "broken.toml").write_text("name = \n")
+    with pytest.raises(UserError, match="not valid TOML"):
+        build_dataset(str(tmp_path / "broken.toml"), data_dir=classes_folder)
+
+
+def test_header_check_skips_without_decoding(messy_folder):
+    root, bad = messy_folder
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = build_dataset("folder", "train", size=32, data_dir=root, ratios=(1.0, 0.0, 0.0), check="header")
+    # a header check finds the non-image, the greyscale and the tiny file; the truncated JPEG needs a decode
+    assert sorted(Path(p).name for p, _ in ds.skipped) == ["grey.png", "notes.png", "tiny.png"]
+    assert len(ds) == 4 and any("skipped 3 of 7 files" in str(w.message) for w in caught)
