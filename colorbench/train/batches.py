@@ -9,16 +9,30 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from colorbench.errors import UserError
 
 
+_M64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    z = (x + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
 def seed_for(*parts: int) -> int:
-    """A 63-bit seed mixed from integers (``numpy.random.SeedSequence``): independent streams per part."""
-    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+    """A 63-bit seed mixed from integers (SplitMix64 over the parts, a few µs): independent streams per part.
+
+    (NumPy's ``SeedSequence`` does the same job but cost ~1 ms per call on a loaded machine: 5% of a small step.)"""
+    h = 0x6A09E667F3BCC908
+    for p in parts:
+        h = _splitmix64(h ^ _splitmix64(int(p) & _M64))
+    return h >> 1
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
