@@ -20,7 +20,7 @@ import torch
 
 from colorbench.bench.published import load_published
 from colorbench.report.figures import Note
-from colorbench.report.load import checkpoint_of
+from colorbench.report.load import checkpoint_of, ok_rows
 from colorbench.report.method_view import resize
 
 C2F_SETTINGS = ("s1.2_d1", "s1.2_d10", "s2.0_d1", "s2.0_d10")
@@ -40,8 +40,8 @@ def find_checkpoints(results_dir: str | Path, profile: str) -> dict[str, dict | 
         df = pd.read_csv(path)
         if "method" not in df:
             continue
-        df["variant"] = df["variant"].fillna("default").astype(str)
-        for _, r in df[(df["method"] == "c2f") & (df.get("status", "ok") == "ok")].iterrows():
+        df["variant"] = df["variant"].astype(object).fillna("default").astype(str)
+        for _, r in ok_rows(df)[ok_rows(df)["method"] == "c2f"].iterrows():
             role = "base" if r["variant"] == "base" else "c2f"
             if found[role] is None and checkpoint_of(r) is not None:
                 found[role] = dict(r) | {"profile": path.parent.parent.name}

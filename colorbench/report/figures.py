@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench.bench.plots import NOT_LOSSES, read_loss_log
-from colorbench.report.load import DatasetResults, Results, cell_folder
+from colorbench.report.load import DatasetResults, Results, cell_folder, ok_rows
 from colorbench.report.tables import label
 
 DPI = 72
@@ -70,7 +70,8 @@ def _plt():
 def loss_curves(metrics: pd.DataFrame, method: str, watch: str | None = None):
     """Every loss column of each trained row of ``method`` (one panel per variant/seed) against the step; the
     watched loss thick. A :class:`Note` when no loss log is on disk."""
-    rows = metrics[(metrics["method"] == method) & (metrics.get("status", "ok") == "ok")]
+    ok = ok_rows(metrics)
+    rows = ok[ok["method"] == method]
     logs = []
     for _, r in rows.iterrows():
         folder = cell_folder(r)

@@ -72,7 +72,7 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
         d = csv_path.parent
         metrics = _read_csv(csv_path)
         if "variant" in metrics:
-            metrics["variant"] = metrics["variant"].fillna("default").astype(str)
+            metrics["variant"] = metrics["variant"].astype(object).fillna("default").astype(str)
         per_image = _read_csv(d / "per_image.csv")
         figures = {p.stem: p for p in sorted(d.glob("*.png"))}
         datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
@@ -110,3 +110,8 @@ def pretrained_false(row: pd.Series | dict[str, Any]) -> list[str]:
     except json.JSONDecodeError:
         return []
     return [k for k, v in flags.items() if v is False] if isinstance(flags, dict) else []
+
+
+def ok_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The finished rows (``status == "ok"``; every row when the file has no status column)."""
+    return metrics[metrics["status"] == "ok"] if "status" in metrics else metrics
