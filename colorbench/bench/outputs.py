@@ -87,10 +87,10 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
              "### Names: published → colorbench", "", mapping_table(), ""]
     written.append(atomic.write_text(out_dir / "table.md", "\n".join(text)))
     hists, samples, logs = {}, {}, {}
-    for r in rows:
-        if r.get("status") != "ok" or r.get("seed", 0) != min(x.get("seed", 0) for x in rows if x["method"] == r["method"]):
-            continue
+    for r in rows:  # plots show the first seed of each (method, variant)
         lab = label(r["method"], r.get("variant", "default"))
+        if r.get("status") != "ok" or lab in hists:
+            continue
         folder = Path(r.get("_folder", ""))
         if (folder / "hist.npz").is_file():
             with np.load(folder / "hist.npz") as z:

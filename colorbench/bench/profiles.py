@@ -38,7 +38,8 @@ SECTIONS = ("data", "train", "eval", "runtime")
 PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets")
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"size": 64, "test_size": None, "options": {}, "data_dir": None, "data_dirs": {}},
-    "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0, "ckpt_every": None},
+    "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0,
+              "ckpt_every": None},
     "eval": {"split": "test", "max_images": None, "batch_size": 8, "samples": 4, "legacy_histograms": False},
     "runtime": {"sizes": ["256x256"], "warmup": 1, "repeats": 3, "warmup_large": 0, "repeats_large": 1, "large_mp": 4.0,
                 "extra": []},
@@ -157,7 +158,8 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
         head, _, rest = key.partition(".")
         if rest and head in SECTIONS:
             if rest not in DEFAULTS[head]:
-                raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {', '.join(sorted(DEFAULTS[head]))}")
+                valid = ", ".join(sorted(DEFAULTS[head]))
+                raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {valid}")
             profile.sections[head][rest] = parse_value(value)
         elif head == "per_method" and rest.count(".") == 1:  # per_method.pix2pix.steps=10
             method, field_ = rest.split(".")

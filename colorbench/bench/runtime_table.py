@@ -22,7 +22,8 @@ def _entry_text(r: Mapping[str, Any]) -> str:
     if r.get("status", "ok") != "ok":
         return str(r.get("status"))
     ms, ips, mem = r.get("ms_per_image"), r.get("images_per_s"), r.get("peak_memory_mb")
-    parts = [f"{ms:,.1f} ms" if is_number(ms) else "n/a", (f"{ips:,.0f} img/s" if ips >= 100 else f"{ips:.3g} img/s") if is_number(ips) else "n/a"]
+    parts = [f"{ms:,.1f} ms" if is_number(ms) else "n/a",
+             (f"{ips:,.0f} img/s" if ips >= 100 else f"{ips:.3g} img/s") if is_number(ips) else "n/a"]
     parts.append(f"{mem:,.0f} MB" if is_number(mem) else "mem n/a")
     return " · ".join(parts)
 
@@ -88,7 +89,8 @@ def c2f_table(table: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
             ours = f"{ms / base_ms:.2f}" if is_number(ms) and is_number(base_ms) and base_ms > 0 else "n/a"
             p_base, p_v = paper.get(("base", s)), paper.get((v, s))
             theirs = f"{p_v / p_base:.2f}" if p_base and p_v else "—"
-            cells.append(f"{ms:,.1f} · {ours} ({theirs})" if is_number(ms) else f"{e.get('status', 'n/a')} · ({theirs})")
+            measured = f"{ms:,.1f} · {ours}" if is_number(ms) else f"{e.get('status', 'n/a')} ·"
+            cells.append(f"{measured} ({theirs})")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Ratio = C2F time / base time at the same resolution, ours then (the paper's, from its Table 1c "

@@ -71,7 +71,8 @@ def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values`` (finite values only; seeded, so repeatable)."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
     if x.size == 0:
@@ -184,7 +185,8 @@ def markdown_table(rows: Iterable[Mapping[str, Any]], per_image: Iterable[Mappin
     return "\n".join(lines), notes
 
 
-def baseline_comparison(rows: Iterable[Mapping[str, Any]], decls: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, dict[str, bool]]]:
+def baseline_comparison(rows: Iterable[Mapping[str, Any]],
+                        decls: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, dict[str, bool]]]:
     """For every trained (non-baseline) method: ``{label: {metric: {"gray": beats?, "mean_color": beats?}}}``
     on the mean over seeds; a metric or baseline that is missing is left out."""
     rows = [r for r in rows if r.get("kind", "train") == "train" and r.get("status", "ok") == "ok"]
