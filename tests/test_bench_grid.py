@@ -131,3 +131,13 @@ def test_atomic_writes_leave_no_temp_files(tmp_path):
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["m.csv", "row.json"]
     assert json.loads((tmp_path / "a" / "row.json").read_text()) == {"p": "q", "x": 1.5}
     assert (tmp_path / "a" / "m.csv").read_text().splitlines() == ["a,b,c", '1,"[1, 2]",', "2,,z"]
+
+
+def test_cli_user_errors_are_one_line_exit_2(capsys):
+    from colorbench.cli import main
+
+    assert main(["bench", "--profile", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown profile 'nope'" in err[0]
+    assert main(["bench", "--profile", "smoke", "--shard", "3/2"]) == 2
+    assert "--shard '3/2'" in capsys.readouterr().err
