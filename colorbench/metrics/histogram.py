@@ -12,8 +12,8 @@ Canonical form: t and p are the pooled counts normalised to sum 1;
 log, no ε, so JS ≤ ln 2).
 
 Legacy form (``legacy=True``): t and p are the pooled counts divided by the number of images (mean counts per
-image, not normalised), with the same KL formula. This is how KL values of 10-370 as published (Tarrés 2021) can
-arise; normalised histograms give KL of order 0.01-1. JS normalises its inputs by definition, and the published JS
+image, not normalised), with the same KL formula. This is how KL values of 10-370 as published (Tarrés 2020)
+can arise; normalised histograms give KL of order 0.01-1. JS normalises its inputs by definition, and the published JS
 values (≤ ln 2) fit that, so JS is the same in both forms. Tables must say which form a KL is in.
 """
 from __future__ import annotations

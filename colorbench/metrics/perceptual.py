@@ -32,7 +32,8 @@ def perceptual_status() -> dict[str, str | None]:
         status["lpips"] = status["fid"] = "n/a: torchmetrics is not installed (pip install torchmetrics)"
         return status
     path = _hub_file(LPIPS_FILE)
-    status["lpips"] = None if path.is_file() else f"n/a: LPIPS needs AlexNet weights at {path} (colorbench weights fetch)"
+    status["lpips"] = (None if path.is_file()
+                       else f"n/a: LPIPS needs AlexNet weights at {path} (colorbench weights fetch)")
     path = _hub_file(FID_FILE)
     if importlib.util.find_spec("torch_fidelity") is None:
         status["fid"] = "n/a: FID needs the torch-fidelity package (pip install torch-fidelity)"
@@ -44,7 +45,9 @@ def perceptual_status() -> dict[str, str | None]:
 
 
 def make_lpips(device: torch.device | str = "cpu") -> torch.nn.Module:
-    """A torchmetrics LPIPS (AlexNet) metric over sRGB in [0,1]; call only when ``perceptual_status()['lpips']`` is None."""
+    """A torchmetrics LPIPS (AlexNet) metric over sRGB in [0,1].
+
+    Call only when ``perceptual_status()['lpips']`` is None."""
     os.environ.setdefault("TORCH_HOME", str(Path(torch.hub.get_dir()).parent))
     from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 

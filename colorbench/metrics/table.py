@@ -46,20 +46,21 @@ _ROWS = (
     MetricInfo("delta_colorfulness", False, "",
                "|colourfulness(true) - colourfulness(prediction)| per image", True, "Hasler & Suesstrunk 2003"),
     MetricInfo("mae_ab", False, "ab/110",
-               "mean absolute error of the predicted ab in network units (ab/110), as in the KTH thesis' table",
-               True, "Ballester/KTH"),
+               "mean absolute error of the predicted ab in network units (ab/110), as in the KTH report's Table 1 "
+               "(which scaled ab to [-1,1] its own way)",
+               True, "Galvão, Santos & Sánchez-Mateos (KTH), Table 1"),
     MetricInfo("delta_e76", False, "ΔE76",
                "mean CIE76 colour difference per image between (true L, predicted ab) and (true L, true ab) in Lab "
                "units, i.e. the Euclidean ab error; the prediction is not gamut-clipped first", True, "CIE 1976"),
     MetricInfo("js_a", False, "nats",
                "squared Jensen-Shannon distance (natural log) between the pooled normalised histograms of a "
-               "(220 one-unit bins on [-110,110)); at most ln 2", False, "Tarrés 2021, Table 2"),
-    MetricInfo("js_b", False, "nats", "as js_a, for the b channel", False, "Tarrés 2021, Table 2"),
+               "(220 one-unit bins on [-110,110)); at most ln 2", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
+    MetricInfo("js_b", False, "nats", "as js_a, for the b channel", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
     MetricInfo("kl_a", False, "nats",
                "KL(true || prediction) of the pooled a histograms with epsilon 1e-10 and no renormalisation; "
                "histograms normalised to sum 1 (canonical) or mean counts per image (legacy form)", False,
-               "Tarrés 2021, Table 2"),
-    MetricInfo("kl_b", False, "nats", "as kl_a, for the b channel", False, "Tarrés 2021, Table 2"),
+               "Tarrés 2020 (UPC/BBC thesis), Table 2"),
+    MetricInfo("kl_b", False, "nats", "as kl_a, for the b channel", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
     MetricInfo("lpips", False, "",
                "LPIPS (AlexNet) through torchmetrics, only when the backbone weights are on disk; otherwise n/a",
                False, "Zhang et al. 2018"),

@@ -163,7 +163,8 @@ def test_metric_set_reference_loop(benchmark, work):
 def test_metric_set_colorbench_vs_reference(benchmark, work):
     benchmark.group = "metric set 64×256²"
     ref, ours = _reference_metric_set(work), _colorbench_metric_set(work)
-    for key in ("ssim", "colorfulness", "mae_ab", "delta_e76", "js_a", "kl_b"):  # same figures (PSNR: Lab matrices differ)
+    # the same figures (PSNR is left out: skimage's Lab matrices differ from ours by ~0.02 ΔE)
+    for key in ("ssim", "colorfulness", "mae_ab", "delta_e76", "js_a", "kl_b"):
         assert ours[key] == pytest.approx(ref[key], rel=2e-2), key
     reference_s = _min_time(lambda: _reference_metric_set(work))
     _pedantic(benchmark, lambda: (_colorbench_metric_set(work), _sync()))
