@@ -18,6 +18,7 @@ Network scale (every method): ``L/50 - 1`` and ``ab/110``, both about [-1, 1].
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -191,10 +192,16 @@ def _cpu_pieces(fn, x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
             run(task, buf)
         return
     workers = min(workers, 16, len(tasks))
-    shares = [tasks[i::workers] for i in range(workers)]
+    shares = [tasks[i::4 * workers] for i in range(min(len(tasks), 4 * workers))]  # 4 shares per worker:
+    local = threading.local()  # a worker that the OS pauses on a busy machine leaves its later shares to the others
+
+    def run_share(share: list) -> None:
+        buf = local.__dict__.setdefault("buf", [])
+        for task in share:
+            run(task, buf)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorbench-lab") as pool:
-        for future in [pool.submit(lambda share: [run(t, b) for b in [[]] for t in share], share) for share in shares]:
-            future.result()
+        list(pool.map(run_share, shares))
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
