@@ -99,6 +99,9 @@ def test_rerun_of_a_finished_run_trains_nothing(tiny, tmp_path):
     assert again.start_step == 5 and again.history == []
     assert max_diff(weights(first.method), weights(again.method)) == 0.0
     assert again.train_seconds == pytest.approx(first.train_seconds)
+    # what the finished run measured is reported again (a resumable grid can fill its row from it)
+    assert again.losses == first.losses and again.images_per_s == pytest.approx(first.images_per_s)
+    assert again.peak_memory_mb > 0
 
 
 def test_resume_with_other_settings_is_refused(tiny, tmp_path):

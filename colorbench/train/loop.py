@@ -210,13 +210,14 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     writes = out is not None and info.is_main
 
     # ----------------------------------------------------------------------------------------------- resume
-    start, prev_seconds, last_ckpt = 0, 0.0, None
+    start, prev_seconds, last_ckpt, prev = 0, 0.0, None, {}
     if out is not None and ckpt.find_last(out) is not None:
         saved = ckpt.read_config(out)
         _check_resume(saved, run, out)
         loaded = ckpt.load_checkpoint(out, method, map_location="cpu")
         start, last_ckpt = int(loaded["state"]["step"]), loaded["path"]
         prev_seconds = float(loaded["state"].get("train_seconds", 0.0))
+        prev = {k: loaded["state"][k] for k in ("images_per_s", "peak_memory_mb", "losses") if k in loaded["state"]}
         if "rng" in loaded["state"]:
             set_rng_state(loaded["state"]["rng"])
         if saved.get("world_size", 1) != info.world:
@@ -238,7 +239,9 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
             return None
         path = ckpt.save_checkpoint(out / "checkpoints" / f"step_{step:07d}", method, step,
                                     info={k: v for k, v in run.items() if k != "config"},
-                                    rng=rng_state(), train_seconds=seconds)
+                                    rng=rng_state(), train_seconds=seconds, losses=dict(losses),
+                                    images_per_s=images / session if (session := seconds - prev_seconds) > 0 else 0.0,
+                                    peak_memory_mb=_peak_memory_mb(dev))
         ckpt.mark_last(out, path)
         last_ckpt = path
         olds = sorted(p for p in (out / "checkpoints").glob("step_*") if p.is_dir() and p != path)
@@ -308,6 +311,11 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     if losses and not all(math.isfinite(v) for v in losses.values()):
         warnings.warn(f"{method.name}: the last losses are not finite: {losses}", stacklevel=2)
     total_seconds = prev_seconds + seconds
+    if done == start and prev:  # nothing left to train: report what the run that trained it measured
+        return TrainResult(method=method.eval(), out_dir=out, checkpoint=last_ckpt, steps=done, start_step=start,
+                           train_seconds=total_seconds, images_per_s=float(prev.get("images_per_s", 0.0)),
+                           peak_memory_mb=float(prev.get("peak_memory_mb", 0.0)), losses=dict(prev.get("losses", {})),
+                           history=[], val=[], device=str(dev), world_size=info.world)
     return TrainResult(method=method.eval(), out_dir=out, checkpoint=last_ckpt, steps=done, start_step=start,
                        train_seconds=total_seconds, images_per_s=images / seconds if seconds > 0 else 0.0,
                        peak_memory_mb=_peak_memory_mb(dev), losses=losses, history=history, val=val_rows,
