@@ -158,3 +158,23 @@ def test_ddp_two_cpu_processes_stay_in_sync(tmp_path):
     saved = load_file(str(out / "checkpoints" / "step_0000006" / "weights.safetensors"))
     assert not any(".module." in k for k in saved)
     assert max_diff({k: saved[k] for k in r0["params"]}, r0["params"]) == 0.0
+
+
+class _Batched(TinyData):
+    """TinyData with the direct batched path; counts its calls."""
+
+    calls = 0
+
+    def get_batch(self, indices):
+        _Batched.calls += 1
+        items = [self[i] for i in indices]
+        return {k: torch.stack([it[k] for it in items]) if torch.is_tensor(items[0][k]) else torch.tensor(
+            [it[k] for it in items]) for k in items[0]}
+
+
+def test_direct_batched_path_gives_the_same_training(tiny):
+    _Batched.calls = 0
+    a = train("test_tiny", TinyData(), steps=7, batch_size=8, seed=2, progress=False)
+    b = train("test_tiny", _Batched(), steps=7, batch_size=8, seed=2, progress=False)
+    assert _Batched.calls == 7
+    assert max_diff(weights(a.method), weights(b.method)) == 0.0

@@ -71,10 +71,22 @@ class BatchPlan:
 
 def iterate(dataset: Dataset, plan: BatchPlan, start: int, end: int, *, num_workers: int = 0,
             pin_memory: bool = False) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """``(step, epoch, batch)`` for steps ``start`` .. ``end - 1``; ``dataset.set_epoch`` is called per epoch."""
+    """``(step, epoch, batch)`` for steps ``start`` .. ``end - 1``; ``dataset.set_epoch`` is called per epoch.
+
+    A dataset that holds its items in memory may define ``get_batch(indices) -> batch`` (the collated dict for
+    those items, tensors stacked, augmentation applied as in ``__getitem__``): the trainer then calls it directly,
+    with no DataLoader, no per-item collation and no worker processes (the fast path for cached data)."""
+    direct = callable(getattr(dataset, "get_batch", None))
     for epoch, first, batches in plan.segments(start, end):
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
+        if direct:
+            for i, indices in enumerate(batches):
+                batch = dataset.get_batch(indices)
+                if pin_memory:
+                    batch = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+                yield first + i, epoch, batch
+            continue
         loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers, pin_memory=pin_memory,
                             persistent_workers=False)
         for i, batch in enumerate(loader):
