@@ -14,8 +14,8 @@ Networks (at the paper's 32² CIFAR-10 crop; depth follows ``image_size`` as for
   any input size works (an identity at the training size).
 
 Losses (D sees logits: sigmoid cross-entropy): ``L_D = BCE(D(real), 1) + BCE(D(fake), 0)`` (not halved: the code
-sums them); ``L_C = CE(C(real), y) + CE(C(fake), y)``; ``L_G = BCE(D(fake), 1) + λ·|fake - ab|₁ + γ·CE(C(fake), y)``
-with λ = 100, γ = 0.01. Order per batch, as the code: C step, D step, then ``g_steps_per_d`` G steps (the code
+sums them); ``L_C = CE(C(real), y) + CE(C(fake), y)``;
+``L_G = BCE(D(fake), 1) + λ·|fake - ab|₁ + γ·CE(C(fake), y)`` with λ = 100, γ = 0.01. Order per batch, as the code: C step, D step, then ``g_steps_per_d`` G steps (the code
 runs 2; the paper does not say, default 1). Adam with its default β (0.9, 0.999); G at 3e-4, D and C at G's
 rate / 10. Schedule: the paper's step decay ×0.1 every 20,000 steps (default) or the code's smooth
 ``0.1 ** (step / 20000)`` floored at 1e-6 (``lr_schedule = "smooth"``). Glorot-uniform initialisation.

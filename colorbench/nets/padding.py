@@ -53,7 +53,9 @@ def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x[..., :H, :W]
 
 
-def apply_padded(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int, mode: str = "reflect") -> torch.Tensor:
+def apply_padded(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int, mode: str = "reflect"
+) -> torch.Tensor:
     """Run ``fn`` on ``x`` padded to a multiple of ``multiple`` and crop the result back to ``x``'s H×W.
 
     ``fn`` maps ``[B,C,H',W'] -> [B,C',H',W']`` (a fully convolutional network); the result is ``[B,C',H,W]``.
