@@ -50,9 +50,12 @@ class AbHistogram:
         if not ab.is_floating_point():
             raise TypeError(f"AbHistogram.update: ab must be a float tensor (ab/110); got {ab.dtype}")
         ab = ab if ab.dtype == torch.float64 else ab.float()
-        idx = torch.floor(ab * AB_SCALE).to(torch.int64).add_(-LOW).clamp_(0, BINS - 1)
-        idx[:, 1].add_(BINS)  # b counts go to the second half
-        self.counts += torch.bincount(idx.flatten(), minlength=2 * BINS).view(2, BINS).cpu()
+        if not bool(torch.isfinite(ab.sum())):  # one cheap pass; NaN/inf would land in arbitrary bins
+            raise ValueError("AbHistogram.update: ab holds NaN or inf values (or values beyond ~1e30)")
+        # floor, clamp and shift are exact on integers in float; int32 indices bincount ~2x faster than int64
+        idx = (ab * AB_SCALE).floor_().clamp_(LOW, LOW + BINS - 1).sub_(LOW).to(torch.int32)
+        counts = torch.stack([torch.bincount(idx[:, c].flatten(), minlength=BINS) for c in range(2)])
+        self.counts += counts.cpu()
         self.n_images += ab.shape[0]
 
     def merge(self, other: "AbHistogram") -> None:
@@ -112,7 +115,7 @@ def ab_histogram_divergence(pred_ab: torch.Tensor, true_ab: torch.Tensor, legacy
     :func:`divergence_from_histograms`. For a test set streamed in batches use :class:`AbHistogram` (or the
     Evaluator), which pools exactly the same counts."""
     check_pair(pred_ab, true_ab, "ab_histogram_divergence", 2)
-    if not bool(torch.isfinite(pred_ab).all()):
+    if not bool(torch.isfinite(pred_ab.sum())):
         raise ValueError("ab_histogram_divergence: pred_ab holds NaN or inf values; a prediction must be finite")
     h_true, h_pred = AbHistogram(), AbHistogram()
     h_true.update(true_ab)
