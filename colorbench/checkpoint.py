@@ -214,7 +214,8 @@ def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
         weights = load_file(str(ckpt / WEIGHTS), device=str(map_location))
     except Exception as exc:  # safetensors raises several types for truncated/garbled files
         raise UserError(f"checkpoint {ckpt / WEIGHTS} is corrupt ({type(exc).__name__}: {exc}); "
-                        "delete it and train again (the run resumes from an earlier checkpoint if one exists)") from None
+                        "delete it and train again (the run resumes from an earlier checkpoint if one exists)"
+                        ) from None
     state: dict[str, Any] = {}
     if (ckpt / STATE).is_file():
         try:
@@ -227,7 +228,8 @@ def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
             _load_weights_into(method, weights)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
-            raise UserError(f"checkpoint {ckpt} does not fit method {method.name!r} with this config: {first}") from None
+            raise UserError(f"checkpoint {ckpt} does not fit method {method.name!r} with this config: {first}"
+                            ) from None
         optimizers = method.optimizers()
         for name, opt_state in state.get("optimizers", {}).items():
             if name in optimizers:

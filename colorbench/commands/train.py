@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps (default 250) and at the end")
     p.add_argument("--num-workers", type=int, default=None, help="data-loader worker processes (default 0)")
     p.add_argument("--data-dir", default=None, help="where the dataset lives (folder/cifar10)")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run folder)")
 
 
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         args.method, dataset, variant=variant, overrides=overrides, steps=steps, epochs=epochs,
         batch_size=pick(args.batch_size, "batch_size", None), size=pick(args.size, "size", None), seed=seed,
         device=pick(args.device, "device", "auto"), precision=pick(args.precision, "precision", "auto"),
-        out_dir=out, val_every=pick(args.val_every, "val_every", 250), ckpt_every=pick(args.ckpt_every, "ckpt_every", 250),
+        out_dir=out, val_every=pick(args.val_every, "val_every", 250),
+        ckpt_every=pick(args.ckpt_every, "ckpt_every", 250),
         num_workers=pick(args.num_workers, "num_workers", 0),
         data_options={"data_dir": args.data_dir} if args.data_dir else None, progress=not args.no_progress,
     )

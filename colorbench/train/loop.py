@@ -159,7 +159,8 @@ def train(
 
     ``method``: a registered name (built with ``variant`` and config ``overrides``, seeded with ``seed``) or a
     :class:`Method` instance. ``size`` is the square training crop; a config field ``image_size`` follows it
-    (``size=None``: the config's ``image_size``, else 64); ``batch_size=None``: the config's, else 16. ``dataset``: a name for :func:`colorbench.data.build_dataset` (train split at
+    (``size=None``: the config's ``image_size``, else 64); ``batch_size=None``: the config's, else 16.
+    ``dataset``: a name for :func:`colorbench.data.build_dataset` (train split at
     ``size``, with ``data_options``) or a torch Dataset of batch items. With ``out_dir`` the run writes
     ``train_log.csv``, ``val_log.csv`` and ``checkpoints/step_NNNNNNN/`` (every ``ckpt_every`` steps and at the
     end), and running the same call again resumes from the newest checkpoint, giving the same weights as an

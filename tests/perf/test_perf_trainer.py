@@ -1,6 +1,7 @@
 """Trainer overhead: ``colorbench.train`` vs a bare PyTorch loop over the same method, data and steps.
 
-The bare loop is what a researcher would write (80 steps, batch 8, 32², the method's test configuration): a shuffling DataLoader and ``method.train_step(batch, step)``.
+The bare loop is what a researcher would write (80 steps, batch 8, 32², the method's test configuration): a
+shuffling DataLoader and ``method.train_step(batch, step)``.
 The trainer adds per-step reseeding, the seeded batch plan, the CSV loss log, the progress bar and a final
 checkpoint. Rounds alternate (bare, trainer, bare, ...) so machine load hits both alike; the benchmark times the
 trainer and ``extra_info`` holds the bare median and the overhead ratio (target: at most 1.05). Run by `make perf`.
