@@ -33,11 +33,16 @@ class Note:
         return self.text
 
 
-def setup_matplotlib() -> None:
-    """Inline figures at :data:`DPI`, PNG only (keeps committed notebooks small)."""
+def setup_notebook() -> None:
+    """Inline figures at :data:`DPI`, PNG only (keeps committed notebooks small); pandas shows whole cells and
+    columns (the tables' notes say where a published figure comes from, and must not be cut)."""
     import warnings
 
     import matplotlib
+
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.width", 250)
 
     warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto in a kernel without ipywidgets
     matplotlib.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 8})
