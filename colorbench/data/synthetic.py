@@ -6,13 +6,14 @@ Each image shows one object on a neutral (grey) background. The object's class d
 class  shape (seen in L)          hue (°)
 ====  =========================  =========
 0      disc, flat                 40 (red-orange)
-1      square, flat, rotated      130 (green)
-2      disc filled with stripes   250 (blue)
-3      triangle, flat, rotated    320 (magenta)
+1      square, checkerboard       130 (green)
+2      disc, stripes              250 (blue)
+3      triangle, dots             320 (magenta)
 ====  =========================  =========
 
-The background and the object differ in lightness (at least 15 L units), so a network that sees only L can find the
-object, tell the class from its outline or texture, and paint it; everything else stays grey (a = b = 0). Images are
+The background and the object differ in lightness (at least 15 L units), and each class has its own texture (period
+``size/8``, ±8 L), so a network that sees only L can find the object and tell its class both from its outline and
+locally from its texture, and paint it; everything else stays grey (a = b = 0). Images are
 drawn in Lab (chroma 40), converted to sRGB (clipped) and quantised to uint8, so ``rgb``, ``L`` and ``ab`` agree.
 An item is a pure function of ``(seed, split, index)`` (train flips also of the epoch); nothing is stored.
 """
@@ -27,7 +28,7 @@ from colorbench.color import lab_to_rgb
 from colorbench.data.base import ColorDataset
 from colorbench.data.transforms import item_rng, to_item
 
-CLASS_NAMES = ("disc", "square", "stripes", "triangle")
+CLASS_NAMES = ("disc", "square", "stripes", "triangle")  # shape + texture: flat, checkerboard, stripes, dots
 CLASS_HUES_DEG = (40.0, 130.0, 250.0, 320.0)
 CHROMA = 40.0
 DEFAULT_LENGTH = {"train": 256, "val": 64, "test": 64}
@@ -66,10 +67,15 @@ def render(cls: int, rng: np.random.Generator, size: int) -> np.ndarray:
     bg = np.clip(bg_l + grad, 5.0, 95.0)
     mask = _object_mask(cls, xx - cx, yy - cy, r, angle, size)
     obj = np.full_like(xx, obj_l)
-    if cls == 2:  # stripes: a square wave in lightness across the disc
-        period = max(4.0, size / 8)
-        u = math.cos(angle) * (xx - cx) + math.sin(angle) * (yy - cy)
-        obj = obj + np.where(np.sin(2 * math.pi * u / period) >= 0, 8.0, -8.0)
+    period = max(4.0, size / 8)
+    u = 2 * math.pi * (math.cos(angle) * (xx - cx) + math.sin(angle) * (yy - cy)) / period
+    v = 2 * math.pi * (-math.sin(angle) * (xx - cx) + math.cos(angle) * (yy - cy)) / period
+    if cls == 1:  # checkerboard
+        obj = obj + np.where(np.sin(u) * np.sin(v) >= 0, 8.0, -8.0)
+    elif cls == 2:  # stripes: a square wave in lightness across the disc
+        obj = obj + np.where(np.sin(u) >= 0, 8.0, -8.0)
+    elif cls == 3:  # dots on a grid
+        obj = obj + np.where(np.cos(u) + np.cos(v) > 1.0, 10.0, -2.0)
     L = mask * obj + (1 - mask) * bg
     hue = math.radians(CLASS_HUES_DEG[cls])
     a = mask * CHROMA * math.cos(hue)
