@@ -165,3 +165,25 @@ def test_c2f_without_checkpoints_says_so(tmp_path):
     note = c2f_table.availability(found)
     assert isinstance(note, Note) and "no trained c2f or base checkpoint" in note.text
     assert c2f_table.rebuild_table1(found, ["48x32"]).empty
+
+
+def test_read_losses_from_the_cell_folder(tmp_path):
+    cell = tmp_path / "cell"
+    (cell / "train" / "checkpoints" / "step_20").mkdir(parents=True)
+    steps = np.arange(1, 21)
+    l1 = 1.0 / steps
+    with open(cell / "loss.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "loss_g", "l1"])
+        w.writerows([s, 5.0, v] for s, v in zip(steps, l1))
+    df = _rows(method=["pix2pix"], checkpoint=[str(cell / "train" / "checkpoints" / "step_20")])
+    text = reading.read_losses(df, {"pix2pix": "l1"})
+    assert f"{l1[:2].mean():.4g} → {l1[-2:].mean():.4g} (fell, 20 steps)" in text
+    assert isinstance(reading.read_losses(_rows(checkpoint=[""]), {}), Note)
+
+
+def test_read_samples_names_washed_out_methods():
+    df = pd.DataFrame({"method": ["gray", "unet_l1", "pix2pix"], "variant": ["default"] * 3, "seed": [0] * 3,
+                       "status": ["ok"] * 3, "colorfulness": [0.0, 10.0, 30.0], "colorfulness_true": [40.0] * 3})
+    text = reading.read_samples(df)
+    assert "(truth 40.0)" in text and "Below half the truth's: unet_l1:" in text

@@ -82,3 +82,50 @@ def read_runtime(runtime: pd.DataFrame) -> Markdown | Note:
             text += (f" From {small} to {big} time grows ×{ratio.min():.1f}–×{ratio.max():.1f}; fully convolutional "
                      "networks grow about with the pixel count, fixed-size parts (a classifier at 299 px) do not.")
     return Markdown(text + " Times are from the machine that ran the bench; compare ratios, not absolute values.")
+
+
+def read_samples(metrics: pd.DataFrame) -> Markdown:
+    """What to look for in the sample grid, with each method's colourfulness against the truth's (from the
+    metrics rows: ``colorfulness`` and ``colorfulness_true``)."""
+    from colorbench.report.tables import summary
+
+    s = summary(metrics, ("colorfulness", "colorfulness_true"))
+    text = ("Every prediction keeps the true L, so shapes always look right; judge the colours. Colourfulness "
+            "(Hasler & Süsstrunk) of the predictions against the truth's says who is washed out:")
+    if s.empty or "colorfulness_mean" not in s or s["colorfulness_mean"].isna().all():
+        return Markdown(text + " not in these results.")
+    truth = s["colorfulness_true_mean"].dropna().mean() if "colorfulness_true_mean" in s else math.nan
+    parts = [f"{lab} {r['colorfulness_mean']:.1f}" for lab, r in s.iterrows() if not math.isnan(r["colorfulness_mean"])]
+    text += " " + ", ".join(parts) + (f" (truth {truth:.1f})." if not math.isnan(truth) else ".")
+    if not math.isnan(truth):
+        dull = [lab for lab, r in s.iterrows() if r["colorfulness_mean"] < 0.5 * truth and lab != "gray"]
+        if dull:
+            text += f" Below half the truth's: {', '.join(dull)}: expect sepia or grey-looking samples."
+    return Markdown(text)
+
+
+def read_losses(metrics: pd.DataFrame, watch: dict[str, str]) -> Markdown | Note:
+    """For each trained row with a loss log: the watched loss over the first and the last tenth of the steps."""
+    from colorbench.bench.plots import read_loss_log
+    from colorbench.report.load import cell_folder, ok_rows
+    from colorbench.report.tables import label
+
+    lines = []
+    for _, r in ok_rows(metrics).iterrows():
+        folder = cell_folder(r)
+        key = watch.get(r["method"], "loss")
+        if folder is None or not (folder / "loss.csv").is_file():
+            continue
+        y = read_loss_log(folder / "loss.csv").get(key, [])
+        if len(y) < 2:
+            continue
+        k = max(1, len(y) // 10)
+        first, last = sum(y[:k]) / k, sum(y[-k:]) / k
+        verdict = "fell" if last < first else "did not fall"
+        lines.append(f"- {label(r['method'], r['variant'])} (seed {int(r.get('seed', 0))}): `{key}` {first:.4g} → "
+                     f"{last:.4g} ({verdict}, {len(y)} steps)")
+    if not lines:
+        return Note("no loss logs on this machine (the runs/ cache is not committed)")
+    return Markdown("The watched loss (a GAN's reconstruction term), mean of the first and the last tenth of the "
+                    "logged steps. The quick budgets are tiny: a falling loss says training works, not that it "
+                    "converged.\n\n" + "\n".join(lines))
