@@ -81,7 +81,7 @@ def test_c2f_table_matches_skimage_on_the_same_checkpoint(smoke):
     assert found["c2f"]["variant"] == "default" and found["base"]["variant"] == "base"
     table = c2f_table.rebuild_table1(found, ["40x24"], photos=1, settings=["s2.0_d10"], warmup=False)
     assert list(table["setting"]) == ["base", "s2.0_d10"] and (table["upsampled"] == 0).all()
-    _, rgb = sample_test_photos()[0]
+    _, rgb = max(sample_test_photos(), key=lambda p: p[1].shape[-1] * p[1].shape[-2])  # the largest photo
     truth = F.interpolate(rgb[None], size=(24, 40), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
     lab = rgb_to_lab(truth)
     for setting, ckpt, kw in (("base", found["base"]["checkpoint"], {}),

@@ -83,19 +83,22 @@ def _timed(method, L: torch.Tensor, **settings) -> tuple[torch.Tensor, float]:
 
 @torch.no_grad()
 def rebuild_table1(found: dict[str, dict | None], sizes: Sequence[str] = ("750x500", "1500x1000"),
-                   photos: int | None = 2, settings: Sequence[str] = C2F_SETTINGS, device: str = "cpu",
-                   warmup: bool = True) -> pd.DataFrame:
+                   photos: int | None = 1, settings: Sequence[str] = C2F_SETTINGS, device: str = "cpu",
+                   warmup: bool | None = None) -> pd.DataFrame:
     """Long table, one row per (setting, resolution): mean ``ssim``, ``psnr`` (dB) and ``seconds`` per image over the
-    first ``photos`` held-out test photos resized to ``W×H``, plus ``upsampled`` (how many were enlarged).
-    ``setting`` is ``base`` or a c2f variant name; a missing model's rows are absent."""
+    ``photos`` largest held-out test photos (most pixels first: the least upsampled; all when None) resized to
+    ``W×H``, plus ``upsampled`` (how many were enlarged). ``setting`` is ``base`` or a c2f variant name; a missing
+    model's rows are absent. ``warmup`` (default: on CUDA only) runs one untimed call per setting and size first."""
     from colorbench import metrics
     from colorbench.checkpoint import load_method
     from colorbench.color import network_to_rgb, rgb_to_network
     from colorbench.data import sample_test_photos
     from colorbench.registry import get_method
 
-    chosen = sample_test_photos()[:photos] if photos else sample_test_photos()
+    ranked = sorted(sample_test_photos(), key=lambda p: -p[1].shape[-1] * p[1].shape[-2])
+    chosen = ranked[:photos] if photos else ranked
     dev = torch.device(device)
+    warmup = dev.type == "cuda" if warmup is None else warmup
     jobs = []
     if found.get("base"):
         jobs.append(("base", found["base"], {}))
