@@ -187,3 +187,23 @@ def test_read_samples_names_washed_out_methods():
                        "status": ["ok"] * 3, "colorfulness": [0.0, 10.0, 30.0], "colorfulness_true": [40.0] * 3})
     text = reading.read_samples(df)
     assert "(truth 40.0)" in text and "Below half the truth's: unet_l1:" in text
+
+
+def test_in_place_copy_keeps_relative_results_and_records_parameters(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from colorbench.report.notebooks import _strip_into
+
+    nb = new_notebook()
+    nb.cells = [new_code_cell('method = "unet_l1"\nresults_dir = "../results"', metadata={"tags": ["parameters"]}),
+                new_code_cell('method = "c2f"\nresults_dir = "/abs/results"',
+                              metadata={"tags": ["injected-parameters"]}),
+                new_code_cell("1 + 1")]
+    nb.metadata["papermill"] = {"x": 1}
+    src = tmp_path / "run.ipynb"
+    nbformat.write(nb, str(src))
+    _strip_into(src, tmp_path / "out.ipynb", {"method": "c2f", "results_dir": "/abs/results"})
+    out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    assert [c.source for c in out.cells] == ['method = "c2f"\nresults_dir = "../results"', "1 + 1"]
+    assert "papermill" not in out.metadata

@@ -98,7 +98,7 @@ def run_reports(results_dir: Path, profile: str, out_dir: Path, *, notebooks: Pa
             execute(src / f"{nb}.ipynb", executed, base | params)
             html = to_html(executed, out_dir / f"{out_name}.html")
             if in_place and nb not in kept_in_place:
-                _strip_into(executed, src / f"{nb}.ipynb", base)
+                _strip_into(executed, src / f"{nb}.ipynb", base | params)
                 kept_in_place.add(nb)
             done.append(Executed(out_name, html, time.perf_counter() - t0, parameters=params))
         except Exception as exc:  # a failing cell: report it, go on with the others
@@ -109,13 +109,23 @@ def run_reports(results_dir: Path, profile: str, out_dir: Path, *, notebooks: Pa
     return done
 
 
-def _strip_into(executed: Path, target: Path, base: dict[str, Any]) -> None:
+def _strip_into(executed: Path, target: Path, params: dict[str, Any]) -> None:
     """Copy an executed notebook over the committed one, dropping papermill's machine-specific injected cell and
-    metadata so the committed file does not carry this machine's paths."""
+    metadata so the committed file does not carry this machine's paths; the parameters cell is set to the values
+    the outputs were made with (except ``results_dir``, which stays relative)."""
+    import json
+    import re
+
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    for c in nb.cells:
+        if "parameters" in c.get("metadata", {}).get("tags", []):
+            for key, value in params.items():
+                if key != "results_dir":
+                    c.source = re.sub(rf"^{re.escape(key)} = .*$", f"{key} = {json.dumps(value)}", c.source,
+                                      flags=re.M)
     nb.metadata.pop("papermill", None)
     for c in nb.cells:
         c.metadata.pop("papermill", None)
