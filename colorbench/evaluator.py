@@ -25,6 +25,7 @@ from colorbench.color import network_to_rgb
 from colorbench.metrics import (
     PER_IMAGE_METRICS,
     AbHistogram,
+    ab_counts,
     colorfulness,
     delta_e76,
     divergence_from_histograms,
@@ -33,6 +34,7 @@ from colorbench.metrics import (
     psnr,
     ssim,
 )
+from colorbench.metrics._threads import cpu_map
 from colorbench.metrics.perceptual import make_fid, make_lpips
 
 _CPU_CHUNK_PIXELS = 1 << 16  # images per chunk on a CPU: the working set stays in cache
@@ -118,27 +120,40 @@ class Evaluator:
         index = batch.get("index")
         index = [int(i) for i in index] if index is not None else list(range(self._n_images, self._n_images + n))
         step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
-        rows = []
+
+        def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
+            """Metrics ``[b,7]`` float64, histogram counts of truth and prediction, (pred_rgb, true_rgb) when the
+            perceptual metrics need them."""
+            sl = slice(i, i + step)
+            pred_rgb = network_to_rgb(L[sl], pred_ab[sl])
+            if true_rgb_all is not None:
+                true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
+            else:
+                true_rgb = network_to_rgb(L[sl], true_ab[sl])
+            cf_pred, cf_true = colorfulness(pred_rgb), colorfulness(true_rgb)
+            values = torch.stack((
+                psnr(pred_rgb, true_rgb).double(), ssim(pred_rgb, true_rgb).double(), cf_pred.double(),
+                cf_true.double(), (cf_true - cf_pred).abs().double(),
+                mae_ab(pred_ab[sl], true_ab[sl]).double(), delta_e76(pred_ab[sl], true_ab[sl]).double(),
+            ), dim=1)
+            rgbs = (pred_rgb, true_rgb) if self._perceptual else None
+            return values, ab_counts(true_ab[sl]), ab_counts(pred_ab[sl]), rgbs
+
+        starts = range(0, n, step)
         try:
-            for i in range(0, n, step):
-                sl = slice(i, i + step)
-                pred_rgb = network_to_rgb(L[sl], pred_ab[sl])
-                if true_rgb_all is not None:
-                    true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
-                else:
-                    true_rgb = network_to_rgb(L[sl], true_ab[sl])
-                cf_pred, cf_true = colorfulness(pred_rgb), colorfulness(true_rgb)
-                rows.append(torch.stack((
-                    psnr(pred_rgb, true_rgb).double(), ssim(pred_rgb, true_rgb).double(), cf_pred.double(),
-                    cf_true.double(), (cf_true - cf_pred).abs().double(),
-                    mae_ab(pred_ab[sl], true_ab[sl]).double(), delta_e76(pred_ab[sl], true_ab[sl]).double(),
-                ), dim=1))
-                for name, metric in self._perceptual.items():
-                    self._update_perceptual(name, metric, pred_rgb, true_rgb)
+            if device.type == "cpu" and not self._perceptual:
+                pieces = cpu_map(chunk, starts)  # single-threaded ops on worker threads (see metrics._threads)
+            else:
+                pieces = []
+                for i in starts:
+                    pieces.append(chunk(i))
+                    for name, metric in self._perceptual.items():
+                        self._update_perceptual(name, metric, *pieces[-1][3])
         except ValueError as exc:
             raise ValueError(f"{self._where()}: {exc}") from exc
-        self.hist_true.update(true_ab)
-        self.hist_pred.update(pred_ab)
+        self.hist_true.add_counts(sum(p[1] for p in pieces), n)
+        self.hist_pred.add_counts(sum(p[2] for p in pieces), n)
+        rows = [p[0] for p in pieces]
         values = torch.cat(rows).cpu().tolist()
         names = ("psnr", "ssim", "colorfulness", "colorfulness_true", "delta_colorfulness", "mae_ab", "delta_e76")
         for idx, vals in zip(index, values):

@@ -286,3 +286,19 @@ def test_ssim_strips_of_large_planes_equal_skimage(monkeypatch):
     y = (x + 0.3 * torch.rand(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
     ref = [_sk_ssim(a, b) for a, b in zip(y.numpy(), x.numpy())]
     np.testing.assert_allclose(metrics.ssim(y, x).numpy(), ref, rtol=0, atol=1e-12)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    """cpu_map spreads pieces over worker threads; each piece is computed the same way, so results are equal."""
+    x = _photos(200, 200)  # 40k-pixel planes: row strips, 6 pieces over the workers
+    y = network_to_rgb(rgb_to_network(x)[0], _distort(rgb_to_network(x)[1], "hue"))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = metrics.ssim(y, x)
+        torch.set_num_threads(2)
+        two = metrics.ssim(y, x)
+        assert torch.get_num_threads() == 2  # restored after the metric's single-threaded window
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)

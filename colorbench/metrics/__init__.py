@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from colorbench.metrics.histogram import (
     AbHistogram,
+    ab_counts,
     ab_histogram_divergence,
     bin_edges,
     divergence_from_histograms,
@@ -26,7 +27,7 @@ from colorbench.metrics.structural import ssim
 from colorbench.metrics.table import METRICS, PER_IMAGE_METRICS, MetricInfo
 
 __all__ = [
-    "METRICS", "PER_IMAGE_METRICS", "MetricInfo", "AbHistogram", "ab_histogram_divergence", "bin_edges",
+    "METRICS", "PER_IMAGE_METRICS", "MetricInfo", "AbHistogram", "ab_counts", "ab_histogram_divergence", "bin_edges",
     "divergence_from_histograms", "js_divergence", "kl_divergence", "perceptual_status", "colorfulness",
     "delta_colorfulness", "delta_e76", "mae_ab", "psnr", "ssim",
 ]

@@ -33,6 +33,14 @@ def bin_edges() -> torch.Tensor:
     return torch.arange(LOW, LOW + BINS + 1, dtype=torch.float64)
 
 
+def ab_counts(ab: torch.Tensor) -> torch.Tensor:
+    """``[B,2,H,W]`` ab/110 (finite) -> ``[2,220]`` int64 counts on ab's device (row 0 = a, row 1 = b)."""
+    ab = ab if ab.dtype == torch.float64 else ab.float()
+    # floor, clamp and shift are exact on integers in float; int32 indices bincount ~2x faster than int64
+    idx = (ab * AB_SCALE).floor_().clamp_(LOW, LOW + BINS - 1).sub_(LOW).to(torch.int32)
+    return torch.stack([torch.bincount(idx[:, c].flatten(), minlength=BINS) for c in range(2)])
+
+
 class AbHistogram:
     """Streaming pooled histogram of a and b: ``update(ab)`` any number of times, memory stays ``[2,220]``.
 
@@ -49,14 +57,14 @@ class AbHistogram:
             raise ValueError(f"AbHistogram.update: ab must be [B,2,H,W] ab/110; got shape {tuple(ab.shape)}")
         if not ab.is_floating_point():
             raise TypeError(f"AbHistogram.update: ab must be a float tensor (ab/110); got {ab.dtype}")
-        ab = ab if ab.dtype == torch.float64 else ab.float()
         if not bool(torch.isfinite(ab.sum())):  # one cheap pass; NaN/inf would land in arbitrary bins
             raise ValueError("AbHistogram.update: ab holds NaN or inf values (or values beyond ~1e30)")
-        # floor, clamp and shift are exact on integers in float; int32 indices bincount ~2x faster than int64
-        idx = (ab * AB_SCALE).floor_().clamp_(LOW, LOW + BINS - 1).sub_(LOW).to(torch.int32)
-        counts = torch.stack([torch.bincount(idx[:, c].flatten(), minlength=BINS) for c in range(2)])
+        self.add_counts(ab_counts(ab), ab.shape[0])
+
+    def add_counts(self, counts: torch.Tensor, n_images: int) -> None:
+        """Add ``[2,220]`` counts from :func:`ab_counts` of ``n_images`` images."""
         self.counts += counts.cpu()
-        self.n_images += ab.shape[0]
+        self.n_images += n_images
 
     def merge(self, other: "AbHistogram") -> None:
         """Pool another accumulator's counts into this one (e.g. from another shard or rank)."""

@@ -23,6 +23,7 @@ import math
 import torch
 
 from colorbench.metrics._check import check_pair, compute_dtype
+from colorbench.metrics._threads import cpu_map
 
 SIGMA = 1.5
 TRUNCATE = 3.5
@@ -91,14 +92,15 @@ def _ssim_planes(pred: torch.Tensor, true: torch.Tensor, data_range: float) -> t
                           for i in range(0, n, step)]) / count
     if h * w <= _CPU_CHUNK_PIXELS:
         step = _CPU_CHUNK_PIXELS // (h * w)
-        return torch.cat([_ssim_sums(pred[i:i + step], true[i:i + step], c1, c2)
-                          for i in range(0, n, step)]) / count
+        pieces = cpu_map(lambda i: _ssim_sums(pred[i:i + step], true[i:i + step], c1, c2), range(0, n, step))
+        return torch.cat(pieces) / count
     rows = max(8, _CPU_CHUNK_PIXELS // w - 2 * RADIUS)  # output rows per strip
-    sums = torch.zeros(n, dtype=torch.float64, device=pred.device)
-    for i in range(n):
-        for r0 in range(0, h - 2 * RADIUS, rows):
-            r1 = min(h, r0 + rows + 2 * RADIUS)
-            sums[i] += _ssim_sums(pred[i:i + 1, r0:r1], true[i:i + 1, r0:r1], c1, c2)[0]
+    strips = [(i, r0, min(h, r0 + rows + 2 * RADIUS)) for i in range(n) for r0 in range(0, h - 2 * RADIUS, rows)]
+    pieces = cpu_map(lambda s: _ssim_sums(pred[s[0]:s[0] + 1, s[1]:s[2]], true[s[0]:s[0] + 1, s[1]:s[2]], c1, c2),
+                     strips)
+    sums = torch.zeros(n, dtype=torch.float64)
+    for (i, _, _), value in zip(strips, pieces):
+        sums[i] += value[0]
     return sums / count
 
 
