@@ -173,3 +173,20 @@ def test_list_datasets_describes_each_name():
     assert {"sample", "synthetic", "folder", "cifar10"} <= set(infos)
     for info in infos.values():
         assert info.description and info.source and info.size
+
+
+@pytest.mark.parametrize("name", ["synthetic", "sample"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_get_batch_equals_collated_items(name, split):
+    """The trainer's fast path (one Lab conversion per batch) gives what DataLoader collation gives."""
+    ds = build_dataset(name, split, size=24, seed=2)
+    ds.set_epoch(3)
+    indices = [5, 0, 7, 3, 11, 2]
+    fast = ds.get_batch(indices)
+    slow = default_collate([ds[i] for i in indices])
+    assert set(fast) == set(slow)
+    assert torch.equal(fast["rgb"], slow["rgb"]) and torch.equal(fast["index"], slow["index"])
+    assert torch.equal(fast["label"], slow["label"])
+    assert torch.allclose(fast["L"], slow["L"], atol=1e-6) and torch.allclose(fast["ab"], slow["ab"], atol=1e-6)
+    with pytest.raises(IndexError):
+        ds.get_batch([len(ds)])

@@ -91,3 +91,15 @@ def test_missing_copy_says_how_to_get_it(tmp_path):
         build_dataset("cifar10", data_dir=tmp_path)
     with pytest.raises(UserError, match="data_dir"):
         build_dataset("cifar10")
+
+
+def test_get_batch_equals_items(fake_cifar):
+    import torch
+    from torch.utils.data import default_collate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train = build_dataset("cifar10", "train", size=24, data_dir=fake_cifar)
+    fast, slow = train.get_batch([3, 1, 4]), default_collate([train[i] for i in (3, 1, 4)])
+    assert torch.equal(fast["rgb"], slow["rgb"]) and torch.equal(fast["label"], slow["label"])
+    assert torch.allclose(fast["ab"], slow["ab"], atol=1e-6)

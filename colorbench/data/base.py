@@ -1,7 +1,12 @@
 """The dataset base class: split, size, seed and the epoch that augmentation depends on."""
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 from torch.utils.data import Dataset
+
+from colorbench.data.transforms import to_batch, to_item
 
 from colorbench.errors import UserError
 
@@ -49,3 +54,30 @@ class ColorDataset(Dataset):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, size={self.size}, "
                 f"seed={self.seed}, len={len(self)}, num_classes={self.num_classes})")
+
+
+class InMemoryDataset(ColorDataset):
+    """A dataset whose crops come from memory: subclasses define :meth:`crop`; items and whole batches follow.
+
+    ``get_batch(indices)`` is the trainer's fast path (no DataLoader, one Lab conversion per batch); it returns what
+    torch's default collate makes of ``[self[i] for i in indices]``."""
+
+    def crop(self, index: int) -> tuple[np.ndarray, int | None, bool]:
+        """``([size,size,3] uint8 sRGB crop, label or None, flip)`` of item ``index`` (augmentation applied)."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {self!r}")
+        image, label, flip = self.crop(index)
+        return to_item(image, index, label, flip=flip)
+
+    def get_batch(self, indices: Sequence[int]) -> dict:
+        """The collated batch of ``indices``: ``L [B,1,H,W]``, ``ab [B,2,H,W]``, ``rgb [B,3,H,W]``, ``index [B]``,
+        ``label [B]`` (datasets with classes)."""
+        indices = [int(i) for i in indices]
+        for i in indices:
+            if not 0 <= i < len(self):
+                raise IndexError(f"index {i} out of range for {self!r}")
+        crops = [self.crop(i) for i in indices]
+        return to_batch([c[0] for c in crops], indices, [c[1] for c in crops], [c[2] for c in crops])

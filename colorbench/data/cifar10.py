@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from colorbench.color import rgb_to_lab
-from colorbench.data.base import ColorDataset
-from colorbench.data.transforms import centre_crop_box, item_rng, random_crop_box, resize_uint8, to_item
+from colorbench.data.base import InMemoryDataset
+from colorbench.data.transforms import centre_crop_box, item_rng, random_crop_box, resize_uint8
 from colorbench.errors import UserError
 
 GREY_CHROMA = 4.0  # Lab units
@@ -56,7 +56,7 @@ def mean_hue(images: np.ndarray) -> np.ndarray:
     return h.reshape(len(images), -1).mean(1)
 
 
-class Cifar10Dataset(ColorDataset):
+class Cifar10Dataset(InMemoryDataset):
     """CIFAR-10 (see the module docstring). Options: ``drop_grey``, ``val_split``, ``split_seed``, ``download``."""
 
     name = "cifar10"
@@ -105,7 +105,7 @@ class Cifar10Dataset(ColorDataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> dict:
+    def crop(self, index: int) -> tuple[np.ndarray, int, bool]:
         image = self.images[index]
         flip = False
         if self.size > image.shape[0]:
@@ -116,4 +116,4 @@ class Cifar10Dataset(ColorDataset):
             flip = bool(rng.integers(0, 2))
         else:
             y, x = centre_crop_box(image.shape[0], image.shape[1], self.size)
-        return to_item(image[y:y + self.size, x:x + self.size], index, int(self.labels[index]), flip=flip)
+        return image[y:y + self.size, x:x + self.size], int(self.labels[index]), flip

@@ -20,8 +20,8 @@ import functools
 import numpy as np
 import torch
 
-from colorbench.data.base import ColorDataset
-from colorbench.data.transforms import item_rng, random_crop_box, resize_uint8, to_item
+from colorbench.data.base import InMemoryDataset
+from colorbench.data.transforms import item_rng, random_crop_box, resize_uint8
 
 # photo name -> skimage.data loader name. Label = position in this table.
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
@@ -72,7 +72,7 @@ def grid_boxes(height: int, width: int, size: int) -> list[tuple[int, int]]:
     return [(oy + i * size, ox + j * size) for i in range(ny) for j in range(nx)]
 
 
-class SampleDataset(ColorDataset):
+class SampleDataset(InMemoryDataset):
     """Patches of scikit-image's bundled colour photos (see the module docstring).
 
     Options: ``photo_scale`` (shorter photo side in patches, default 5), ``train_repeats`` (default 2).
@@ -108,7 +108,7 @@ class SampleDataset(ColorDataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> dict:
+    def crop(self, index: int) -> tuple[np.ndarray, int, bool]:
         v, y, x = self.items[index]
         band = self.bands[v]
         flip = False
@@ -116,7 +116,7 @@ class SampleDataset(ColorDataset):
             rng = item_rng(self.seed, self.epoch, index)
             y, x = random_crop_box(band.shape[0], band.shape[1], self.size, rng)
             flip = bool(rng.integers(0, 2))
-        return to_item(band[y:y + self.size, x:x + self.size], index, self.labels[v], flip=flip)
+        return band[y:y + self.size, x:x + self.size], self.labels[v], flip
 
     def source(self, index: int) -> str:
         """The photo (view) that item ``index`` comes from."""

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from colorbench.color import lab_to_rgb
-from colorbench.data.base import ColorDataset
-from colorbench.data.transforms import item_rng, to_item
+from colorbench.data.base import InMemoryDataset
+from colorbench.data.transforms import item_rng
 
 CLASS_NAMES = ("disc", "square", "stripes", "triangle")  # shape + texture: flat, checkerboard, stripes, dots
 CLASS_HUES_DEG = (40.0, 130.0, 250.0, 320.0)
@@ -85,7 +85,7 @@ def render(cls: int, rng: np.random.Generator, size: int) -> np.ndarray:
     return (rgb * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-class SyntheticDataset(ColorDataset):
+class SyntheticDataset(InMemoryDataset):
     """Generated shapes whose colour follows from shape and texture (see the module docstring).
 
     Options: ``length`` (items in the split; default 256 train / 64 val / 64 test).
@@ -105,10 +105,8 @@ class SyntheticDataset(ColorDataset):
         """The class of item ``index`` (balanced: classes cycle through the indices)."""
         return index % len(CLASS_NAMES)
 
-    def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self!r}")
+    def crop(self, index: int) -> tuple[np.ndarray, int, bool]:
         cls = self.label(index)
         image = render(cls, item_rng(self.seed, 0, index, _SPLIT_STREAM[self.split]), self.size)
         flip = self.augment and bool(item_rng(self.seed, self.epoch, index, 10).integers(0, 2))
-        return to_item(image, index, cls, flip=flip)
+        return image, cls, flip

@@ -58,3 +58,19 @@ def to_item(rgb_u8: np.ndarray, index: int, label: int | None = None, flip: bool
     if label is not None:
         item["label"] = int(label)
     return item
+
+
+def to_batch(images: list[np.ndarray], indices: list[int], labels: list[int | None], flips: list[bool]) -> dict:
+    """Several ``[H,W,3]`` uint8 crops of one size -> the collated batch that torch's default collate would make of
+    :func:`to_item`'s items (``L``, ``ab``, ``rgb`` stacked to ``[B,C,H,W]``, ``index`` and ``label`` as int64
+    ``[B]``), with one Lab conversion for the whole batch."""
+    rgb = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    flip = torch.tensor(flips, dtype=torch.bool)
+    if flip.any():
+        rgb[flip] = rgb[flip].flip(-1)
+    rgb = rgb.contiguous()
+    L, ab = rgb_to_network(rgb)
+    batch = {"L": L, "ab": ab, "rgb": rgb, "index": torch.tensor(indices, dtype=torch.int64)}
+    if labels and labels[0] is not None:
+        batch["label"] = torch.tensor(labels, dtype=torch.int64)
+    return batch
