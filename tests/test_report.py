@@ -73,8 +73,8 @@ def test_failed_rows_are_left_out_and_pretrained_false_is_flagged():
 def _published(source: str, table: str, method: str, variant: str, metric: str, resolution: str = "") -> float:
     text = resources.files("colorbench").joinpath("reference/published.csv").read_text(encoding="utf-8")
     for r in csv.DictReader(text.splitlines()):
-        if (r["source"], r["table"], r["method"], r["variant"], r["metric"]) == (source, table, method, variant, metric) \
-                and resolution in ("", r["resolution"]):
+        key = (r["source"], r["table"], r["method"], r["variant"], r["metric"])
+        if key == (source, table, method, variant, metric) and resolution in ("", r["resolution"]):
             return float(r["value"])
     raise KeyError((source, table, method, variant, metric))
 
@@ -150,8 +150,8 @@ def test_c2f_side_by_side_ratios_and_published_layout():
     paper = {v: _published("c2f", "Table 1c", m, pv, "seconds", "750x500") for v, m, pv in
              (("base", "base", ""), ("s1.2_d1", "c2f", "shrink 1.2 / depth 1"))}
     assert t.loc["s1.2_d1", "750x500 × base (paper)"] == pytest.approx(paper["s1.2_d1"] / paper["base"])
-    assert t.loc["s2.0_d10", "750x500 ssim (paper)"] == _published("c2f", "Table 1a", "c2f", "shrink 2.0 / depth 10", "ssim",
-                                                                  "750x500")
+    assert t.loc["s2.0_d10", "750x500 ssim (paper)"] == _published("c2f", "Table 1a", "c2f", "shrink 2.0 / depth 10",
+                                                                  "ssim", "750x500")
     assert math.isnan(t.loc["s1.2_d10", "750x500 ssim"])  # not measured: empty, not invented
     wide = c2f_table.published_wide()
     assert [r for m, r in wide.columns if m == "psnr"] == list(c2f_table.PAPER_SIZES)

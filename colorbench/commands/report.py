@@ -8,7 +8,8 @@ HELP = "execute the report notebooks against results/<profile>/ and write HTML i
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", type=Path, default=Path("results"), help="results folder (made by `colorbench bench`)")
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results folder (made by `colorbench bench`)")
     parser.add_argument("--profile", default="quick", help="which profile's results to report on")
     parser.add_argument("--out", type=Path, help="HTML folder (default: RESULTS/PROFILE/report)")
     parser.add_argument("--methods", nargs="+", metavar="NAME",

@@ -133,7 +133,8 @@ def rebuild_table1(found: dict[str, dict | None], sizes: Sequence[str] = ("750x5
 
 
 def published_table1() -> pd.DataFrame:
-    """The paper's Table 1a-c as a long table: setting (our variant names, ``base``), resolution, ssim, psnr, seconds."""
+    """The paper's Table 1a-c as a long table: setting (our variant names, ``base``), resolution, ssim, psnr,
+    seconds."""
     rec: dict[tuple[str, str], dict] = {}
     for r in load_published():
         if r.source == "c2f" and r.table in ("Table 1a", "Table 1b", "Table 1c"):

@@ -79,7 +79,8 @@ def read_runtime(runtime: pd.DataFrame) -> Markdown | Note:
         small = runtime.columns[0]
         ratio = (runtime[big] / runtime[small]).dropna()
         if not ratio.empty:
-            text += (f" From {small} to {big} time grows ×{ratio.min():.1f}–×{ratio.max():.1f}; fully convolutional "
+            text += (f" From {small} to {big} time grows ×{ratio.min():.1f}–×{ratio.max():.1f}; "
+                     "fully convolutional "
                      "networks grow about with the pixel count, fixed-size parts (a classifier at 299 px) do not.")
     return Markdown(text + " Times are from the machine that ran the bench; compare ratios, not absolute values.")
 
