@@ -3,7 +3,8 @@
 
 Each metrics row names its checkpoint (``.../<cell>/train/checkpoints/step_N``); the cell folder three levels up
 holds the loss log (``loss.csv``), the pooled histograms and the sample arrays. Those live under ``runs/``
-(git-ignored), so on a fresh clone with only the committed ``results/`` they are absent and the report says so instead of failing.
+(git-ignored), so on a fresh clone with only the committed ``results/`` they are absent and the report says so
+instead of failing.
 """
 from __future__ import annotations
 
