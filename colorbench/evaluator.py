@@ -122,7 +122,7 @@ class Evaluator:
         step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
 
         def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
-            """Metrics ``[b,7]`` float64, histogram counts of truth and prediction, (pred_rgb, true_rgb) when the
+            """Metrics ``[b,7]`` float64 on the CPU, histogram counts of truth and prediction, (pred_rgb, true_rgb) when the
             perceptual metrics need them."""
             sl = slice(i, i + step)
             pred_rgb = network_to_rgb(L[sl], pred_ab[sl])
@@ -132,10 +132,9 @@ class Evaluator:
                 true_rgb = network_to_rgb(L[sl], true_ab[sl])
             cf_pred, cf_true = colorfulness(pred_rgb), colorfulness(true_rgb)
             values = torch.stack((
-                psnr(pred_rgb, true_rgb).double(), ssim(pred_rgb, true_rgb).double(), cf_pred.double(),
-                cf_true.double(), (cf_true - cf_pred).abs().double(),
-                mae_ab(pred_ab[sl], true_ab[sl]).double(), delta_e76(pred_ab[sl], true_ab[sl]).double(),
-            ), dim=1)
+                psnr(pred_rgb, true_rgb), ssim(pred_rgb, true_rgb), cf_pred, cf_true, (cf_true - cf_pred).abs(),
+                mae_ab(pred_ab[sl], true_ab[sl]), delta_e76(pred_ab[sl], true_ab[sl]),
+            ), dim=1).cpu().double()  # on the CPU first: MPS has no float64
             rgbs = (pred_rgb, true_rgb) if self._perceptual else None
             return values, ab_counts(true_ab[sl]), ab_counts(pred_ab[sl]), rgbs
 

@@ -21,6 +21,11 @@ def check_pair(pred: torch.Tensor, true: torch.Tensor, what: str, channels: int)
         raise ValueError(f"{what}: pred is on {pred.device} and true on {true.device}; move both to one device")
 
 
+def accumulate_dtype(x: torch.Tensor) -> torch.dtype:
+    """float64 for sums over an image, except on MPS, which has no float64."""
+    return torch.float32 if x.device.type == "mps" else torch.float64
+
+
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
     """float64 stays float64; every other float type is computed in float32."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from colorbench.color import AB_SCALE
-from colorbench.metrics._check import check_pair, compute_dtype
+from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
 
 
 def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -27,11 +27,11 @@ def _rgyb_stats(rgb: torch.Tensor) -> torch.Tensor:
     r, g, b = rgb.to(dtype).unbind(1)
     rg = (r - g).flatten(1)
     yb = torch.add(r, g).mul_(0.5).sub_(b).flatten(1)
-    n = rg.shape[1]
+    n, acc = rg.shape[1], accumulate_dtype(rgb)
     stats = []
     for x in (rg, yb):  # population mean and variance from sums accumulated in float64 (2x faster than std_mean)
-        mean = x.sum(dim=1, dtype=torch.float64) / n
-        mean_sq = torch.linalg.vector_norm(x, dim=1, dtype=torch.float64).square() / n
+        mean = x.sum(dim=1, dtype=acc) / n
+        mean_sq = torch.linalg.vector_norm(x, dim=1, dtype=acc).square() / n
         stats.append((mean, (mean_sq - mean * mean).clamp_min(0.0)))
     (mean_rg, var_rg), (mean_yb, var_yb) = stats
     # on 0..255 values every statistic scales by 255

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from colorbench.metrics._check import check_pair, compute_dtype
+from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
 from colorbench.metrics._threads import cpu_map
 
 SIGMA = 1.5
@@ -75,7 +75,7 @@ def _ssim_sums(pred: torch.Tensor, true: torch.Tensor, c1: float, c2: float) -> 
     num_c = (ess - edd).mul_(0.5).sub_(two_mxy).add_(c2)  # 2 sxy + C2
     den_c = (ess + edd).mul_(0.5).sub_(m_sq).add_(c2)  # sx² + sy² + C2
     ssim_map = two_mxy.add_(c1).mul_(num_c).div_(m_sq.add_(c1).mul_(den_c))
-    return ssim_map.sum(dim=(1, 2), dtype=torch.float64)
+    return ssim_map.sum(dim=(1, 2), dtype=accumulate_dtype(ssim_map))
 
 
 def _ssim_planes(pred: torch.Tensor, true: torch.Tensor, data_range: float) -> torch.Tensor:
