@@ -37,7 +37,7 @@ from colorbench.metrics import (
 from colorbench.metrics._threads import cpu_map
 from colorbench.metrics.perceptual import make_fid, make_lpips
 
-_CPU_CHUNK_PIXELS = 1 << 16  # images per chunk on a CPU: the working set stays in cache
+_CPU_CHUNK_PIXELS = 1 << 17  # pixels per CPU chunk, one chunk per worker thread (as metrics.structural)
 
 
 class NonFiniteError(ValueError):

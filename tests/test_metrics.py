@@ -288,9 +288,12 @@ def test_ssim_strips_of_large_planes_equal_skimage(monkeypatch):
     np.testing.assert_allclose(metrics.ssim(y, x).numpy(), ref, rtol=0, atol=1e-12)
 
 
-def test_results_do_not_depend_on_the_thread_count():
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     """cpu_map spreads pieces over worker threads; each piece is computed the same way, so results are equal."""
-    x = _photos(200, 200)  # 40k-pixel planes: row strips, 6 pieces over the workers
+    import sys
+
+    monkeypatch.setattr(sys.modules["colorbench.metrics.structural"], "_CPU_CHUNK_PIXELS", 4096)
+    x = _photos(100, 100)  # 10k-pixel planes in 4096-pixel row strips: 9 pieces over the workers
     y = network_to_rgb(rgb_to_network(x)[0], _distort(rgb_to_network(x)[1], "hue"))
     before = torch.get_num_threads()
     try:
