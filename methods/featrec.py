@@ -27,8 +27,11 @@ fed ImageNet-normalised RGB (torchvision's mean/std on [0, 1]):
 
 Weights come from :func:`colorbench.pretrained.load_pretrained` (local files only, ``pretrained`` auto/true/false);
 :meth:`pretrained_flags` records what was loaded. Magnitudes: Keras' VGG16 sees 'caffe' inputs (0-255, BGR mean
-subtracted), torchvision's sees (x - mean) / std on [0, 1], so the same weight 1e-5 weighs a perceptual term roughly
-(255·0.226)² ≈ 3,300× smaller here than in the thesis; ``feature_weight`` changes it.
+subtracted), torchvision's sees (x - mean) / std on [0, 1], so the same weight 1e-5 would weigh the perceptual term
+roughly (255·0.226)² ≈ 3,300× less here than in the thesis. ``feature_input_scale`` (default 255·0.226 ≈ 57.6)
+multiplies the feature MSE by its square, so the thesis' weight has about the thesis' effect; the match is
+approximate (the backbone's biases make it not exactly homogeneous). ``feature_input_scale = 1`` gives the plain
+torchvision-scale loss.
 """
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ class FeatrecConfig:
     backbone: Literal["vgg16", "resnet50", "unet", "fpn"] = "vgg16"
     feature_layer: str | None = None  # None: DEFAULT_LAYER[backbone]
     feature_weight: float = 1e-5
+    feature_input_scale: float = 255 * 0.226  # emulates Keras' 0-255 'caffe' input range (see the module docstring)
     pretrained: Literal["auto", "true", "false"] = "auto"  # backbone weights, see colorbench.pretrained
     pretrained_path: str | None = None
     image_size: int = 256  # training crop side; generator depth follows it
@@ -218,7 +222,7 @@ class Featrec(Method):
             rgb_true = network_to_rgb(L.float(), ab_true.float())
         with torch.no_grad():
             target = self.features(rgb_true)
-        return F.mse_loss(self.features(rgb_pred).float(), target.float())
+        return F.mse_loss(self.features(rgb_pred).float(), target.float()) * self.config.feature_input_scale**2
 
     def _adv(self, pair: torch.Tensor, target: float) -> torch.Tensor:
         out = self.discriminator(pair)

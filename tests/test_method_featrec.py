@@ -103,7 +103,7 @@ def test_backbone_is_frozen_but_passes_gradients_to_the_generator():
 
 
 def test_feature_loss_is_mse_of_imagenet_normalised_rgb_features():
-    m = create_method("featrec", **TINY)
+    m = create_method("featrec", **{**TINY, "feature_input_scale": 1.0})
     m.features.net = nn.Identity()  # φ = the normalised input, so the loss can be computed by hand
     b = _batch(n=1, size=8)
     ab_pred = b["ab"] + 0.05
@@ -140,3 +140,15 @@ def test_bad_options_name_the_choices():
         create_method("featrec", **{**TINY, "feature_layer": "conv9"})
     with pytest.raises(ValueError, match="layer1"):
         create_method("featrec", variant="resnet50", **TINY)  # block1_conv1 is a VGG layer
+
+
+def test_feature_input_scale_emulates_the_keras_input_range():
+    """The thesis' Keras VGG16 saw 0-255 inputs: by default the MSE is scaled by (255·0.226)² so 1e-5 keeps its weight."""
+    b = _batch(n=1, size=8)
+    plain = create_method("featrec", **{**TINY, "feature_input_scale": 1.0})
+    default = create_method("featrec", **TINY)
+    default.load_state_dict(plain.state_dict())
+    assert get_method("featrec").Config().feature_input_scale == pytest.approx(57.63)
+    ab_pred = b["ab"] + 0.05
+    ratio = default.feature_loss(b["L"], ab_pred, b["ab"]) / plain.feature_loss(b["L"], ab_pred, b["ab"])
+    assert ratio.item() == pytest.approx((255 * 0.226) ** 2, rel=1e-5)
