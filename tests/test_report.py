@@ -207,3 +207,13 @@ def test_in_place_copy_keeps_relative_results_and_records_parameters(tmp_path):
     out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
     assert [c.source for c in out.cells] == ['method = "c2f"\nresults_dir = "../results"', "1 + 1"]
     assert "papermill" not in out.metadata
+
+
+def test_relative_checkpoints_resolve_against_the_results_parent(tmp_path, monkeypatch):
+    ckpt = tmp_path / "runs" / "bench" / "abc" / "train" / "checkpoints" / "step_3"
+    ckpt.mkdir(parents=True)
+    _write(tmp_path / "results", _rows(checkpoint=["runs/bench/abc/train/checkpoints/step_3"]))
+    monkeypatch.chdir(tmp_path / "results")  # as a kernel in notebooks/ would be: not where the bench ran
+    res = load.load_results(tmp_path / "results", "quick")
+    row = res.dataset.metrics.iloc[0]
+    assert load.checkpoint_of(row) == ckpt and load.cell_folder(row) == ckpt.parents[2]

@@ -20,7 +20,7 @@ import torch
 
 from colorbench.bench.published import load_published
 from colorbench.report.figures import Note
-from colorbench.report.load import checkpoint_of, ok_rows
+from colorbench.report.load import absolute_checkpoints, checkpoint_of, ok_rows
 from colorbench.report.method_view import resize
 
 C2F_SETTINGS = ("s1.2_d1", "s1.2_d10", "s2.0_d1", "s2.0_d10")
@@ -37,7 +37,7 @@ def find_checkpoints(results_dir: str | Path, profile: str) -> dict[str, dict | 
         p for p in root.glob("*/*/metrics.csv") if p.parent.parent.name != profile)
     found: dict[str, dict | None] = {"c2f": None, "base": None}
     for path in paths:
-        df = pd.read_csv(path)
+        df = absolute_checkpoints(pd.read_csv(path), root)
         if "method" not in df:
             continue
         df["variant"] = df["variant"].astype(object).fillna("default").astype(str)

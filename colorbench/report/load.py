@@ -65,13 +65,33 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 
+def absolute_checkpoints(metrics: pd.DataFrame, results_dir: str | Path) -> pd.DataFrame:
+    """Make relative ``checkpoint`` paths absolute. The bench writes them relative to the folder it ran in (the one
+    holding ``results/`` and ``runs/``), while a notebook's kernel runs in ``notebooks/``: a relative path is taken
+    against the results folder's parent when it exists there, else against the current directory."""
+    if "checkpoint" not in metrics:
+        return metrics
+    bases = (Path(results_dir).resolve().parent, Path.cwd())
+
+    def fix(value: object) -> object:
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            return value
+        for base in bases:
+            if (base / value).exists():
+                return str(base / value)
+        return value
+
+    metrics["checkpoint"] = metrics["checkpoint"].map(fix)
+    return metrics
+
+
 def load_results(results_dir: str | Path = "results", profile: str = "quick") -> Results:
     """Load every dataset of ``results_dir/profile``. Raises :class:`UserError` when there are none."""
     folder = profile_folder(results_dir, profile)
     datasets = {}
     for csv_path in sorted(folder.glob("*/metrics.csv")):
         d = csv_path.parent
-        metrics = _read_csv(csv_path)
+        metrics = absolute_checkpoints(_read_csv(csv_path), results_dir)
         if "variant" in metrics:
             metrics["variant"] = metrics["variant"].astype(object).fillna("default").astype(str)
         per_image = _read_csv(d / "per_image.csv")
