@@ -19,9 +19,11 @@ goes at once.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
+import torch.nn.functional as F
 
 from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
 from colorbench.metrics._threads import cpu_map
@@ -46,7 +48,55 @@ _KERNEL = gaussian_kernel()
 
 
 def _filter_valid(maps: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian, 'valid' region: ``[N,H,W]`` -> ``[N,H-10,W-10]``."""
+    """Separable Gaussian, 'valid' region: ``[N,H,W]`` -> ``[N,H-10,W-10]``, maps 0..N/2 scaled by 1/√2 and
+    maps N/2..N by 1/2 (N = 4n: the sums and differences, then their squares; see :func:`_ssim_sums`)."""
+    r = RADIUS
+    n4, h, w = maps.shape
+    if maps.device.type != "cpu":
+        return _scale_halves(_rows_shift(_cols_shift(maps)))
+    if maps.dtype == torch.float32:  # oneDNN's depthwise convolution: one pass, not 10 (0.8 vs 1.9 ms, 8 maps of 256²)
+        rows = F.conv2d(maps[None], _conv_weight(n4, maps.dtype), groups=n4)[0]
+    else:  # float64: oneDNN has no float64 convolution
+        rows = _cols_shift(maps)
+    # vertical: banded matrix products on blocks of _BLOCK output rows (BLAS; 0.9 vs 1.7 ms for 10 passes)
+    h_out, w_out = h - 2 * r, w - 2 * r
+    out = torch.empty(n4, h_out, w_out, dtype=maps.dtype)
+    rows = rows.contiguous().view(2, n4 // 2, h, w_out)
+    out2 = out.view(2, n4 // 2, h_out, w_out)
+    blocks = h_out // _BLOCK
+    if blocks:
+        src = rows.as_strided((2, n4 // 2, blocks, _BLOCK + 2 * r, w_out),
+                              (n4 // 2 * h * w_out, h * w_out, _BLOCK * w_out, w_out, 1))
+        torch.matmul(_band(_BLOCK, maps.dtype)[:, None, None], src,
+                     out=out2[:, :, :blocks * _BLOCK].view(2, n4 // 2, blocks, _BLOCK, w_out))
+    rest = h_out - blocks * _BLOCK
+    if rest:
+        torch.matmul(_band(rest, maps.dtype)[:, None], rows[:, :, blocks * _BLOCK:],
+                     out=out2[:, :, blocks * _BLOCK:])
+    return out
+
+
+_BLOCK = 16  # output rows per banded block (measured: 16 and 32 best on 256² planes)
+
+
+@functools.lru_cache(maxsize=32)
+def _band(rows_out: int, dtype: torch.dtype) -> torch.Tensor:
+    """``[2, rows_out, rows_out+10]``: row i holds the kernel at columns i..i+10, scaled by 1/√2 and by 1/2."""
+    band = torch.zeros(rows_out, rows_out + 2 * RADIUS, dtype=torch.float64)
+    k = torch.tensor(_KERNEL, dtype=torch.float64)
+    for i in range(rows_out):
+        band[i, i:i + WIN_SIZE] = k
+    return torch.stack((band * math.sqrt(0.5), band * 0.5)).to(dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _conv_weight(channels: int, dtype: torch.dtype) -> torch.Tensor:
+    """``[channels,1,1,11]`` depthwise weight of the horizontal pass."""
+    return torch.tensor(_KERNEL, dtype=dtype).view(1, 1, 1, WIN_SIZE).repeat(channels, 1, 1, 1)
+
+
+def _cols_shift(maps: torch.Tensor) -> torch.Tensor:
+    """Horizontal pass as 5 symmetric pairs of shifted slices: ``[N,H,W]`` -> ``[N,H,W-10]``."""
     k, r = _KERNEL, RADIUS
     w_out = maps.shape[-1] - 2 * r
     rows = torch.mul(maps[..., r:r + w_out], k[r])
@@ -54,6 +104,12 @@ def _filter_valid(maps: torch.Tensor) -> torch.Tensor:
     for i in range(r):  # symmetric taps i and 2r - i share one weight
         torch.add(maps[..., i:i + w_out], maps[..., 2 * r - i:2 * r - i + w_out], out=tmp)
         rows.add_(tmp, alpha=k[i])
+    return rows
+
+
+def _rows_shift(rows: torch.Tensor) -> torch.Tensor:
+    """Vertical pass as 5 symmetric pairs of shifted slices: ``[N,H,W]`` -> ``[N,H-10,W]``."""
+    k, r = _KERNEL, RADIUS
     h_out = rows.shape[-2] - 2 * r
     out = torch.mul(rows[..., r:r + h_out, :], k[r])
     tmp = torch.empty_like(out)
@@ -63,18 +119,31 @@ def _filter_valid(maps: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _scale_halves(out: torch.Tensor) -> torch.Tensor:
+    half = out.shape[0] // 2
+    out[:half].mul_(math.sqrt(0.5))
+    out[half:].mul_(0.5)
+    return out
+
+
 def _ssim_sums(pred: torch.Tensor, true: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
-    """``[n,h,w]`` planes -> ``[n]`` sums of the SSIM map over the valid ``[h-10, w-10]`` region."""
+    """``[n,h,w]`` planes -> ``[n]`` sums of the SSIM map over the valid ``[h-10, w-10]`` region.
+
+    The filter returns ``ms = G(s)/√2``, ``md = G(d)/√2``, ``ess = G(s²)/2``, ``edd = G(d²)/2``, so
+    ``2 mx my = ms² - md²``, ``mx² + my² = ms² + md²``, ``2 sxy = (ess - ms²) - (edd - md²)`` and
+    ``sx² + sy² = (ess - ms²) + (edd - md²)``."""
     s = pred + true
     d = pred - true
     maps = torch.cat((s, d, s * s, d * d), dim=0)  # [4n, h, w]
     ms, md, ess, edd = _filter_valid(maps).chunk(4, dim=0)
     ms.square_()
     md.square_()
-    two_mxy = (ms - md).mul_(0.5)  # 2 mx my
-    m_sq = (ms + md).mul_(0.5)  # mx² + my²
-    num_c = (ess - edd).mul_(0.5).sub_(two_mxy).add_(c2)  # 2 sxy + C2
-    den_c = (ess + edd).mul_(0.5).sub_(m_sq).add_(c2)  # sx² + sy² + C2
+    u = ess.sub_(ms)
+    v = edd.sub_(md)
+    two_mxy = ms - md  # 2 mx my
+    m_sq = ms.add_(md)  # mx² + my²
+    num_c = torch.sub(u, v).add_(c2)  # 2 sxy + C2
+    den_c = u.add_(v).add_(c2)  # sx² + sy² + C2
     ssim_map = two_mxy.add_(c1).mul_(num_c).div_(m_sq.add_(c1).mul_(den_c))
     return ssim_map.sum(dim=(1, 2), dtype=accumulate_dtype(ssim_map))
 
