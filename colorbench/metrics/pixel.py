@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from colorbench.color import AB_SCALE
-from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
+from colorbench.metrics._check import check_pair, compute_dtype
 
 
 def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -23,19 +23,20 @@ def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0
 
 
 def _rgyb_stats(rgb: torch.Tensor) -> torch.Tensor:
+    """``[B,3,H,W]`` -> ``[B]`` colourfulness. ``rg`` and ``yb`` go into one ``[B,2,HW]`` buffer; the statistics
+    are two-pass (mean, then the sum of squared deviations, as NumPy's ``std``), summed in the input's precision:
+    torch sums float32 by cascade (pairwise) summation, ~1e-7 relative, and float32 sums vectorise where
+    float64-accumulated ones do not (measured 0.02 vs 0.25 ms on 2×3×256²)."""
     dtype = compute_dtype(rgb)
-    r, g, b = rgb.to(dtype).unbind(1)
-    rg = (r - g).flatten(1)
-    yb = torch.add(r, g).mul_(0.5).sub_(b).flatten(1)
-    n, acc = rg.shape[1], accumulate_dtype(rgb)
-    stats = []
-    for x in (rg, yb):  # population mean and variance from sums accumulated in float64 (2x faster than std_mean)
-        mean = x.sum(dim=1, dtype=acc) / n
-        mean_sq = torch.linalg.vector_norm(x, dim=1, dtype=acc).square() / n
-        stats.append((mean, (mean_sq - mean * mean).clamp_min(0.0)))
-    (mean_rg, var_rg), (mean_yb, var_yb) = stats
+    r, g, b = rgb.to(dtype).flatten(2).unbind(1)
+    n = r.shape[1]
+    y = torch.empty(r.shape[0], 2, n, dtype=dtype, device=rgb.device)
+    torch.sub(r, g, out=y[:, 0])
+    torch.add(r, g, out=y[:, 1]).mul_(0.5).sub_(b)
+    mean = y.sum(dim=2) / n  # [B, 2]: mean_rg, mean_yb
+    var = y.sub_(mean[:, :, None]).square_().sum(dim=2) / n  # population variances
     # on 0..255 values every statistic scales by 255
-    return ((var_rg + var_yb).sqrt() + 0.3 * torch.hypot(mean_rg, mean_yb)).mul(255.0).to(dtype)
+    return (var.sum(dim=1).sqrt() + 0.3 * torch.hypot(mean[:, 0], mean[:, 1])).mul_(255.0)
 
 
 def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
