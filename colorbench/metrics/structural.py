@@ -132,9 +132,11 @@ def _ssim_sums(pred: torch.Tensor, true: torch.Tensor, c1: float, c2: float) -> 
     The filter returns ``ms = G(s)/√2``, ``md = G(d)/√2``, ``ess = G(s²)/2``, ``edd = G(d²)/2``, so
     ``2 mx my = ms² - md²``, ``mx² + my² = ms² + md²``, ``2 sxy = (ess - ms²) - (edd - md²)`` and
     ``sx² + sy² = (ess - ms²) + (edd - md²)``."""
-    s = pred + true
-    d = pred - true
-    maps = torch.cat((s, d, s * s, d * d), dim=0)  # [4n, h, w]
+    n = pred.shape[0]
+    maps = torch.empty((4 * n, *pred.shape[1:]), dtype=pred.dtype, device=pred.device)  # s, d, s², d²
+    torch.add(pred, true, out=maps[:n])
+    torch.sub(pred, true, out=maps[n:2 * n])
+    torch.square(maps[:2 * n], out=maps[2 * n:])
     ms, md, ess, edd = _filter_valid(maps).chunk(4, dim=0)
     ms.square_()
     md.square_()
