@@ -74,6 +74,13 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
             "↓ lower is better. Histogram divergences are in the canonical form (pooled, normalised, "
             "DESIGN.md) unless the header says legacy.", "", table, ""]
     text += [f"[^{i}]: {n}" for i, n in enumerate(notes, 1)]
+    random_init = sorted({f"{label(r['method'], r.get('variant', 'default'))} "
+                          f"({', '.join(k for k, v in flags.items() if not v)})"
+                          for r in rows if (flags := r.get("provenance", {}).get("pretrained") or {})
+                          and not all(flags.values())})
+    if random_init:
+        text += ["", "Pretrained backbones not on disk, so initialised randomly (`pretrained=false` in metrics.csv; "
+                 "`colorbench weights list` / `fetch`): " + "; ".join(random_init) + "."]
     if comparison:
         text += ["", "## Against the baselines", "",
                  "✓ = beats the baseline (gray / mean_color) on that metric, ✗ = does not.", "",

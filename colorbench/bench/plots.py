@@ -86,7 +86,7 @@ def sample_grid(path: Path, samples: Mapping[str, Mapping[str, np.ndarray]], n: 
                 ax.imshow(np.clip(img, 0, 1))
             if i == 0:
                 ax.set_title(cols[j], fontsize=6)
-    out = atomic.write_figure(path, fig, DPI)
+    out = atomic.write_figure(path, fig, 60)
     plt.close(fig)
     return out
 

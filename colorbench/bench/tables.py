@@ -144,9 +144,15 @@ def summarise(rows: Iterable[Mapping[str, Any]], per_image: Iterable[Mapping[str
     return out
 
 
+def _constant(values: Iterable[float]) -> bool:
+    """All values equal up to float noise (e.g. colorfulness_true: the truth's figure, the same for every method)."""
+    vals = [v for v in values if is_number(v)]
+    return not vals or max(vals) - min(vals) <= 1e-5 * max(1.0, max(abs(v) for v in vals))  # float32 noise
+
+
 def best_labels(summary: Sequence[Mapping[str, Any]], metric: str, direction: str) -> set[str]:
     vals = [(e["label"], e[metric]["mean"]) for e in summary if is_number(e[metric]["mean"])]
-    if len({v for _, v in vals}) < 2 or direction not in ("higher", "lower"):
+    if _constant(v for _, v in vals) or direction not in ("higher", "lower"):
         return set()  # nothing to rank (e.g. a reference column that is the same for every method)
     target = max(v for _, v in vals) if direction == "higher" else min(v for _, v in vals)
     return {lab for lab, v in vals if v == target}
@@ -193,7 +199,7 @@ def baseline_comparison(rows: Iterable[Mapping[str, Any]],
     metrics = [m for m in decls if decls[m]["direction"] in ("higher", "lower")]
     summary = {e["label"]: e for e in summarise(rows, [], metrics)}
     out: dict[str, dict[str, dict[str, bool]]] = {}
-    constant = {m for m in metrics if len({e[m]["mean"] for e in summary.values() if is_number(e[m]["mean"])}) < 2}
+    constant = {m for m in metrics if _constant(e[m]["mean"] for e in summary.values())}
     metrics = [m for m in metrics if m not in constant]  # e.g. colorfulness_true: a reference, not a score
     for lab, e in summary.items():
         if e["method"] in BASELINES:
