@@ -217,3 +217,17 @@ def test_relative_checkpoints_resolve_against_the_results_parent(tmp_path, monke
     res = load.load_results(tmp_path / "results", "quick")
     row = res.dataset.metrics.iloc[0]
     assert load.checkpoint_of(row) == ckpt and load.cell_folder(row) == ckpt.parents[2]
+
+
+def test_photo_grids_become_small_jpegs():
+    from PIL import Image as PILImage
+
+    from colorbench.report.figures import PHOTO_MAX_WIDTH, photo
+
+    rng = np.random.default_rng(0)
+    im = PILImage.fromarray(rng.integers(0, 255, (300, 2000, 3), dtype=np.uint8))
+    out = photo(im)
+    assert out.format == "jpeg" and out.data[:2] == b"\xff\xd8"
+    import io
+
+    assert PILImage.open(io.BytesIO(out.data)).size == (PHOTO_MAX_WIDTH, 150)

@@ -48,6 +48,19 @@ def find_checkpoints(results_dir: str | Path, profile: str) -> dict[str, dict | 
     return found
 
 
+def describe(row: dict | None, results_dir: str | Path) -> str | None:
+    """``profile / variant / checkpoint`` of a found row, the checkpoint relative to the results folder's parent
+    (no machine-specific absolute paths in committed notebooks)."""
+    if row is None:
+        return None
+    ckpt = Path(str(row["checkpoint"]))
+    try:
+        ckpt = ckpt.relative_to(Path(results_dir).resolve().parent)
+    except ValueError:
+        pass
+    return f"profile {row.get('profile', '')}, variant {row['variant']}, checkpoint {ckpt}"
+
+
 def availability(found: dict[str, dict | None]) -> Note | None:
     """A note saying which trained model is missing (and how to make it), or None when both are there."""
     missing = [k for k, v in found.items() if v is None]

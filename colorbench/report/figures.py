@@ -54,16 +54,57 @@ def setup_notebook() -> None:
         pass
 
 
+PHOTO_MAX_WIDTH = 1000
+PHOTO_QUALITY = 85
+
+
+def photo(image) -> object:
+    """A figure or PIL image of photographs as an IPython JPEG (at most :data:`PHOTO_MAX_WIDTH` px wide, quality
+    :data:`PHOTO_QUALITY`): photo grids as PNG run to hundreds of KB, which committed notebooks must not carry.
+    Plots (lines, text) stay PNG."""
+    import io
+
+    from IPython.display import Image
+    from PIL import Image as PILImage
+
+    if not isinstance(image, PILImage.Image):  # a matplotlib Figure
+        buf = io.BytesIO()
+        image.savefig(buf, format="png", dpi=DPI)
+        buf.seek(0)
+        image = PILImage.open(buf)
+    image = image.convert("RGB")
+    if image.width > PHOTO_MAX_WIDTH:
+        image = image.resize((PHOTO_MAX_WIDTH, round(image.height * PHOTO_MAX_WIDTH / image.width)),
+                             PILImage.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=PHOTO_QUALITY, optimize=True)
+    return Image(data=out.getvalue(), format="jpeg")
+
+
 def bench_png(data: DatasetResults | Results, name: str):
     """A PNG the bench wrote (``histograms``, ``samples``, ``loss_curves``; ``runtime`` on a :class:`Results`) as
-    an IPython Image, or a :class:`Note` when the bench drew none."""
+    an IPython Image (the photo grid ``samples`` through :func:`photo`), or a :class:`Note` when the bench drew
+    none."""
     from IPython.display import Image
+    from PIL import Image as PILImage
 
     path = data.runtime_png if isinstance(data, Results) and name == "runtime" else \
         getattr(data, "figures", {}).get(name)
     if path is None or not Path(path).is_file():
         return Note(f"the bench wrote no {name}.png here (no finished cell had the data for it)")
-    return Image(filename=str(path))
+    with PILImage.open(path) as im:
+        if name == "samples":
+            return photo(im)
+        return Image(data=small_png(im), format="png")
+
+
+def small_png(image) -> bytes:
+    """A plot (lines and text, few colours) as a 256-colour palette PNG: about a third of the bench's RGBA file."""
+    import io
+
+    out = io.BytesIO()
+    image.convert("RGB").quantize(256).save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _plt():

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from colorbench.color import network_to_rgb, rgb_to_network
 from colorbench.errors import UserError
-from colorbench.report.figures import Note, _plt
+from colorbench.report.figures import Note, _plt, photo
 from colorbench.report.load import DatasetResults, cell_folder, checkpoint_of
 
 
@@ -77,7 +77,7 @@ def samples_at_sizes(row: pd.Series, heights: Sequence[int] = (64, 128, 256), ph
         ax.axis("off")
     fig.tight_layout()
     plt.close(fig)
-    return fig
+    return photo(fig)
 
 
 def worst_table(data: DatasetResults, method: str, variant: str = "default", n: int = 5) -> pd.DataFrame | Note:
@@ -132,4 +132,4 @@ def worst_cases(data: DatasetResults, method: str, variant: str = "default", n: 
             axes[i][j].axis("off")
     fig.tight_layout()
     plt.close(fig)
-    return fig
+    return photo(fig)
