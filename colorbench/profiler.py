@@ -17,7 +17,10 @@ Peak memory, honestly labelled in ``memory_kind``:
 * elsewhere: not measured (None).
 
 A size that does not fit (``torch.OutOfMemoryError``, ``MemoryError``, or a RuntimeError saying 'out of memory' /
-'can't allocate memory') gives a row with ``status = "out of memory"`` instead of an exception.
+'can't allocate memory') gives a row with ``status = "out of memory"`` instead of an exception. On the CPU, where an
+over-large allocation usually meets the kernel's OOM killer rather than an exception, a size whose peak memory,
+projected from the smaller sizes' peak RSS growth per pixel (x 1.25), exceeds the available memory is not run: its
+row says "out of memory" with a ``note`` giving both figures. Give sizes in ascending order for this to help.
 """
 from __future__ import annotations
 
@@ -76,6 +79,18 @@ class _RssSampler:
         if self._thread is not None:
             self._thread.join()
         self.peak = max(self.peak, _rss_bytes() or 0)
+
+
+CPU_MEMORY_MARGIN = 1.25  # projected peak memory x this must fit in the available memory
+
+
+def _available_memory_mb() -> float | None:
+    """Memory the OS could still give this process (MB), or None when psutil is missing."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return psutil.virtual_memory().available / 2**20
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -182,8 +197,25 @@ def profile_colorize(method: Method, sizes: Sequence[tuple[int, int]] = DEFAULT_
     was_training = method.training
     method.to(device).eval()
     params = parameter_count(method)
+    rows = []
+    mb_per_pixel = 0.0  # the largest peak-RSS growth per pixel seen so far (CPU), to foresee a size that cannot fit
     try:
-        rows = [_profile_size(method, int(w), int(h), device, warmup, repeats) for w, h in sizes]
+        for w, h in sizes:
+            w, h = int(w), int(h)
+            projected_mb = mb_per_pixel * w * h * CPU_MEMORY_MARGIN
+            available_mb = _available_memory_mb() if device.type == "cpu" else None
+            if available_mb is not None and projected_mb > available_mb:
+                # On Linux an over-large CPU allocation usually meets the OOM killer, not a MemoryError: skip it.
+                rows.append({"width": w, "height": h, "size": f"{w}×{h}", "device": str(device), "status": OOM,
+                             "ms_per_image": None, "images_per_s": None, "peak_memory_mb": None,
+                             "memory_kind": None, "repeats": 0,
+                             "note": f"skipped: needs ~{projected_mb:,.0f} MB by the smaller sizes' peak memory, "
+                                     f"{available_mb:,.0f} MB available"})
+                continue
+            row = _profile_size(method, w, h, device, warmup, repeats)
+            if row["memory_kind"] == "cpu_peak_rss_growth" and row["peak_memory_mb"]:
+                mb_per_pixel = max(mb_per_pixel, row["peak_memory_mb"] / (w * h))
+            rows.append(row)
     finally:
         method.train(was_training)
     for row in rows:

@@ -92,3 +92,17 @@ def test_default_sizes_are_the_c2f_table():
 def test_cuda_rows_use_max_allocated():
     rows = profile_colorize(OneConv(), sizes=[(256, 256)], device="cuda", repeats=2)
     assert rows[0]["memory_kind"] == "cuda_max_allocated" and rows[0]["peak_memory_mb"] > 0
+
+
+def test_cpu_size_projected_past_available_memory_is_skipped_not_run(monkeypatch):
+    """On the CPU the OOM killer, not an exception, meets an over-large allocation: such a size must not run."""
+    import colorbench.profiler as profiler
+
+    m = OneConv(OneConv.Config(hold_mb=64))  # ~64 MB peak at the first size
+    monkeypatch.setattr(profiler, "_available_memory_mb", lambda: 10_000.0)
+    rows = profile_colorize(m, sizes=[(16, 16), (1600, 1600)], device="cpu", warmup=1, repeats=1)
+    assert rows[0]["status"] == "ok" and rows[0]["peak_memory_mb"] > 32
+    # 1600x1600 has 10,000x the pixels: projected far past 10 GB, so it is reported, never called
+    assert rows[1]["status"] == OOM and rows[1]["ms_per_image"] is None
+    assert "available" in rows[1]["note"] and "MB" in rows[1]["note"]
+    assert all(shape == (1, 1, 16, 16) for shape in m.seen)
