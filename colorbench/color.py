@@ -8,8 +8,8 @@ floating point.
 Speed: the two piecewise curves (the sRGB transfer function and the CIE ``f``) are written without ``where``, as
 ``f(max(x, t)) + g(min(x, t)) - f(t)`` (both pieces meet at ``t``), and the powers as ``exp(k·log x)``; the 3×3
 products are matrix multiplies. On the CPU without autograd the work runs in place, a cache-sized piece at a time
-(64k pixels on one thread; 10k-pixel pieces spread over ``torch.get_num_threads()`` worker threads otherwise):
-~5× ``skimage.color.rgb2lab`` on one thread (see tests/perf). With
+(64k pixels, spread over ``torch.get_num_threads()`` worker threads that run torch single-threaded; see
+``colorbench._threads``): ~2-3× ``skimage.color.rgb2lab`` looping (see tests/perf). With
 autograd, on a GPU, or in float64 (which picks the sRGB pieces exactly, see :func:`srgb_to_linear`), the same
 formulas run out of place over the whole batch.
 
@@ -20,10 +20,11 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import torch
+
+from colorbench._threads import cpu_map
 
 # IEC 61966-2-1 (rounded, as in the standard), rows X, Y, Z.
 RGB_TO_XYZ = (
@@ -44,8 +45,7 @@ _LINEAR_EDGE = 0.0031308  # linear value where the sRGB curve changes piece (IEC
 _SRGB_EDGE = 1.055 * _LINEAR_EDGE ** (1 / 2.4) - 0.055
 
 L_SCALE, L_OFFSET, AB_SCALE = 50.0, 1.0, 110.0
-_CHUNK_PIXELS = 1 << 16  # CPU in-place path, one thread: pixels per step (3 channels × 64k × 4 bytes = 768 KiB)
-_SERIAL_PIXELS = 10240  # CPU in-place path, worker threads: 3 × 10,240 elements < ATen's grain of 32,768
+_CHUNK_PIXELS = 1 << 16  # CPU in-place path: pixels per piece (3 channels × 64k × 4 bytes = 768 KiB)
 
 _warned_gamut = False
 
@@ -167,41 +167,27 @@ def _cpu_pieces(fn, x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
     """Run ``fn(piece_in, piece_out, k)`` over ``[B,3,N]`` contiguous ``x`` into ``out``, a cache-sized piece at a
     time, in place, no autograd (the CPU path of both conversions).
 
-    With more than one torch thread the pieces go to that many Python worker threads and each piece stays below
-    ATen's parallel grain (32,768 elements), so every op runs inline in its worker: no OpenMP/MKL team per op, which
-    on a busy machine cost more than the work itself (measured: 12 ms vs 0.7 ms per 8k-pixel piece under load)."""
+    The pieces (the same for any thread count, so results are too) go through :func:`colorbench._threads.cpu_map`:
+    with more than one torch thread they are spread over that many Python worker threads, each running torch
+    single-threaded, so no op opens an OpenMP team (on a busy machine the barriers cost more than the work). Measured
+    on 64×256², 2 threads: 64k-pixel pieces this way 67-71 ms, against 141-158 ms for the earlier 10k-pixel pieces
+    (many more small ops, bound by the GIL) and 77-84 ms on one thread."""
     B, _, n = x.shape
-    workers = torch.get_num_threads()
-    pixels = _CHUNK_PIXELS if workers == 1 else _SERIAL_PIXELS
-    tasks = _cpu_tasks(B, n, pixels)
+    local = threading.local()
 
-    def run(task: tuple[int, int, int, int], buf: list) -> None:
+    def run(task: tuple[int, int, int, int]) -> None:
         b0, b1, s, e = task
         if s == 0 and e == n:
             fn(x[b0:b1], out[b0:b1], k)
-        else:
-            if not buf:
-                buf.append(torch.empty(1, 3, pixels, dtype=x.dtype))
-            piece = buf[0][:, :, :e - s]
-            fn(x[b0:b1, :, s:e], piece, k)
-            out[b0:b1, :, s:e].copy_(piece)
+            return
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = torch.empty(1, 3, _CHUNK_PIXELS, dtype=x.dtype)
+        piece = buf[:, :, :e - s]
+        fn(x[b0:b1, :, s:e], piece, k)
+        out[b0:b1, :, s:e].copy_(piece)
 
-    if workers == 1 or len(tasks) < 4:
-        buf: list = []
-        for task in tasks:
-            run(task, buf)
-        return
-    workers = min(workers, 16, len(tasks))
-    shares = [tasks[i::4 * workers] for i in range(min(len(tasks), 4 * workers))]  # 4 shares per worker:
-    local = threading.local()  # a worker that the OS pauses on a busy machine leaves its later shares to the others
-
-    def run_share(share: list) -> None:
-        buf = local.__dict__.setdefault("buf", [])
-        for task in share:
-            run(task, buf)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="colorbench-lab") as pool:
-        list(pool.map(run_share, shares))
+    cpu_map(run, _cpu_tasks(B, n, _CHUNK_PIXELS))
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -279,6 +265,7 @@ def rgb_to_network(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def network_to_rgb(L: torch.Tensor, ab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     """(``[B,1,H,W]`` L/50-1, ``[B,2,H,W]`` ab/110) -> ``[B,3,H,W]`` sRGB in [0,1]; differentiable."""
     if L.shape[0] != ab.shape[0] or L.shape[-2:] != ab.shape[-2:] or L.shape[1] != 1 or ab.shape[1] != 2:
-        raise ValueError(f"L must be [B,1,H,W] and ab [B,2,H,W] of the same B,H,W; got {tuple(L.shape)} and {tuple(ab.shape)}")
+        raise ValueError(f"L must be [B,1,H,W] and ab [B,2,H,W] of the same B,H,W; got {tuple(L.shape)} and "
+                         f"{tuple(ab.shape)}")
     lab = torch.cat((denormalize_l(L), denormalize_ab(ab)), dim=1)
     return lab_to_rgb(lab, clip=clip, warn=False)

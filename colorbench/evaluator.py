@@ -34,7 +34,7 @@ from colorbench.metrics import (
     psnr,
     ssim,
 )
-from colorbench.metrics._threads import cpu_map
+from colorbench._threads import cpu_map
 from colorbench.metrics.perceptual import make_fid, make_lpips
 
 _CPU_CHUNK_PIXELS = 1 << 17  # pixels per CPU chunk, one chunk per worker thread (as metrics.structural)
@@ -141,7 +141,7 @@ class Evaluator:
         starts = range(0, n, step)
         try:
             if device.type == "cpu" and not self._perceptual:
-                pieces = cpu_map(chunk, starts)  # single-threaded ops on worker threads (see metrics._threads)
+                pieces = cpu_map(chunk, starts)  # single-threaded ops on worker threads (see colorbench._threads)
             else:
                 pieces = []
                 for i in starts:

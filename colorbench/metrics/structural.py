@@ -13,7 +13,7 @@ How it is fast in eager PyTorch (no compile step): the filter runs on 4 maps per
 ``E[xy] = (E[s²] - E[d²])/4``, ``E[x²] + E[y²] = (E[s²] + E[d²])/2``), the 11 taps are applied as 5 symmetric
 pairs of shifted slices added in place, and on a CPU the channel planes go through in pieces of ~128k pixels (a few
 planes at once, or row strips of a large one) spread over worker threads that run torch single-threaded
-(``metrics._threads``): measured on 64 pairs at 256², pieces of 128k pixels beat 32k (~2× slower: more ops, more
+(``colorbench._threads``): measured on 64 pairs at 256², pieces of 128k pixels beat 32k (~2× slower: more ops, more
 GIL contention between workers) and the whole batch at once (~10× slower: out of cache). On CUDA the whole batch
 goes at once.
 """
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
-from colorbench.metrics._threads import cpu_map
+from colorbench._threads import cpu_map
 
 SIGMA = 1.5
 TRUNCATE = 3.5

@@ -1,5 +1,7 @@
 """CPU work split over Python threads, each running torch ops single-threaded.
 
+Used by the metrics and by the Lab layer's CPU path (``colorbench.color``).
+
 Why: the metrics run many small ops (pieces of ~32k pixels, so the working set stays in cache). With torch's
 OpenMP intra-op threads every small op ends in a barrier; on a machine whose cores are also busy with other work a
 descheduled thread stalls every barrier, and a 2-thread SSIM measured here ran 30× slower than on one thread.
