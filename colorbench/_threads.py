@@ -26,6 +26,8 @@ _local = threading.local()
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_open = 0  # cpu_map calls in progress (from any application thread)
+_saved_threads = 1
 
 
 def _mark_worker() -> None:
@@ -42,14 +44,35 @@ def _get_pool(size: int) -> ThreadPoolExecutor:
     return _pool
 
 
+def _enter() -> int:
+    """Open the single-threaded window; returns the thread count to restore (the first caller's)."""
+    global _open, _saved_threads
+    with _lock:
+        if _open == 0:
+            _saved_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _open += 1
+        return _saved_threads
+
+
+def _leave() -> None:
+    global _open
+    with _lock:
+        _open -= 1
+        if _open == 0:
+            torch.set_num_threads(_saved_threads)
+
+
 def cpu_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """``[fn(x) for x in items]``, in order, on CPU worker threads (see the module docstring)."""
+    """``[fn(x) for x in items]``, in order, on CPU worker threads (see the module docstring).
+
+    Calls from several application threads at once share one window (counted), so the thread count the first
+    one saw is the one restored when the last one leaves."""
     items = list(items)
     if getattr(_local, "worker", False) or getattr(_local, "inside", False):
         return [fn(x) for x in items]  # nested call: already inside a window
-    threads = torch.get_num_threads()
     _local.inside = True
-    torch.set_num_threads(1)
+    threads = _enter()
     try:
         if threads <= 1 or len(items) <= 1:
             return [fn(x) for x in items]
@@ -57,5 +80,5 @@ def cpu_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
             pool = _get_pool(threads)
         return list(pool.map(fn, items))
     finally:
-        torch.set_num_threads(threads)
+        _leave()
         _local.inside = False
