@@ -36,9 +36,11 @@ def bin_edges() -> torch.Tensor:
 def ab_counts(ab: torch.Tensor) -> torch.Tensor:
     """``[B,2,H,W]`` ab/110 (finite) -> ``[2,220]`` int64 counts on ab's device (row 0 = a, row 1 = b)."""
     ab = ab if ab.dtype == torch.float64 else ab.float()
-    # floor, clamp and shift are exact on integers in float; int32 indices bincount ~2x faster than int64
-    idx = (ab * AB_SCALE).floor_().clamp_(LOW, LOW + BINS - 1).sub_(LOW).to(torch.int32)
-    return torch.stack([torch.bincount(idx[:, c].flatten(), minlength=BINS) for c in range(2)])
+    # floor, clamp and shift are exact on integers in float; b's bins follow a's, so one bincount counts both;
+    # int32 indices bincount ~2x faster than int64
+    shift = torch.tensor((-LOW, BINS - LOW), dtype=ab.dtype, device=ab.device).view(1, 2, 1, 1)
+    idx = (ab * AB_SCALE).floor_().clamp_(LOW, LOW + BINS - 1).add_(shift).to(torch.int32)
+    return torch.bincount(idx.flatten(), minlength=2 * BINS).view(2, BINS)
 
 
 class AbHistogram:
