@@ -10,12 +10,13 @@ a 'valid' separable filter gives the same numbers (agreement ~1e-7 in float32, ~
 
 How it is fast in eager PyTorch (no compile step): the filter runs on 4 maps per channel instead of 5 (with
 ``s = x + y`` and ``d = x - y``: ``mx my = (ms² - md²)/4``, ``mx² + my² = (ms² + md²)/2``,
-``E[xy] = (E[s²] - E[d²])/4``, ``E[x²] + E[y²] = (E[s²] + E[d²])/2``), the 11 taps are applied as 5 symmetric
-pairs of shifted slices added in place, and on a CPU the channel planes go through in pieces of ~128k pixels (a few
-planes at once, or row strips of a large one) spread over worker threads that run torch single-threaded
-(``colorbench._threads``): measured on 64 pairs at 256², pieces of 128k pixels beat 32k (~2× slower: more ops, more
-GIL contention between workers) and the whole batch at once (~10× slower: out of cache). On CUDA the whole batch
-goes at once.
+``E[xy] = (E[s²] - E[d²])/4``, ``E[x²] + E[y²] = (E[s²] + E[d²])/2``; the 1/√2 and 1/2 are folded into the
+kernel). On a CPU the horizontal pass is oneDNN's depthwise convolution (float32) and the vertical pass banded
+matrix products on 16-row blocks (BLAS), each one pass instead of 10 in-place adds of shifted slices (still used
+for float64's horizontal pass and on GPUs). The channel planes go through in pieces of ~128k pixels (a few planes
+at once, or row strips of a large one) spread over worker threads that run torch single-threaded
+(``colorbench._threads``): measured on 64 pairs at 256², one thread: 128k-pixel pieces 246 ms, 64k 325 ms, 32k
+419 ms; 256k about the same as 128k. On CUDA the whole batch goes at once.
 """
 from __future__ import annotations
 
@@ -58,21 +59,23 @@ def _filter_valid(maps: torch.Tensor) -> torch.Tensor:
         rows = F.conv2d(maps[None], _conv_weight(n4, maps.dtype), groups=n4)[0]
     else:  # float64: oneDNN has no float64 convolution
         rows = _cols_shift(maps)
-    # vertical: banded matrix products on blocks of _BLOCK output rows (BLAS; 0.9 vs 1.7 ms for 10 passes)
+    # vertical: banded matrix products on blocks of _BLOCK output rows (BLAS; 0.8 ms against 1.7 ms for 10 passes),
+    # one map at a time so that every block is a strided view BLAS reads in place (a batch over maps and blocks
+    # at once made matmul copy the overlapping blocks first: 1.9 ms)
     h_out, w_out = h - 2 * r, w - 2 * r
     out = torch.empty(n4, h_out, w_out, dtype=maps.dtype)
-    rows = rows.contiguous().view(2, n4 // 2, h, w_out)
-    out2 = out.view(2, n4 // 2, h_out, w_out)
-    blocks = h_out // _BLOCK
+    rows = rows.contiguous()
+    blocks, half = h_out // _BLOCK, n4 // 2
     if blocks:
-        src = rows.as_strided((2, n4 // 2, blocks, _BLOCK + 2 * r, w_out),
-                              (n4 // 2 * h * w_out, h * w_out, _BLOCK * w_out, w_out, 1))
-        torch.matmul(_band(_BLOCK, maps.dtype)[:, None, None], src,
-                     out=out2[:, :, :blocks * _BLOCK].view(2, n4 // 2, blocks, _BLOCK, w_out))
+        band = _band(_BLOCK, maps.dtype)
+        for m in range(n4):
+            src = rows[m].as_strided((blocks, _BLOCK + 2 * r, w_out), (_BLOCK * w_out, w_out, 1))
+            torch.matmul(band[int(m >= half)], src, out=out[m, :blocks * _BLOCK].view(blocks, _BLOCK, w_out))
     rest = h_out - blocks * _BLOCK
     if rest:
-        torch.matmul(_band(rest, maps.dtype)[:, None], rows[:, :, blocks * _BLOCK:],
-                     out=out2[:, :, blocks * _BLOCK:])
+        band = _band(rest, maps.dtype)
+        for i, part in enumerate((slice(0, half), slice(half, n4))):
+            torch.matmul(band[i], rows[part, blocks * _BLOCK:], out=out[part, blocks * _BLOCK:])
     return out
 
 
