@@ -21,7 +21,7 @@ COMMANDS = {
 }
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows an option's default unless its help already says it, or the default is empty (None/False/[])."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # command not built yet
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                           formatter_class=_HelpFormatter)
+                           formatter_class=HelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

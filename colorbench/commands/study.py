@@ -5,6 +5,7 @@ import argparse
 import secrets
 from pathlib import Path
 
+from colorbench.cli import HelpFormatter
 from colorbench.errors import UserError
 
 HELP = "the human perceptual study: create images + manifest, serve the web page (answers in SQLite), report"
@@ -13,7 +14,7 @@ HELP = "the human perceptual study: create images + manifest, serve the web page
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="study_command", metavar="create|serve|report")
     c = sub.add_parser("create", help="pick test photos, render each method's colourisation, write the manifest",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     src = c.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-results", metavar="DIR", help="a bench folder, e.g. results/quick/sample (its metrics.csv "
                      "names one checkpoint per method and variant)")
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.set_defaults(_study=_create)
 
     s = sub.add_parser("serve", help="serve the study page; answers go to DIR/answers.sqlite",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     s.add_argument("dir")
     s.add_argument("--host", default="127.0.0.1", help="bind address; 0.0.0.0 exposes the study to your network")
     s.add_argument("--port", type=int, default=8765)
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.set_defaults(_study=_serve)
 
     r = sub.add_parser("report", help="naturalness with 95%% Wilson intervals, fool rate; study.md/.csv/.png",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     r.add_argument("dir")
     r.add_argument("--out", default=None, help="folder for study.md/.csv/.png (default: the study folder)")
     r.add_argument("--simulate", type=int, default=0, metavar="K",
