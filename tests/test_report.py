@@ -102,7 +102,7 @@ def test_published_twin_follows_its_measured_row():
     twins = t.loc[[lab for lab in labels if lab.startswith("  pix2pix")]]
     assert not twins["note"].str.contains("not measured").any()
     js = twins[twins["note"].str.contains("Table 3")].iloc[0]["js_a ↓ (nats)"]
-    assert js == f"{_published('tarres', 'Table 3 (PyTorch)', 'pix2pix', '', 'js_a'):g} (legacy form)"
+    assert js == f"{_published('tarres', 'Table 3 (PyTorch)', 'pix2pix', '', 'js_a'):g} (legacy)"
 
 
 def test_runtime_table_orders_sizes_by_pixels():

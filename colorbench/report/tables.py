@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from colorbench.bench.published import HISTOGRAM_METRICS, PublishedRow, load_published
+from colorbench.bench.published import PublishedRow, format_value, load_published
 from colorbench.metrics import METRICS
 from colorbench.report.load import BASELINES, pretrained_false
 
@@ -107,14 +107,7 @@ def _published_groups(rows: Sequence[PublishedRow]) -> dict[tuple[str, ...], dic
 
 
 def _pub_cell(r: PublishedRow | None) -> str:
-    if r is None:
-        return ""
-    s = f"{r.value:g}"
-    if r.impossible:
-        s += " ⚠ SSIM > 1 impossible"
-    elif r.metric in HISTOGRAM_METRICS:
-        s += " (legacy form)"
-    return s
+    return "" if r is None else format_value(r)
 
 
 def comparison_table(summary_df: pd.DataFrame, names: Sequence[str] = DEFAULT_METRICS,
