@@ -9,6 +9,16 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TIMM_OFFLINE", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def tiny():
+    """The trainer tests' tiny method, registered as ``test_tiny`` for one test and removed afterwards."""
+    from trainer_support import registered
+
+    with registered() as cls:
+        yield cls

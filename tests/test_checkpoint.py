@@ -9,19 +9,7 @@ import torch
 from colorbench import checkpoint as ckpt
 from colorbench.errors import UserError
 from colorbench.registry import create_method
-from trainer_support import TinyData, max_diff, one_thread, registered, weights
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
-
-
-@pytest.fixture
-def tiny():
-    with registered() as cls:
-        yield cls
+from trainer_support import TinyData, max_diff, weights
 
 
 def _trained(steps: int = 3, **overrides):

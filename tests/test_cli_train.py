@@ -13,22 +13,10 @@ from PIL import Image
 from colorbench.cli import main
 from colorbench.color import rgb_to_lab
 from colorbench.method import Method
-from trainer_support import Tiny, one_thread, registered
+from trainer_support import registered
 
 pytestmark = pytest.mark.timeout(180)
 FAST = ["--dataset", "synthetic", "--size", "16", "--batch-size", "8", "--no-progress", "--val-every", "0"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
-
-
-@pytest.fixture
-def tiny():
-    with registered() as cls:
-        yield cls
 
 
 def test_train_writes_default_run_folder_and_resumes(tiny, tmp_path, monkeypatch, capsys):

@@ -18,17 +18,10 @@ import colorbench
 from colorbench.checkpoint import load_method
 from colorbench.registry import build_config, get_method
 from colorbench.train import train
-from trainer_support import one_thread
 
 METHODS = colorbench.list_methods()
 BATCH, STEPS = 8, 50
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
 
 
 def _crop(name: str) -> int:

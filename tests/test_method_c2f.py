@@ -17,16 +17,6 @@ from colorbench.registry import get_method
 TINY = dict(get_method("c2f").test_overrides)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny (≤ 64 px): one thread is as fast, and two threads on a shared, loaded 2-core machine
-    were measured 30-80× slower per step (spin-waiting). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(**overrides):
     torch.manual_seed(0)
     return cb.create_method("c2f", **{**TINY, **overrides})

@@ -16,15 +16,6 @@ from colorbench.registry import create_method, get_method
 TINY = get_method("gorriz").test_overrides
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from 2 threads, and on a loaded 2-core machine 2 threads run ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _conv(cin: int, cout: int, k: int = 4) -> int:
     return k * k * cin * cout + cout
 

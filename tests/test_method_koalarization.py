@@ -17,16 +17,6 @@ K = get_method("koalarization")
 TINY = dict(K.test_overrides)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny (≤ 64 px): one thread is as fast, and two threads on a shared, loaded 2-core machine
-    were measured 30-80× slower per step (spin-waiting). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(**overrides) -> torch.nn.Module:
     torch.manual_seed(0)
     return cb.create_method("koalarization", **{**TINY, **overrides})

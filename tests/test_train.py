@@ -13,21 +13,9 @@ import torch.multiprocessing as mp
 from colorbench.errors import UserError
 from colorbench.train import train
 from colorbench.train.batches import BatchPlan
-from trainer_support import TinyData, ddp_worker, one_thread, max_diff, registered, train_then_die, weights
+from trainer_support import TinyData, ddp_worker, max_diff, registered, train_then_die, weights
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
-
-
-@pytest.fixture
-def tiny():
-    with registered() as cls:
-        yield cls
 
 
 def _run(out_dir, steps, **kw):

@@ -10,7 +10,6 @@ rounds is the figure compared: on a shared machine it is the least disturbed one
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -24,15 +23,6 @@ from colorbench.color import lab_to_rgb, rgb_to_lab
 pytestmark = pytest.mark.perf
 N, SIZE, TARGET = 64, 256, 2.0
 GROUP = f"lab {N}x{SIZE}x{SIZE}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def threads():
-    """The issue's setting: ``OMP_NUM_THREADS`` threads (2 from the Makefile); tests/conftest.py pins 1."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ the figure compared: on a shared machine it is the least disturbed one.
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -29,15 +28,6 @@ from colorbench.evaluator import Evaluator
 pytestmark = pytest.mark.perf
 N, SIZE, TARGET = 64, 256, 3.0
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def threads():
-    """The issue's setting: OMP_NUM_THREADS threads (2 unless set), whatever the shared conftest chose."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
