@@ -22,3 +22,16 @@ def tiny():
 
     with registered() as cls:
         yield cls
+
+
+@pytest.fixture
+def caches(tmp_path, monkeypatch):
+    """Empty torch hub and Hugging Face caches under ``tmp_path``, so weight lookups see only what a test puts there."""
+    from colorbench import pretrained
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    pretrained.reset_warnings()
+    yield tmp_path
+    pretrained.reset_warnings()

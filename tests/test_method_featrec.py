@@ -19,16 +19,6 @@ from colorbench.registry import create_method, get_method
 TINY = dict(get_method("featrec").test_overrides)
 
 
-@pytest.fixture()
-def caches(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    pt.reset_warnings()
-    yield tmp_path
-    pt.reset_warnings()
-
-
 def _batch(n=2, size=32, seed=3):
     g = torch.Generator().manual_seed(seed)
     return {"L": torch.rand(n, 1, size, size, generator=g) * 1.6 - 0.8,

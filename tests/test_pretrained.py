@@ -16,17 +16,6 @@ from colorbench.cli import main
 from colorbench.errors import UserError
 
 
-@pytest.fixture()
-def caches(tmp_path, monkeypatch):
-    """Empty torch hub and Hugging Face caches under ``tmp_path``."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    pt.reset_warnings()
-    yield tmp_path
-    pt.reset_warnings()
-
-
 @pytest.fixture(scope="module")
 def resnet18_source() -> nn.Module:
     torch.manual_seed(1)
