@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import sqlite3
 from pathlib import Path
 
@@ -55,7 +56,12 @@ def shoot(page, tmp_path: Path, name: str) -> None:
 
 def wait_trial(page, number: int, total: int) -> None:
     page.wait_for_selector(f"#count:text-is('Photo {number} of {total}')", timeout=10_000)
-    page.wait_for_function(IMAGES_LOADED, timeout=10_000)
+    # Polled from Python: page.wait_for_function re-evaluates a string predicate inside the page with eval, which
+    # the study's Content-Security-Policy (script-src 'self') rightly refuses whenever the first check is false.
+    deadline = time.monotonic() + 10
+    while not page.evaluate(IMAGES_LOADED):
+        assert time.monotonic() < deadline, f"trial {number}: images did not load within 10 s"
+        page.wait_for_timeout(50)
 
 
 def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
