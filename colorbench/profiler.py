@@ -9,11 +9,12 @@ Peak memory, honestly labelled in ``memory_kind``:
 
 * CUDA: ``torch.cuda.max_memory_allocated`` over the calls, minus what was allocated before them
   (``"cuda_max_allocated"``): tensors only, not the caching allocator's reserve or the CUDA context.
-* CPU: the growth of the process's resident set size (RSS) above its value just before the size's first call,
-  sampled every ~1 ms by a background thread during the warm-up calls, stopped before the timed ones
-  (``"cpu_peak_rss_growth"``). tracemalloc cannot see torch's allocator,
-  so RSS is the honest measure; it misses peaks shorter than the sampling interval, and memory the allocator
-  kept from an earlier size is reused without showing as growth, so profile sizes in ascending order (the default).
+* CPU: the peak of the process's resident set size (RSS) above its value when profiling began (the method built,
+  before its first call), sampled every ~1 ms by a background thread during the warm-up calls, stopped before
+  the timed ones (``"cpu_peak_rss_growth"``). tracemalloc cannot see torch's allocator, so RSS is the honest
+  measure; it misses peaks shorter than the sampling interval. Measured from one baseline, a later size never
+  reads 0 because the allocator kept an earlier size's memory (it can only over-state a size smaller than an
+  earlier one), so profile sizes in ascending order (the default).
 * elsewhere: not measured (None).
 
 A size that does not fit (``torch.OutOfMemoryError``, ``MemoryError``, or a RuntimeError saying 'out of memory' /
@@ -131,7 +132,7 @@ def parameter_count(method: torch.nn.Module) -> int:
 
 
 def _profile_size(method: Method, width: int, height: int, device: torch.device, warmup: int,
-                  repeats: int) -> dict[str, Any]:
+                  repeats: int, rss_base: int | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {"width": width, "height": height, "size": f"{width}×{height}", "device": str(device),
                            "status": "ok", "ms_per_image": None, "images_per_s": None, "peak_memory_mb": None,
                            "memory_kind": None, "repeats": repeats}
@@ -143,7 +144,7 @@ def _profile_size(method: Method, width: int, height: int, device: torch.device,
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
             base = torch.cuda.memory_allocated(device)
-        rss_before = _rss_bytes() if sampler is not None else None
+        rss_before = (rss_base if rss_base is not None else _rss_bytes()) if sampler is not None else None
         # Memory is sampled during the warm-up calls (or the timed calls when there is no warm-up) and the
         # sampler is stopped before timing: its thread takes the GIL every millisecond.
         if sampler is not None:
@@ -173,6 +174,7 @@ def _profile_size(method: Method, width: int, height: int, device: torch.device,
         return row
     ms = statistics.median(times)
     row["ms_per_image"] = ms
+    row["ms_min"], row["ms_max"] = min(times), max(times)
     row["images_per_s"] = 1e3 / ms if ms > 0 else float("inf")
     return row
 
@@ -183,7 +185,7 @@ def profile_colorize(method: Method, sizes: Sequence[tuple[int, int]] = DEFAULT_
     """Time ``method.colorize`` on one image at each ``(width, height)`` in ``sizes``.
 
     Returns one dict per size: ``width``, ``height``, ``size`` ("750×500"), ``device``, ``status`` ("ok" or
-    "out of memory"), ``ms_per_image`` (median of ``repeats``), ``images_per_s``, ``peak_memory_mb`` and
+    "out of memory"), ``ms_per_image`` (median of ``repeats``), ``ms_min`` / ``ms_max`` (their spread), ``images_per_s``, ``peak_memory_mb`` and
     ``memory_kind`` (see the module docstring), ``params`` (parameter count), ``repeats``.
     ``device`` defaults to the method's device; the method is moved there and put in eval mode (its previous
     training mode is restored afterwards).
@@ -199,6 +201,7 @@ def profile_colorize(method: Method, sizes: Sequence[tuple[int, int]] = DEFAULT_
     params = parameter_count(method)
     rows = []
     mb_per_pixel = 0.0  # the largest peak-RSS growth per pixel seen so far (CPU), to foresee a size that cannot fit
+    rss_base = _rss_bytes() if device.type == "cpu" else None
     try:
         for w, h in sizes:
             w, h = int(w), int(h)
@@ -212,7 +215,7 @@ def profile_colorize(method: Method, sizes: Sequence[tuple[int, int]] = DEFAULT_
                              "note": f"skipped: needs ~{projected_mb:,.0f} MB by the smaller sizes' peak memory, "
                                      f"{available_mb:,.0f} MB available"})
                 continue
-            row = _profile_size(method, w, h, device, warmup, repeats)
+            row = _profile_size(method, w, h, device, warmup, repeats, rss_base)
             if row["memory_kind"] == "cpu_peak_rss_growth" and row["peak_memory_mb"]:
                 mb_per_pixel = max(mb_per_pixel, row["peak_memory_mb"] / (w * h))
             rows.append(row)

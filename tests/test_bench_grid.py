@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from colorbench import registry
-from colorbench.bench import atomic, grid, profiles
+from colorbench import _atomic as atomic
+from colorbench.bench import grid, profiles
 from colorbench.errors import UserError
 from colorbench.method import Method
 
@@ -47,8 +48,8 @@ def test_shipped_profiles_parse():
         p = profiles.load_profile(name)
         assert p.name == name and p.description
     q = profiles.load_profile("quick")
-    assert q.datasets == ["sample"] and q.methods == ["*"] and q.seeds == 1
-    assert q["runtime"]["sizes"] == ["256x256", "750x500", "1500x1000"]
+    assert q.datasets == ["sample"] and q.methods == ["*"] and q.seeds == 3 and q.jobs == 2
+    assert q["runtime"]["sizes"] == ["256x256", "750x500"] and q["runtime"]["repeats"] >= 5
     assert profiles.load_profile("runtime")["runtime"]["sizes"][-1] == "6000x4000"
 
 
@@ -69,7 +70,7 @@ def test_set_splits_profile_and_method_values():
 
 
 def test_grid_is_methods_x_variants_x_datasets_x_seeds(fakes):
-    cells = grid.expand(profile(variants={"fake_a": "*"}))
+    cells = [c for c in grid.expand(profile(variants={"fake_a": "*"})) if c.kind == "train"]
     got = sorted((c.method, c.variant, c.seed) for c in cells)
     assert got == sorted([("fake_a", "deep", 0), ("fake_a", "deep", 1), ("fake_a", "default", 0),
                           ("fake_a", "default", 1), ("fake_b", "default", 0), ("fake_b", "default", 1)])
@@ -82,31 +83,41 @@ def test_unknown_variant_and_unregistered_method_warn_and_skip(fakes):
     p = profile(methods=["fake_a", "not_a_method"], variants={"fake_a": ["default", "nope"]}, seeds=1)
     with pytest.warns(UserWarning) as caught:
         cells = grid.expand(p)
-    assert [(c.method, c.variant) for c in cells] == [("fake_a", "default")]
+    assert [(c.kind, c.method, c.variant) for c in cells] == [("train", "fake_a", "default"),
+                                                              ("runtime", "fake_a", "default")]
     messages = " ".join(str(w.message) for w in caught)
     assert "'nope'" in messages and "'not_a_method'" in messages
 
 
 def test_key_is_stable_and_changes_with_what_makes_the_result(fakes):
-    base = {c.label: c.key for c in grid.expand(profile())}
-    assert base == {c.label: c.key for c in grid.expand(profile())}
-    more_steps = {c.label: c.key for c in grid.expand(profile(train={"steps": 4}))}
-    other_cfg = {c.label: c.key for c in grid.expand(profile(), global_cfg={"lr": "0.1"})}
+    def keys(cells):
+        return {c.label: c.key for c in cells if c.kind == "train"}
+
+    base = keys(grid.expand(profile()))
+    assert base == keys(grid.expand(profile()))
+    more_steps = keys(grid.expand(profile(train={"steps": 4})))
+    other_cfg = keys(grid.expand(profile(), global_cfg={"lr": "0.1"}))
     for other in (more_steps, other_cfg):
         assert set(other) == set(base) and not set(other.values()) & set(base.values())
     only_a = grid.expand(profile(), per_method_cfg={"fake_a": {"depth": "2"}})
-    changed = {c.label for c in only_a if base[c.label] != c.key}
+    changed = {c.label for c in only_a if c.kind == "train" and base[c.label] != c.key}
     assert changed == {lab for lab in base if lab.startswith("fake_a")}
 
 
 def test_key_changes_with_the_method_source(fakes, monkeypatch, tmp_path):
+    from colorbench import fingerprint
+
+    fingerprint._method_hash.cache_clear()
     before = grid.expand(profile(seeds=1))[0].key
     src = tmp_path / "m.py"
     src.write_text("# a method file\n")
-    monkeypatch.setattr(grid.inspect, "getsourcefile", lambda cls: str(src))
+    monkeypatch.setattr(fingerprint, "project_files", lambda name: (src,))
+    fingerprint._method_hash.cache_clear()
     first = grid.expand(profile(seeds=1))[0].key
     src.write_text("# a method file, edited\n")
+    fingerprint._method_hash.cache_clear()
     assert first != before and grid.expand(profile(seeds=1))[0].key != first
+    fingerprint._method_hash.cache_clear()
 
 
 def test_shards_partition_the_grid(fakes):

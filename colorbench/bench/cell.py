@@ -1,17 +1,16 @@
-"""Run one cell: train (through ``colorbench.train``, which checkpoints and resumes itself), evaluate on the test
-split, time ``colorize`` at the profile's sizes, and write the cell's record under ``<cache>/<key>/``:
+"""Run one cell: train (through ``colorbench.train``, which checkpoints and resumes itself) and evaluate it on its
+dataset's protocol (:func:`colorbench.evaluator.evaluate`), or time ``colorize`` at the profile's sizes, and write
+the cell's record under ``<cache>/<key>/``:
 
 ``row.json`` (written last and atomically: its presence means the cell is done), ``per_image.csv`` (one row per
-test image), ``hist.npz`` (pooled a/b histograms of truth and prediction, 220 one-unit bins on [-110, 110) for
-the plots), ``samples.npz`` (L, true ab and predicted ab of the first test images, float16), ``loss.csv`` (a copy
-of the trainer's loss log). A runtime-only cell writes ``row.json`` with its timings only.
+test image), ``hist.npz`` (the evaluator's pooled a/b counts of truth and prediction, 220 one-unit bins on
+[-110, 110): the same counts behind JS and KL), ``samples.npz`` (L, true ab and predicted ab of the first test
+images, float16), ``loss.csv`` (a copy of the trainer's loss log). A runtime cell writes ``row.json`` only.
 """
 from __future__ import annotations
 
 import math
-import resource
 import shutil
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -20,36 +19,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from colorbench.bench import atomic
+from colorbench import _atomic as atomic
 from colorbench.bench.grid import Cell, code_hash
 from colorbench.registry import create_method, get_method
+from colorbench.train.distributed import resolve_device
 
 ROW = "row.json"
 ERROR = "error.json"
-HIST_EDGES = np.arange(-110, 111, dtype=np.float64)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → cuda, then mps, then cpu; anything else as given."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+__all__ = ["Cell", "done", "parse_size", "resolve_device", "run_cell"]
 
 
 def parse_size(size: str) -> tuple[int, int]:
     """``"750x500"`` (width × height, as the C2F paper writes it) → ``(H, W) = (500, 750)``."""
-    w, h = (int(s) for s in str(size).lower().split("x"))
+    w, h = (int(v) for v in str(size).lower().split("x"))
     return h, w
-
-
-def rss_mb() -> float:
-    """Peak resident set size of this process in MB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
@@ -90,7 +73,9 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
     atomic.write_json(folder / "cell.json", {"kind": cell.kind, "method": cell.method, "variant": cell.variant,
                                              "dataset": cell.dataset, "seed": cell.seed, "settings": cell.settings})
     base = {"key": cell.key, "kind": cell.kind, "method": cell.method, "variant": cell.variant,
-            "dataset": cell.dataset, "seed": cell.seed, "code_hash": code_hash(cell.method)}
+            "dataset": cell.dataset, "seed": cell.seed, "code_hash": code_hash(cell.method),
+            "environment": cell.settings.get("environment"),
+            "data_fingerprint": cell.settings.get("data", {}).get("fingerprint")}
     start = time.perf_counter()
     try:
         if cell.kind == "train":
@@ -98,7 +83,7 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
         else:
             method = create_method(cell.method, variant=cell.variant, **cell.settings["overrides"]).to(device)
             row = {**base, "status": "ok", "metrics": {}, "runtime": _runtime(method, cell.settings["runtime"], device),
-                   "provenance": {**provenance(device), "pretrained": _pretrained(method), "train_steps": 0,
+                   "provenance": {**provenance(device), **_pretrained(method), "train_steps": 0,
                                   "config": cell.settings["config"], "overrides": cell.settings["overrides"]}}
     except Exception as exc:  # one cell's failure must not take the grid down
         err = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -110,11 +95,12 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
     return row, True
 
 
-def _pretrained(method: Any) -> dict[str, bool]:
-    try:
-        return dict(method.pretrained_flags())
-    except Exception:
-        return {}
+def _pretrained(method: Any) -> dict[str, Any]:
+    """``pretrained`` (backbone -> loaded?) and ``random_frozen`` (frozen backbones running with random weights:
+    such a row is not the published method)."""
+    flags = {k: bool(v) for k, v in method.pretrained_flags().items()}
+    frozen = sorted(k for k, v in flags.items() if not v) if type(method).frozen_pretrained else []
+    return {"pretrained": flags, "random_frozen": frozen}
 
 
 def _seed_everything(seed: int) -> None:
@@ -127,10 +113,12 @@ def _seed_everything(seed: int) -> None:
 
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool) -> dict[str, Any]:
     from colorbench import train as trainer
-    from colorbench.data import build_dataset
+    from colorbench.data import Protocol, build_dataset
+    from colorbench.evaluator import evaluate
 
     s = cell.settings
     data, tr, ev = s["data"], s["train"], s["eval"]
+    protocol = Protocol(**s["protocol"])
     _seed_everything(cell.seed)
     opts = dict(data.get("options") or {})
     if data.get("data_dir"):
@@ -143,29 +131,31 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
                            num_workers=int(tr.get("num_workers", 0)), progress=progress)
     method = result.method
     t1 = time.perf_counter()
-    test_size = int(data.get("test_size") or data["size"])
-    test_ds = build_dataset(cell.dataset, ev.get("split", "test"), size=test_size, seed=cell.seed, **opts)
-    metrics, na, records, hist, samples = _evaluate(method, test_ds, ev, device, cell)
+    test_ds = build_dataset(cell.dataset, protocol.split, size=protocol.size, seed=cell.seed, **opts)
+    res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
+                   max_images=protocol.max_images, samples=int(ev.get("samples", 4)),
+                   legacy_histograms=bool(ev.get("legacy_histograms")))
     eval_seconds = time.perf_counter() - t1
-    runtime = _runtime(method, s["runtime"], device)
-    atomic.write_csv(folder / "per_image.csv", records)
-    _save_npz(folder / "hist.npz", **hist)
-    _save_npz(folder / "samples.npz", **samples)
+    ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
+             "seed": cell.seed}
+    atomic.write_csv(folder / "per_image.csv", [{**ident, **r} for r in res.records])
+    _save_npz(folder / "hist.npz", **res.histograms)
+    _save_npz(folder / "samples.npz", **res.samples)
     loss_log = folder / "train" / "train_log.csv"
     if loss_log.is_file():
         atomic.write_bytes(folder / "loss.csv", loss_log.read_bytes())
     prov = {
-        **provenance(device), "pretrained": _pretrained(method), "train_steps": int(result.steps),
+        **provenance(device), **_pretrained(method), "train_steps": int(result.steps),
         "train_seconds": round(float(result.train_seconds), 3),
         "train_images_per_s": round(float(result.images_per_s), 2) if result.steps else None,
         "eval_seconds": round(eval_seconds, 3), "peak_memory_mb": round(float(result.peak_memory_mb), 1),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "batch_size": int(tr["batch_size"]), "size": int(data["size"]), "test_size": test_size,
-        "test_images": len(records), "num_classes": getattr(test_ds, "num_classes", None),
-        "histograms": "legacy" if ev.get("legacy_histograms") else "canonical",
+        "batch_size": int(tr["batch_size"]), "size": int(data["size"]),
+        "protocol": {**protocol.as_dict(), "n_images": res.n_images},
+        "num_classes": getattr(test_ds, "num_classes", None), "histograms": res.protocol["histograms"],
         "config": s["config"], "overrides": s["overrides"],
     }
-    return {"status": "ok", "metrics": metrics, "na_reasons": na, "runtime": runtime, "provenance": prov}
+    return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov}
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -174,56 +164,6 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic.write_bytes(path, buf.getvalue())
-
-
-def _evaluate(method: Any, test_ds: Any, ev: dict, device: torch.device, cell: Cell):
-    """Stream the test split through ``method.colorize`` and the evaluator."""
-    from torch.utils.data import DataLoader, Subset
-
-    from colorbench.evaluator import Evaluator
-
-    if ev.get("max_images"):
-        test_ds = Subset(test_ds, range(min(len(test_ds), int(ev["max_images"]))))
-    loader = DataLoader(test_ds, batch_size=int(ev.get("batch_size", 8)), shuffle=False)
-    evaluator = Evaluator(method_name=cell.method, legacy_histograms=bool(ev.get("legacy_histograms")))
-    method.to(device).eval()
-    n_samples = int(ev.get("samples", 4))
-    hist = {k: np.zeros(220, dtype=np.float64) for k in ("true_a", "true_b", "pred_a", "pred_b")}
-    keep: dict[str, list[np.ndarray]] = {"L": [], "ab_true": [], "ab_pred": []}
-    with torch.no_grad():
-        for batch in loader:
-            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            pred = method.colorize(batch["L"])
-            evaluator.update(pred, batch)
-            for name, ab in (("true", batch["ab"]), ("pred", pred)):
-                ab_lab = ab.detach().float().cpu().numpy() * 110.0
-                hist[f"{name}_a"] += np.histogram(ab_lab[:, 0], bins=HIST_EDGES)[0]
-                hist[f"{name}_b"] += np.histogram(ab_lab[:, 1], bins=HIST_EDGES)[0]
-            have = sum(len(x) for x in keep["L"])
-            if have < n_samples:
-                take = n_samples - have
-                keep["L"].append(batch["L"][:take].float().cpu().numpy().astype(np.float16))
-                keep["ab_true"].append(batch["ab"][:take].float().cpu().numpy().astype(np.float16))
-                keep["ab_pred"].append(pred[:take].float().cpu().numpy().astype(np.float16))
-    result = evaluator.compute()
-    metrics, na = {}, {}
-    for k, v in result.items():
-        if k.endswith("_note"):  # e.g. lpips_note: why lpips is n/a
-            na[k[: -len("_note")]] = str(v)
-        elif k in ("n_images", "histogram_form"):
-            continue  # provenance: test_images, histograms
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            metrics[k] = float(v)
-        elif torch.is_tensor(v) and v.numel() == 1:
-            metrics[k] = float(v)
-    records = []
-    for i, rec in enumerate(getattr(evaluator, "records", []) or []):
-        r = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
-             "seed": cell.seed, "image": i}
-        r.update({k: (float(v) if torch.is_tensor(v) else v) for k, v in dict(rec).items()})
-        records.append(r)
-    samples = {k: (np.concatenate(v) if v else np.zeros((0,), np.float16)) for k, v in keep.items()}
-    return metrics, na, records, hist, samples
 
 
 def _runtime(method: Any, rt: dict, device: torch.device) -> list[dict[str, Any]]:
@@ -241,14 +181,15 @@ def _runtime(method: Any, rt: dict, device: torch.device) -> list[dict[str, Any]
             res = profiler.profile_colorize(method, [(w, h)], device=device, warmup=warmup, repeats=repeats)
             r = dict(res[0]) if isinstance(res, list) else dict(res)
             entry = {"size": f"{w}x{h}", "status": r.get("status", "ok"),
-                     "ms_per_image": r.get("ms_per_image"), "images_per_s": r.get("images_per_s"),
+                     "ms_per_image": r.get("ms_per_image"), "ms_min": r.get("ms_min"), "ms_max": r.get("ms_max"),
+                     "images_per_s": r.get("images_per_s"),
                      "peak_memory_mb": r.get("peak_memory_mb"), "memory_kind": r.get("memory_kind"),
                      "params": r.get("params"), "warmup": warmup, "repeats": repeats}
         except torch.cuda.OutOfMemoryError:
             entry = {"size": f"{w}x{h}", "status": "out of memory"}
         except MemoryError:
             entry = {"size": f"{w}x{h}", "status": "out of memory"}
-        for k in ("ms_per_image", "images_per_s", "peak_memory_mb"):
+        for k in ("ms_per_image", "ms_min", "ms_max", "images_per_s", "peak_memory_mb"):
             if isinstance(entry.get(k), float) and math.isfinite(entry[k]):
                 entry[k] = round(entry[k], 3)
         out.append(entry)

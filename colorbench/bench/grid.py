@@ -1,28 +1,28 @@
-"""The grid: profile × filters → cells, each keyed by a hash of its settings and its method's code.
+"""The grid: profile × filters → cells, each keyed by a hash of everything its numbers depend on.
 
-A cell is one (method, variant, dataset, seed) to train, evaluate and time (``kind="train"``), or one
-(method, variant) timed untrained (``kind="runtime"``, e.g. C2F's inference-time shrink/depth settings). Its key
-hashes everything that changes its result: the resolved method config, data/train/eval/runtime settings, the seed,
-the device kind, the method's source file and the colorbench version. A finished cell's ``row.json`` under
-``<cache>/<key>/`` is therefore reused exactly when nothing that made it has changed.
+A cell is one (method, variant, dataset, seed) to train and evaluate (``kind="train"``), or one (method, variant)
+timed with ``colorize`` (``kind="runtime"``: once per network, not per seed; untrained, since time does not depend
+on the weights). Its key hashes the resolved method config, the data, train, eval and runtime settings, the
+dataset's evaluation protocol, the seed, the device kind, and :mod:`colorbench.fingerprint`'s code hash (every core
+source file plus the method's own), environment (library versions, thread count) and data fingerprint (files of an
+on-disk dataset). A finished cell's ``row.json`` under ``<cache>/<key>/`` is therefore reused exactly when nothing
+that made it has changed.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import colorbench
+from colorbench import fingerprint
 from colorbench.bench.profiles import Profile
 from colorbench.errors import UserError
 from colorbench.registry import build_config, get_method, list_methods
 
-CELL_FORMAT = 1  # bump when the content of row.json changes meaning
+CELL_FORMAT = 2  # bump when the content of row.json changes meaning
 
 
 @dataclass(frozen=True)
@@ -40,24 +40,18 @@ class Cell:
     @property
     def label(self) -> str:
         v = "" if self.variant == "default" else f"[{self.variant}]"
-        where = f" on {self.dataset} seed {self.seed}" if self.kind == "train" else " (runtime only)"
+        where = f" on {self.dataset} seed {self.seed}" if self.kind == "train" else " (runtime)"
         return f"{self.method}{v}{where}"
 
 
 def code_hash(method_name: str) -> str:
-    """sha256 of the method's source file plus the colorbench version (and the cell format)."""
-    cls = get_method(method_name)
-    h = hashlib.sha256(f"colorbench {colorbench.__version__} cell {CELL_FORMAT}\n".encode())
-    try:
-        h.update(Path(inspect.getsourcefile(cls) or "").read_bytes())
-    except (OSError, TypeError):
-        h.update(cls.__qualname__.encode())
-    return h.hexdigest()[:16]
+    """The code hash of a registered method (see :func:`colorbench.fingerprint.code_hash`)."""
+    return fingerprint.code_hash(get_method(method_name))
 
 
 def cell_key(kind: str, method: str, variant: str, dataset: str | None, seed: int, settings: dict[str, Any]) -> str:
     payload = {"kind": kind, "method": method, "variant": variant, "dataset": dataset, "seed": seed,
-               "settings": settings, "code": code_hash(method)}
+               "settings": settings, "code": code_hash(method), "format": CELL_FORMAT}
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -78,20 +72,30 @@ def _variants_for(profile: Profile, name: str, declared: list[str]) -> list[str]
     return kept
 
 
-def _method_names(profile: Profile, only: list[str] | None) -> list[str]:
+def baselines_of(profile: Profile) -> list[str]:
+    """The profile's baselines: as listed, or every registered method that declares ``is_baseline``."""
+    if profile.baselines is not None:
+        return list(profile.baselines)
+    return [m for m in list_methods() if get_method(m).is_baseline and m not in profile.exclude]
+
+
+def _method_names(profile: Profile, only: list[str] | None, baselines: bool = True) -> list[str]:
     registered = list_methods()
+    kept = baselines_of(profile) if baselines else []
     if only:
-        names = list(only)
+        for n in only:
+            if n not in registered:
+                get_method(n)  # a name the user typed: raise with the closest matches
+        names = [*kept, *only]
     else:
-        names = []
-        for entry in [*profile.baselines, *profile.methods]:
-            names.extend(sorted(m for m in registered if m not in profile.exclude) if entry == "*" else [entry])
+        names = list(kept)
+        for entry in profile.methods:
+            names.extend(sorted(m for m in registered if m not in profile.exclude
+                                and (baselines or not get_method(m).is_baseline)) if entry == "*" else [entry])
     out = []
     for n in dict.fromkeys(names):
         if n in registered:
             out.append(n)
-        elif only:
-            get_method(n)  # a name the user typed: raise with the closest matches
         else:
             warnings.warn(f"bench: profile {profile.name} names method {n!r}, which is not registered; skipped",
                           stacklevel=2)
@@ -118,16 +122,28 @@ def _config_overrides(profile: Profile, method: str, global_cfg: dict, per_metho
 
 def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list[str] | None = None,
            seeds: int | None = None, global_cfg: dict[str, Any] | None = None,
-           per_method_cfg: dict[str, dict[str, Any]] | None = None, device: str = "cpu") -> list[Cell]:
-    """All cells of ``profile`` narrowed by the filters, in a stable order (train cells, then runtime-only)."""
+           per_method_cfg: dict[str, dict[str, Any]] | None = None, device: str = "cpu", threads: int | None = None,
+           baselines: bool = True) -> list[Cell]:
+    """All cells of ``profile`` narrowed by the filters, in a stable order: train cells (every seed of every
+    trained method; one of a method with nothing to train), then one runtime cell per (method, variant), then
+    the profile's ``runtime.extra`` cells. ``threads``: the torch thread count the cells will run with (part of
+    every key); ``baselines=False`` drops the profile's baselines."""
+    from colorbench.data import dataset_folder, protocol_for
+
     global_cfg, per_method_cfg = global_cfg or {}, per_method_cfg or {}
-    names = _method_names(profile, methods)
+    names = _method_names(profile, methods, baselines)
     for key in global_cfg:
         if not any(key in {f.name for f in dataclasses.fields(get_method(n).Config)} for n in names):
             raise UserError(f"--set {key}: no selected method has a config field {key!r}")
+    env = fingerprint.environment(threads)
     device_kind = device.split(":")[0]
+    runtime = {k: v for k, v in profile["runtime"].items() if k != "extra"}
     cells: list[Cell] = []
+    timed: dict[tuple[str, str], None] = {}
     for dataset in datasets or profile.datasets:
+        protocol = protocol_for(dataset).as_dict()
+        data_dir = profile["data"]["data_dirs"].get(dataset, profile["data"]["data_dir"])
+        data_fp = fingerprint.data_fingerprint(dataset_folder(dataset, data_dir))
         for name in names:
             cls = get_method(name)
             pm = profile.per_method.get(name, {})
@@ -138,59 +154,74 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in overrides:
                 overrides["image_size"] = size  # depth follows the training crop; recorded in the row's config
             for variant in _variants_for(profile, name, sorted(cls.variants)):
-                try:
-                    config = resolved_config(name, variant, overrides)
-                except UserError:
-                    raise
-                except (ValueError, TypeError) as exc:
-                    raise UserError(f"bench: {name}[{variant}]: bad config override: {exc}") from None
-                for seed in range(seeds or profile.seeds):
+                config = _resolve(name, variant, overrides)
+                timed.setdefault((name, variant))
+                for seed in range(seeds or profile.seeds) if cls.trainable else range(1):
                     settings = {
                         "config": config, "overrides": overrides,
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
-                                 "size": size,
-                                 "data_dir": profile["data"]["data_dirs"].get(dataset, profile["data"]["data_dir"])},
+                                 "size": size, "data_dir": data_dir, "fingerprint": data_fp},
+                        "protocol": protocol,
                         "train": {**profile["train"], "steps": pm.get("steps", profile["train"]["steps"]),
                                   "epochs": pm.get("epochs", profile["train"]["epochs"]),
                                   "batch_size": pm.get("batch_size", profile["train"]["batch_size"])},
-                        "eval": profile["eval"],
-                        "runtime": {k: v for k, v in profile["runtime"].items() if k != "extra"},
-                        "device": device_kind,
+                        "eval": profile["eval"], "device": device_kind, "environment": env,
                     }
                     key = cell_key("train", name, variant, dataset, seed, settings)
                     cells.append(Cell("train", name, variant, dataset, seed, settings, key))
-    extras = []
-    for extra in profile["runtime"]["extra"]:
-        if extra.get("method") == "*":  # every registered method (baselines included), default variant
-            extras += [{**extra, "method": n} for n in list_methods() if n not in profile.exclude]
-        else:
-            extras.append(extra)
-    for extra in extras:
-        name = extra.get("method", "")
-        if name not in list_methods() or (methods and name not in methods):
-            if name not in list_methods():
-                warnings.warn(f"bench: runtime.extra names method {name!r}, which is not registered; skipped",
-                              stacklevel=2)
-            continue
+    if runtime.get("sizes"):
+        for name, variant in timed:  # the paper configuration of each network, once (time does not need weights)
+            tiny = get_method(name).test_overrides if profile["train"]["use_test_overrides"] else {}
+            overrides = {**tiny, **per_method_cfg.get(name, {})}
+            cells.append(_runtime_cell(name, variant, overrides, runtime, device_kind, env))
+    for extra in _extras(profile, names if methods else None):
+        name = extra["method"]
         cls = get_method(name)
-        wanted = extra.get("variants", ["default"])
+        wanted = extra.get("variants") or [v for v in (cls.runtime_reference, *cls.runtime_variants) if v]
         wanted = sorted(cls.variants) if wanted in ("*", ["*"]) else wanted
         overrides = {**extra.get("config", {}), **per_method_cfg.get(name, {})}
+        settings = {**runtime, **{k: v for k, v in extra.items() if k in ("sizes", "repeats", "warmup")}}
         for variant in wanted:
             if variant not in cls.variants:
                 warnings.warn(f"bench: runtime.extra: {name} does not declare variant {variant!r}; skipped",
                               stacklevel=2)
                 continue
-            settings = {"config": resolved_config(name, variant, overrides), "overrides": overrides,
-                        "runtime": {**{k: v for k, v in profile["runtime"].items() if k != "extra"},
-                                    **{k: v for k, v in extra.items() if k in ("sizes", "repeats", "warmup")}},
-                        "device": device_kind}
-            key = cell_key("runtime", name, variant, None, 0, settings)
-            cells.append(Cell("runtime", name, variant, None, 0, settings, key))
+            cells.append(_runtime_cell(name, variant, overrides, settings, device_kind, env))
     unique: dict[str, Cell] = {}
     for c in cells:
         unique.setdefault(c.key, c)
     return list(unique.values())
+
+
+def _resolve(name: str, variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return resolved_config(name, variant, overrides)
+    except UserError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"bench: {name}[{variant}]: bad config override: {exc}") from None
+
+
+def _runtime_cell(name: str, variant: str, overrides: dict[str, Any], runtime: dict[str, Any], device_kind: str,
+                  env: dict[str, Any]) -> Cell:
+    settings = {"config": _resolve(name, variant, overrides), "overrides": overrides, "runtime": runtime,
+                "device": device_kind, "environment": env}
+    return Cell("runtime", name, variant, None, 0, settings, cell_key("runtime", name, variant, None, 0, settings))
+
+
+def _extras(profile: Profile, only: list[str] | None) -> list[dict[str, Any]]:
+    """The profile's ``runtime.extra`` entries with ``method = "*"`` expanded, narrowed to ``only``."""
+    out = []
+    for extra in profile["runtime"]["extra"]:
+        if extra.get("method") == "*":  # every registered method (baselines included), default variant
+            out += [{**extra, "method": n, "variants": extra.get("variants", ["default"])}
+                    for n in list_methods() if n not in profile.exclude]
+        elif extra.get("method", "") not in list_methods():
+            warnings.warn(f"bench: runtime.extra names method {extra.get('method')!r}, which is not registered; "
+                          "skipped", stacklevel=3)
+        else:
+            out.append(extra)
+    return [e for e in out if only is None or e["method"] in only]
 
 
 def shard(cells: list[Cell], spec: str | None) -> list[Cell]:
