@@ -6,6 +6,10 @@
     figures = ev.compute()      # {"psnr": ..., "ssim": ..., "js_a": ..., "kl_b": ..., "n_images": ...}
     rows = ev.records           # one dict per image: index, psnr, ssim, colorfulness, ..., delta_e76
 
+or, for a whole dataset in one call (what the bench, ``colorbench eval`` and validation use)::
+
+    result = evaluate(method, dataset, batch_size=16, max_images=None, samples=4)
+
 RGB is rebuilt from the batch's true L and the predicted ab (``colorbench.color.network_to_rgb``, gamut-clipped);
 the truth is the batch's ``"rgb"`` (the photo itself) when present, else the rebuild from the true L and ab.
 Per-image metrics are averaged over images; the ab histograms are pooled counts (``AbHistogram``), so memory is
@@ -17,11 +21,13 @@ the reason in ``lpips_note`` / ``fid_note`` (tables print ``n/a``).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 
-from colorbench.color import network_to_rgb
+from colorbench.color import AB_SCALE, network_to_rgb
 from colorbench.metrics import (
     PER_IMAGE_METRICS,
     AbHistogram,
@@ -37,6 +43,7 @@ from colorbench.metrics import (
 from colorbench._threads import cpu_map
 from colorbench.metrics.perceptual import make_fid, make_lpips
 
+GAMUT_TOLERANCE = 0.5 / 255  # half an 8-bit level: rounding at the gamut's edge is not clipping
 _CPU_CHUNK_PIXELS = 1 << 17  # pixels per CPU chunk, one chunk per worker thread (as metrics.structural)
 
 
@@ -65,6 +72,8 @@ class Evaluator:
         self._sums = dict.fromkeys(PER_IMAGE_METRICS, 0.0)
         self._n_images = 0
         self._n_batches = 0
+        self._moments = torch.zeros(5, dtype=torch.float64)  # out-of-gamut pixels, Σa, Σa², Σb, Σb² (Lab units)
+        self._pixels = 0
         self._notes: dict[str, str] = {}
         self._perceptual: dict[str, torch.nn.Module] = {}
         if self.perceptual:
@@ -121,11 +130,17 @@ class Evaluator:
         index = [int(i) for i in index] if index is not None else list(range(self._n_images, self._n_images + n))
         step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
 
-        def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
-            """Metrics ``[b,7]`` float64 on the CPU, histogram counts of truth and prediction, (pred_rgb, true_rgb) when the
-            perceptual metrics need them."""
+        def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any, torch.Tensor]:
+            """Metrics ``[b,7]`` float64 on the CPU, histogram counts of truth and prediction, (pred_rgb, true_rgb)
+            when the perceptual metrics need them, and the prediction's pixel statistics ``[5]`` float64 (out-of-gamut
+            pixels, Σa, Σa², Σb, Σb² in Lab units)."""
             sl = slice(i, i + step)
-            pred_rgb = network_to_rgb(L[sl], pred_ab[sl])
+            pred_rgb = network_to_rgb(L[sl], pred_ab[sl], clip=False)
+            outside = ((pred_rgb < -GAMUT_TOLERANCE) | (pred_rgb > 1 + GAMUT_TOLERANCE)).any(dim=1).sum()
+            pred_rgb = pred_rgb.clamp_(0.0, 1.0)
+            ab_lab = pred_ab[sl].to(torch.float64 if device.type != "mps" else torch.float32) * AB_SCALE
+            moments = torch.stack((outside.to(ab_lab.dtype), ab_lab[:, 0].sum(), ab_lab[:, 0].square().sum(),
+                                   ab_lab[:, 1].sum(), ab_lab[:, 1].square().sum())).cpu().double()
             if true_rgb_all is not None:
                 true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
             else:
@@ -136,7 +151,7 @@ class Evaluator:
                 mae_ab(pred_ab[sl], true_ab[sl]), delta_e76(pred_ab[sl], true_ab[sl]),
             ), dim=1).cpu().double()  # on the CPU first: MPS has no float64
             rgbs = (pred_rgb, true_rgb) if self._perceptual else None
-            return values, ab_counts(true_ab[sl]), ab_counts(pred_ab[sl]), rgbs
+            return values, ab_counts(true_ab[sl]), ab_counts(pred_ab[sl]), rgbs, moments
 
         starts = range(0, n, step)
         try:
@@ -152,6 +167,8 @@ class Evaluator:
             raise ValueError(f"{self._where()}: {exc}") from exc
         self.hist_true.add_counts(sum(p[1] for p in pieces), n)
         self.hist_pred.add_counts(sum(p[2] for p in pieces), n)
+        self._moments += sum(p[4] for p in pieces)
+        self._pixels += n * h * w
         rows = [p[0] for p in pieces]
         values = torch.cat(rows).cpu().tolist()
         names = ("psnr", "ssim", "colorfulness", "colorfulness_true", "delta_colorfulness", "mae_ab", "delta_e76")
@@ -196,6 +213,101 @@ class Evaluator:
             out[name] = float(metric.compute()) if metric is not None else math.nan
             if name in self._notes:
                 out[f"{name}_note"] = self._notes[name]
+        out.update(self.diagnostics())
         out["n_images"] = self._n_images
         out["histogram_form"] = div["form"]
         return out
+
+    def diagnostics(self) -> dict[str, float]:
+        """``ab_std`` (Lab units: the pooled standard deviation of the predicted a and of b over every pixel, their
+        mean) and ``gamut_clipped`` (share of pixels whose predicted colour leaves the sRGB gamut by more than half
+        an 8-bit level): the figures behind the degenerate-output flags (``colorbench.metrics.DEGENERATE``)."""
+        n = float(max(self._pixels, 1))
+        outside, sa, saa, sb, sbb = self._moments.tolist()
+        std = [math.sqrt(max(ss / n - (s1 / n) ** 2, 0.0)) for s1, ss in ((sa, saa), (sb, sbb))]
+        return {"ab_std": (std[0] + std[1]) / 2, "gamut_clipped": outside / n}
+
+
+# ------------------------------------------------------------------------------------ the one entry point
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` measured on one dataset split.
+
+    ``figures``: dataset-level numbers (the mean of every per-image metric, the pooled histogram divergences, the
+    diagnostics ``ab_std`` / ``gamut_clipped``; NaN where n/a); ``notes``: metric -> why it is n/a; ``records``: one
+    dict per image (``image`` = position in the evaluated set, ``index`` = dataset index, then the per-image
+    metrics); ``histograms``: ``true_a``, ``true_b``, ``pred_a``, ``pred_b``, each ``[220]`` int64 pooled counts on
+    one-unit bins over [-110, 110) (the very counts behind JS and KL); ``samples``: ``L`` ``[N,1,H,W]``,
+    ``ab_true`` and ``ab_pred`` ``[N,2,H,W]`` (normalised, float16) of the first ``samples`` images;
+    ``protocol``: split, size and image count as evaluated.
+    """
+
+    figures: dict[str, float]
+    notes: dict[str, str]
+    records: list[dict[str, Any]]
+    histograms: dict[str, np.ndarray]
+    samples: dict[str, np.ndarray]
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_images(self) -> int:
+        return int(self.protocol.get("n_images", len(self.records)))
+
+
+@torch.no_grad()
+def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.device | str | None = None,
+             max_images: int | None = None, samples: int = 0, legacy_histograms: bool = False,
+             keep_records: bool = True, autocast: Callable[[], Any] | None = None,
+             channels_last: bool = False) -> EvalResult:
+    """Colourise the first ``max_images`` items of ``dataset`` (all when None; always the same images, in dataset
+    order, whatever ``batch_size``) with ``method.colorize`` and score them. The one evaluation loop of colorbench:
+    bench cells, ``colorbench eval`` and validation during training all call it.
+
+    ``method`` is put in eval mode for the loop and returned to the mode it was in. ``device``: where to run (default:
+    the method's). ``autocast``: a context factory around ``colorize`` (the trainer's mixed precision);
+    predictions are scored in float32. Raises :class:`NonFiniteError` on NaN/inf predictions.
+    """
+    from torch.utils.data import DataLoader, Subset
+
+    from colorbench.train.batches import to_device
+
+    dev = torch.device(device) if device is not None else method.device
+    count = len(dataset) if max_images is None else min(len(dataset), int(max_images))
+    subset = dataset if count == len(dataset) else Subset(dataset, range(count))
+    evaluator = Evaluator(method_name=getattr(method, "name", "prediction"), legacy_histograms=legacy_histograms,
+                          keep_records=keep_records)
+    keep: dict[str, list[np.ndarray]] = {"L": [], "ab_true": [], "ab_pred": []}
+    was_training = method.training
+    method.eval()
+    try:
+        for batch in DataLoader(subset, batch_size=int(batch_size), shuffle=False):
+            batch = to_device(batch, dev, channels_last)
+            if autocast is not None:
+                with autocast():
+                    pred = method.colorize(batch["L"])
+            else:
+                pred = method.colorize(batch["L"])
+            pred = pred.float()
+            evaluator.update(pred, batch)
+            have = sum(len(x) for x in keep["L"])
+            if have < samples:
+                take = samples - have
+                for name, t in (("L", batch["L"]), ("ab_true", batch["ab"]), ("ab_pred", pred)):
+                    keep[name].append(t[:take].float().cpu().numpy().astype(np.float16))
+    finally:
+        method.train(was_training)
+    result = evaluator.compute()
+    figures, notes = {}, {}
+    for k, v in result.items():
+        if k.endswith("_note"):
+            notes[k[: -len("_note")]] = str(v)
+        elif k not in ("n_images", "histogram_form") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            figures[k] = float(v)
+    records = [{"image": i, **rec} for i, rec in enumerate(evaluator.records)]
+    counts = {f"{side}_{ch}": hist.counts[i].numpy().copy()
+              for side, hist in (("true", evaluator.hist_true), ("pred", evaluator.hist_pred))
+              for i, ch in enumerate("ab")}
+    kept = {k: (np.concatenate(v) if v else np.zeros((0,), np.float16)) for k, v in keep.items()}
+    protocol = {"split": getattr(dataset, "split", None), "size": getattr(dataset, "size", None),
+                "n_images": evaluator.n_images, "histograms": result["histogram_form"]}
+    return EvalResult(figures, notes, records, counts, kept, protocol)

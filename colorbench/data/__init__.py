@@ -11,7 +11,10 @@ images), ``cifar10`` (torchvision, from a local copy), and the recipes in the re
 """
 from __future__ import annotations
 
-from colorbench.data.registry import DatasetInfo, build_dataset, list_datasets
+from colorbench.data.protocol import Protocol
+from colorbench.data.registry import (DatasetInfo, build_dataset, dataset_folder, dataset_info, list_datasets,
+                                      protocol_for)
 from colorbench.data.sample import sample_test_photos
 
-__all__ = ["DatasetInfo", "build_dataset", "list_datasets", "sample_test_photos"]
+__all__ = ["DatasetInfo", "Protocol", "build_dataset", "dataset_folder", "dataset_info", "list_datasets",
+           "protocol_for", "sample_test_photos"]

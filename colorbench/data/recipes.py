@@ -8,6 +8,9 @@ Found in the repository's ``datasets/`` folder and in the folders named by ``COL
     source = "..."                      # where the data comes from, with its licence
     size = "..."                        # how many images per split
     how_to_get = "..."                  # printed when data_dir is missing
+    [protocol]                          # how results on it are measured (colorbench.data.protocol)
+    split = "test"
+    size = 256
     [options]                           # keyword options of colorbench.data.folder.FolderDataset
     resize = "crop"
     ratios = [0.7, 0.15, 0.15]
@@ -68,9 +71,12 @@ def recipe_info(path: Path):
     """The :class:`~colorbench.data.registry.DatasetInfo` row of a recipe."""
     from colorbench.data.registry import DatasetInfo
 
+    from colorbench.data.protocol import Protocol, from_table
+
     r = load_recipe(path)
+    protocol = from_table(r.get("protocol"), f"dataset recipe {path}", Protocol("test", 256))
     return DatasetInfo(r["name"], r.get("description", f"recipe {path.name} over folder"),
-                       r.get("source", "?"), r.get("size", "?"))
+                       r.get("source", "?"), r.get("size", "?"), protocol)
 
 
 def build_recipe(path: Path, split: str, *, size: int, seed: int, data_dir: str | Path | None, **options: Any):

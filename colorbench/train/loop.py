@@ -145,7 +145,7 @@ def train(
     channels_last: bool | None = None,
     out_dir: str | Path | None = None,
     val_every: int | None = None,
-    val_batches: int = 4,
+    val_images: int = 32,
     val_dataset: Dataset | None = None,
     ckpt_every: int | None = None,
     keep_checkpoints: int = 2,
@@ -177,7 +177,7 @@ def train(
 
 
 def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
-           channels_last, out_dir, val_every, val_batches, val_dataset, ckpt_every, keep_checkpoints, num_workers,
+           channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints, num_workers,
            data_options, log_every, progress, on_step, info, dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
@@ -283,7 +283,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                 if on_step is not None:
                     on_step(done, losses)
                 if val_every and val_dataset is not None and (done % val_every == 0 or done == total):
-                    vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, val_batches, autocast,
+                    vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, val_images, autocast,
                                                      channels_last)}
                     val_rows.append(vrow)
                     val_log.append(vrow)
