@@ -23,7 +23,6 @@ under autocast on CUDA, and switches ``train()`` / ``eval()`` modes: method code
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar, Mapping
 
 import torch
@@ -48,6 +47,25 @@ class Method(nn.Module):
     watch_loss: ClassVar[str] = "loss"
     needs_labels: ClassVar[bool] = False
     trainable: ClassVar[bool] = True
+    # Metadata the results layer reads (the core never names a method; what it must know lives here):
+    is_baseline: ClassVar[bool] = False
+    """A reference row (a constant or trivial predictor): kept when ``--methods`` narrows a grid, listed first,
+    never flagged as degenerate, and the row every trained method is tested against."""
+    published: ClassVar[dict[tuple[str, str, str], tuple[str, str]]] = {}
+    """Published rows this method reproduces: ``(source, published method, published variant) -> (our variant,
+    how)``, keys as in ``colorbench/reference/published.csv``."""
+    runtime_variants: ClassVar[tuple[str, ...]] = ()
+    """Variants that differ from another only at inference (one trained model serves them all, through
+    :meth:`inference_kwargs`): timed untrained in runtime cells."""
+    runtime_reference: ClassVar[str | None] = None
+    """The variant that :attr:`runtime_variants` are timed against (the ratio tables, e.g. C2F / base)."""
+    frozen_pretrained: ClassVar[bool] = False
+    """The backbones named by :meth:`pretrained_flags` are frozen: with random weights (no file on disk) the row is
+    not the published method, and tables never rank it."""
+    backbones: ClassVar[tuple[str, ...]] = ()
+    """Pretrained weight sets (names in ``colorbench.pretrained.BACKBONES``) some variant of this method loads."""
+    table_notes: ClassVar[dict[str, str]] = {}
+    """variant -> a sentence every table prints under this method's row (an assumption a reader must know)."""
 
     def __init__(self, config: Any = None, num_classes: int | None = None) -> None:
         super().__init__()
@@ -88,6 +106,12 @@ class Method(nn.Module):
         """Which pretrained backbones this instance actually loaded, e.g. ``{"resnet18": False}``."""
         return {}
 
+    @classmethod
+    def inference_kwargs(cls, variant: str) -> dict[str, Any]:
+        """Keyword arguments of ``colorize`` that make a model trained as another variant act as ``variant``
+        (for :attr:`runtime_variants`; default: none)."""
+        return {}
+
     @property
     def device(self) -> torch.device:
         for p in self.parameters():
@@ -95,7 +119,3 @@ class Method(nn.Module):
         for b in self.buffers():
             return b.device
         return torch.device("cpu")
-
-    @classmethod
-    def config_fields(cls) -> dict[str, Any]:
-        return {f.name: f for f in dataclasses.fields(cls.Config)}

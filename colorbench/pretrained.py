@@ -46,7 +46,6 @@ class Backbone:
 
     name: str
     library: str  # "torchvision" | "timm" | "smp"
-    used_by: str
     description: str
     torch_files: tuple[str, ...] = ()
     url: str | None = None
@@ -61,42 +60,42 @@ BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in (
         Backbone(
-            "resnet18", "torchvision", "c2f", "ResNet-18, ImageNet-1k (torchvision IMAGENET1K_V1 / smp-hub)",
+            "resnet18", "torchvision", "ResNet-18, ImageNet-1k (torchvision IMAGENET1K_V1 / smp-hub)",
             torch_files=("resnet18-f37072fd.pth",), url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
             hf_repo="smp-hub/resnet18.imagenet", hf_revision="3f2325ff978283d47aa6a1d6878ca20565622683",
             build="torchvision.models.resnet18(weights=None) or smp encoder 'resnet18' with encoder_weights=None",
         ),
         Backbone(
-            "resnet34", "smp", "featrec (unet, fpn)", "ResNet-34, ImageNet-1k: smp's default encoder for Unet/FPN",
+            "resnet34", "smp", "ResNet-34, ImageNet-1k: smp's default encoder for Unet/FPN",
             torch_files=("resnet34-b627a593.pth",), url="https://download.pytorch.org/models/resnet34-b627a593.pth",
             hf_repo="smp-hub/resnet34.imagenet", hf_revision="7a57b34f723329ff020b3f8bc41771163c519d0c",
             build="smp.Unet/FPN('resnet34', encoder_weights=None).encoder or torchvision.models.resnet34(weights=None)",
         ),
         Backbone(
-            "resnet50", "torchvision", "featrec", "ResNet-50, ImageNet-1k (torchvision IMAGENET1K_V1)",
+            "resnet50", "torchvision", "ResNet-50, ImageNet-1k (torchvision IMAGENET1K_V1)",
             torch_files=("resnet50-0676ba61.pth",), url="https://download.pytorch.org/models/resnet50-0676ba61.pth",
             hf_repo="smp-hub/resnet50.imagenet", hf_revision="00cb74e366966d59cd9a35af57e618af9f88efe9",
             build="torchvision.models.resnet50(weights=None)",
         ),
         Backbone(
-            "vgg16", "torchvision", "featrec", "VGG-16 (no BN), ImageNet-1k (torchvision IMAGENET1K_V1)",
+            "vgg16", "torchvision", "VGG-16 (no BN), ImageNet-1k (torchvision IMAGENET1K_V1)",
             torch_files=("vgg16-397923af.pth",), url="https://download.pytorch.org/models/vgg16-397923af.pth",
             build="torchvision.models.vgg16(weights=None) (or its .features[:k])",
         ),
         Backbone(
-            "inception_resnet_v2", "timm", "koalarization", "Inception-ResNet-v2, ImageNet-1k (timm tf_in1k)",
+            "inception_resnet_v2", "timm", "Inception-ResNet-v2, ImageNet-1k (timm tf_in1k)",
             hf_repo="timm/inception_resnet_v2.tf_in1k",
             build="timm.create_model('inception_resnet_v2', pretrained=False)",
         ),
         Backbone(
-            "inception_v3", "timm", "koalarization", "Inception-v3, ImageNet-1k (timm tv_in1k = torchvision's)",
+            "inception_v3", "timm", "Inception-v3, ImageNet-1k (timm tv_in1k = torchvision's)",
             torch_files=("inception_v3_google-0cc3c7bd.pth", "inception_v3_google-1a9a5a14.pth"),
             url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
             hf_repo="timm/inception_v3.tv_in1k",
             build="timm.create_model('inception_v3', pretrained=False)",
         ),
         Backbone(
-            "convnext_tiny", "timm", "koalarization", "ConvNeXt-T, ImageNet-1k (timm fb_in1k)",
+            "convnext_tiny", "timm", "ConvNeXt-T, ImageNet-1k (timm fb_in1k)",
             hf_repo="timm/convnext_tiny.fb_in1k", torch_files=("convnext_tiny_1k_224_ema.pth",),
             build="timm.create_model('convnext_tiny', pretrained=False)",
         ),
@@ -108,6 +107,13 @@ _PREFIXES = ("", "features.", "encoder.", "module.", "model.", "backbone.")
 
 
 # ------------------------------------------------------------------------------------------------ lookup
+def used_by(name: str) -> list[str]:
+    """The registered methods that declare backbone ``name`` (``Method.backbones``)."""
+    from colorbench.registry import get_method, list_methods
+
+    return [m for m in list_methods() if name in get_method(m).backbones]
+
+
 def get_backbone(name: str) -> Backbone:
     """The table entry for ``name``; an unknown name raises :class:`UserError` listing the known ones."""
     try:

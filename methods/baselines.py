@@ -27,6 +27,7 @@ class GrayConfig:
                  source="baseline (no training)")
 class Gray(Method):
     Config = GrayConfig
+    is_baseline = True
     trainable = False
     watch_loss = "loss"
 
@@ -49,6 +50,7 @@ class MeanColorConfig:
                  source="baseline (running mean of the training ab)")
 class MeanColor(Method):
     Config = MeanColorConfig
+    is_baseline = True
     watch_loss = "update"
 
     def __init__(self, config: MeanColorConfig | None = None, num_classes: int | None = None) -> None:

@@ -169,6 +169,23 @@ class C2F(Method):
                       "min_ax_size": 16, "pretrain_steps": 10, "pretrained": "false", "image_size": 32,
                       "batch_size": 4}
     watch_loss = "l1"
+    # The C2F paper's Table 1: base, and the shrink size / depth settings, which act at inference only.
+    runtime_variants = ("s1.2_d1", "s1.2_d10", "s2.0_d1", "s2.0_d10")
+    runtime_reference = "base"
+    backbones = ("resnet18",)
+    published = {
+        ("c2f", "base", ""): ("base", "the C2F paper's baseline: same generator, 1 input channel, no recursion"),
+        ("c2f", "c2f", "shrink 1.2 / depth 1"): ("s1.2_d1", "shrink_size=1.2, max_c2f_depth=1"),
+        ("c2f", "c2f", "shrink 1.2 / depth 10"): ("s1.2_d10", "shrink_size=1.2, max_c2f_depth=10"),
+        ("c2f", "c2f", "shrink 2.0 / depth 1"): ("s2.0_d1", "shrink_size=2.0, max_c2f_depth=1"),
+        ("c2f", "c2f", "shrink 2.0 / depth 10"): ("s2.0_d10", "shrink_size=2.0, max_c2f_depth=10"),
+    }
+
+    @classmethod
+    def inference_kwargs(cls, variant: str) -> dict:
+        """A Table 1 setting on one trained C2F model: its ``shrink_size`` and ``max_c2f_depth``."""
+        declared = cls.variants.get(variant, {})
+        return {k: declared[k] for k in ("shrink_size", "max_c2f_depth") if k in declared}
 
     def __init__(self, config: C2FConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)

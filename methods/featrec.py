@@ -188,6 +188,14 @@ class Featrec(Method):
     test_overrides = {"image_size": 32, "width": 8, "max_width": 32, "disc_width": 8,
                       "feature_layer": "block1_conv1", "pretrained": "false"}
     watch_loss = "l1"
+    frozen_pretrained = True  # the VGG16 / ResNet50 / segmentation network that measures the feature loss
+    backbones = ("vgg16", "resnet50", "resnet34")
+    published = {
+        ("tarres", "featrec", "vgg16"): ("default", "Tarrés 'VGG16 feature loss' (our default backbone)"),
+        ("tarres", "featrec", "resnet50"): ("resnet50", "Tarrés 'ResNet50 feature loss'"),
+        ("tarres", "featrec", "unet"): ("unet", "Tarrés 'U-Net (smp) feature loss'"),
+        ("tarres", "featrec", "fpn"): ("fpn", "Tarrés 'FPN (smp) feature loss'"),
+    }
 
     def __init__(self, config: FeatrecConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)

@@ -82,6 +82,7 @@ class Gorriz(Method):
     }
     test_overrides = {"image_size": 32, "width": 8, "max_width": 32, "disc_width": 8}
     watch_loss = "l1"
+    published = {("tarres", "gorriz", ""): ("default", "Tarrés 'Górriz et al.' (multi-discriminator, IBN, SN)")}
 
     def __init__(self, config: GorrizConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)

@@ -231,6 +231,8 @@ class Koalarization(Method):
         "fusion256": {"extractor": "inception_v3", "fusion_width": 256},
         "ce": {"extractor": "inception_v3", "loss": "ce"},
     }
+    frozen_pretrained = True  # the classifier whose class scores are fused
+    backbones = ("inception_resnet_v2", "inception_v3", "convnext_tiny")
     test_overrides = {"extractor": "tiny_random", "pretrained": "false", "width": 0.125, "image_size": 32,
                       "batch_size": 4}
     watch_loss = "mse"

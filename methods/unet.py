@@ -104,6 +104,10 @@ SOURCE = ("D. Galvão, P. Santos, R. Sánchez-Mateos Lizano, \"Image Colorizatio
 @register_method("unet_l1", description="KTH U-Net regressing ab with a mean-absolute-error loss", source=SOURCE)
 class UNetL1(_KTHUNet):
     loss_kind = "l1"
+    published = {
+        ("kth", "unet_l1", ""): ("default", "KTH 'U-Net L1'"),
+        ("tarres", "unet_l1", ""): ("default", "Tarrés 'U-Net L1' (PyTorch table)"),
+    }
 
 
 @register_method("unet_l2", description="KTH U-Net regressing ab with a mean-squared-error loss", source=SOURCE)

@@ -107,6 +107,7 @@ class VACGAN(Method):
     test_overrides = {"width": 8, "width_d": 8, "width_c": 8, "image_size": 16, "levels": 3}
     watch_loss = "l1"
     needs_labels = True
+    published = {("kth", "vacgan", "gamma 0.01"): ("default", "KTH 'VAC-GAN γ=0.01' (our default γ)")}
 
     def __init__(self, config: VACGANConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)

@@ -47,7 +47,7 @@ def format_table(names: list[str]) -> str:
     rows = [("backbone", "on disk", "used by", "path (found, or where it is expected)")]
     for n in names:
         found = pt.resolve_weights(n)
-        rows.append((n, "yes" if found else "no", pt.BACKBONES[n].used_by, str(found or pt.expected_paths(n)[0])))
+        rows.append((n, "yes" if found else "no", ", ".join(pt.used_by(n)), str(found or pt.expected_paths(n)[0])))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
 
