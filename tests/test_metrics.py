@@ -260,8 +260,11 @@ def test_metrics_table_declares_every_reported_figure():
     for name in ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "delta_e76", "js_a", "js_b",
                  "kl_a", "kl_b", "lpips", "fid"):
         assert name in table and table[name].name == name and table[name].description
-    assert table["psnr"].higher_is_better and table["psnr"].unit == "dB" and table["psnr"].arrow == "↑"
-    assert not table["kl_a"].higher_is_better and table["kl_a"].arrow == "↓"
+    assert table["psnr"].goal == "higher" and table["psnr"].unit == "dB" and table["psnr"].arrow == "↑"
+    assert table["kl_a"].goal == "lower" and table["kl_a"].arrow == "↓"
+    # colourfulness is best closest to the truth's, never "more is better"; the truth's own figure is not ranked
+    assert table["colorfulness"].goal == "truth" and table["colorfulness"].truth == "colorfulness_true"
+    assert not table["colorfulness_true"].ranked and not table["ab_std"].ranked
     assert metrics.PER_IMAGE_METRICS == ("psnr", "ssim", "colorfulness", "colorfulness_true",
                                          "delta_colorfulness", "mae_ab", "delta_e76")
 

@@ -15,7 +15,7 @@ import pytest
 
 from colorbench.cli import main
 from colorbench.errors import UserError
-from colorbench.report import c2f_table, load, reading, tables
+from colorbench.report import load, reading, resolution, runtime, tables
 from colorbench.report.figures import Note, loss_curves
 
 
@@ -35,38 +35,40 @@ def _write(tmp: Path, df: pd.DataFrame, profile: str = "quick", dataset: str = "
 def test_missing_metric_shows_na_and_keeps_the_column():
     df = pd.DataFrame({"method": ["gray", "pix2pix"], "variant": ["default", "default"], "seed": [0, 0],
                        "status": ["ok", "ok"], "psnr": [22.5, 23.25]})  # no ssim column at all
-    s = tables.summary(df, ("psnr", "ssim"))
-    assert math.isnan(s.loc["gray", "ssim_mean"])
+    df["ssim"] = math.nan  # a column with no value: n/a, never dropped
+    s = tables.summarise(df, names=("psnr", "ssim"))
+    assert math.isnan(s.frame.loc["gray", "ssim_mean"])
     shown = tables.measured_table(s, ("psnr", "ssim"))
     assert list(shown.columns[2:4]) == ["psnr ↑ (dB)", "ssim ↑"]
     assert (shown["ssim ↑"] == "n/a").all()
-    assert shown.loc["pix2pix", "psnr ↑ (dB)"] == "23.250 ★"  # higher PSNR is better
-    assert shown.loc["gray", "psnr ↑ (dB)"] == "22.500"
+    assert shown.loc["pix2pix", "psnr ↑ (dB)"] == "23.25 ="  # no per-image rows: no test can call it better
+    assert shown.loc["gray", "psnr ↑ (dB)"] == "22.50 ="
 
 
 def test_single_seed_has_no_spread_and_several_seeds_give_sample_std():
     vals = [8.0, 9.5, 7.25]
     df = pd.DataFrame({"method": ["unet_l1"] * 3 + ["gray"], "variant": ["default"] * 4, "seed": [0, 1, 2, 0],
                        "status": ["ok"] * 4, "delta_e76": vals + [6.0]})
-    s = tables.summary(df, ("delta_e76",))
-    assert s.loc["unet_l1", "seeds"] == 3 and s.loc["gray", "seeds"] == 1
-    assert s.loc["unet_l1", "delta_e76_mean"] == pytest.approx(np.mean(vals))
-    assert s.loc["unet_l1", "delta_e76_std"] == pytest.approx(np.std(vals, ddof=1))
-    assert math.isnan(s.loc["gray", "delta_e76_std"])
+    s = tables.summarise(df, names=("delta_e76",))
+    f = s.frame
+    assert f.loc["unet_l1", "seeds"] == 3 and f.loc["gray", "seeds"] == 1
+    assert f.loc["unet_l1", "delta_e76_mean"] == pytest.approx(np.mean(vals))
+    assert f.loc["unet_l1", "delta_e76_std"] == pytest.approx(np.std(vals, ddof=1))
+    assert math.isnan(f.loc["gray", "delta_e76_std"])
     shown = tables.measured_table(s, ("delta_e76",))
     col = "delta_e76 ↓ (ΔE76)"
-    assert shown.loc["gray", col] == "6.000 ★"  # lower is better: gray wins
-    assert shown.loc["unet_l1", col] == f"{np.mean(vals):.3f} ± {np.std(vals, ddof=1):.3f}"
-    assert list(s.index) == ["gray", "unet_l1"]  # baselines first
+    assert shown.loc["gray", col] == "6.000 ="  # lowest mean, but no per-image rows: a tie, not a win
+    assert shown.loc["unet_l1", col] == f"{np.mean(vals):.3f} ±{np.std(vals, ddof=1):.3f} ="
+    assert list(f.index) == ["gray", "unet_l1"]  # baselines first
 
 
 def test_failed_rows_are_left_out_and_pretrained_false_is_flagged():
     df = pd.DataFrame({"method": ["c2f", "c2f"], "variant": ["default", "default"], "seed": [0, 1],
                        "status": ["ok", "failed: boom"], "psnr": [20.0, 99.0],
                        "pretrained": [json.dumps({"resnet18": False}), ""]})
-    s = tables.summary(df, ("psnr",))
-    assert s.loc["c2f", "seeds"] == 1 and s.loc["c2f", "psnr_mean"] == 20.0
-    assert tables.measured_table(s, ("psnr",)).loc["c2f", "note"] == "pretrained=false (resnet18)"
+    s = tables.summarise(df, names=("psnr",))
+    assert s.frame.loc["c2f", "seeds"] == 1 and s.frame.loc["c2f", "psnr_mean"] == 20.0
+    assert s.frame.loc["c2f", "pretrained_false"] == ["resnet18"]
     assert "pretrained=false" in reading.read_table(s)
 
 
@@ -80,34 +82,35 @@ def _published(source: str, table: str, method: str, variant: str, metric: str, 
 
 
 def test_published_row_without_measured_twin_is_listed_and_marked():
-    s = tables.summary(_rows(psnr=[22.0], ssim=[0.9]), ("psnr", "ssim"))
+    s = tables.summarise(_rows(psnr=[22.0], ssim=[0.9]), names=("psnr", "ssim"))
     t = tables.comparison_table(s, ("psnr", "ssim"))
     assert t.loc["gray", "kind"] == "measured"
-    gorriz = t[t.index.str.startswith("gorriz (published)") & t["note"].str.contains("Table 3")]
+    gorriz = t[t.index.str.startswith("gorriz (published)") & t["flags"].str.contains("Table 3")]
     assert len(gorriz) == 1
     row = gorriz.iloc[0]
-    assert row["kind"] == "published" and "published, not measured here" in row["note"]
+    assert row["kind"] == "published" and "published, not measured here" in row["flags"]
     assert float(row["psnr ↑ (dB)"]) == _published("tarres", "Table 3 (PyTorch)", "gorriz", "", "psnr")
-    # the C2F Table 1 rows belong to the c2f notebook, not the overview
-    assert not t["note"].str.contains("Table 1a").any()
+    # the C2F Table 1 rows belong to the resolution notebook, not the overview
+    assert not t["flags"].str.contains("Table 1a").any()
 
 
 def test_published_twin_follows_its_measured_row():
     df = pd.DataFrame({"method": ["gray", "pix2pix"], "variant": ["default"] * 2, "seed": [0, 0], "status": ["ok"] * 2,
                        "psnr": [22.0, 23.0], "js_a": [0.1, 0.2]})
-    t = tables.comparison_table(tables.summary(df, ("psnr", "js_a")), ("psnr", "js_a"))
+    t = tables.comparison_table(tables.summarise(df, names=("psnr", "js_a")), ("psnr", "js_a"))
     labels = list(t.index)
     i = labels.index("pix2pix")
     assert labels[i + 1].strip() == "pix2pix (published)"
     twins = t.loc[[lab for lab in labels if lab.startswith("  pix2pix")]]
-    assert not twins["note"].str.contains("not measured").any()
-    js = twins[twins["note"].str.contains("Table 3")].iloc[0]["js_a ↓ (nats)"]
+    assert not twins["flags"].str.contains("not measured").any()
+    js = twins[twins["flags"].str.contains("Table 3")].iloc[0]["js_a ↓ (nats)"]
     assert js == f"{_published('tarres', 'Table 3 (PyTorch)', 'pix2pix', '', 'js_a'):g} (legacy)"
 
 
 def test_runtime_table_orders_sizes_by_pixels():
-    df = _rows(**{"ms_per_image_1500x1000": [30.0], "ms_per_image_256x256": [2.0], "ms_per_image_750x500": [9.0]})
-    rt = tables.runtime_table(df)
+    df = _rows(kind=["runtime"], **{"ms_per_image_1500x1000": [30.0], "ms_per_image_256x256": [2.0],
+                                    "ms_per_image_750x500": [9.0]})
+    rt = runtime.runtime_table(df)
     assert list(rt.columns) == ["256x256", "750x500", "1500x1000"]
     assert rt.loc["gray"].tolist() == [2.0, 9.0, 30.0]
     assert "×15.0" in reading.read_runtime(rt)
@@ -144,27 +147,27 @@ def test_c2f_side_by_side_ratios_and_published_layout():
         {"setting": "base", "resolution": "750x500", "ssim": 0.9, "psnr": 24.0, "seconds": 0.5},
         {"setting": "s1.2_d1", "resolution": "750x500", "ssim": 0.8, "psnr": 23.0, "seconds": 1.25},
     ])
-    t = c2f_table.side_by_side(measured)
+    t = resolution.side_by_side(measured, "c2f")
     assert list(t.index) == ["base", "s1.2_d1", "s1.2_d10", "s2.0_d1", "s2.0_d10"]
-    assert t.loc["s1.2_d1", "750x500 × base"] == pytest.approx(2.5)
+    assert t.loc["s1.2_d1", "750x500 × ref"] == pytest.approx(2.5)
     paper = {v: _published("c2f", "Table 1c", m, pv, "seconds", "750x500") for v, m, pv in
              (("base", "base", ""), ("s1.2_d1", "c2f", "shrink 1.2 / depth 1"))}
-    assert t.loc["s1.2_d1", "750x500 × base (paper)"] == pytest.approx(paper["s1.2_d1"] / paper["base"])
+    assert t.loc["s1.2_d1", "750x500 × ref (paper)"] == pytest.approx(paper["s1.2_d1"] / paper["base"])
     assert t.loc["s2.0_d10", "750x500 ssim (paper)"] == _published("c2f", "Table 1a", "c2f", "shrink 2.0 / depth 10",
                                                                   "ssim", "750x500")
     assert math.isnan(t.loc["s1.2_d10", "750x500 ssim"])  # not measured: empty, not invented
-    wide = c2f_table.published_wide()
-    assert [r for m, r in wide.columns if m == "psnr"] == list(c2f_table.PAPER_SIZES)
+    wide = resolution.published_wide("c2f")
+    assert [r for m, r in wide.columns if m == "psnr"] == list(resolution.PAPER_SIZES)
     assert wide.loc["base", ("psnr", "6000x4000")] == _published("c2f", "Table 1b", "base", "", "psnr", "6000x4000")
 
 
 def test_c2f_without_checkpoints_says_so(tmp_path):
     _write(tmp_path, _rows(psnr=[1.0], checkpoint=["/gone/step_1"]))
-    found = c2f_table.find_checkpoints(tmp_path, "quick")
-    assert found == {"c2f": None, "base": None}
-    note = c2f_table.availability(found)
-    assert isinstance(note, Note) and "no trained c2f or base checkpoint" in note.text
-    assert c2f_table.rebuild_table1(found, ["48x32"]).empty
+    found = resolution.find_checkpoints(tmp_path, "quick", "c2f")
+    assert found == {"model": None, "reference": None}
+    note = resolution.availability(found, "c2f")
+    assert isinstance(note, Note) and "no trained model or reference checkpoint of c2f" in note.text
+    assert resolution.rebuild(found, "c2f", ["48x32"]).empty
 
 
 def test_read_losses_from_the_cell_folder(tmp_path):

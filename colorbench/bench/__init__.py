@@ -5,7 +5,7 @@ their hashes), :mod:`~colorbench.bench.cell` (train, evaluate and time one cell 
 :mod:`~colorbench.bench.runner` (the resumable loop, shards and merge), :mod:`~colorbench.bench.outputs` (the
 files under ``results/``), :mod:`~colorbench.bench.tables`, :mod:`~colorbench.bench.runtime_table`,
 :mod:`~colorbench.bench.plots`, :mod:`~colorbench.bench.published` (reference rows and name mapping),
-:mod:`~colorbench.bench.atomic` (atomic writes).
+:mod:`~colorbench._atomic` (atomic writes).
 """
 from __future__ import annotations
 

@@ -1,22 +1,29 @@
 """Write a profile's results from cell records: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv,
-table.md, histograms.png, samples.png, loss_curves.png}`` and ``results/<profile>/{runtime.md, runtime.png}``.
+table.md, histograms.png, samples.png, loss_curves.png}`` and ``results/<profile>/{runtime.csv, runtime.md,
+runtime.png}``, and the README's results table between its markers.
 
 A *record* is a cell's folder (``row.json`` plus its artifacts), in the ``runs/`` cache or in a shard's folder;
-the same function serves a plain run and ``--merge``.
+the same function serves a plain run and ``--merge``. Every table is built by :mod:`colorbench.report` from the
+CSV files just written, exactly as the notebooks read them.
 """
 from __future__ import annotations
 
-import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from colorbench.bench import atomic, plots
-from colorbench.bench.published import mapping_table, published_table
-from colorbench.bench.runtime_table import collect, runtime_markdown
-from colorbench.bench.tables import baseline_comparison, declarations, flatten_row, label, markdown_table
+from colorbench import _atomic as atomic
+from colorbench.report import figures, runtime, stats
+from colorbench.report.published import mapping_table, published_table
+from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, flag_rules, flatten_row, label, markdown,
+                                      separated, summarise)
+
+README_START = "<!-- results:{profile}:start (written by make bench; do not edit) -->"
+README_END = "<!-- results:{profile}:end -->"
 
 
 def load_record(folder: Path) -> dict[str, Any] | None:
@@ -29,68 +36,61 @@ def load_record(folder: Path) -> dict[str, Any] | None:
     return row
 
 
-def read_per_image(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        path = Path(row.get("_folder", "")) / "per_image.csv"
-        if path.is_file():
-            with open(path, newline="") as f:
-                for r in csv.DictReader(f):
-                    out.append({k: _num(v) for k, v in r.items()})
-    return out
-
-
-def _num(v: str) -> Any:
-    try:
-        return float(v) if v not in ("",) else None
-    except ValueError:
-        return v
+def _per_image(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frames = [pd.read_csv(Path(r["_folder"]) / "per_image.csv") for r in rows
+              if (Path(r.get("_folder", "")) / "per_image.csv").is_file()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _sort_key(row: dict[str, Any]) -> tuple:
-    from colorbench.bench.tables import BASELINES
+    from colorbench.report.tables import baseline_methods
 
-    return (row["method"] not in BASELINES, row["method"], row.get("variant", ""), row.get("seed", 0))
+    return (row["method"] not in baseline_methods(), row["method"], row.get("variant", ""), row.get("seed", 0))
+
+
+def _read(path: Path) -> pd.DataFrame:
+    from colorbench.report.load import _variants
+
+    return _variants(pd.read_csv(path))
 
 
 def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profile: str,
-                  decls: dict[str, dict[str, str]], watch: dict[str, str]) -> list[Path]:
-    """Every file of one dataset's folder; returns the paths written."""
+                  watch: dict[str, str]) -> tuple[list[Path], str]:
+    """Every file of one dataset's folder; returns the paths written and the main table (for the README)."""
     rows = sorted(rows, key=_sort_key)
-    written = []
-    flat = [flatten_row(r) for r in rows]
-    written.append(atomic.write_csv(out_dir / "metrics.csv", flat))
-    per_image = read_per_image(rows)
-    if per_image:
-        written.append(atomic.write_csv(out_dir / "per_image.csv", per_image))
+    written = [atomic.write_csv(out_dir / "metrics.csv", [flatten_row(r) for r in rows])]
+    per_image = _per_image(rows)
+    if not per_image.empty:
+        written.append(atomic.write_csv(out_dir / "per_image.csv", per_image.to_dict("records")))
+    metrics = _read(out_dir / "metrics.csv")
+    per_image = _read(out_dir / "per_image.csv") if not per_image.empty else per_image
+    s = summarise(metrics, per_image)
     legacy = any(r.get("provenance", {}).get("histograms") == "legacy" for r in rows)
-    table, notes = markdown_table(rows, per_image, decls, legacy=legacy)
-    comparison = baseline_comparison(rows, decls)
-    text = [f"# `{profile}` profile on `{dataset}`", "",
-            _settings_line(rows), "",
-            "Measured here. One seed: value [bootstrap 95% interval of the mean over test images] for per-image "
-            "metrics (dataset-level figures such as the pooled histogram divergences have no interval); several "
-            "seeds: mean ± std over seeds. **Bold**: best measured value per column. ↑ higher is better, "
-            "↓ lower is better. Histogram divergences are in the canonical form (pooled, normalised, "
-            "DESIGN.md) unless the header says legacy.", "", table, ""]
-    text += [f"[^{i}]: {n}" for i, n in enumerate(notes, 1)]
-    random_init = sorted({f"{label(r['method'], r.get('variant', 'default'))} "
-                          f"({', '.join(k for k, v in flags.items() if not v)})"
-                          for r in rows if (flags := r.get("provenance", {}).get("pretrained") or {})
-                          and not all(flags.values())})
-    if random_init:
-        text += ["", "Pretrained backbones not on disk, so initialised randomly (`pretrained=false` in metrics.csv; "
-                 "`colorbench weights list` / `fetch`): " + "; ".join(random_init) + "."]
+    table, notes = markdown(s, legacy=legacy)
+    comparison = comparison_markdown(s)
+    wins = separated(s)
+    text = [f"# `{profile}` profile on `{dataset}`", "", _settings_line(rows), "",
+            "Measured here. Per-image figures: mean over seeds [95% bootstrap interval of the mean over test images, "
+            "each image averaged over seeds] ±std over seeds; pooled figures (the histogram divergences): mean ±std "
+            "over seeds. ↑ higher is better, ↓ lower is better, →truth closest to the ground truth's figure "
+            f"(colourfulness; the truth's is {_truth(s)}). " + stats.RULE + " **Bold**: the best row, really "
+            "better than every other; `=`: tied for best with it. Flagged rows (degenerate output, or a frozen "
+            "component with random weights) are never bold and never ✓. Histogram divergences are in the "
+            "canonical form (pooled, normalised to sum 1) unless the header says legacy.", "", table, "",
+            "Degenerate-output flags (baselines are degenerate by design and exempt): " + flag_rules() + "."]
+    if notes:
+        text += [""] + [f"[^{i}]: {n}" for i, n in enumerate(notes, 1)]
     if comparison:
         text += ["", "## Against the baselines", "",
-                 "✓ = beats the baseline (gray / mean_color) on that metric, ✗ = does not.", "",
-                 _comparison_table(comparison)]
-    metric_names = list(decls)
+                 "✓ really better than the baseline on that figure, ✗ really worse, tie: the difference is within "
+                 "chance (the rule above), —: a flagged row, not compared.", "", comparison, "",
+                 "Really better than every baseline: " + ("; ".join(f"{lab} ({', '.join(ms)})"
+                                                                   for lab, ms in wins.items()) or "none") + "."]
     text += ["", "## Published reference figures (not measured here)", "",
              "Copied from the source documents (`colorbench/reference/published.csv`), on *their* datasets and "
              "resolutions, so they are context, not a ranking against the rows above. Their histogram figures are "
-             "in the legacy (un-normalised) form; SSIM above 1 is impossible and flagged. C2F timings are in "
-             "`../runtime.md`.", "", published_table(metric_names), "",
+             "in the legacy (un-normalised) form; SSIM above 1 is impossible and flagged. Timings are in "
+             "`../runtime.md`.", "", published_table(list(TABLE_METRICS)), "",
              "### Names: published → colorbench", "", mapping_table(), ""]
     written.append(atomic.write_text(out_dir / "table.md", "\n".join(text)))
     hists, samples, logs = {}, {}, {}
@@ -99,50 +99,67 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
         if r.get("status") != "ok" or lab in hists:
             continue
         folder = Path(r.get("_folder", ""))
-        if (folder / "hist.npz").is_file():
-            with np.load(folder / "hist.npz") as z:
-                hists[lab] = {k: z[k] for k in z.files}
-        if (folder / "samples.npz").is_file():
-            with np.load(folder / "samples.npz") as z:
-                samples[lab] = {k: z[k] for k in z.files}
+        for name, into in (("hist.npz", hists), ("samples.npz", samples)):
+            if (folder / name).is_file():
+                with np.load(folder / name) as z:
+                    into[lab] = {k: z[k] for k in z.files}
         logs[lab] = (folder / "loss.csv", watch.get(r["method"], "loss"))
-    for path in (plots.histograms(out_dir / "histograms.png", hists, legacy),
-                 plots.sample_grid(out_dir / "samples.png", samples),
-                 plots.loss_curves(out_dir / "loss_curves.png", logs)):
+    for path in (figures.histograms(out_dir / "histograms.png", hists, legacy),
+                 figures.sample_grid(out_dir / "samples.png", samples),
+                 figures.bench_loss_curves(out_dir / "loss_curves.png", logs)):
         if path:
             written.append(path)
-    return written
+    return written, table
+
+
+def _truth(s: Any) -> str:
+    col = s.frame.get("colorfulness_true_mean") if not s.frame.empty else None
+    return f"{float(col.mean()):.1f}" if col is not None and col.notna().any() else "n/a"
 
 
 def _settings_line(rows: list[dict[str, Any]]) -> str:
-    prov = [r.get("provenance", {}) for r in rows if r.get("status") == "ok"]
-    if not prov:
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if not ok:
         return ""
-    p = prov[0]
+    p = ok[0].get("provenance", {})
+    protocol = p.get("protocol") or {}
+    seeds = sorted({int(r.get("seed", 0)) for r in ok})
     parts = [f"device {p.get('device')}", f"commit {str(p.get('git_commit'))[:12]}",
-             f"training crop {p.get('size')} px", f"{p.get('test_images')} test images at {p.get('test_size')} px"]
+             f"code {ok[0].get('code_hash')}", f"training crop {p.get('size')} px",
+             f"protocol: {protocol.get('n_images')} {protocol.get('split')} images at {protocol.get('size')} px",
+             f"seeds {', '.join(map(str, seeds))}"]
     steps = sorted({(r['method'], r.get('provenance', {}).get('train_steps')) for r in rows})
     parts.append("train steps: " + ", ".join(f"{m} {s}" for m, s in steps))
     return "Settings: " + "; ".join(parts) + "."
 
 
-def _comparison_table(comparison: dict[str, dict[str, dict[str, bool]]]) -> str:
-    metrics: list[str] = []
-    for res in comparison.values():
-        metrics += [m for m in res if m not in metrics]
-    lines = ["| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
-    for lab, res in comparison.items():
-        cells = [" · ".join(f"{b.split('_')[0]} {'✓' if ok else '✗'}" for b, ok in res.get(m, {}).items())
-                 for m in metrics]
-        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def update_readme(readme: Path, profile: str, dataset: str, table: str) -> Path | None:
+    """Replace the text between the README's results markers for ``profile`` with ``table``; None when the README
+    has no such markers."""
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8")
+    start, end = README_START.format(profile=profile), README_END.format(profile=profile)
+    if start not in text or end not in text:
+        return None
+    block = readme_block(profile, dataset, table)
+    new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    return atomic.write_text(readme, new) if new != text else readme
 
 
-def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], device: str = "") -> list[Path]:
-    """All files of ``results/<profile>/`` from finished rows; returns the paths written."""
+def readme_block(profile: str, dataset: str, table: str) -> str:
+    """The README's results block: the markers around ``table`` and a pointer to the full table."""
+    return "\n".join([README_START.format(profile=profile), "", table, "",
+                      f"Full table with the rules, flags and footnotes: `results/{profile}/{dataset}/table.md`.", "",
+                      README_END.format(profile=profile)])
+
+
+def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], device: str = "",
+                  readme: Path | None = None) -> list[Path]:
+    """All files of ``results/<profile>/`` from finished rows; returns the paths written. With ``readme``, the
+    first dataset's table also goes between that README's markers for ``profile``."""
     from colorbench.registry import get_method, list_methods
 
-    decls = declarations()
     registered = set(list_methods())
     watch = {m: get_method(m).watch_loss for m in {r["method"] for r in rows} if m in registered}
     root = results / profile
@@ -151,13 +168,18 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
     for r in rows:
         if r.get("kind", "train") == "train":
             by_dataset.setdefault(r["dataset"], []).append(r)
-    for dataset, drows in sorted(by_dataset.items()):
-        written += write_dataset(root / dataset, dataset, drows, profile, decls, watch)
-    timed = [r for r in rows if r.get("runtime")]
+    for i, (dataset, drows) in enumerate(sorted(by_dataset.items())):
+        paths, table = write_dataset(root / dataset, dataset, drows, profile, watch)
+        written += paths
+        if readme is not None and i == 0 and (path := update_readme(readme, profile, dataset, table)):
+            written.append(path)
+    timed = sorted((r for r in rows if r.get("kind") == "runtime"), key=_sort_key)
     if timed:
+        written.append(atomic.write_csv(root / "runtime.csv", [flatten_row(r) for r in timed]))
+        frame = _read(root / "runtime.csv")
         dev = device or next((r["provenance"].get("device") for r in timed if r.get("provenance")), "")
-        written.append(atomic.write_text(root / "runtime.md", runtime_markdown(timed, device=dev)))
-        fig = plots.runtime_plot(root / "runtime.png", collect(timed))
+        written.append(atomic.write_text(root / "runtime.md", runtime.runtime_markdown(frame, device=dev)))
+        fig = figures.runtime_plot(root / "runtime.png", runtime.entries(frame))
         if fig:
             written.append(fig)
     return written

@@ -14,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="HTML folder (default: RESULTS/PROFILE/report)")
     parser.add_argument("--methods", nargs="+", metavar="NAME",
                         help="methods for notebooks/method.ipynb (default: every trained non-baseline method)")
-    parser.add_argument("--c2f-sizes", nargs="+", metavar="WxH",
-                        help="resolutions of the rebuilt C2F Table 1 (default: the notebook's, 750x500 1500x1000; "
-                        "the paper also has 3000x2000 6000x4000)")
-    parser.add_argument("--c2f-photos", type=int, metavar="N", help="held-out test photos per resolution")
+    parser.add_argument("--resolution-sizes", nargs="+", metavar="WxH",
+                        help="resolutions of the rebuilt resolution study, e.g. the C2F paper's Table 1 (default: "
+                        "the notebook's, 750x500 1500x1000; the paper also has 3000x2000 6000x4000)")
+    parser.add_argument("--resolution-photos", type=int, metavar="N", help="held-out test photos per resolution")
     parser.add_argument("--notebooks", type=Path, help="folder holding the .ipynb sources (default: ./notebooks)")
     parser.add_argument("--in-place", action="store_true",
                         help="also write the executed notebooks back over notebooks/ (for committing their outputs)")
@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     folder = profile_folder(args.results, args.profile)  # UserError: run `make bench` first
     out = args.out or folder / "report"
     done = run_reports(args.results, args.profile, out, notebooks=args.notebooks, methods=args.methods,
-                       c2f_sizes=args.c2f_sizes, c2f_photos=args.c2f_photos, in_place=args.in_place)
+                       resolution_sizes=args.resolution_sizes,
+                       resolution_photos=args.resolution_photos, in_place=args.in_place)
     for e in done:
         where = e.html if e.html else f"FAILED: {e.error}"
         print(f"{e.name:<28} {e.seconds:7.1f} s  {where}")

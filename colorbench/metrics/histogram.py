@@ -1,4 +1,4 @@
-"""Colour-histogram divergence between predicted and true ab, pooled over a test set (DESIGN.md, "Histogram
+"""Colour-histogram divergence between predicted and true ab, pooled over a test set (docs/architecture.md, "Histogram
 divergence, precisely").
 
 Bins: 220 bins of width 1 on [-110, 110) in Lab units, one histogram for a and one for b. The Lab value of a

@@ -1,75 +1,133 @@
-"""The metric declaration table: every figure the evaluator reports, with its direction, unit and meaning.
+"""The metric declaration table: every figure the evaluator reports, with its goal, unit and meaning.
 
-Tables (arrows, best-per-column marks) and ``colorbench list metrics`` read :data:`METRICS`; nothing else should
-hard-code a metric's direction.
+Tables (arrows, best marks, rankings), the degenerate-output flags and ``colorbench list metrics`` read
+:data:`METRICS`; nothing else may hard-code a metric's direction.
+
+A metric's **goal** is one of
+
+* ``"higher"`` / ``"lower"``: better is larger / smaller;
+* ``"truth"``: closest to the ground truth's own figure is best (``truth`` names the twin column, e.g.
+  ``colorfulness_true``): a prediction twice as colourful as the photo is not better than one as colourful;
+* ``"reference"``: a figure of the ground truth itself (the same for every method), never ranked;
+* ``"diagnostic"``: a property of the prediction used to flag degenerate output, never ranked.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+GOALS = ("higher", "lower", "truth", "reference", "diagnostic")
+HISTOGRAM_METRICS = ("js_a", "js_b", "kl_a", "kl_b")
+"""Figures of the pooled test-set histograms: one value per run, no per-image values."""
 
 
 @dataclass(frozen=True)
 class MetricInfo:
     """One reported figure.
 
-    ``higher_is_better``: the table's arrow (↑ when True, ↓ when False). ``per_image``: whether the evaluator keeps
-    one value per image in ``Evaluator.records`` (so bootstrap intervals and worst cases can be computed); the
-    others are dataset-level only (pooled histograms, distribution distances).
+    ``goal``: see the module docstring; ``truth``: the ground-truth twin of a ``"truth"`` goal. ``per_image``:
+    whether the evaluator keeps one value per image in its records (so paired tests, intervals and worst cases can
+    be computed); the others are dataset-level only (pooled histograms, distribution distances).
     """
 
     name: str
-    higher_is_better: bool
+    goal: str
     unit: str
     description: str
     per_image: bool
     source: str = ""
+    truth: str = ""
+
+    def __post_init__(self) -> None:
+        if self.goal not in GOALS:
+            raise ValueError(f"metric {self.name}: goal must be one of {GOALS}, got {self.goal!r}")
+        if (self.goal == "truth") != bool(self.truth):
+            raise ValueError(f"metric {self.name}: a 'truth' goal needs its twin column (truth=...), and only it")
+
+    @property
+    def ranked(self) -> bool:
+        """Whether tables rank this figure (``reference`` and ``diagnostic`` figures are not)."""
+        return self.goal in ("higher", "lower", "truth")
 
     @property
     def arrow(self) -> str:
-        return "↑" if self.higher_is_better else "↓"
+        """↑ higher is better, ↓ lower, → closest to the truth's figure; nothing for unranked figures."""
+        return {"higher": "↑", "lower": "↓", "truth": "→truth"}.get(self.goal, "")
 
 
 _ROWS = (
-    MetricInfo("psnr", True, "dB",
+    MetricInfo("psnr", "higher", "dB",
                "peak signal-to-noise ratio on sRGB rebuilt from the true L and the predicted ab, data range 1; "
                "identical images give inf", True, "skimage.metrics.peak_signal_noise_ratio"),
-    MetricInfo("ssim", True, "",
+    MetricInfo("ssim", "higher", "",
                "structural similarity on sRGB: Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, population "
                "covariance, mean over channels and the interior 5 px from each border", True,
                "Wang et al. 2004; skimage structural_similarity(gaussian_weights=True)"),
-    MetricInfo("colorfulness", True, "",
-               "Hasler & Suesstrunk colourfulness of the prediction (sigma_rgyb + 0.3 mu_rgyb on 0..255 sRGB)",
-               True, "Hasler & Suesstrunk 2003"),
-    MetricInfo("colorfulness_true", True, "",
+    MetricInfo("colorfulness", "truth", "",
+               "Hasler & Suesstrunk colourfulness of the prediction (sigma_rgyb + 0.3 mu_rgyb on 0..255 sRGB); "
+               "best when closest to the ground truth's", True, "Hasler & Suesstrunk 2003",
+               truth="colorfulness_true"),
+    MetricInfo("colorfulness_true", "reference", "",
                "colourfulness of the ground truth (a reference figure, not a score)", True,
                "Hasler & Suesstrunk 2003"),
-    MetricInfo("delta_colorfulness", False, "",
+    MetricInfo("delta_colorfulness", "lower", "",
                "|colourfulness(true) - colourfulness(prediction)| per image", True, "Hasler & Suesstrunk 2003"),
-    MetricInfo("mae_ab", False, "ab/110",
+    MetricInfo("mae_ab", "lower", "ab/110",
                "mean absolute error of the predicted ab in network units (ab/110), as in the KTH report's Table 1 "
                "(which scaled ab to [-1,1] its own way)",
                True, "Galvão, Santos & Sánchez-Mateos (KTH), Table 1"),
-    MetricInfo("delta_e76", False, "ΔE76",
+    MetricInfo("delta_e76", "lower", "ΔE76",
                "mean CIE76 colour difference per image between (true L, predicted ab) and (true L, true ab) in Lab "
                "units, i.e. the Euclidean ab error; the prediction is not gamut-clipped first", True, "CIE 1976"),
-    MetricInfo("js_a", False, "nats",
+    MetricInfo("js_a", "lower", "nats",
                "squared Jensen-Shannon distance (natural log) between the pooled normalised histograms of a "
                "(220 one-unit bins on [-110,110)); at most ln 2", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
-    MetricInfo("js_b", False, "nats", "as js_a, for the b channel", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
-    MetricInfo("kl_a", False, "nats",
+    MetricInfo("js_b", "lower", "nats", "as js_a, for the b channel", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
+    MetricInfo("kl_a", "lower", "nats",
                "KL(true || prediction) of the pooled a histograms with epsilon 1e-10 and no renormalisation; "
                "histograms normalised to sum 1 (canonical) or mean counts per image (legacy form)", False,
                "Tarrés 2020 (UPC/BBC thesis), Table 2"),
-    MetricInfo("kl_b", False, "nats", "as kl_a, for the b channel", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
-    MetricInfo("lpips", False, "",
+    MetricInfo("kl_b", "lower", "nats", "as kl_a, for the b channel", False, "Tarrés 2020 (UPC/BBC thesis), Table 2"),
+    MetricInfo("lpips", "lower", "",
                "LPIPS (AlexNet) through torchmetrics, only when the backbone weights are on disk; otherwise n/a",
                False, "Zhang et al. 2018"),
-    MetricInfo("fid", False, "",
+    MetricInfo("fid", "lower", "",
                "Frechet Inception distance through torchmetrics (needs torch-fidelity and its Inception weights on "
                "disk); otherwise n/a", False, "Heusel et al. 2017"),
+
+    MetricInfo("ab_std", "diagnostic", "Lab",
+               "standard deviation of the predicted a and b over every test pixel (pooled, mean of the two "
+               "channels): near 0 means one flat colour", False, "colorbench"),
+    MetricInfo("gamut_clipped", "diagnostic", "share",
+               "share of test pixels whose predicted Lab colour lies outside the sRGB gamut (some channel clipped "
+               "to [0,1] when converting back)", False, "colorbench"),
 )
 
 METRICS: dict[str, MetricInfo] = {row.name: row for row in _ROWS}
 """name -> :class:`MetricInfo`, in the order tables show them."""
 
 PER_IMAGE_METRICS: tuple[str, ...] = tuple(m.name for m in _ROWS if m.per_image)
+
+
+@dataclass(frozen=True)
+class DegenerateRule:
+    """Output that no reading of the table should trust: ``metric`` compared with ``threshold`` (``"below"`` or
+    ``"above"``; ``relative_to``: a column the threshold multiplies, e.g. the truth's colourfulness)."""
+
+    metric: str
+    op: str
+    threshold: float
+    relative_to: str = ""
+    reason: str = ""
+
+    def text(self) -> str:
+        ref = f"{self.threshold:g}× {self.relative_to}" if self.relative_to else f"{self.threshold:g}"
+        return f"{self.metric} {'<' if self.op == 'below' else '>'} {ref} ({self.reason})"
+
+
+DEGENERATE: tuple[DegenerateRule, ...] = (
+    DegenerateRule("ab_std", "below", 2.0, reason="one flat colour: ab std under 2 Lab units"),
+    DegenerateRule("colorfulness", "above", 2.5, "colorfulness_true", "over-saturated: over 2.5× the truth's "
+                   "colourfulness"),
+    DegenerateRule("gamut_clipped", "above", 0.2, reason="over 20% of pixels outside the sRGB gamut"),
+)
+"""Thresholds declared once; tables print them under the table. Baselines are degenerate by design and exempt."""

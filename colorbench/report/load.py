@@ -1,5 +1,5 @@
 """Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv, *.png}`` and
-``results/<profile>/{runtime.md, runtime.png}`` (layout written by :mod:`colorbench.bench.outputs`).
+``results/<profile>/{runtime.csv, runtime.md, runtime.png}`` (layout written by :mod:`colorbench.bench.outputs`).
 
 Each metrics row names its checkpoint (``.../<cell>/train/checkpoints/step_N``); the cell folder three levels up
 holds the loss log (``loss.csv``), the pooled histograms and the sample arrays. Those live under ``runs/``
@@ -16,8 +16,6 @@ from typing import Any
 import pandas as pd
 
 from colorbench.errors import UserError
-
-BASELINES = ("gray", "mean_color")
 
 
 @dataclass
@@ -41,6 +39,7 @@ class Results:
     datasets: dict[str, DatasetResults]
     runtime_md: Path | None = None
     runtime_png: Path | None = None
+    runtime: pd.DataFrame = field(default_factory=pd.DataFrame)  # runtime.csv: one row per runtime cell
 
     @property
     def dataset(self) -> DatasetResults:
@@ -91,16 +90,21 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
     datasets = {}
     for csv_path in sorted(folder.glob("*/metrics.csv")):
         d = csv_path.parent
-        metrics = absolute_checkpoints(_read_csv(csv_path), results_dir)
-        if "variant" in metrics:
-            metrics["variant"] = metrics["variant"].astype(object).fillna("default").astype(str)
-        per_image = _read_csv(d / "per_image.csv")
+        metrics = _variants(absolute_checkpoints(_read_csv(csv_path), results_dir))
+        per_image = _variants(_read_csv(d / "per_image.csv"))
         figures = {p.stem: p for p in sorted(d.glob("*.png"))}
         datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
     runtime_md = folder / "runtime.md"
     runtime_png = folder / "runtime.png"
     return Results(profile, folder, datasets, runtime_md if runtime_md.is_file() else None,
-                   runtime_png if runtime_png.is_file() else None)
+                   runtime_png if runtime_png.is_file() else None, _variants(_read_csv(folder / "runtime.csv")))
+
+
+def _variants(frame: pd.DataFrame) -> pd.DataFrame:
+    """``variant`` as strings with ``default`` for empty cells (pandas reads an empty cell as NaN)."""
+    if "variant" in frame:
+        frame["variant"] = frame["variant"].astype(object).fillna("default").astype(str)
+    return frame
 
 
 def cell_folder(row: pd.Series | dict[str, Any]) -> Path | None:
@@ -119,20 +123,3 @@ def checkpoint_of(row: pd.Series | dict[str, Any]) -> Path | None:
     if isinstance(ckpt, str) and ckpt and Path(ckpt).exists():
         return Path(ckpt)
     return None
-
-
-def pretrained_false(row: pd.Series | dict[str, Any]) -> list[str]:
-    """Backbones a row declares but did not load (``pretrained`` JSON with False values)."""
-    raw = row.get("pretrained")
-    if not isinstance(raw, str) or not raw.strip():
-        return []
-    try:
-        flags = json.loads(raw)
-    except json.JSONDecodeError:
-        return []
-    return [k for k, v in flags.items() if v is False] if isinstance(flags, dict) else []
-
-
-def ok_rows(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The finished rows (``status == "ok"``; every row when the file has no status column)."""
-    return metrics[metrics["status"] == "ok"] if "status" in metrics else metrics

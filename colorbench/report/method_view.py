@@ -103,8 +103,12 @@ def _test_dataset(row: pd.Series):
     if folder is not None and (folder / "cell.json").is_file():
         settings = json.loads((folder / "cell.json").read_text()).get("settings", {})
         options = dict(settings.get("data", {}).get("options") or {})
-    size = int(row.get("test_size") or row.get("size") or 64)
-    return build_dataset(str(row["dataset"]), "test", size=size, seed=int(row.get("seed", 0)), **options)
+    from colorbench.data import Protocol
+
+    raw = row.get("protocol")
+    protocol = json.loads(raw) if isinstance(raw, str) else {}
+    p = Protocol(**{k: protocol[k] for k in ("split", "size", "max_images") if k in protocol})
+    return build_dataset(str(row["dataset"]), p.split, size=p.size, seed=int(row.get("seed", 0)), **options)
 
 
 def worst_cases(data: DatasetResults, method: str, variant: str = "default", n: int = 4):

@@ -62,12 +62,16 @@ def execute(source: Path, output: Path, parameters: dict[str, Any], timeout: int
 
 
 def run_reports(results_dir: Path, profile: str, out_dir: Path, *, notebooks: Path | None = None,
-                methods: Sequence[str] | None = None, c2f_sizes: Sequence[str] | None = None,
-                c2f_photos: int | None = None, in_place: bool = False, stop_on_error: bool = False) -> list[Executed]:
+                methods: Sequence[str] | None = None, resolution_sizes: Sequence[str] | None = None,
+                resolution_photos: int | None = None, in_place: bool = False,
+                stop_on_error: bool = False) -> list[Executed]:
     """Execute every notebook against ``results_dir/profile``; HTML into ``out_dir``, executed notebooks into
-    ``out_dir/ipynb`` (or over the sources with ``in_place``: the method notebook keeps the first method's run).
-    ``methods`` defaults to every trained non-baseline method in the results."""
-    from colorbench.report.load import BASELINES, load_results
+    ``out_dir/ipynb`` (or over the sources with ``in_place``: each notebook keeps its first run). ``methods``
+    defaults to every trained non-baseline method in the results; the resolution study runs for every method in
+    them that declares inference-time variants (``Method.runtime_variants``)."""
+    from colorbench.registry import get_method, list_methods
+    from colorbench.report.load import load_results
+    from colorbench.report.tables import baseline_methods
 
     results = load_results(results_dir, profile)  # UserError "run `make bench` first" when empty
     src = notebooks or notebooks_dir()
@@ -79,16 +83,18 @@ def run_reports(results_dir: Path, profile: str, out_dir: Path, *, notebooks: Pa
             if v == "default" or m not in variants:  # the default variant when there is one
                 variants[m] = v
     if methods is None:
-        methods = [m for m in variants if m not in BASELINES]
+        methods = [m for m in variants if m not in baseline_methods()]
     jobs: list[tuple[str, str, dict[str, Any]]] = [("overview", "overview", {})]
     jobs += [("method", f"method-{m}", {"method": m, "variant": variants.get(m, "default")})
              for m in dict.fromkeys(methods)]
-    c2f: dict[str, Any] = {}
-    if c2f_sizes:
-        c2f["sizes"] = list(c2f_sizes)
-    if c2f_photos:
-        c2f["photos"] = int(c2f_photos)
-    jobs.append(("c2f_resolution", "c2f_resolution", c2f))
+    study: dict[str, Any] = {}
+    if resolution_sizes:
+        study["sizes"] = list(resolution_sizes)
+    if resolution_photos:
+        study["photos"] = int(resolution_photos)
+    registered = set(list_methods())
+    jobs += [("resolution", f"resolution-{m}", {"method": m, **study}) for m in variants
+             if m in registered and get_method(m).runtime_variants]
     done: list[Executed] = []
     kept_in_place: set[str] = set()
     for nb, out_name, params in jobs:

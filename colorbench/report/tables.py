@@ -1,160 +1,494 @@
-"""Comparison tables as pandas DataFrames: measured rows (mean ± std over seeds) with the published figures of the
-same method beside them, clearly marked as published.
+"""The results tables, once: labels, headers, number formats, intervals, best marks, ties, flags and the
+comparison against the baselines, over one table of rows (``metrics.csv``, one row per cell) and its per-image
+twin (``per_image.csv``). ``make bench`` writes ``table.md`` with these functions and the notebooks show the same
+tables as DataFrames, so the two cannot disagree.
 
-Directions and units come from :data:`colorbench.metrics.METRICS` (the declaration table); a metric a results file
-lacks is shown as ``n/a``, never dropped silently, so the columns of every report are the same.
+* Goals come from :data:`colorbench.metrics.METRICS`: higher, lower, or closest to the ground truth (a figure with a
+  ``_true`` twin); reference and diagnostic figures are never ranked.
+* Marks follow :mod:`colorbench.report.stats`: the best row is bold only when it is really better than every other
+  eligible row; otherwise the rows that tie with it are named under the table.
+* Flags (:data:`colorbench.metrics.DEGENERATE`): a degenerate output, or a frozen component running with random
+  weights, is printed beside the row, and such a row is never bold and never ✓.
 """
 from __future__ import annotations
 
+import json
 import math
-from typing import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-from colorbench.bench.published import PublishedRow, format_value, load_published
-from colorbench.metrics import METRICS
-from colorbench.report.load import BASELINES, pretrained_false
+from colorbench.metrics.table import DEGENERATE, HISTOGRAM_METRICS, METRICS, MetricInfo
+from colorbench.report import stats
 
-DEFAULT_METRICS = ("psnr", "ssim", "mae_ab", "delta_e76", "colorfulness", "delta_colorfulness",
-                   "js_a", "js_b", "kl_a", "kl_b")
-C2F_TABLE1 = ("Table 1a", "Table 1b", "Table 1c")
+TABLE_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "delta_e76", "js_a", "js_b",
+                 "kl_a", "kl_b", "lpips", "fid")
+"""Ranked columns of the main table, in order (the diagnostics and the truth's colourfulness appear in the flags
+and the caption)."""
+
+TIMING_COLUMNS = ("train_seconds", "train_images_per_s", "eval_seconds", "cell_seconds", "peak_memory_mb",
+                  "finished", "started")
+"""Columns that change from run to run on the same inputs (excluded when comparing two runs' rows)."""
 
 
-def label(method: str, variant: str | float | None) -> str:
+# ----------------------------------------------------------------------------------------------- basics
+def label(method: str, variant: Any = "default") -> str:
     """``method`` or ``method [variant]`` (the default variant is left out)."""
     v = "" if variant is None or (isinstance(variant, float) and math.isnan(variant)) else str(variant)
     return method if v in ("", "default") else f"{method} [{v}]"
 
 
-def header(metric: str) -> str:
-    """Column title with the declared direction and unit, e.g. ``psnr ↑ (dB)``; unknown metrics get no arrow."""
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def fmt(v: Any, metric: str = "") -> str:
+    """One format for every figure in every table: PSNR and values ≥ 100 with 2 decimals, ≥ 1 with 3, else 4."""
+    if not is_number(v):
+        return "n/a"
+    v = float(v)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    a = abs(v)
+    if metric == "psnr" or a >= 100:
+        return f"{v:.2f}"
+    return f"{v:.3f}" if a >= 1 else f"{v:.4f}"
+
+
+def header(metric: str, legacy: bool = False) -> str:
+    """Column title with the goal's arrow and the unit, e.g. ``psnr ↑ (dB)``; histogram columns say their form."""
     info = METRICS.get(metric)
     if info is None:
         return metric
     unit = f" ({info.unit})" if info.unit and info.unit not in ("", "1") else ""
-    return f"{metric} {'↑' if info.higher_is_better else '↓'}{unit}"
+    form = (" legacy" if legacy else "") if metric in HISTOGRAM_METRICS else ""
+    return f"{metric}{form} {info.arrow}{unit}".replace("  ", " ").strip()
 
 
-def summary(metrics: pd.DataFrame, names: Sequence[str] = DEFAULT_METRICS) -> pd.DataFrame:
-    """Numeric summary of ok rows: index = label, columns ``seeds``, ``<metric>_mean``, ``<metric>_std`` (NaN std
-    for a single seed; NaN mean for a metric the file lacks), ``pretrained_false`` (backbones not loaded)."""
-    ok = metrics[metrics["status"] == "ok"] if "status" in metrics else metrics
-    out = []
+def baseline_methods() -> set[str]:
+    """Registered methods that declare ``is_baseline``."""
+    from colorbench.registry import get_method, list_methods
+
+    return {m for m in list_methods() if get_method(m).is_baseline}
+
+
+def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``metrics.csv`` row from a cell's ``row.json``: identity, every figure, runtime per size, then
+    provenance (nested values as JSON)."""
+    flat: dict[str, Any] = {k: row.get(k) for k in ("kind", "method", "variant", "dataset", "seed", "status")}
+    flat.update(row.get("metrics", {}))
+    for r in row.get("runtime", []):
+        tag = r["size"]
+        for k in ("ms_per_image", "ms_min", "ms_max", "images_per_s", "peak_memory_mb"):
+            flat[f"{k}_{tag}"] = r.get(k)
+        if r.get("status", "ok") != "ok":
+            flat[f"status_{tag}"] = r.get("status")
+        if is_number(r.get("params")):
+            flat["params"] = int(r["params"])
+    flat["config_hash"] = row.get("key")
+    flat["code_hash"] = row.get("code_hash")
+    flat["data_fingerprint"] = row.get("data_fingerprint")
+    flat["environment"] = row.get("environment")
+    for k, v in dict(row.get("provenance", {})).items():
+        flat[k] = v
+    for k, v in dict(row.get("na_reasons", {})).items():
+        flat[f"{k}_note"] = v
+    if row.get("error"):
+        flat["error"] = row["error"]
+    return {k: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for k, v in flat.items()}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A JSON column of ``metrics.csv`` decoded (missing cells as None)."""
+    if name not in frame:
+        return []
+    return [_json(v) if isinstance(v, str) else (v if isinstance(v, (dict, list)) else None) for v in frame[name]]
+
+
+def ok_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The finished train rows (``status == "ok"``; runtime rows and failures dropped)."""
+    out = metrics
+    if "status" in out:
+        out = out[out["status"] == "ok"]
+    if "kind" in out:
+        out = out[out["kind"].fillna("train") == "train"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- summary
+def _score(info: MetricInfo, values: pd.Series, truth: pd.Series | None) -> pd.Series:
+    """Per-image (or per-seed) scores where lower is better: the figure, its negation, or |figure - truth|."""
+    if info.goal == "higher":
+        return -values
+    if info.goal == "truth":
+        return (values - truth).abs()
+    return values
+
+
+def _per_image_scores(per_image: pd.DataFrame, method: str, variant: str, info: MetricInfo) -> pd.Series | None:
+    """One lower-is-better score per test image (averaged over seeds), indexed by the image's position."""
+    if per_image is None or per_image.empty or info.name not in per_image:
+        return None
+    rows = per_image[(per_image["method"] == method) & (per_image["variant"].astype(str) == str(variant))]
+    if rows.empty:
+        return None
+    values = pd.to_numeric(rows[info.name], errors="coerce")
+    truth = pd.to_numeric(rows[info.truth], errors="coerce") if info.truth else None
+    scores = _score(info, values, truth)
+    return scores.groupby(rows["image"].astype(int)).mean()
+
+
+@dataclass
+class Summary:
+    """One dataset's rows summarised: ``frame`` (index = label; ``method``, ``variant``, ``seeds``, and per figure
+    ``<m>_mean``, ``<m>_std`` over seeds, ``<m>_lo``/``<m>_hi`` the 95% interval of a per-image figure), the
+    per-image scores behind the tests, each row's flags, and the per-metric marks."""
+
+    frame: pd.DataFrame
+    per_image: pd.DataFrame
+    seeds: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # label -> metric -> per-seed values
+    flags: dict[str, list[str]] = field(default_factory=dict)  # label -> reasons (degenerate, random frozen)
+    notes: dict[str, str] = field(default_factory=dict)  # label -> the method's table note
+    na: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> metric -> why n/a
+    failed: dict[str, str] = field(default_factory=dict)  # label -> error of a failed cell
+    reported: tuple[str, ...] = ()  # figures the rows have a column for (n/a cells included)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.frame.index)
+
+    def is_baseline(self, lab: str) -> bool:
+        return bool(self.frame.loc[lab, "baseline"])
+
+    def eligible(self, lab: str) -> bool:
+        """May carry a bold mark or a ✓: not flagged (degenerate output, random frozen weights)."""
+        return not self.flags.get(lab)
+
+
+def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
+              names: Sequence[str] = tuple(METRICS)) -> Summary:
+    """Summarise the finished train rows of one dataset (see :class:`Summary`). Baselines come first."""
+    from colorbench.registry import get_method, list_methods
+
+    per_image = per_image if per_image is not None else pd.DataFrame()
+    registered = set(list_methods())
+    baselines = baseline_methods()
+    failed = {}
+    if "status" in metrics:
+        for _, r in metrics[(metrics["status"] != "ok") & (metrics.get("kind", "train") == "train")].iterrows():
+            failed[label(r["method"], r.get("variant"))] = str(r.get("error", "failed"))
+    ok = ok_rows(metrics).copy()
+    if "variant" in ok:
+        ok["variant"] = ok["variant"].astype(object).fillna("default").astype(str)
+    records, seeds, na = [], {}, {}
     for (method, variant), g in ok.groupby(["method", "variant"], sort=False):
-        rec = {"label": label(method, variant), "method": method, "variant": variant, "seeds": len(g)}
+        lab = label(method, variant)
+        rec: dict[str, Any] = {"label": lab, "method": method, "variant": variant, "seeds": len(g),
+                               "baseline": method in baselines}
+        seeds[lab], na[lab] = {}, {}
         for m in names:
             vals = pd.to_numeric(g[m], errors="coerce") if m in g else pd.Series([math.nan] * len(g))
-            vals = vals[vals.notna()]
-            rec[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
-            rec[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
-        rec["pretrained_false"] = sorted({b for _, r in g.iterrows() for b in pretrained_false(r)})
-        out.append(rec)
-    df = pd.DataFrame(out)
-    if df.empty:
-        return df
-    order = sorted(range(len(df)), key=lambda i: (df.method[i] not in BASELINES, df.method[i], str(df.variant[i])))
-    return df.iloc[order].set_index("label")
+            finite = vals[vals.notna()]
+            seeds[lab][m] = [float(v) for v in finite]
+            rec[f"{m}_mean"] = float(finite.mean()) if len(finite) else math.nan
+            rec[f"{m}_std"] = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+            rec[f"{m}_lo"] = rec[f"{m}_hi"] = math.nan
+            if not len(finite):
+                note = g[f"{m}_note"].dropna().astype(str).unique() if f"{m}_note" in g else []
+                na[lab][m] = "; ".join(note) or "not reported by the evaluator"
+            info = METRICS.get(m)
+            if info is not None and info.per_image and len(finite):
+                img = per_image[(per_image["method"] == method) & (per_image["variant"].astype(str) == variant)] \
+                    if not per_image.empty and m in per_image else None
+                if img is not None and len(img):
+                    by_image = pd.to_numeric(img[m], errors="coerce").groupby(img["image"].astype(int)).mean()
+                    rec[f"{m}_lo"], rec[f"{m}_hi"] = stats.mean_interval(by_image.to_numpy())
+        rec["random_frozen"] = sorted({b for v in _column(g, "random_frozen") for b in (v or [])})
+        rec["pretrained_false"] = sorted({k for v in _column(g, "pretrained") if isinstance(v, dict)
+                                          for k, loaded in v.items() if loaded is False})
+        records.append(rec)
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return Summary(frame, per_image, failed=failed)
+    order = sorted(range(len(frame)), key=lambda i: (not frame.baseline[i], frame.method[i], str(frame.variant[i])))
+    frame = frame.iloc[order].set_index("label")
+    flags = {lab: _flags(frame.loc[lab]) for lab in frame.index}
+    notes = {}
+    for lab, r in frame.iterrows():
+        if r["method"] in registered:
+            note = get_method(r["method"]).table_notes.get(r["variant"], "")
+            if note:
+                notes[lab] = note
+    reported = tuple(m for m in names if m in metrics)
+    return Summary(frame, per_image, seeds, {k: v for k, v in flags.items() if v}, notes, na, failed, reported)
 
 
-def best(summary_df: pd.DataFrame, metric: str) -> str | None:
-    """Label of the best measured mean for ``metric`` by its declared direction (None when all are NaN)."""
-    col = summary_df.get(f"{metric}_mean")
-    if col is None or col.isna().all() or metric not in METRICS:
-        return None
-    return str(col.idxmax() if METRICS[metric].higher_is_better else col.idxmin())
+def _flags(r: pd.Series) -> list[str]:
+    """Why a row must not be read as the method: a degenerate output (thresholds in
+    :data:`colorbench.metrics.DEGENERATE`) or a frozen component with random weights. Baselines are exempt from
+    the first (they are degenerate by design)."""
+    out = []
+    if r.get("random_frozen"):
+        out.append(f"random weights in frozen {', '.join(r['random_frozen'])} (no pretrained file on disk): not "
+                   "the published method")
+    if r.get("baseline"):
+        return out
+    for rule in DEGENERATE:
+        value = r.get(f"{rule.metric}_mean", math.nan)
+        if not is_number(value):
+            continue
+        limit = rule.threshold * (r.get(f"{rule.relative_to}_mean", math.nan) if rule.relative_to else 1.0)
+        if not is_number(limit):
+            continue
+        if (rule.op == "below" and value < limit) or (rule.op == "above" and value > limit):
+            out.append(f"degenerate: {rule.reason} ({rule.metric} {fmt(value)} vs {fmt(limit)})")
+    return out
 
 
-def _fmt(v: float) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    a = abs(v)
-    return f"{v:.4f}" if a < 1 else f"{v:.3f}" if a < 100 else f"{v:.1f}"
+# ------------------------------------------------------------------------------------------------ marks
+@dataclass
+class Mark:
+    """A column's verdict: ``best`` (bold) or, when the best row is not really better than all others, ``tied``
+    (the best row and those that tie with it)."""
+
+    best: str | None = None
+    tied: list[str] = field(default_factory=list)
 
 
-def measured_table(summary_df: pd.DataFrame, names: Sequence[str] = DEFAULT_METRICS) -> pd.DataFrame:
-    """Display table: ``value`` (one seed) or ``mean ± std`` (several), ``★`` on the best per column, ``n/a`` where
-    the metric is missing; a ``note`` column flags ``pretrained=false`` rows."""
-    rows = {}
-    winners = {m: best(summary_df, m) for m in names}
-    for lab, r in summary_df.iterrows():
-        cells = {"seeds": int(r["seeds"]), "kind": "measured"}
+def _mean_score(s: Summary, lab: str, info: MetricInfo) -> float:
+    mean = s.frame.loc[lab, f"{info.name}_mean"]
+    if not is_number(mean):
+        return math.nan
+    if info.goal == "higher":
+        return -float(mean)
+    if info.goal == "truth":
+        return abs(float(mean) - float(s.frame.loc[lab, f"{info.truth}_mean"]))
+    return float(mean)
+
+
+def compare(s: Summary, a: str, b: str, metric: str) -> int:
+    """-1 when row ``a`` is really better than row ``b`` on ``metric`` (by its goal), +1 really worse, 0 a tie
+    (see :mod:`colorbench.report.stats`)."""
+    info = METRICS[metric]
+    if info.per_image:
+        fa = _per_image_scores(s.per_image, s.frame.loc[a, "method"], s.frame.loc[a, "variant"], info)
+        fb = _per_image_scores(s.per_image, s.frame.loc[b, "method"], s.frame.loc[b, "variant"], info)
+        if fa is None or fb is None:
+            return 0
+        common = fa.index.intersection(fb.index)
+        return stats.paired_verdict(fa[common].to_numpy(), fb[common].to_numpy())
+    sign = -1.0 if info.goal == "higher" else 1.0
+    return stats.seed_verdict([sign * v for v in s.seeds[a][metric]], [sign * v for v in s.seeds[b][metric]])
+
+
+def marks(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, Mark]:
+    """Per ranked metric: the bold row, or the rows tied for best. Only eligible rows (not flagged) compete."""
+    out = {}
+    for m in names:
+        info = METRICS.get(m)
+        if info is None or not info.ranked or f"{m}_mean" not in s.frame:
+            continue
+        scored = [(lab, _mean_score(s, lab, info)) for lab in s.labels if s.eligible(lab)]
+        scored = [(lab, v) for lab, v in scored if is_number(v)]
+        if len(scored) < 2:
+            out[m] = Mark(best=scored[0][0] if scored else None)
+            continue
+        best = min(scored, key=lambda x: x[1])[0]
+        tied = [lab for lab, _ in scored if lab != best and compare(s, best, lab, m) >= 0]
+        out[m] = Mark(best=None if tied else best, tied=[best, *tied] if tied else [])
+    return out
+
+
+def against_baselines(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, dict[str, dict[str, str]]]:
+    """For every non-baseline row: ``{label: {metric: {baseline label: "✓" | "✗" | "tie" | "—"}}}``; "—" for a
+    flagged row (never ✓)."""
+    base = [lab for lab in s.labels if s.is_baseline(lab)]
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for lab in s.labels:
+        if s.is_baseline(lab):
+            continue
+        res: dict[str, dict[str, str]] = {}
         for m in names:
-            mean, std = r.get(f"{m}_mean", math.nan), r.get(f"{m}_std", math.nan)
-            s = _fmt(mean)
-            if not math.isnan(std):
-                s += f" ± {_fmt(std)}"
-            if winners[m] == lab:
-                s += " ★"
-            cells[header(m)] = s
-        flags = r.get("pretrained_false") or []
-        cells["note"] = f"pretrained=false ({', '.join(flags)})" if flags else ""
+            info = METRICS.get(m)
+            if info is None or not info.ranked or not is_number(s.frame.loc[lab].get(f"{m}_mean")):
+                continue
+            for b in base:
+                if not is_number(s.frame.loc[b].get(f"{m}_mean")):
+                    continue
+                if not s.eligible(lab):
+                    verdict = "—"
+                else:
+                    verdict = {-1: "✓", 1: "✗", 0: "tie"}[compare(s, lab, b, m)]
+                res.setdefault(m, {})[b] = verdict
+        out[lab] = res
+    return out
+
+
+# ------------------------------------------------------------------------------------------- rendering
+def cell_text(s: Summary, lab: str, m: str) -> str:
+    """``mean [lo, hi]`` (a per-image figure: its 95% bootstrap interval over images) with ``± std`` over seeds
+    when there are several, or ``n/a``."""
+    r = s.frame.loc[lab]
+    mean = r.get(f"{m}_mean", math.nan)
+    if not is_number(mean):
+        return "n/a"
+    text = fmt(mean, m)
+    lo, hi = r.get(f"{m}_lo", math.nan), r.get(f"{m}_hi", math.nan)
+    if is_number(lo) and is_number(hi) and not (lo == hi == mean):
+        text += f" [{fmt(lo, m)}, {fmt(hi, m)}]"
+    std = r.get(f"{m}_std", math.nan)
+    if is_number(std):
+        text += f" ±{fmt(std, m)}"
+    return text
+
+
+def columns(s: Summary, names: Sequence[str] = TABLE_METRICS) -> list[str]:
+    """The metrics of ``names`` the rows have a column for (shown as n/a with the reason where a row lacks the
+    value; a figure no row has a column for is left out)."""
+    return [m for m in names if m in s.reported and f"{m}_mean" in s.frame]
+
+
+def markdown(s: Summary, names: Sequence[str] = TABLE_METRICS, legacy: bool = False) -> tuple[str, list[str]]:
+    """The measured table as Markdown and its footnotes (flags, n/a reasons, ties, failures)."""
+    cols = columns(s, names)
+    mk = marks(s, cols)
+    notes: list[str] = []
+
+    def foot(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f"[^{notes.index(text) + 1}]"
+
+    lines = ["| method | seeds | " + " | ".join(header(m, legacy) for m in cols) + " | flags |",
+             "|---|---|" + "---|" * len(cols) + "---|"]
+    for lab in s.labels:
+        cells = []
+        for m in cols:
+            text = cell_text(s, lab, m)
+            if text == "n/a":
+                text += foot(f"{lab}, {m}: {s.na.get(lab, {}).get(m, 'not reported')}")
+            elif mk.get(m) and mk[m].best == lab:
+                text = f"**{text}**"
+            elif mk.get(m) and lab in mk[m].tied:
+                text += " ="
+            cells.append(text)
+        flag = "; ".join(s.flags.get(lab, []))
+        if lab in s.notes:
+            flag = (flag + " " if flag else "") + foot(f"{lab}: {s.notes[lab]}")
+        name = f"{lab} (baseline)" if s.is_baseline(lab) else lab
+        lines.append(f"| {name} | {int(s.frame.loc[lab, 'seeds'])} | " + " | ".join(cells) + f" | {flag} |")
+    for lab, err in s.failed.items():
+        if lab not in s.frame.index:
+            lines.append(f"| {lab} | 0 | " + " | ".join("failed" for _ in cols) + f" | failed: {err} |")
+    ties = [f"{m}: {', '.join(mk[m].tied)}" for m in cols if mk.get(m) and mk[m].tied]
+    if ties:
+        notes.append("Tied for best (`=` in the table; the best mean is not really better than these): "
+                     + "; ".join(ties) + ".")
+    return "\n".join(lines), notes
+
+
+def comparison_markdown(s: Summary, names: Sequence[str] = TABLE_METRICS) -> str:
+    """Every non-baseline row against each baseline: ✓ really better, ✗ really worse, tie, — flagged row."""
+    comp = against_baselines(s, columns(s, names))
+    metrics = [m for m in columns(s, names) if any(m in res for res in comp.values())]
+    if not comp or not metrics:
+        return ""
+    lines = ["| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for lab, res in comp.items():
+        cells = [" · ".join(f"{b} {v}" for b, v in res.get(m, {}).items()) for m in metrics]
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def separated(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, list[str]]:
+    """``{label: [metrics]}``: the metrics on which a row is really better than every baseline."""
+    out = {}
+    for lab, res in against_baselines(s, names).items():
+        wins = [m for m, per in res.items() if per and all(v == "✓" for v in per.values())]
+        if wins:
+            out[lab] = wins
+    return out
+
+
+def flag_rules() -> str:
+    """The degenerate-output thresholds, for the caption under a table."""
+    return "; ".join(rule.text() for rule in DEGENERATE)
+
+
+def measured_table(s: Summary, names: Sequence[str] = TABLE_METRICS) -> pd.DataFrame:
+    """The same table as :func:`markdown` as a DataFrame (★ on the bold cell, ``=`` on a tie), for notebooks."""
+    cols = columns(s, names)
+    mk = marks(s, cols)
+    rows = {}
+    for lab in s.labels:
+        cells: dict[str, Any] = {"seeds": int(s.frame.loc[lab, "seeds"]), "kind": "measured"}
+        for m in cols:
+            text = cell_text(s, lab, m)
+            if mk.get(m) and mk[m].best == lab:
+                text += " ★"
+            elif mk.get(m) and lab in mk[m].tied:
+                text += " ="
+            cells[header(m)] = text
+        cells["flags"] = "; ".join(s.flags.get(lab, []) + ([s.notes[lab]] if lab in s.notes else []))
         rows[lab] = cells
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def published_rows(exclude_tables: Iterable[str] = C2F_TABLE1) -> list[PublishedRow]:
-    """Published rows whose metric maps to one of ours (``colorbench/reference/published.csv``)."""
-    skip = set(exclude_tables)
-    return [r for r in load_published() if r.table not in skip and r.our_metric in METRICS]
+def comparison_table(s: Summary, names: Sequence[str] = TABLE_METRICS, published: Iterable | None = None
+                     ) -> pd.DataFrame:
+    """Measured rows, each followed by the published rows its method reproduces (``kind = published``; source,
+    dataset and resolution in ``flags``); published rows with no measured twin come last."""
+    from colorbench.report.published import format_value, published_rows
 
-
-def _published_groups(rows: Sequence[PublishedRow]) -> dict[tuple[str, ...], dict[str, PublishedRow]]:
-    groups: dict[tuple[str, ...], dict[str, PublishedRow]] = {}
-    for r in rows:
+    published = published_rows() if published is None else list(published)
+    measured = measured_table(s, names) if not s.frame.empty else pd.DataFrame()
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for r in published:
         m, v = r.ours
         groups.setdefault((m, v or "default", r.source, r.table, r.dataset, r.resolution), {})[r.our_metric] = r
-    return groups
-
-
-def _pub_cell(r: PublishedRow | None) -> str:
-    return "" if r is None else format_value(r)
-
-
-def comparison_table(summary_df: pd.DataFrame, names: Sequence[str] = DEFAULT_METRICS,
-                     published: Sequence[PublishedRow] | None = None) -> pd.DataFrame:
-    """Measured rows, each followed by the published rows of the same method/variant (``kind = published``,
-    source, dataset and resolution in ``note``); published rows with no measured twin come last, marked
-    ``published, not measured here``."""
-    published = published_rows() if published is None else published
-    measured = measured_table(summary_df, names) if not summary_df.empty else pd.DataFrame()
-    groups = _published_groups(published)
+    cols = columns(s, names) if not s.frame.empty else list(names)
     out: list[tuple[str, dict]] = []
     used = set()
-    have = {(r.method, r.variant): lab for lab, r in summary_df.iterrows()} if not summary_df.empty else {}
+
+    def pub_cells(key: tuple[str, ...], g: dict[str, Any], twin: bool) -> dict:
+        cells: dict[str, Any] = {"kind": "published", "seeds": ""}
+        for m in cols:
+            cells[header(m)] = format_value(g[m]) if m in g else ""
+        where = f"{key[2]} {key[3]}, {key[4]}, {key[5]}"
+        cells["flags"] = where if twin else f"{where}; published, not measured here"
+        return cells
+
     for lab, cells in measured.iterrows():
         out.append((lab, dict(cells)))
-        key = (summary_df.loc[lab, "method"], summary_df.loc[lab, "variant"])
+        key = (s.frame.loc[lab, "method"], s.frame.loc[lab, "variant"])
         for gk, g in groups.items():
             if (gk[0], gk[1]) == key:
                 used.add(gk)
-                out.append((f"  {lab} (published)", _published_cells(gk, g, names, twin=True)))
+                out.append((f"  {lab} (published)", pub_cells(gk, g, True)))
     for gk, g in groups.items():
         if gk not in used:
-            name = label(gk[0], gk[1])
-            out.append((f"{name} (published)", _published_cells(gk, g, names, twin=(gk[0], gk[1]) in have)))
+            out.append((f"{label(gk[0], gk[1])} (published)", pub_cells(gk, g, False)))
     df = pd.DataFrame([c for _, c in out], index=[lab for lab, _ in out])
-    cols = ["kind", "seeds"] + [header(m) for m in names] + ["note"]
-    return df.reindex(columns=cols).fillna("")
+    return df.reindex(columns=["kind", "seeds"] + [header(m) for m in cols] + ["flags"]).fillna("")
 
 
-def _published_cells(key: tuple[str, ...], g: dict[str, PublishedRow], names: Sequence[str], twin: bool) -> dict:
-    _, _, source, table, dataset, resolution = key
-    cells = {"kind": "published", "seeds": ""}
-    for m in names:
-        cells[header(m)] = _pub_cell(g.get(m))
-    where = f"{source} {table}, {dataset}, {resolution}"
-    cells["note"] = where if twin else f"{where}; published, not measured here"
-    return cells
-
-
-def runtime_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """ms per image of ``colorize`` (batch 1) at every timed size of the trained cells: index = label, one column
-    per ``WxH`` size, sizes in ascending pixel count (NaN where a size was not timed or ran out of memory)."""
-    cols = [c for c in metrics.columns if c.startswith("ms_per_image_")]
-    sizes = sorted((c[len("ms_per_image_"):] for c in cols), key=lambda s: math.prod(int(x) for x in s.split("x")))
-    ok = metrics[metrics["status"] == "ok"] if "status" in metrics else metrics
-    rows = {}
-    for (method, variant), g in ok.groupby(["method", "variant"], sort=False):
-        rows[label(method, variant)] = {s: float(pd.to_numeric(g[f"ms_per_image_{s}"], errors="coerce").median())
-                                        for s in sizes}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=sizes)
+def best(s: Summary, metric: str) -> str | None:
+    """The row with the best mean on ``metric`` by its goal among eligible rows (None when none), whether or not
+    the difference is real (see :func:`marks` for that)."""
+    info = METRICS.get(metric)
+    if info is None or not info.ranked or f"{metric}_mean" not in s.frame:
+        return None
+    scored = [(lab, _mean_score(s, lab, info)) for lab in s.labels if s.eligible(lab)]
+    scored = [(lab, v) for lab, v in scored if is_number(v)]
+    return min(scored, key=lambda x: x[1])[0] if scored else None

@@ -1,37 +1,42 @@
-"""Published reference figures (``colorbench/reference/published.csv``) and the mapping of their names to ours.
+"""Published reference figures (``colorbench/reference/published.csv``) and how their names map to ours.
 
-The source documents name methods, variants and metrics their own way; :data:`METHOD_MAP` and :data:`METRIC_MAP`
-are the one place that says which of our cells each published row corresponds to. Published rows are shown in
-every table as *published*, never mixed with measured rows, with their dataset and resolution; SSIM above 1 is
-flagged as impossible, and histogram divergences are labelled ``legacy`` (un-normalised mean-count histograms).
+The source documents name methods, variants and metrics their own way. Which of our cells a published row
+corresponds to is declared by the method that reproduces it (``Method.published``, beside the method's code);
+:func:`method_map` collects those declarations, and rows no method claims keep a note from
+:data:`UNCLAIMED`. Published rows are shown in every table as *published*, never mixed with measured rows, with
+their dataset and resolution; SSIM above 1 is flagged as impossible, and histogram divergences are labelled
+``legacy`` (un-normalised mean-count histograms).
 """
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-# (source, published method, published variant) -> (our method, our variant, how)
-METHOD_MAP: dict[tuple[str, str, str], tuple[str, str, str]] = {
-    ("c2f", "base", ""): ("c2f", "base", "the C2F paper's baseline: same generator, 1 input channel, no recursion"),
-    ("c2f", "c2f", "shrink 1.2 / depth 1"): ("c2f", "s1.2_d1", "shrink_size=1.2, max_c2f_depth=1"),
-    ("c2f", "c2f", "shrink 1.2 / depth 10"): ("c2f", "s1.2_d10", "shrink_size=1.2, max_c2f_depth=10"),
-    ("c2f", "c2f", "shrink 2.0 / depth 1"): ("c2f", "s2.0_d1", "shrink_size=2.0, max_c2f_depth=1"),
-    ("c2f", "c2f", "shrink 2.0 / depth 10"): ("c2f", "s2.0_d10", "shrink_size=2.0, max_c2f_depth=10"),
-    ("kth", "unet_l1", ""): ("unet_l1", "default", "KTH 'U-Net L1'"),
-    ("kth", "pix2pix", "DCGAN with L1 lambda 100"): ("pix2pix", "default", "KTH 'DCGAN + L1 (λ=100)'"),
-    ("kth", "vacgan", "gamma 0.01"): ("vacgan", "default", "KTH 'VAC-GAN γ=0.01' (our default γ)"),
-    ("tarres", "pix2pix", ""): ("pix2pix", "default", "Tarrés 'pix2pix'"),
-    ("tarres", "gorriz", ""): ("gorriz", "default", "Tarrés 'Górriz et al.' (multi-discriminator, IBN, SN)"),
-    ("tarres", "featrec", "vgg16"): ("featrec", "default", "Tarrés 'VGG16 feature loss' (our default backbone)"),
-    ("tarres", "featrec", "resnet50"): ("featrec", "resnet50", "Tarrés 'ResNet50 feature loss'"),
-    ("tarres", "featrec", "unet"): ("featrec", "unet", "Tarrés 'U-Net (smp) feature loss'"),
-    ("tarres", "featrec", "fpn"): ("featrec", "fpn", "Tarrés 'FPN (smp) feature loss'"),
-    ("tarres", "unet_l1", ""): ("unet_l1", "default", "Tarrés 'U-Net L1' (PyTorch table)"),
+from colorbench.metrics.table import HISTOGRAM_METRICS
+
+UNCLAIMED: dict[tuple[str, str, str], tuple[str, str, str]] = {
     ("tarres", "ground_truth", ""): ("ground truth", "", "real photos in the perceptual study (colorbench study)"),
     ("tarres", "unet_seg", "shared decoder"): ("(not implemented)", "", "Tarrés Table 5 segmentation model"),
 }
+"""Published rows that are not a colourisation method of ours: (source, method, variant) -> (name, "", note)."""
+
+
+def method_map() -> dict[tuple[str, str, str], tuple[str, str, str]]:
+    """``(source, published method, published variant) -> (our method, our variant, how)``: every registered
+    method's ``published`` declaration, then :data:`UNCLAIMED`."""
+    from colorbench.registry import get_method, list_methods
+
+    out: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for name in list_methods():
+        for key, (variant, how) in get_method(name).published.items():
+            out[tuple(key)] = (name, variant, how)
+    for key, value in UNCLAIMED.items():
+        out.setdefault(key, value)
+    return out
+
 
 # published metric -> (our column, note)
 METRIC_MAP: dict[str, tuple[str, str]] = {
@@ -49,9 +54,6 @@ METRIC_MAP: dict[str, tuple[str, str]] = {
     "seconds": ("runtime ms/img", "per image; the paper does not state its hardware"),
 }
 
-HISTOGRAM_METRICS = ("js_a", "js_b", "kl_a", "kl_b")
-
-
 @dataclass(frozen=True)
 class PublishedRow:
     source: str
@@ -66,7 +68,8 @@ class PublishedRow:
 
     @property
     def ours(self) -> tuple[str, str]:
-        method, variant, _ = METHOD_MAP.get((self.source, self.method, self.variant), (self.method, self.variant, ""))
+        method, variant, _ = method_map().get((self.source, self.method, self.variant),
+                                              (self.method, self.variant, ""))
         return method, variant
 
     @property
@@ -78,14 +81,19 @@ class PublishedRow:
         return self.metric == "ssim" and self.value > 1
 
 
-def load_published() -> list[PublishedRow]:
-    """Every row of the shipped ``published.csv``."""
+@functools.lru_cache(maxsize=1)
+def _load() -> tuple[PublishedRow, ...]:
     text = resources.files("colorbench").joinpath("reference/published.csv").read_text(encoding="utf-8")
     rows = []
     for r in csv.DictReader(text.splitlines()):
         rows.append(PublishedRow(r["source"], r["table"], r["dataset"], r["method"], r["variant"] or "",
                                  r["resolution"], r["metric"], float(r["value"]), r.get("note") or ""))
-    return rows
+    return tuple(rows)
+
+
+def load_published() -> list[PublishedRow]:
+    """Every row of the shipped ``published.csv`` (the one loader of published figures)."""
+    return list(_load())
 
 
 def format_value(row: PublishedRow) -> str:
@@ -117,7 +125,7 @@ def published_table(metrics: list[str], exclude_tables: tuple[str, ...] = ("Tabl
     for key, g in groups.items():
         source, dataset, method, variant, res = key
         table = ", ".join(tables[key])
-        ours_m, ours_v, _ = METHOD_MAP.get((source, method, variant), (method, variant, ""))
+        ours_m, ours_v, _ = method_map().get((source, method, variant), (method, variant, ""))
         name = ours_m + (f" [{ours_v}]" if ours_v and ours_v != "default" else "")
         cells = [format_value(g[c]) if c in g else "" for c in ordered]
         lines.append(f"| *{name}* (published) | {source} {table} | {dataset} | {res} | " + " | ".join(cells) + " |")
@@ -127,7 +135,7 @@ def published_table(metrics: list[str], exclude_tables: tuple[str, ...] = ("Tabl
 def mapping_table() -> str:
     """Markdown: how the published names map to ours (methods and metrics)."""
     lines = ["| source | published method | published variant | ours | note |", "|---|---|---|---|---|"]
-    for (source, method, variant), (m, v, how) in METHOD_MAP.items():
+    for (source, method, variant), (m, v, how) in method_map().items():
         ours = f"`{m}`" + (f" variant `{v}`" if v and v != "default" else "")
         lines.append(f"| {source} | {method} | {variant} | {ours} | {how} |")
     lines += ["", "| published metric | ours | note |", "|---|---|---|"]
@@ -135,15 +143,17 @@ def mapping_table() -> str:
     return "\n".join(lines)
 
 
-def c2f_paper_seconds() -> dict[tuple[str, str], float]:
-    """C2F Table 1c: ``{(our variant, resolution): seconds}``."""
+def paper_seconds(method: str) -> dict[tuple[str, str], float]:
+    """Published ``seconds`` of the rows ``method`` reproduces: ``{(our variant, resolution): seconds}``."""
     out = {}
     for row in load_published():
-        if row.source == "c2f" and row.metric == "seconds":
+        if row.metric == "seconds" and row.ours[0] == method:
             out[(row.ours[1], row.resolution)] = row.value
     return out
 
 
-def as_dicts() -> list[dict[str, Any]]:
-    return [row.__dict__ | {"our_method": row.ours[0], "our_variant": row.ours[1], "our_metric": row.our_metric}
-            for row in load_published()]
+def published_rows(exclude_tables: tuple[str, ...] = ("Table 1a", "Table 1b", "Table 1c")) -> list[PublishedRow]:
+    """Published rows whose metric maps to one of ours, except the resolution-study tables (their own report)."""
+    from colorbench.metrics import METRICS
+
+    return [r for r in load_published() if r.table not in exclude_tables and r.our_metric in METRICS]
