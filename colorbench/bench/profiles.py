@@ -8,12 +8,15 @@ A profile file (every key optional except ``datasets``)::
     baselines = ["gray", "mean_color"]
     exclude = []                      # names dropped from "*"
     seeds = 1                         # seeds 0 .. seeds-1
+    jobs = 1                          # train cells at once, each in its own process on one torch thread (CPU)
     variants = { c2f = ["base", "s1.2_d1"], featrec = "*" }   # names the methods declare; "*" = all of them
 
-    [data]      # size (training crop, px), test_size, options (to build_dataset), data_dir, data_dirs = {name = dir}
+    [data]      # size (training crop, px), options (to build_dataset), data_dir, data_dirs = {name = dir}
     [train]     # steps (or epochs), batch_size, ckpt_every, use_test_overrides (the methods' tiny test configs),
                 # num_workers
-    [eval]      # split, max_images, batch_size, samples (images in the sample grid), legacy_histograms
+    [eval]      # batch_size, samples (images in the sample grid), legacy_histograms. Which split, size and
+                # images are scored is the dataset's evaluation protocol (`colorbench list datasets`), never a
+                # profile's: every row of one dataset is measured the same way.
     [runtime]   # sizes = ["256x256", ...] (width x height), warmup, repeats; at sizes >= large_mp megapixels
                 # warmup_large and repeats_large instead
     [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
@@ -36,11 +39,12 @@ from colorbench.errors import UserError
 
 SECTIONS = ("data", "train", "eval", "runtime")
 PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets")
+PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {"size": 64, "test_size": None, "options": {}, "data_dir": None, "data_dirs": {}},
+    "data": {"size": 64, "options": {}, "data_dir": None, "data_dirs": {}},
     "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0,
               "ckpt_every": None},
-    "eval": {"split": "test", "max_images": None, "batch_size": 8, "samples": 4, "legacy_histograms": False},
+    "eval": {"batch_size": 8, "samples": 4, "legacy_histograms": False},
     "runtime": {"sizes": ["256x256"], "warmup": 1, "repeats": 3, "warmup_large": 0, "repeats_large": 1, "large_mp": 4.0,
                 "extra": []},
 }
@@ -61,9 +65,10 @@ class Profile:
     description: str = ""
     datasets: list[str] = field(default_factory=lambda: ["sample"])
     methods: list[str] = field(default_factory=lambda: ["*"])
-    baselines: list[str] = field(default_factory=lambda: ["gray", "mean_color"])
+    baselines: list[str] | None = None  # None: every registered baseline (Method.is_baseline)
     exclude: list[str] = field(default_factory=list)
     seeds: int = 1
+    jobs: int = 1  # train cells at once (each in its own process on one torch thread; CPU only)
     variants: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_method: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,7 +109,8 @@ def load_profile(name_or_path: str) -> Profile:
 
 
 def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> Profile:
-    known = {"description", "datasets", "methods", "baselines", "exclude", "seeds", "variants", "per_method", *SECTIONS}
+    known = {"description", "datasets", "methods", "baselines", "exclude", "seeds", "jobs", "variants", "per_method",
+             *SECTIONS}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise UserError(f"profile {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
@@ -112,22 +118,31 @@ def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> P
     for sec in SECTIONS:
         given = dict(raw.get(sec, {}))
         bad = sorted(set(given) - set(DEFAULTS[sec]))
+        moved = sorted(set(bad) & PROTOCOL_KEYS.get(sec, set()))
+        if moved:
+            raise UserError(f"profile {name}: [{sec}] {', '.join(moved)}: the evaluation protocol (split, size, "
+                            "images) is the dataset's, not a profile's; see `colorbench list datasets`, or give a "
+                            "recipe its own [protocol] table")
         if bad:
             raise UserError(f"profile {name}: unknown key(s) in [{sec}]: {', '.join(bad)}; "
                             f"valid: {', '.join(sorted(DEFAULTS[sec]))}")
         sections[sec] = {**copy.deepcopy(DEFAULTS[sec]), **given}
     seeds = raw.get("seeds", 1)
-    if not isinstance(seeds, int) or seeds < 1:
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise UserError(f"profile {name}: seeds must be a positive integer, got {seeds!r}")
+    jobs = raw.get("jobs", 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise UserError(f"profile {name}: jobs must be a positive integer (train cells run at once), got {jobs!r}")
     return Profile(
         name=name,
         path=path or Path(f"{name}.toml"),
         description=raw.get("description", ""),
         datasets=list(raw.get("datasets", ["sample"])),
         methods=list(raw.get("methods", ["*"])),
-        baselines=list(raw.get("baselines", ["gray", "mean_color"])),
+        baselines=list(raw["baselines"]) if "baselines" in raw else None,
         exclude=list(raw.get("exclude", [])),
         seeds=seeds,
+        jobs=jobs,
         variants=dict(raw.get("variants", {})),
         sections=sections,
         per_method={k: dict(v) for k, v in raw.get("per_method", {}).items()},
@@ -157,6 +172,9 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
         key, value = (s.strip() for s in item.split("=", 1))
         head, _, rest = key.partition(".")
         if rest and head in SECTIONS:
+            if rest in PROTOCOL_KEYS.get(head, set()):
+                raise UserError(f"--set {key}: the evaluation protocol (split, size, images) is the dataset's, not "
+                                "a profile's; see `colorbench list datasets`")
             if rest not in DEFAULTS[head]:
                 valid = ", ".join(sorted(DEFAULTS[head]))
                 raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {valid}")

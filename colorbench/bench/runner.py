@@ -44,16 +44,29 @@ class Summary:
 def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datasets: list[str] | None = None,
               seeds: int | None = None, sets: list[str] | None = None, force: bool = False, device: str = "auto",
               shard: str | None = None, results: Path = Path("results"), cache: Path = Path("runs/bench"),
-              progress: bool = True) -> Summary:
-    """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`."""
+              progress: bool = True, jobs: int | None = None, baselines: bool = True) -> Summary:
+    """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`.
+
+    ``jobs`` (default: the profile's ``jobs``, else 1): train cells run that many at once, each in its own process
+    on one torch thread (on a CPU; a GPU runs one at a time); runtime cells then run one by one in this process, so
+    nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines.
+    """
+    if seeds is not None and seeds < 1:
+        raise UserError(f"--seeds {seeds}: give a positive number of seeds (seeds 0..N-1), e.g. --seeds 3")
     prof = load_profile(profile)
     prof, global_cfg, per_method_cfg = apply_profile_sets(prof, sets or [])
     dev = resolve_device(device)
+    jobs = int(jobs or prof.jobs or 1)
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: give a positive number of cells to run at once, e.g. --jobs 2")
+    if dev.type != "cpu":
+        jobs = 1
     summary = Summary(prof.name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
-                            per_method_cfg=per_method_cfg, device=str(dev))
+                            per_method_cfg=per_method_cfg, device=str(dev), threads=1 if jobs > 1 else None,
+                            baselines=baselines)
     for w in caught:
         msg = str(w.message)
         if msg.startswith("bench:"):
@@ -67,17 +80,29 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
                         f"datasets {datasets or prof.datasets}); check the names with `colorbench list`")
     summary.total = len(cells)
     bar = _bar(len(cells), progress)
-    for cell in cells:
-        bar.set_description(cell.label[:48])
-        row, computed = run_cell(cell, cache, dev, force=force, progress=progress)
+
+    def record(cell: grid.Cell, row: dict[str, Any], computed: bool) -> None:
         summary.computed += computed
         summary.cached += not computed
         if row.get("status") != "ok":
             summary.failed.append(f"{cell.label}: {row.get('error')}")
         row["_folder"] = str(cache / cell.key)
-        summary.rows.append(row)
+        rows[cell.key] = row
+        bar.set_description(cell.label[:48])
         bar.update(1)
+
+    rows: dict[str, dict[str, Any]] = {}
+    train = [c for c in cells if c.kind == "train"]
+    if jobs > 1 and len(train) > 1:
+        _run_parallel(train, cache, dev, force, jobs, record)
+    else:
+        for cell in train:
+            record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
+    for cell in cells:
+        if cell.kind != "train":
+            record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
     bar.close()
+    summary.rows = [rows[c.key] for c in cells]
     if shard:
         i, n = shard.split("/")
         dest = results / prof.name / "shards" / f"{i}-of-{n}"
@@ -86,8 +111,45 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
                 _copy_record(Path(row["_folder"]), dest / row["key"])
         summary.written.append(dest)
     else:
-        summary.written += write_outputs(results, prof.name, [r for r in summary.rows], device=str(dev))
+        summary.written += write_outputs(results, prof.name, [r for r in summary.rows], device=str(dev),
+                                         readme=results.parent / "README.md")
     return summary
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the thread count every key of a parallel run records
+
+
+def _worker_run(cell: grid.Cell, cache: Path, device: str, force: bool) -> tuple[dict[str, Any], bool]:
+    import torch
+
+    return run_cell(cell, cache, torch.device(device), force=force, progress=False)
+
+
+def _run_parallel(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, jobs: int, record: Any) -> None:
+    """Run ``cells`` ``jobs`` at a time in fresh processes (spawned: no state shared with this one), each on one
+    torch thread; a finished cell is recorded as soon as it is done. A cached cell is read here, not sent out."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from colorbench.bench.cell import done
+
+    todo = []
+    for cell in cells:
+        row = None if force else done(cell, cache)
+        if row is not None:
+            record(cell, row, False)
+        else:
+            todo.append(cell)
+    if not todo:
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init) as pool:
+        futures = {pool.submit(_worker_run, cell, cache, str(dev), force): cell for cell in todo}
+        for future in as_completed(futures):
+            record(futures[future], *future.result())
 
 
 def _copy_record(src: Path, dest: Path) -> None:
@@ -114,7 +176,7 @@ def merge(profile: str = "quick", *, results: Path = Path("results"), extra: lis
                         f"`colorbench bench --profile {prof.name} --shard i/N` first (and copy each shard's "
                         f"results/{prof.name}/shards/ folder here)")
     summary = Summary(prof.name, total=len(rows), cached=len(rows), rows=list(rows.values()))
-    summary.written = write_outputs(results, prof.name, summary.rows)
+    summary.written = write_outputs(results, prof.name, summary.rows, readme=results.parent / "README.md")
     return summary
 
 

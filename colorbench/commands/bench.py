@@ -11,7 +11,11 @@ HELP = "run the comparison grid of a profile (resumable, cached under runs/bench
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="quick", help="profile name in profiles/ (smoke, quick, ablations, "
                         "runtime, paper) or a path to a .toml file")
-    parser.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods (default: the profile's)")
+    parser.add_argument("--methods", nargs="+", metavar="NAME", help="only these methods, beside the profile's "
+                        "baselines (default: the profile's methods)")
+    parser.add_argument("--no-baselines", action="store_true", help="leave out the profile's baselines")
+    parser.add_argument("--jobs", type=int, metavar="N", help="train cells at once on a CPU, each in its own process "
+                        "on one thread (default: the profile's `jobs`)")
     parser.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (default: the profile's)")
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the profile's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
@@ -35,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         summary = run_bench(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
                             sets=args.sets, force=args.force, device=args.device, shard=args.shard,
-                            results=args.results, cache=args.cache, progress=not args.no_progress)
+                            results=args.results, cache=args.cache, progress=not args.no_progress,
+                            jobs=args.jobs, baselines=not args.no_baselines)
     tables = [p for p in summary.written if p.name == "table.md"]
     if tables:
         text = tables[0].read_text()
