@@ -1,6 +1,6 @@
 """colorbench: train and compare image-colourisation methods on equal terms.
 
-Public API (see DESIGN.md)::
+Public API (design notes: docs/architecture.md)::
 
     import colorbench as cb
     lab = cb.rgb_to_lab(rgb)                 # [B,3,H,W] sRGB in [0,1] -> Lab (L 0..100, ab ~ -110..110)

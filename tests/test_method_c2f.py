@@ -66,7 +66,7 @@ def test_levels_run_match_size_shrink_depth_and_min_axis(hw, shrink, depth, min_
 
 
 def test_inference_settings_are_read_when_colorize_runs():
-    """One trained model, several Table 1 settings (CORRECTIONS.md issue 7)."""
+    """One trained model, several Table 1 settings (the C2F paper's Table 1 settings act at inference)."""
     m = tiny(min_ax_size=8).eval()
     seen = _record_passes(m)
     L = torch.zeros(1, 1, 64, 64)
@@ -105,7 +105,7 @@ def test_paper_networks_are_the_smp_unet_and_the_pix2pix_patchgan():
     count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
     assert count(m.generator) == count(ref) == 14_328_354
     assert count(cb.create_method("c2f", variant="base", pretrained="false").generator) == 14_328_354 - 2 * 64 * 7 * 7
-    assert count(m.discriminator) == 2_765_633  # reference/anchors.md: the pix2pix PatchGAN on 3 channels
+    assert count(m.discriminator) == 2_765_633  # the pix2pix reference PatchGAN on 3 channels (junyanz/pytorch-CycleGAN-and-pix2pix)
     assert isinstance(m.generator.unet.segmentation_head[-1].activation, torch.nn.Identity)  # no output activation
     assert m.pretrained_flags() == {"resnet18": False}
     cfg = m.config

@@ -1,7 +1,7 @@
 """Shared network blocks: padding, initialisation, the U-Net and the PatchGAN against independent references.
 
 References: numpy's ``np.pad``, hand-derived parameter formulas, the pix2pix reference counts pinned in
-``reference/anchors.md`` (54,409,858 / 54,413,955 / 2,765,633 / 2,768,705), a numpy loop for TF 'same' padding,
+the reference implementation's counts (junyanz/pytorch-CycleGAN-and-pix2pix: 54,409,858 / 54,413,955 / 2,765,633 / 2,768,705), a numpy loop for TF 'same' padding,
 and the 70×70 receptive field measured by back-propagation.
 """
 from __future__ import annotations
@@ -141,7 +141,7 @@ def test_levels_follow_crop() -> None:
 
 
 def test_pix2pix_unet_256_matches_reference_counts() -> None:
-    """anchors.md: the reference unet_256 has 54,409,858 parameters for 1→2 and 54,413,955 for 3→3."""
+    """The reference unet_256 has 54,409,858 parameters for 1→2 and 54,413,955 for 3→3."""
     assert n_params(pix2pix_unet(1, 2, levels=8)) == 54_409_858
     assert n_params(pix2pix_unet(3, 3, levels=8)) == 54_413_955
 
@@ -240,7 +240,7 @@ def test_upsample_conv_option_and_overrides() -> None:
 
 # ----------------------------------------------------------------------------------------------- PatchGAN
 def test_patchgan_matches_reference_counts() -> None:
-    """anchors.md: the reference 70×70 PatchGAN has 2,765,633 parameters on 3 channels, 2,768,705 on 6."""
+    """The reference 70×70 PatchGAN has 2,765,633 parameters on 3 channels, 2,768,705 on 6."""
     assert n_params(PatchGAN(3)) == 2_765_633
     assert n_params(PatchGAN(6)) == 2_768_705
 
