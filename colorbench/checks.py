@@ -19,7 +19,6 @@ from colorbench.errors import UserError
 from colorbench.metrics.structural import WIN_SIZE
 
 MIN_SIZE = WIN_SIZE  # px: SSIM's Gaussian window; a smaller crop trains but can never be evaluated
-DEFAULT_MAX_PIXELS = 50_000_000  # images larger than this are refused (``--max-pixels``)
 
 
 class ConfigValueError(UserError, ValueError):
@@ -49,8 +48,8 @@ def _fix(fix: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- trainer settings
-# name -> (minimum, what the value is); None allowed where the trainer has a default
-TRAIN_RULES: dict[str, tuple[int, str]] = {
+# setting -> (minimum, what the value is): trainer settings and the counts other commands take; None = the default
+RULES: dict[str, tuple[int, str]] = {
     "steps": (1, "training steps in total"),
     "epochs": (1, "epochs to train"),
     "batch_size": (1, "images per step"),
@@ -64,11 +63,11 @@ TRAIN_RULES: dict[str, tuple[int, str]] = {
 }
 
 
-def train_setting(key: str, value: Any, where: str) -> int | None:
-    """Check one trainer setting (see ``TRAIN_RULES``); ``where`` names it as the user wrote it (``--steps``)."""
+def setting(key: str, value: Any, where: str) -> int | None:
+    """Check one setting (see ``RULES``); ``where`` names it as the user wrote it (``--steps``)."""
     if value is None:
         return None
-    minimum, what = TRAIN_RULES[key]
+    minimum, what = RULES[key]
     return integer(value, where, minimum=minimum, fix=f"give {what}")
 
 
@@ -77,8 +76,8 @@ def train_settings(values: Mapping[str, Any], names: Mapping[str, str] | None = 
     names = names or {}
     out = dict(values)
     for key, value in values.items():
-        if key in TRAIN_RULES:
-            out[key] = train_setting(key, value, names.get(key, "--" + key.replace("_", "-")))
+        if key in RULES:
+            out[key] = setting(key, value, names.get(key, "--" + key.replace("_", "-")))
     return out
 
 

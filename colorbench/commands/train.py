@@ -82,13 +82,13 @@ def run(args: argparse.Namespace) -> int:
     overrides, settings = read_toml(args.config)
     overrides.update(parse_sets(args.overrides))
     # one check of every setting, named as the user gave it (flag or TOML key), before anything loads
-    flags = {key: getattr(args, key) for key in checks.TRAIN_RULES if getattr(args, key, None) is not None}
+    flags = {key: getattr(args, key) for key in checks.RULES if getattr(args, key, None) is not None}
     names = {key: f"--config {args.config} [train] {key}" for key in settings}
     names.update({key: "--" + key.replace("_", "-") for key in flags})
     settings = checks.train_settings({**settings, **flags}, names)
 
     def pick(flag: Any, key: str, default: Any) -> Any:  # a flag wins over the TOML (checked ones are merged)
-        if key in checks.TRAIN_RULES:
+        if key in checks.RULES:
             return settings.get(key, default)
         return flag if flag is not None else settings.get(key, default)
 

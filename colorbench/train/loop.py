@@ -224,6 +224,9 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         _check_resume(saved, run, out)
         loaded = ckpt.load_checkpoint(out, method, map_location="cpu")
         start, last_ckpt = int(loaded["state"]["step"]), loaded["path"]
+        if not weights_finite(method):  # written by an older colorbench, which kept training on NaN losses
+            raise UserError(f"{last_ckpt} holds non-finite weights (NaN or infinite), so {out} cannot be resumed; "
+                            "delete it and train again with a lower learning rate")
         prev_seconds = float(loaded["state"].get("train_seconds", 0.0))
         prev = {k: loaded["state"][k] for k in ("images_per_s", "peak_memory_mb", "losses") if k in loaded["state"]}
         if "rng" in loaded["state"]:
