@@ -8,8 +8,9 @@ Layout of one checkpoint folder (``save_checkpoint(path, ...)`` writes ``path/``
     path/config.json           method name, variant, resolved config, num_classes, run info (dataset, size, seed),
                                step, package versions and git commit: enough to rebuild the method
 
-The folder is written under a temporary name and renamed into place, so a killed process leaves either the old
-checkpoint or the new one, never half of one. A run folder (``colorbench.train``'s ``out_dir``) keeps its
+The folder is written under a temporary name, fsynced and renamed into place, so a killed process (or a power cut)
+leaves either the old checkpoint or the new one, never half of one; the temporaries a killed save leaves
+(``.step_N.tmpPID``) are removed by the next save. A run folder (``colorbench.train``'s ``out_dir``) keeps its
 checkpoints under ``checkpoints/`` and names the newest in ``checkpoints/LAST`` (a one-line file, replaced
 atomically); :func:`resolve` accepts a run folder, a checkpoint folder, or a file inside one.
 """
@@ -49,19 +50,60 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _git_dir(root: Path) -> Path | None:
+    """The git directory of a checkout at ``root`` (``.git`` may be a folder, or a file naming a worktree's)."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return dot
+    if dot.is_file():
+        text = dot.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = Path(text[len("gitdir:"):].strip())
+            return gitdir if gitdir.is_absolute() else (root / gitdir).resolve()
+    return None
+
+
+def _head_commit(git_dir: Path) -> str | None:
+    """The commit HEAD names, read from the files (``HEAD``, the ref, ``packed-refs``): no process, no lock."""
+    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    if not head.startswith("ref:"):
+        return head or None
+    ref = head[len("ref:"):].strip()
+    common = git_dir
+    if (git_dir / "commondir").is_file():
+        common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    for folder in (git_dir, common):
+        if (folder / ref).is_file():
+            return (folder / ref).read_text(encoding="utf-8").strip() or None
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8").splitlines():
+            sha, _, name = line.partition(" ")
+            if name.strip() == ref:
+                return sha
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The commit of the colorbench source tree (``+dirty`` when it has local edits), or None outside git."""
+    """The commit of the colorbench source tree (``+dirty`` when tracked files have local edits), or None outside
+    git. Computed once per process: HEAD is read from ``.git`` directly, and the dirty check runs ``git status``
+    with ``GIT_OPTIONAL_LOCKS=0``, so it never takes ``.git/index.lock`` in a checkout someone is working in."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5)
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
+        git_dir = _git_dir(root)
+        sha = _head_commit(git_dir) if git_dir is not None else None
+    except OSError:
         return None
+    if sha is None:
+        return None
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5,
+                               env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+        return sha + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return sha
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -121,9 +163,39 @@ def config_from_dict(cls: type[Method], values: dict[str, Any]) -> Any:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from colorbench.bench import atomic  # the one atomic writer (temp file, fsync, rename, fsync of the folder)
+
+    atomic.write_text(path, text)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process
+    return True
+
+
+def clean_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove what killed saves left in ``folder``: ``.NAME.tmpPID`` (a half-written checkpoint) is deleted;
+    ``.NAME.oldPID`` (the previous copy, moved aside) is put back when ``NAME`` is missing, else deleted. Only
+    temporaries of processes that no longer run are touched. Returns the paths removed or restored."""
+    touched = []
+    for p in sorted(Path(folder).glob(".*.tmp*")) + sorted(Path(folder).glob(".*.old*")):
+        stem, kind, pid = p.name[1:].rpartition(".tmp") if ".tmp" in p.name else p.name[1:].rpartition(".old")
+        if not pid.isdigit() or _pid_alive(int(pid)) or not p.is_dir():
+            continue
+        target = p.with_name(stem)
+        if kind == ".old" and not target.exists():
+            os.replace(p, target)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+        touched.append(p)
+    return touched
 
 
 # ------------------------------------------------------------------------------------------------ save/load
@@ -137,8 +209,11 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     """
     from safetensors.torch import save_file
 
+    from colorbench.bench import atomic
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(path.parent)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -149,6 +224,7 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
               "config": config_dict(method.config), "num_classes": method.num_classes,
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
     (tmp / CONFIG).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    atomic.fsync_tree(tmp)  # the files are on disk before the folder gets its name
     if path.exists():  # replace: move the old one aside first, so one of the two always exists whole
         old = path.with_name(f".{path.name}.old{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
@@ -157,6 +233,7 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, path)
+    atomic.fsync_dir(path.parent)
     return path
 
 
