@@ -199,8 +199,15 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         from colorbench.registry import create_method
 
         torch.manual_seed(seed)  # network initialisation
-        method = create_method(method, variant=variant, num_classes=getattr(dataset, "num_classes", None),
-                               **dict(overrides or {}))
+        name = method
+        try:
+            method = create_method(name, variant=variant, num_classes=getattr(dataset, "num_classes", None),
+                                   **dict(overrides or {}))
+        except ValueError as exc:  # a value of the right type the method still refuses
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(f"method {name!r} [{variant}] cannot be built with config overrides "
+                            f"{dict(overrides or {})}: {str(exc).splitlines()[0]}") from None
     elif overrides:
         raise UserError("config overrides apply only when the method is given by name; build the Method with them")
     plan = BatchPlan(len(dataset), batch_size, seed, rank=info.rank, world=info.world)
