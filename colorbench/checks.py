@@ -173,7 +173,7 @@ def config_values(cls: type, values: Mapping[str, Any], where: str = "--set") ->
     defaults = {f.name: f.default for f in dataclasses.fields(config_cls)}
     out = {}
     for key, value in values.items():
-        name = f"{where} {key}" if where else key
+        name = f"{where}{key}" if where.endswith(".") else f"{where} {key}" if where else key
         default = defaults.get(key, dataclasses.MISSING)
         hint = "" if default is dataclasses.MISSING else f" (the default is {default!r})"
         try:

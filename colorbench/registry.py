@@ -132,11 +132,13 @@ def get_method(name: str) -> type[Method]:
         raise _unknown("method", name, sorted(_REGISTRY)) from None
 
 
-def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default") -> Any:
+def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default",
+                 where: str = "--set") -> Any:
     """``cls.Config`` with ``variant``'s overrides, then ``overrides`` applied (strings coerced to field types).
 
     An unknown key or variant raises with the valid names and the closest match; a value that does not fit its
-    field (type, finite, sign: see :func:`colorbench.checks.config_values`) raises a one-line ``UserError``.
+    field (type, finite, sign: see :func:`colorbench.checks.config_values`) raises a one-line ``UserError`` that
+    names the key after ``where``.
     """
     if variant not in cls.variants:
         raise _unknown(f"variant of {cls.name}", variant, sorted(cls.variants))
@@ -145,7 +147,7 @@ def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, 
     for key in merged:
         if key not in fields:
             raise _unknown(f"config key of {cls.name}", key, sorted(fields))
-    return cls.Config(**config_values(cls, merged))
+    return cls.Config(**config_values(cls, merged, where))
 
 
 def create_method(

@@ -17,7 +17,7 @@ from typing import Any
 from colorbench.bench import grid
 from colorbench.bench.cell import resolve_device, run_cell
 from colorbench.bench.outputs import load_record, write_outputs
-from colorbench.bench.profiles import apply_profile_sets, load_profile
+from colorbench.bench.profiles import apply_profile_sets, check_bench_sets, check_profile, load_profile
 from colorbench.errors import UserError
 
 RECORD_FILES = ("row.json", "per_image.csv", "hist.npz", "samples.npz", "loss.csv")
@@ -48,6 +48,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`."""
     prof = load_profile(profile)
     prof, global_cfg, per_method_cfg = apply_profile_sets(prof, sets or [])
+    check_profile(prof), check_bench_sets(global_cfg, per_method_cfg, seeds)  # every value before any cell runs
     dev = resolve_device(device)
     summary = Summary(prof.name)
     with warnings.catch_warnings(record=True) as caught:
