@@ -278,6 +278,70 @@ def test_pair_protocol_shows_truth_and_method_side_by_side(tmp_path):
     assert sides[True] and sides[False]  # the real photo is not always on one side
 
 
+# ------------------------------------------------------------------------------------------------ leaks a participant can probe
+def test_images_carry_no_validator_from_write_order(tmp_path):
+    root = tmp_path / "s"
+    make_study(root)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    for trial in client.post("/api/state", json={"token": token}).json()["remaining"]:
+        r = client.get("/" + trial["images"][0], headers={"If-None-Match": "*", "If-Modified-Since":
+                                                          "Thu, 01 Jan 2099 00:00:00 GMT"})
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG")  # never a 304 a validator would allow
+        assert "etag" not in r.headers and "last-modified" not in r.headers  # these came from the file's mtime
+
+
+@pytest.mark.parametrize("protocol", ["single", "pair"])
+def test_no_id_recurs_across_participants_or_pairs(tmp_path, protocol):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=6, per_participant=6)
+    client, study = client_for(root, protocol)
+    shown, trials = Counter(), Counter()
+    for _ in range(4):  # a curious participant making tokens of their own
+        token = client.post("/api/start", json={}).json()["token"]
+        for t in client.post("/api/state", json={"token": token}).json()["remaining"]:
+            trials[t["trial"]] += 1
+            shown.update(t["images"])
+    assert set(trials.values()) == {1} and set(shown.values()) == {1}  # the real image kept one ID across pairs
+    assert not {s.removeprefix("img/") for s in shown} & set(m.items)  # manifest IDs never reach a participant
+
+
+def test_participant_creation_is_capped_at_the_schedule_slots(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=4, per_participant=3)
+    client, study = client_for(root)
+    assert study.max_participants == 4 * 3  # photos x conditions
+    tokens = [client.post("/api/start", json={}) for _ in range(study.max_participants)]
+    assert all(r.status_code == 200 for r in tokens)
+    r = client.post("/api/start", json={})
+    assert r.status_code == 409 and "all the participants it takes (12)" in r.text
+    assert len(study.store.participants()) == 12
+
+
+@pytest.mark.parametrize("body", [
+    b'{"study": "x", "token": "y", "trial": "z", "answer": 1, "rt_ms": 1e400}',  # inf after parsing
+    b'{"study": "x", "token": "y", "trial": "z", "answer": 1, "rt_ms": NaN}',
+    b"[" * 1000 + b"]" * 1000,  # nested 1,000 deep, under 2 KB
+    b'{"a": ' * 600 + b"1" + b"}" * 600,
+    b"\xff\xfe not utf-8",
+    b"",
+])
+def test_every_malformed_body_gets_a_4xx(tmp_path, body):
+    root = tmp_path / "s"
+    make_study(root)
+    client, study = client_for(root)
+    client = TestClient(client.app, raise_server_exceptions=False)
+    token = client.post("/api/start", json={}).json()["token"]
+    trial = client.post("/api/state", json={"token": token}).json()["remaining"][0]["trial"]
+    body = body.replace(b'"x"', f'"{study.manifest.study_id}"'.encode()).replace(b'"y"', f'"{token}"'.encode())
+    body = body.replace(b'"z"', f'"{trial}"'.encode())
+    answer_only = body.startswith(b'{"study"')  # a valid token: /api/state reads nothing else, and answers
+    for path in ("/api/answer",) if answer_only else ("/api/answer", "/api/state"):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+    assert study.store.answers() == []
+
+
 # ------------------------------------------------------------------------------------------------ simulation + report
 def test_simulated_study_recovers_its_bias(tmp_path):
     root = tmp_path / "s"

@@ -80,12 +80,13 @@ def run(args: argparse.Namespace) -> int:
     from colorbench.train import train
 
     overrides, settings = read_toml(args.config)
+    if overrides:  # the file's values, named as the file's, before the --set ones
+        build_config(get_method(args.method), overrides, where=f"--config {args.config}:")
     overrides.update(parse_sets(args.overrides))
     # one check of every setting, named as the user gave it (flag or TOML key), before anything loads
     flags = {key: getattr(args, key) for key in checks.RULES if getattr(args, key, None) is not None}
-    names = {key: f"--config {args.config} [train] {key}" for key in settings}
-    names.update({key: "--" + key.replace("_", "-") for key in flags})
-    settings = checks.train_settings({**settings, **flags}, names)
+    settings = checks.train_settings(settings, {key: f"--config {args.config} [train] {key}" for key in settings})
+    settings.update(checks.train_settings(flags))  # each value is checked, also a TOML one a flag replaces
 
     def pick(flag: Any, key: str, default: Any) -> Any:  # a flag wins over the TOML (checked ones are merged)
         if key in checks.RULES:
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     precision = pick(args.precision, "precision", "auto")
     if precision not in PRECISIONS:
-        raise UserError(f"{names.get('precision', '--precision')} {precision!r}: use one of {', '.join(PRECISIONS)}")
+        raise UserError(f"--config {args.config} [train] precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     variant = pick(args.variant, "variant", "default")
     dataset = pick(args.dataset, "dataset", "sample")
     seed = pick(args.seed, "seed", 0)

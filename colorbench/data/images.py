@@ -56,8 +56,7 @@ def check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
     """Raise :class:`BadImage` when a ``(width, height)`` image has more than ``max_pixels`` pixels (None: no limit)."""
     w, h = size
     if max_pixels is not None and w * h > max_pixels:
-        raise BadImage(f"too large ({w}x{h} px = {w * h / 1e6:.1f} MP, over the limit of {max_pixels / 1e6:g} MP); "
-                       f"{MAX_PIXELS_FIX}")
+        raise BadImage(f"too large ({w}x{h} px = {w * h:,} pixels, over the limit of {max_pixels:,}); {MAX_PIXELS_FIX}")
 
 
 def probe(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[tuple[int, int], str]:
