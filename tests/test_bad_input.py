@@ -331,3 +331,10 @@ def test_lab_upcasts_half_precision_and_works_under_autocast(dtype):
         back = lab_to_rgb(lab)
     assert lab.dtype == back.dtype == torch.float32
     assert (lab.double() - exact).abs().max() < 1e-3 and (back - rgb.float()).abs().max() < 1e-4
+
+
+def test_every_shipped_profile_passes_the_checks():
+    from colorbench.bench.profiles import available_profiles, check_profile, load_profile
+
+    for name in available_profiles():
+        check_profile(load_profile(name))  # e.g. paper's per_method.gray.steps = 0 (an untrained baseline) is fine

@@ -230,7 +230,8 @@ def check_profile(profile: Profile, where: str | None = None) -> None:
     for method, values in profile.per_method.items():
         for key in PER_METHOD_KEYS:
             if key in values and key != "datasets":
-                kind, minimum = ("int", MIN_SIZE) if key == "size" else ("int?", 1)
+                # steps = 0: an untrained method (a baseline) in a profile that trains the others
+                kind, minimum = {"size": ("int", MIN_SIZE), "steps": ("int?", 0)}.get(key, ("int?", 1))
                 _check_value(values[key], kind, minimum, f"{where} per_method.{method}.{key}")
 
 
