@@ -1,4 +1,5 @@
-"""Atomic file writes: every results and cache file appears whole or not at all (temp file, fsync, rename)."""
+"""Atomic file writes: every results, cache and checkpoint file appears whole or not at all (temp file, fsync,
+rename, fsync of the folder so the rename itself survives a power cut)."""
 from __future__ import annotations
 
 import csv
@@ -27,7 +28,31 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
     return path
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Flush a folder's entries (renames, new files) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: str | Path) -> None:
+    """fsync every file directly in ``folder``, then the folder itself (before it is renamed into place)."""
+    for p in Path(folder).iterdir():
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+    fsync_dir(folder)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -8,8 +8,9 @@ Layout of one checkpoint folder (``save_checkpoint(path, ...)`` writes ``path/``
     path/config.json           method name, variant, resolved config, num_classes, run info (dataset, size, seed),
                                step, package versions and git commit: enough to rebuild the method
 
-The folder is written under a temporary name and renamed into place, so a killed process leaves either the old
-checkpoint or the new one, never half of one. A run folder (``colorbench.train``'s ``out_dir``) keeps its
+The folder is written under a temporary name, fsynced and renamed into place, so a killed process (or a power cut)
+leaves either the old checkpoint or the new one, never half of one; the temporaries a killed save leaves
+(``.step_N.tmpPID``) are removed by the next save. A run folder (``colorbench.train``'s ``out_dir``) keeps its
 checkpoints under ``checkpoints/`` and names the newest in ``checkpoints/LAST`` (a one-line file, replaced
 atomically); :func:`resolve` accepts a run folder, a checkpoint folder, or a file inside one.
 """
@@ -22,7 +23,6 @@ import os
 import platform
 import shutil
 import subprocess
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -49,19 +49,60 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _git_dir(root: Path) -> Path | None:
+    """The git directory of a checkout at ``root`` (``.git`` may be a folder, or a file naming a worktree's)."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return dot
+    if dot.is_file():
+        text = dot.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = Path(text[len("gitdir:"):].strip())
+            return gitdir if gitdir.is_absolute() else (root / gitdir).resolve()
+    return None
+
+
+def _head_commit(git_dir: Path) -> str | None:
+    """The commit HEAD names, read from the files (``HEAD``, the ref, ``packed-refs``): no process, no lock."""
+    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    if not head.startswith("ref:"):
+        return head or None
+    ref = head[len("ref:"):].strip()
+    common = git_dir
+    if (git_dir / "commondir").is_file():
+        common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    for folder in (git_dir, common):
+        if (folder / ref).is_file():
+            return (folder / ref).read_text(encoding="utf-8").strip() or None
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8").splitlines():
+            sha, _, name = line.partition(" ")
+            if name.strip() == ref:
+                return sha
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The commit of the colorbench source tree (``+dirty`` when it has local edits), or None outside git."""
+    """The commit of the colorbench source tree (``+dirty`` when tracked files have local edits), or None outside
+    git. Computed once per process: HEAD is read from ``.git`` directly, and the dirty check runs ``git status``
+    with ``GIT_OPTIONAL_LOCKS=0``, so it never takes ``.git/index.lock`` in a checkout someone is working in."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5)
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
+        git_dir = _git_dir(root)
+        sha = _head_commit(git_dir) if git_dir is not None else None
+    except OSError:
         return None
+    if sha is None:
+        return None
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5,
+                               env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+        return sha + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return sha
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -102,28 +143,82 @@ def config_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
-def config_from_dict(cls: type[Method], values: dict[str, Any]) -> Any:
-    """Rebuild ``cls.Config`` from :func:`config_dict` output; lists go back to tuples where the field is a tuple."""
-    hints = typing.get_type_hints(cls.Config)
+def config_from_dict(cls: type[Method], values: dict[str, Any], where: str = "config.json") -> Any:
+    """Rebuild ``cls.Config`` from :func:`config_dict` output, each value checked and coerced to its field's type
+    (lists go back to tuples) by :func:`colorbench.checks.config_values`; ``where`` names the file in errors."""
+    from colorbench.checks import config_values
+
+    if not isinstance(values, dict):
+        raise UserError(f"{where}: 'config' must be a JSON object of config values, not {type(values).__name__}; "
+                        "the checkpoint is corrupt")
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     unknown = sorted(set(values) - fields)
     if unknown:
-        raise UserError(f"the checkpoint's config has keys {unknown} that method {cls.name!r} no longer has; "
-                        f"it was saved by another version of the method (valid keys: {sorted(fields)})")
-    fixed = {}
-    for key, value in values.items():
-        hint = hints.get(key)
-        if isinstance(value, list) and (typing.get_origin(hint) is tuple or hint is tuple
-                                        or isinstance(getattr(cls.Config(), key, None), tuple)):
-            value = tuple(value)
-        fixed[key] = value
-    return cls.Config(**fixed)
+        raise UserError(f"{where}: config keys {unknown} are not fields of method {cls.name!r}; it was saved by "
+                        f"another version of {cls.name!r} (valid keys: {sorted(fields)})")
+    return cls.Config(**config_values(cls, values, where=f"{where}: config"))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from colorbench import _atomic as atomic  # the one atomic writer (temp file, fsync, rename, fsync of the folder)
+
+    atomic.write_text(path, text)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process
+    return True
+
+
+def clean_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove what killed saves left in ``folder``: ``.NAME.tmpPID`` (a half-written checkpoint) is deleted;
+    ``.NAME.oldPID`` (the previous copy, moved aside) is put back when ``NAME`` is missing, else deleted. Only
+    temporaries of processes that no longer run are touched. Returns the paths removed or restored."""
+    touched = []
+    for p in sorted(Path(folder).glob(".*.tmp*")) + sorted(Path(folder).glob(".*.old*")):
+        stem, kind, pid = p.name[1:].rpartition(".tmp") if ".tmp" in p.name else p.name[1:].rpartition(".old")
+        if not pid.isdigit() or _pid_alive(int(pid)) or not p.is_dir():
+            continue
+        target = p.with_name(stem)
+        if kind == ".old" and not target.exists():
+            os.replace(p, target)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+        touched.append(p)
+    return touched
+
+
+# ------------------------------------------------------------------------------------------- safetensors
+class BadTensorFile(Exception):
+    """A ``.safetensors`` file that exists but cannot be parsed (truncated, garbled); ``str(exc)`` says why."""
+
+
+def read_safetensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """Every tensor of a ``.safetensors`` file. Read through Python's own file API, so a path that is not UTF-8
+    (a run folder named in another encoding) works; a file that does not parse raises :class:`BadTensorFile`."""
+    from safetensors.torch import load
+
+    data = Path(path).read_bytes()
+    try:
+        tensors = load(data)
+    except Exception as exc:  # safetensors raises SafetensorError, and others for garbled headers
+        raise BadTensorFile(f"{type(exc).__name__}: {exc}") from None
+    return {k: v.to(device) for k, v in tensors.items()} if str(device) != "cpu" else tensors
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+                      metadata: dict[str, str] | None = None) -> None:
+    """Write ``tensors`` to ``path`` in safetensors format (through Python's file API, any path name)."""
+    from safetensors.torch import save
+
+    Path(path).write_bytes(save(tensors, metadata=metadata))
 
 
 # ------------------------------------------------------------------------------------------------ save/load
@@ -135,20 +230,22 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     strings, lists, dicts: what ``torch.load(weights_only=True)`` accepts) goes into ``train_state.pt`` beside the
     optimiser states.
     """
-    from safetensors.torch import save_file
+    from colorbench import _atomic as atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(path.parent)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_file(method_state_dict(method), str(tmp / WEIGHTS), metadata={"step": str(int(step)), "method": method.name})
+    write_safetensors(method_state_dict(method), tmp / WEIGHTS, metadata={"step": str(int(step)), "method": method.name})
     state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
     torch.save(state, tmp / STATE)
     record = {"method": method.name, "variant": "default", **(info or {}), "step": int(step),
               "config": config_dict(method.config), "num_classes": method.num_classes,
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
     (tmp / CONFIG).write_text(json.dumps(record, indent=2, default=str) + "\n")
+    atomic.fsync_tree(tmp)  # the files are on disk before the folder gets its name
     if path.exists():  # replace: move the old one aside first, so one of the two always exists whole
         old = path.with_name(f".{path.name}.old{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
@@ -157,6 +254,7 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, path)
+    atomic.fsync_dir(path.parent)
     return path
 
 
@@ -197,23 +295,35 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint (run folder, checkpoint folder or file inside one)."""
     ckpt = resolve(path)
     try:
-        return json.loads((ckpt / CONFIG).read_text())
+        record = json.loads((ckpt / CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UserError(f"checkpoint {ckpt}: cannot read {CONFIG} ({exc}); the checkpoint is corrupt") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{ckpt / CONFIG}: expected a JSON object (method, config, ...), found a JSON "
+                        f"{type(record).__name__}; the checkpoint is corrupt, train again")
+    if "method" in record and not isinstance(record["method"], str):
+        raise UserError(f"{ckpt / CONFIG}: 'method' must be a method name, not {record['method']!r}")
+    if "num_classes" in record and record["num_classes"] is not None and (
+            isinstance(record["num_classes"], bool) or not isinstance(record["num_classes"], int)
+            or record["num_classes"] < 1):
+        raise UserError(f"{ckpt / CONFIG}: num_classes must be a positive whole number or null, not "
+                        f"{record['num_classes']!r}")
+    return record
 
 
 def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint: ``{"weights", "state", "config", "path"}``; with ``method`` also load weights and
     optimiser states into it. Missing or corrupt files raise a one-line :class:`UserError`."""
-    from safetensors.torch import load_file
-
     ckpt = resolve(path)
     config = read_config(ckpt)
     try:
-        weights = load_file(str(ckpt / WEIGHTS), device=str(map_location))
-    except Exception as exc:  # safetensors raises several types for truncated/garbled files
-        raise UserError(f"checkpoint {ckpt / WEIGHTS} is corrupt ({type(exc).__name__}: {exc}); "
+        weights = read_safetensors(ckpt / WEIGHTS, device=str(map_location))
+    except OSError as exc:
+        raise UserError(f"checkpoint {ckpt / WEIGHTS} cannot be read ({exc.strerror or exc}); check the "
+                        "file's permissions and the disk") from None
+    except BadTensorFile as exc:
+        raise UserError(f"checkpoint {ckpt / WEIGHTS} is corrupt ({exc}); "
                         "delete it and train again (the run resumes from an earlier checkpoint if one exists)"
                         ) from None
     state: dict[str, Any] = {}
@@ -224,17 +334,41 @@ def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
             raise UserError(f"checkpoint {ckpt / STATE} is corrupt ({type(exc).__name__}); "
                             "delete the checkpoint folder and train again") from None
     if method is not None:
+        saved = config.get("method")
+        if isinstance(saved, str) and method.name and saved != method.name:
+            raise UserError(f"checkpoint {ckpt} holds weights of method {saved!r}, not {method.name!r}; load it as "
+                            f"{saved!r} (colorize/eval rebuild the method a checkpoint names) or give a checkpoint "
+                            f"of {method.name!r}")
         try:
             _load_weights_into(method, weights)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise UserError(f"checkpoint {ckpt} does not fit method {method.name!r} with this config: {first}"
-                            ) from None
+        except RuntimeError:
+            raise UserError(f"checkpoint {ckpt} does not fit method {method.name!r} with this config: "
+                            f"{_mismatch(method, weights)}; it was trained with other settings (compare its "
+                            f"{CONFIG}) or by another version of the method") from None
         optimizers = method.optimizers()
         for name, opt_state in state.get("optimizers", {}).items():
             if name in optimizers:
                 optimizers[name].load_state_dict(opt_state)
     return {"weights": weights, "state": state, "config": config, "path": ckpt}
+
+
+def _mismatch(method: Method, weights: dict[str, torch.Tensor]) -> str:
+    """What differs between a method's state dict and a checkpoint's tensors, counted, with a few names."""
+    mine = {k: tuple(v.shape) for k, v in method_state_dict(method).items()}
+    theirs = {k: tuple(v.shape) for k, v in weights.items()}
+    missing = sorted(set(mine) - set(theirs))
+    extra = sorted(set(theirs) - set(mine))
+    shapes = sorted(k for k in set(mine) & set(theirs) if mine[k] != theirs[k])
+    some = lambda keys: ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")  # noqa: E731
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensors missing from the file ({some(missing)})")
+    if extra:
+        parts.append(f"{len(extra)} tensors the method does not have ({some(extra)})")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} of another shape (e.g. {k}: {list(theirs[k])} in the file, {list(mine[k])} here)")
+    return "; ".join(parts) or "the tensors do not load"
 
 
 def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Method:
@@ -246,8 +380,12 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
     if not isinstance(record.get("method"), str):
         raise UserError(f"checkpoint {resolve(path)}: config.json names no method; the checkpoint is corrupt")
     cls = get_method(record["method"])  # an unknown name raises with the closest registered names
-    config = config_from_dict(cls, record.get("config", {}))
-    method = cls(config, num_classes=record.get("num_classes"))
+    config = config_from_dict(cls, record.get("config", {}), where=str(resolve(path) / CONFIG))
+    try:
+        method = cls(config, num_classes=record.get("num_classes"))
+    except ValueError as exc:
+        raise UserError(f"{resolve(path) / CONFIG}: method {cls.name!r} cannot be built from this config "
+                        f"({str(exc).splitlines()[0]}); the checkpoint was saved by another version of it") from None
     method.to(map_location)
     load_checkpoint(path, method, map_location=map_location)
     return method.eval()

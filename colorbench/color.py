@@ -82,11 +82,29 @@ def _encode_power(linear: torch.Tensor) -> torch.Tensor:
     return linear.log().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055)
 
 
-def _check(x: torch.Tensor, what: str) -> None:
+def _check(x: torch.Tensor, what: str) -> torch.Tensor:
+    """``x`` checked, in its compute dtype: float64 stays, float32 stays, float16/bfloat16 go up to float32 (their
+    8-11 bit mantissas put the result up to 4 ΔE off)."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"{what} must be [B,3,H,W]; got shape {tuple(x.shape)}")
     if not x.is_floating_point():
-        raise TypeError(f"{what} must be a float tensor (float32 or float64); got {x.dtype}")
+        raise TypeError(f"{what} must be a float tensor (float32 or float64; float16 and bfloat16 are computed in "
+                        f"float32); got {x.dtype} (convert uint8 with x / 255)")
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def _no_autocast(fn):
+    """Run a conversion with autocast off: under ``torch.autocast`` its matrix products would drop to bf16/fp16
+    (and the in-place CPU path would meet tensors of two dtypes)."""
+
+    @functools.wraps(fn)
+    def wrapper(x: torch.Tensor, *args, **kwargs):
+        if x.device.type in ("cpu", "cuda", "mps") and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return fn(x, *args, **kwargs)
+        return fn(x, *args, **kwargs)
+
+    return wrapper
 
 
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
@@ -190,9 +208,13 @@ def _cpu_pieces(fn, x: torch.Tensor, out: torch.Tensor, k: _Consts) -> None:
     cpu_map(run, _cpu_tasks(B, n, _CHUNK_PIXELS))
 
 
+@_no_autocast
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,3,H,W]`` Lab: L in [0,100], a and b roughly in [-110,110]."""
-    _check(rgb, "rgb")
+    """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,3,H,W]`` Lab: L in [0,100], a and b roughly in [-110,110].
+
+    float32 and float64 are computed in their own precision; float16 and bfloat16 in float32 (and returned as
+    float32). Autocast is switched off inside."""
+    rgb = _check(rgb, "rgb")
     B, _, H, W = rgb.shape
     k = _consts(rgb.device, rgb.dtype)
     if (rgb.device.type != "cpu" or rgb.dtype == torch.float64 or (rgb.requires_grad and torch.is_grad_enabled())
@@ -204,11 +226,13 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return out.view(B, 3, H, W)
 
 
+@_no_autocast
 def lab_to_rgb(lab: torch.Tensor, clip: bool = True, warn: bool = True) -> torch.Tensor:
     """``[B,3,H,W]`` Lab -> ``[B,3,H,W]`` sRGB. Out-of-gamut colours are clipped to [0,1] (and, once per
-    process, a warning says what share of values was clipped) unless ``clip=False``."""
+    process, a warning says what share of values was clipped) unless ``clip=False``. Dtypes and autocast as in
+    :func:`rgb_to_lab`."""
     global _warned_gamut
-    _check(lab, "lab")
+    lab = _check(lab, "lab")
     B, _, H, W = lab.shape
     k = _consts(lab.device, lab.dtype)
     if (lab.device.type != "cpu" or lab.dtype == torch.float64 or (lab.requires_grad and torch.is_grad_enabled())

@@ -192,9 +192,13 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None) -> Path | 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a ``.safetensors`` or torch file (``weights_only``), unwrapping ``state_dict``/``model`` keys."""
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from colorbench.checkpoint import BadTensorFile, read_safetensors
 
-        return load_file(str(path), device="cpu")
+        try:
+            return read_safetensors(path)
+        except (BadTensorFile, OSError) as exc:
+            raise UserError(f"could not read pretrained weights {path} ({exc}); the file is corrupt or truncated: "
+                            "delete it and run `colorbench weights fetch`, or pass a valid file") from None
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

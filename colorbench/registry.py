@@ -20,11 +20,11 @@ import os
 import pkgutil
 import sys
 import traceback
-import typing
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
+from colorbench.checks import config_values
 from colorbench.errors import UserError
 from colorbench.method import Method
 
@@ -132,56 +132,22 @@ def get_method(name: str) -> type[Method]:
         raise _unknown("method", name, sorted(_REGISTRY)) from None
 
 
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Turn a ``--set`` string into the field's type (bool, int, float, str, Literal, tuple, Optional)."""
-    if not isinstance(value, str):
-        return value
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        if value.lower() in ("none", "null"):
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key) if len(inner) == 1 else value
-    if origin is typing.Literal:
-        for choice in args:
-            if str(choice) == value:
-                return choice
-        raise ValueError(f"--set {key}={value}: must be one of {', '.join(map(str, args))}")
-    if annotation is bool:
-        low = value.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"--set {key}={value}: expected true or false")
-    if origin in (tuple, list):
-        parts = [p for p in value.strip("()[] ").split(",") if p.strip()]
-        inner = args[0] if args else str
-        return origin(_coerce(p.strip(), inner, key) for p in parts)
-    if annotation in (int, float, str):
-        try:
-            return annotation(value)
-        except ValueError:
-            raise ValueError(f"--set {key}={value}: expected {annotation.__name__}") from None
-    return value
-
-
-def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default") -> Any:
+def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default",
+                 where: str = "--set") -> Any:
     """``cls.Config`` with ``variant``'s overrides, then ``overrides`` applied (strings coerced to field types).
 
-    An unknown key or variant raises with the valid names and the closest match.
+    An unknown key or variant raises with the valid names and the closest match; a value that does not fit its
+    field (type, finite, sign: see :func:`colorbench.checks.config_values`) raises a one-line ``UserError`` that
+    names the key after ``where``.
     """
     if variant not in cls.variants:
         raise _unknown(f"variant of {cls.name}", variant, sorted(cls.variants))
-    hints = typing.get_type_hints(cls.Config)
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     merged = {**cls.variants[variant], **(overrides or {})}
-    values = {}
-    for key, value in merged.items():
+    for key in merged:
         if key not in fields:
             raise _unknown(f"config key of {cls.name}", key, sorted(fields))
-        values[key] = _coerce(value, hints.get(key, str), key)
-    return cls.Config(**values)
+    return cls.Config(**config_values(cls, merged, where))
 
 
 def create_method(

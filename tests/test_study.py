@@ -203,7 +203,9 @@ def test_repeated_submit_changes_nothing(tmp_path):
         r = client.post("/api/answer", json={**body, "answer": answer, "rt_ms": 99})
         assert r.json() == {"stored": False, "done": 1, "total": m.per_participant}
     rows = study.store.answers()
-    assert [(r["trial"], r["answer"], r["rt_ms"], r["protocol"]) for r in rows] == [(trial, 1, 1234.5, "single")]
+    # the store keeps the manifest's ID behind the participant's own
+    assert [(r["trial"], r["answer"], r["rt_ms"], r["protocol"]) for r in rows] == [
+        (study.resolve(token, trial)[0], 1, 1234.5, "single")]
     assert client.post("/api/state", json={"token": token}).json()["done"] == 1
 
 
@@ -213,13 +215,17 @@ def test_refusals_are_plain_4xx_and_store_nothing(tmp_path):
     client, study = client_for(root)
     token = client.post("/api/start", json={}).json()["token"]
     mine = {t["trial"] for t in client.post("/api/state", json={"token": token}).json()["remaining"]}
-    other = next(i for i in m.items if i not in mine)  # a real item, but not on this participant's schedule
+    someone = client.post("/api/start", json={}).json()["token"]
+    theirs = {t["trial"] for t in client.post("/api/state", json={"token": someone}).json()["remaining"]}
+    other = sorted(theirs)[0]  # a real trial ID, but another participant's
     trial = sorted(mine)[0]
     tampered = trial[:-1] + ("0" if trial[-1] != "0" else "1")
     ok = {"study": m.study_id, "token": token, "trial": trial, "answer": 1, "rt_ms": 500}
     cases = [
         ({**ok, "trial": other}, 409, "not on this participant's schedule"),
-        ({**ok, "trial": tampered}, 404 if tampered not in m.items else 409, ""),
+        ({**ok, "trial": tampered}, 409, "not on this participant's schedule"),
+        ({**ok, "trial": study.resolve(token, trial)[0]}, 409, "not on this participant's schedule"),  # manifest ID
+        ({**ok, "answer": 1.0}, 400, "answer must be 0 or 1"),
         ({**ok, "trial": "../manifest.json"}, 400, "malformed trial id"),
         ({**ok, "trial": trial.upper()}, 400, "malformed"),
         ({**ok, "study": "0" * 16}, 409, "another study"),
@@ -244,14 +250,14 @@ def test_refusals_are_plain_4xx_and_store_nothing(tmp_path):
     assert r.status_code == 413
     for path in ("/img/../manifest.json", "/img/..%2Fmanifest.json", "/manifest.json", "/answers.sqlite",
                  "/images/" + next(iter(m.items)) + ".png", "/img/" + next(iter(m.pairs)), "/static/../app.py",
-                 "/img/" + tampered if tampered not in m.items else "/img/zz"):
+                 "/img/" + tampered, "/img/" + next(iter(m.items))):  # a manifest ID is never served as such
         assert client.get(path).status_code == 404, path
     assert client.post("/api/start", content=b"x" * (MAX_BODY + 1)).status_code == 413
     assert client.post("/api/start").status_code == 200  # an empty body is fine for start
     assert client.get("/organiser").status_code == 403
     assert client.get("/organiser?key=wrong").status_code == 403
     r = client.get("/organiser?key=organiser-key")
-    assert r.status_code == 200 and "2 participants" in r.text
+    assert r.status_code == 200 and "3 participants" in r.text
     assert study.store.answers() == []
     assert client.post("/api/answer", json=ok).json()["stored"] is True
 
@@ -264,12 +270,76 @@ def test_pair_protocol_shows_truth_and_method_side_by_side(tmp_path):
     remaining = client.post("/api/state", json={"token": token}).json()["remaining"]
     sides = Counter()
     for t in remaining:
-        photo, cond = m.pairs[t["trial"]]
-        ids = [s.removeprefix("img/") for s in t["images"]]
+        real_trial, ids = study.resolve(token, t["trial"])
+        photo, cond = m.pairs[real_trial]
         assert cond in METHOD_NAMES and sorted(ids) == sorted([m.photos[photo]["items"][GROUND_TRUTH],
                                                                m.photos[photo]["items"][cond]])
         sides[ids[0] == m.photos[photo]["items"][GROUND_TRUTH]] += 1
     assert sides[True] and sides[False]  # the real photo is not always on one side
+
+
+# ------------------------------------------------------------------------------------------------ leaks a participant can probe
+def test_images_carry_no_validator_from_write_order(tmp_path):
+    root = tmp_path / "s"
+    make_study(root)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    for trial in client.post("/api/state", json={"token": token}).json()["remaining"]:
+        r = client.get("/" + trial["images"][0], headers={"If-None-Match": "*", "If-Modified-Since":
+                                                          "Thu, 01 Jan 2099 00:00:00 GMT"})
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG")  # never a 304 a validator would allow
+        assert "etag" not in r.headers and "last-modified" not in r.headers  # these came from the file's mtime
+
+
+@pytest.mark.parametrize("protocol", ["single", "pair"])
+def test_no_id_recurs_across_participants_or_pairs(tmp_path, protocol):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=6, per_participant=6)
+    client, study = client_for(root, protocol)
+    shown, trials = Counter(), Counter()
+    for _ in range(4):  # a curious participant making tokens of their own
+        token = client.post("/api/start", json={}).json()["token"]
+        for t in client.post("/api/state", json={"token": token}).json()["remaining"]:
+            trials[t["trial"]] += 1
+            shown.update(t["images"])
+    assert set(trials.values()) == {1} and set(shown.values()) == {1}  # the real image kept one ID across pairs
+    assert not {s.removeprefix("img/") for s in shown} & set(m.items)  # manifest IDs never reach a participant
+
+
+def test_participant_creation_is_capped_at_the_schedule_slots(tmp_path):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=4, per_participant=3)
+    client, study = client_for(root)
+    assert study.max_participants == 4 * 3  # photos x conditions
+    tokens = [client.post("/api/start", json={}) for _ in range(study.max_participants)]
+    assert all(r.status_code == 200 for r in tokens)
+    r = client.post("/api/start", json={})
+    assert r.status_code == 409 and "all the participants it takes (12)" in r.text
+    assert len(study.store.participants()) == 12
+
+
+@pytest.mark.parametrize("body", [
+    b'{"study": "x", "token": "y", "trial": "z", "answer": 1, "rt_ms": 1e400}',  # inf after parsing
+    b'{"study": "x", "token": "y", "trial": "z", "answer": 1, "rt_ms": NaN}',
+    b"[" * 1000 + b"]" * 1000,  # nested 1,000 deep, under 2 KB
+    b'{"a": ' * 600 + b"1" + b"}" * 600,
+    b"\xff\xfe not utf-8",
+    b"",
+])
+def test_every_malformed_body_gets_a_4xx(tmp_path, body):
+    root = tmp_path / "s"
+    make_study(root)
+    client, study = client_for(root)
+    client = TestClient(client.app, raise_server_exceptions=False)
+    token = client.post("/api/start", json={}).json()["token"]
+    trial = client.post("/api/state", json={"token": token}).json()["remaining"][0]["trial"]
+    body = body.replace(b'"x"', f'"{study.manifest.study_id}"'.encode()).replace(b'"y"', f'"{token}"'.encode())
+    body = body.replace(b'"z"', f'"{trial}"'.encode())
+    answer_only = body.startswith(b'{"study"')  # a valid token: /api/state reads nothing else, and answers
+    for path in ("/api/answer",) if answer_only else ("/api/answer", "/api/state"):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+    assert study.store.answers() == []
 
 
 # ------------------------------------------------------------------------------------------------ simulation + report

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from colorbench.study.manifest import DATABASE
+from colorbench.study.service import participant_id
 from study_support import make_study, organiser_url, served
 
 
@@ -36,10 +37,13 @@ def answer_all(base: str, study_id: str, token: str, stop: threading.Event, log:
 
 
 def db_rows(root: Path) -> list[tuple[str, str, int]]:
+    """(token, trial ID as the participant saw it, answer) of every stored row: the store keeps the manifest's
+    trial IDs, each participant sees its own alias of them."""
     conn = sqlite3.connect(root / DATABASE)
     rows = conn.execute("SELECT token, trial, answer FROM answers").fetchall()
+    (key,) = conn.execute("SELECT value FROM meta WHERE key='alias_key'").fetchone()
     conn.close()
-    return rows
+    return [(token, participant_id(bytes.fromhex(key), token, trial), answer) for token, trial, answer in rows]
 
 
 def test_kill_9_mid_run_then_restart_resumes_everyone(tmp_path):

@@ -2,10 +2,9 @@
 
 Modules, one job each: :mod:`~colorbench.bench.profiles` (TOML profiles), :mod:`~colorbench.bench.grid` (cells and
 their hashes), :mod:`~colorbench.bench.cell` (train, evaluate and time one cell into the ``runs/bench`` cache),
-:mod:`~colorbench.bench.runner` (the resumable loop, shards and merge), :mod:`~colorbench.bench.outputs` (the
-files under ``results/``), :mod:`~colorbench.bench.tables`, :mod:`~colorbench.bench.runtime_table`,
-:mod:`~colorbench.bench.plots`, :mod:`~colorbench.bench.published` (reference rows and name mapping),
-:mod:`~colorbench._atomic` (atomic writes).
+:mod:`~colorbench.bench.runner` (the resumable loop, parallel cells, shards and merge),
+:mod:`~colorbench.bench.outputs` (the files under ``results/``, written through the results layer,
+:mod:`colorbench.report`, which the notebooks call too).
 """
 from __future__ import annotations
 

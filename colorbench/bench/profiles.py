@@ -30,6 +30,7 @@ selected method that has that field.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,3 +191,83 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
         else:
             global_cfg[key] = value
     return profile, global_cfg, per_method
+
+
+# ------------------------------------------------------------------------------------------------ validation
+def _rules() -> dict[tuple[str, str], tuple[str, int | None]]:
+    """(section, key) -> (kind, minimum): ``int`` / ``int?`` (None allowed) / ``bool`` / ``size`` / ``size?``."""
+    from colorbench.checks import MIN_SIZE
+
+    return {
+        ("data", "size"): ("int", MIN_SIZE),
+        ("train", "steps"): ("int?", 1), ("train", "epochs"): ("int?", 1), ("train", "batch_size"): ("int", 1),
+        ("train", "num_workers"): ("int", 0), ("train", "ckpt_every"): ("int?", 0),
+        ("train", "use_test_overrides"): ("bool", None),
+        ("eval", "batch_size"): ("int", 1), ("eval", "samples"): ("int", 0),
+        ("eval", "legacy_histograms"): ("bool", None),
+        ("runtime", "warmup"): ("int", 0), ("runtime", "repeats"): ("int", 1), ("runtime", "warmup_large"): ("int", 0),
+        ("runtime", "repeats_large"): ("int", 1),
+    }
+
+
+def _check_value(value: Any, kind: str, minimum: int | None, name: str) -> None:
+    from colorbench.checks import integer
+
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise UserError(f"{name} {value!r}: expected true or false")
+        return
+    if value is None and kind.endswith("?"):
+        return
+    why = {"data.size": "the training crop in px (SSIM needs at least 11)"}.get(name.split()[-1], "")
+    if isinstance(value, str):  # a --set value that TOML did not read as a number
+        raise UserError(f"{name} {value!r}: expected a whole number" + (f" ({why})" if why else ""))
+    integer(value, name, minimum=minimum, fix=why)
+
+
+def check_profile(profile: Profile, where: str | None = None) -> None:
+    """Check every value of ``profile`` (after ``--set``) before any cell runs; a bad one raises a one-line
+    UserError naming it. ``where`` prefixes the names (default: ``profile NAME:``)."""
+    from colorbench.checks import MIN_SIZE
+
+    where = where or f"profile {profile.name}:"
+    for (sec, key), (kind, minimum) in _rules().items():
+        _check_value(profile.sections[sec].get(key), kind, minimum, f"{where} {sec}.{key}")
+    train = profile.sections["train"]
+    if train["steps"] is None and train["epochs"] is None:
+        raise UserError(f"{where} [train] needs steps or epochs (how long each cell trains)")
+    for size in profile.sections["runtime"]["sizes"]:
+        w, _, h = str(size).lower().partition("x")
+        if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+            raise UserError(f"{where} runtime.sizes: {size!r} is not WIDTHxHEIGHT, e.g. \"256x256\"")
+    for method, values in profile.per_method.items():
+        for key in PER_METHOD_KEYS:
+            if key in values and key != "datasets":
+                # steps = 0: an untrained method (a baseline) in a profile that trains the others
+                kind, minimum = {"size": ("int", MIN_SIZE), "steps": ("int?", 0)}.get(key, ("int?", 1))
+                _check_value(values[key], kind, minimum, f"{where} per_method.{method}.{key}")
+
+
+def check_bench_sets(global_cfg: dict[str, Any], per_method_cfg: dict[str, dict[str, Any]],
+                     seeds: int | None) -> None:
+    """Check ``--set METHOD.key=value`` / ``--set key=value`` and ``--seeds`` before any cell runs: the method
+    must be registered, the key one of its config fields, the value fit the field (type, finite, sign)."""
+    from colorbench.checks import integer
+    from colorbench.registry import build_config, get_method, list_methods
+
+    if seeds is not None:
+        integer(seeds, "--seeds", minimum=1, fix="give the number of seeds, e.g. --seeds 3 runs seeds 0, 1, 2")
+    for method, values in per_method_cfg.items():
+        if method not in list_methods():
+            valid = ", ".join(SECTIONS + ("per_method",))
+            try:
+                get_method(method)
+            except UserError as exc:
+                raise UserError(f"--set {method}.{next(iter(values))}: {method!r} is neither a profile section "
+                                f"({valid}) nor a method: {exc}") from None
+        build_config(get_method(method), values, where=f"--set {method}.")
+    for key, value in global_cfg.items():
+        for name in list_methods():
+            cls = get_method(name)
+            if key in {f.name for f in dataclasses.fields(cls.Config)}:
+                build_config(cls, {key: value})

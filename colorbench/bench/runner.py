@@ -17,7 +17,7 @@ from typing import Any
 from colorbench.bench import grid
 from colorbench.bench.cell import resolve_device, run_cell
 from colorbench.bench.outputs import load_record, write_outputs
-from colorbench.bench.profiles import apply_profile_sets, load_profile
+from colorbench.bench.profiles import apply_profile_sets, check_bench_sets, check_profile, load_profile
 from colorbench.errors import UserError
 
 RECORD_FILES = ("row.json", "per_image.csv", "hist.npz", "samples.npz", "loss.csv")
@@ -51,10 +51,9 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     on one torch thread (on a CPU; a GPU runs one at a time); runtime cells then run one by one in this process, so
     nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines.
     """
-    if seeds is not None and seeds < 1:
-        raise UserError(f"--seeds {seeds}: give a positive number of seeds (seeds 0..N-1), e.g. --seeds 3")
     prof = load_profile(profile)
     prof, global_cfg, per_method_cfg = apply_profile_sets(prof, sets or [])
+    check_profile(prof), check_bench_sets(global_cfg, per_method_cfg, seeds)  # every value before any cell runs
     dev = resolve_device(device)
     jobs = int(jobs or prof.jobs or 1)
     if jobs < 1:

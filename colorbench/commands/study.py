@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--protocol", choices=["single", "pair"], default="single",
                    help="single: real or colourised; pair: which of two is real (2AFC)")
     s.add_argument("--time-limit", type=float, default=None, metavar="S", help="hide each image after S seconds")
+    s.add_argument("--max-participants", type=int, default=None, metavar="N",
+                   help="participants the protocol takes (default: one per photo and condition of the schedule)")
     s.set_defaults(_study=_serve)
 
     r = sub.add_parser("report", help="naturalness with 95%% Wilson intervals, fool rate; study.md/.csv/.png",
@@ -89,14 +91,20 @@ def _serve(args: argparse.Namespace) -> int:
     from colorbench.study.service import Study
     from colorbench.study.store import Store
 
-    if args.time_limit is not None and args.time_limit <= 0:
+    import math
+
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
         raise UserError(f"--time-limit {args.time_limit}: must be a positive number of seconds")
+    if args.max_participants is not None and args.max_participants < 1:
+        raise UserError(f"--max-participants {args.max_participants}: must be at least 1 (participants the "
+                        "protocol takes)")
     manifest = load_manifest(args.dir)  # a missing image fails here, before anyone is served
     store = Store(Path(args.dir) / DATABASE, manifest.study_id)
-    study = Study(manifest, store, args.protocol, args.time_limit)
+    study = Study(manifest, store, args.protocol, args.time_limit, args.max_participants)
     key = secrets.token_urlsafe(16)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"study {manifest.study_id} ({args.protocol}): participants open http://{host}:{args.port}/", flush=True)
+    print(f"takes up to {study.max_participants} {args.protocol} participants (--max-participants)", flush=True)
     print(f"organiser progress: http://{host}:{args.port}/organiser?key={key}", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach this address can take part", flush=True)

@@ -14,7 +14,8 @@ HELP = ("train a method on a dataset, with a progress bar, a CSV loss log and ch
 
 # Trainer settings a --config TOML may hold in its [train] table (the command-line flags win over them).
 TRAIN_KEYS = ("steps", "epochs", "batch_size", "size", "seed", "device", "precision", "val_every", "ckpt_every",
-              "num_workers", "variant", "dataset")
+              "num_workers", "variant", "dataset", "nonfinite_patience")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,11 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=None,
                    help="square training crop in px; sets the method's image_size (default: the config's, else 64)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default auto)")
-    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
                    help="auto = bf16 autocast on CUDA, fp32 elsewhere")
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps (default 250; 0 = never)")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps (default 250) and at the end")
     p.add_argument("--num-workers", type=int, default=None, help="data-loader worker processes (default 0)")
+    p.add_argument("--nonfinite-patience", type=int, default=None, metavar="N",
+                   help="stop after N consecutive steps with a non-finite loss (default 1: the first one)")
     p.add_argument("--data-dir", default=None, help="where the dataset lives (folder/cifar10)")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
@@ -72,12 +75,27 @@ def read_toml(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorbench import checks
     from colorbench.registry import build_config, get_method
     from colorbench.train import train
 
     overrides, settings = read_toml(args.config)
+    if overrides:  # the file's values, named as the file's, before the --set ones
+        build_config(get_method(args.method), overrides, where=f"--config {args.config}:")
     overrides.update(parse_sets(args.overrides))
-    pick = lambda flag, key, default: flag if flag is not None else settings.get(key, default)  # noqa: E731
+    # one check of every setting, named as the user gave it (flag or TOML key), before anything loads
+    flags = {key: getattr(args, key) for key in checks.RULES if getattr(args, key, None) is not None}
+    settings = checks.train_settings(settings, {key: f"--config {args.config} [train] {key}" for key in settings})
+    settings.update(checks.train_settings(flags))  # each value is checked, also a TOML one a flag replaces
+
+    def pick(flag: Any, key: str, default: Any) -> Any:  # a flag wins over the TOML (checked ones are merged)
+        if key in checks.RULES:
+            return settings.get(key, default)
+        return flag if flag is not None else settings.get(key, default)
+
+    precision = pick(args.precision, "precision", "auto")
+    if precision not in PRECISIONS:
+        raise UserError(f"--config {args.config} [train] precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     variant = pick(args.variant, "variant", "default")
     dataset = pick(args.dataset, "dataset", "sample")
     seed = pick(args.seed, "seed", 0)
@@ -91,10 +109,11 @@ def run(args: argparse.Namespace) -> int:
     result = train(
         args.method, dataset, variant=variant, overrides=overrides, steps=steps, epochs=epochs,
         batch_size=pick(args.batch_size, "batch_size", None), size=pick(args.size, "size", None), seed=seed,
-        device=pick(args.device, "device", "auto"), precision=pick(args.precision, "precision", "auto"),
+        device=pick(args.device, "device", "auto"), precision=precision,
         out_dir=out, val_every=pick(args.val_every, "val_every", 250),
         ckpt_every=pick(args.ckpt_every, "ckpt_every", 250),
         num_workers=pick(args.num_workers, "num_workers", 0),
+        nonfinite_patience=pick(args.nonfinite_patience, "nonfinite_patience", 1),
         data_options={"data_dir": args.data_dir} if args.data_dir else None, progress=not args.no_progress,
     )
     if result.world_size > 1 and not _is_main():

@@ -9,7 +9,8 @@ then a ``size``×``size`` crop: random on train (and a horizontal flip unless ``
 test. Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
 only opens headers, for very large folders); files that cannot be used are skipped with one warning each, naming the
 file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept
-in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8).
+in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default
+50 MP) skips images whose header claims more pixels, before decoding them.
 """
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from PIL import Image
 
 from colorbench.data.base import ColorDataset
-from colorbench.data.images import EXTENSIONS, BadImage, find_images, read_rgb
+from colorbench.data.images import DEFAULT_MAX_PIXELS, EXTENSIONS, BadImage, find_images, probe, read_rgb
 from colorbench.data.splits import per_class_split, ratio_split, read_manifest, read_split_lists
 from colorbench.data.transforms import centre_crop_box, item_rng, random_crop_box, resize_short_side, to_item
 from colorbench.errors import UserError
@@ -35,17 +35,12 @@ class DataWarning(UserWarning):
     """A file skipped (or converted) while building a dataset."""
 
 
-def _header_check(path: Path, min_size: int, allow_grey: bool) -> None:
-    """Cheap check without decoding: is it an image, large enough, in colour?"""
-    from PIL import UnidentifiedImageError
-
+def _header_check(path: Path, min_size: int, allow_grey: bool, max_pixels: int | None) -> None:
+    """Cheap check without decoding: is it an image, large enough (and not too large), in colour?"""
     try:
-        with Image.open(path) as im:
-            size, mode = im.size, im.mode
-    except UnidentifiedImageError:
-        raise BadImage("not an image Pillow can read (unknown format)") from None
-    except OSError as exc:
-        raise BadImage(f"unreadable ({exc})") from None
+        size, mode = probe(path, max_pixels)
+    except FileNotFoundError:
+        raise BadImage("vanished while the dataset was built") from None
     if min(size) < min_size:
         raise BadImage(f"smaller than the crop ({size[0]}x{size[1]} px, needs at least {min_size}x{min_size})")
     if not allow_grey and mode in ("1", "L", "LA", "I", "I;16", "F"):
@@ -63,6 +58,7 @@ class FolderDataset(ColorDataset):
                  ratios: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0, stratify: bool = False,
                  resize: int | str | None = None, flip: bool = True, allow_grey: bool = False,
                  extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  name: str | None = None, how_to_get: str | None = None) -> None:
         super().__init__(split, size=size, seed=seed)
         if name:
@@ -84,6 +80,12 @@ class FolderDataset(ColorDataset):
             resize = size
         self.resize = int(resize) if resize is not None else None
         self.flip, self.allow_grey = bool(flip), bool(allow_grey)
+        if max_pixels is not None:
+            from colorbench.checks import integer
+
+            max_pixels = integer(max_pixels, f"dataset {self.name!r}: max_pixels", minimum=1,
+                                 fix="give the largest image in pixels, e.g. 50000000")
+        self.max_pixels = max_pixels
 
         files = find_images(image_root, tuple(extensions))
         if not files:
@@ -128,12 +130,14 @@ class FolderDataset(ColorDataset):
         def check_one(i: int):
             try:
                 if check == "header" and not cache:
-                    _header_check(files[i], min_size, self.allow_grey)
+                    _header_check(files[i], min_size, self.allow_grey, self.max_pixels)
                     return i, None, None
-                image = read_rgb(files[i], allow_grey=self.allow_grey, min_size=min_size)
+                image = read_rgb(files[i], allow_grey=self.allow_grey, min_size=min_size, max_pixels=self.max_pixels)
                 return i, (self._resized(image) if cache else None), None
             except BadImage as exc:
                 return i, None, str(exc)
+            except FileNotFoundError:
+                return i, None, "vanished while the dataset was built"
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(check_one, chosen))
@@ -169,8 +173,8 @@ class FolderDataset(ColorDataset):
         if self._cache is not None:
             return self._cache[index]
         try:
-            return self._resized(read_rgb(self.paths[index], allow_grey=self.allow_grey))
-        except BadImage as exc:
+            return self._resized(read_rgb(self.paths[index], allow_grey=self.allow_grey, max_pixels=self.max_pixels))
+        except (BadImage, FileNotFoundError) as exc:
             raise UserError(f"dataset {self.name!r}: {self.paths[index]} became unreadable: {exc}") from None
 
     def __getitem__(self, index: int) -> dict:

@@ -5,7 +5,11 @@ transparent colour; RGBA / LA / PA -> composited over white (what a viewer shows
 CMYK JPEGs) and YCbCr -> RGB; 16-bit-per-channel RGB PNG -> 8 bits (Pillow keeps the high byte, error < 1/255).
 Refused with a reason (:class:`BadImage`): unreadable or truncated files, files that are not images, greyscale images
 (modes ``1``/``L``/``LA``/``I;16``/``I``/``F``, or RGB whose three channels are equal within ``GREY_TOLERANCE``) when
-the dataset needs colour, and images smaller than the crop.
+the dataset needs colour, images smaller than the crop, and images whose header claims more than ``max_pixels``
+pixels (default ``DEFAULT_MAX_PIXELS``, 50 MP), refused from the header before anything is decoded.
+
+This is the one reader of photos: the data layer (``folder`` datasets) and ``colorbench colorize`` both use it, so a
+photo gets the same conversions (EXIF rotation, alpha over white, 16 bits to 8) wherever it is read.
 """
 from __future__ import annotations
 
@@ -14,6 +18,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+# The reader enforces its own limit (max_pixels) from the header, before decoding; Pillow's global one would warn at
+# 89 MP and raise a DecompressionBombError traceback at 179 MP whatever the user's --max-pixels says.
+Image.MAX_IMAGE_PIXELS = None
+
+DEFAULT_MAX_PIXELS = 50_000_000  # pixels (50 MP); ``--max-pixels`` / the dataset option ``max_pixels`` change it
+MAX_PIXELS_FIX = "raise the limit with --max-pixels (a folder dataset: the option max_pixels) or resize the image"
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 GREY_TOLERANCE = 2  # uint8 levels: an RGB file whose channels never differ by more than this is greyscale
@@ -42,14 +52,40 @@ def _over_white(im: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, im).convert("RGB")
 
 
-def read_rgb(path: str | Path, *, allow_grey: bool = False, min_size: int = 0) -> np.ndarray:
+def check_pixels(size: tuple[int, int], max_pixels: int | None) -> None:
+    """Raise :class:`BadImage` when a ``(width, height)`` image has more than ``max_pixels`` pixels (None: no limit)."""
+    w, h = size
+    if max_pixels is not None and w * h > max_pixels:
+        raise BadImage(f"too large ({w}x{h} px = {w * h:,} pixels, over the limit of {max_pixels:,}); {MAX_PIXELS_FIX}")
+
+
+def probe(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[tuple[int, int], str]:
+    """``((width, height), mode)`` from the header only (no decoding); :class:`BadImage` when unreadable or over
+    ``max_pixels``."""
+    try:
+        with Image.open(path) as im:
+            size, mode = im.size, im.mode
+    except FileNotFoundError:
+        raise
+    except UnidentifiedImageError:
+        raise BadImage("not an image Pillow can read (unknown format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BadImage(f"unreadable ({exc})") from None
+    check_pixels(size, max_pixels)
+    return size, mode
+
+
+def read_rgb(path: str | Path, *, allow_grey: bool = False, min_size: int = 0,
+             max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode ``path`` into ``[H,W,3]`` uint8 sRGB (see the module docstring for the conversions).
 
     Raises :class:`BadImage` with the reason when the file cannot be used: unreadable, truncated, not an image,
-    greyscale (unless ``allow_grey``), or shorter side below ``min_size`` pixels.
+    greyscale (unless ``allow_grey``), shorter side below ``min_size`` pixels, or more than ``max_pixels`` pixels
+    (checked from the header, before decoding; None = no limit). A missing file raises ``FileNotFoundError``.
     """
     try:
         with Image.open(path) as im:
+            check_pixels(im.size, max_pixels)
             im.load()
             im = ImageOps.exif_transpose(im)
             if min(im.size) < min_size:
@@ -68,7 +104,7 @@ def read_rgb(path: str | Path, *, allow_grey: bool = False, min_size: int = 0) -
             elif im.mode != "RGB":
                 im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
             arr = np.array(im, dtype=np.uint8)
-    except BadImage:
+    except (BadImage, FileNotFoundError):
         raise
     except UnidentifiedImageError:
         raise BadImage("not an image Pillow can read (unknown format)") from None

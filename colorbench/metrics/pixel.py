@@ -8,18 +8,24 @@ from __future__ import annotations
 import torch
 
 from colorbench.color import AB_SCALE
-from colorbench.metrics._check import check_pair, compute_dtype
+from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
+
+_PIECE = 1 << 22  # values per float64 piece in psnr (32 MiB)
 
 
 def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """``[B,C,H,W]`` pair (sRGB in [0,1]) -> ``[B]`` PSNR in dB, ``10·log10(range² / MSE)`` with the MSE over
-    channels and pixels, as ``skimage.metrics.peak_signal_noise_ratio(true, pred, data_range=1)``.
-    Identical images give ``inf``."""
+    channels and pixels, as ``skimage.metrics.peak_signal_noise_ratio(true, pred, data_range=1)``; the squared
+    errors are summed in float64 (float32 on MPS). Identical images give ``inf``."""
     check_pair(pred_rgb, true_rgb, "psnr", pred_rgb.shape[1] if pred_rgb.ndim == 4 else 3)
-    dtype = compute_dtype(pred_rgb)
+    dtype, acc = compute_dtype(pred_rgb), accumulate_dtype(pred_rgb)
     diff = (pred_rgb.to(dtype) - true_rgb.to(dtype)).flatten(1)
-    sse = torch.linalg.vector_norm(diff, dim=1).square_()  # one fused pass
-    return 10.0 * torch.log10(data_range**2 * diff.shape[1] / sse)  # sse == 0 -> inf
+    # the squares are summed in float64 (float32 sums drift: 0.24 dB off at 8192², 4e-3 dB at 2048²), a piece at
+    # a time so the float64 copy stays small
+    sse = torch.zeros(diff.shape[0], dtype=acc, device=diff.device)
+    for start in range(0, diff.shape[1], _PIECE):
+        sse += diff[:, start:start + _PIECE].to(acc).square_().sum(dim=1)
+    return (10.0 * torch.log10(data_range**2 * diff.shape[1] / sse)).to(dtype)  # sse == 0 -> inf
 
 
 def _rgyb_stats(rgb: torch.Tensor) -> torch.Tensor:

@@ -6,11 +6,12 @@ Routes::
     POST /api/start            -> {"token"}                     a new participant
     POST /api/state  {token}   -> remaining trials, progress, protocol, time limit
     POST /api/answer {study, token, trial, answer, rt_ms} -> {"stored", "done", "total"}
-    GET  /img/<id>             a manifest image, by opaque ID only
+    GET  /img/<id>             an image, by the participant's own opaque ID only (no ETag, no Last-Modified)
     GET  /organiser?key=K      progress for the organiser; K is printed when the server starts
 
-Refusals are plain-text 4xx: 400 malformed, 403 unknown token or key, 404 unknown ID, 409 foreign study or a trial
-not on the participant's schedule, 413 a body over ``MAX_BODY`` bytes. Nothing served names a method or condition.
+Refusals are plain-text 4xx: 400 malformed (any body that is not a small JSON value), 403 unknown token or key, 404
+unknown ID, 409 foreign study, a trial not on the participant's schedule or a study that has all its participants,
+413 a body over ``MAX_BODY`` bytes. Nothing served names a method or condition.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from colorbench.study.service import AnswerError, Study
@@ -61,9 +62,13 @@ async def _json_body(request: Request, allow_empty: bool = False) -> Any:
     if allow_empty and not body.strip():
         return {}
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise AnswerError(400, "the request body must be JSON") from None
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested ~1,000 deep
+        raise AnswerError(400, "the request body must be JSON (plain numbers, nested at most a few levels)") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def create_app(study: Study, organiser_key: str) -> Starlette:
@@ -96,12 +101,12 @@ def create_app(study: Study, organiser_key: str) -> Starlette:
 
     async def image(request: Request) -> Response:
         try:
-            path = study.manifest.image_path(request.path_params["item"])
-        except KeyError:
+            path = study.image_path(request.path_params["item"])
+            data = await run_in_threadpool(path.read_bytes)
+        except (KeyError, OSError):
             return _plain(404, "no such image")
-        if not path.is_file():
-            return _plain(404, "no such image")
-        return FileResponse(path, media_type="image/png", headers={**HEADERS, "Cache-Control": "private, max-age=3600"})
+        # no ETag or Last-Modified: both came from the file's mtime, and the files are written in condition order
+        return Response(data, media_type="image/png", headers={**HEADERS, "Cache-Control": "private, max-age=3600"})
 
     async def organiser(request: Request) -> Response:
         key = request.query_params.get("key", "")

@@ -1,8 +1,18 @@
 """The rules of a running study, shared by the web app and the simulator: start a participant, give their
-remaining trials, validate and store an answer. Errors carry the HTTP status the web app returns."""
+remaining trials, validate and store an answer. Errors carry the HTTP status the web app returns.
+
+What a participant sees is an alias: every trial and image gets an ID of its own per participant
+(``HMAC(study secret, token:manifest ID)``, 16 hex digits), so no image keeps one ID across participants or pairs,
+and a few self-made tokens cannot tell which image of a pair recurs (the real one). The store and the report keep
+the manifest's IDs. Participant creation is capped (default: one participant per (photo, condition) slot of the
+schedule), so one client cannot take every schedule slot.
+"""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
+import threading
 from typing import Any
 
 from colorbench.study.manifest import GROUND_TRUTH, ID_RE, Manifest
@@ -21,16 +31,37 @@ class AnswerError(Exception):
         self.status, self.message = status, message
 
 
+def participant_id(key: bytes, token: str, item: str) -> str:
+    """The ID participant ``token`` sees for manifest ID ``item``: ``HMAC-SHA256(key, "token:item")``, 16 hex digits
+    (like the manifest's IDs); ``key`` is the store's :meth:`~colorbench.study.store.Store.alias_key`."""
+    return hmac.new(key, f"{token}:{item}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def default_cap(manifest: Manifest, protocol: str) -> int:
+    """Participants a protocol takes by default: one per (photo, condition) slot of its schedule (conditions:
+    ground truth and methods for ``single``, the methods for ``pair``)."""
+    conditions = manifest.conditions if protocol == "single" else manifest.methods
+    return len(manifest.photos) * len(conditions)
+
+
 class Study:
     """A served study: its manifest, its store, and the protocol new participants get."""
 
-    def __init__(self, manifest: Manifest, store: Store, protocol: str = "single", time_limit: float | None = None):
+    def __init__(self, manifest: Manifest, store: Store, protocol: str = "single", time_limit: float | None = None,
+                 max_participants: int | None = None):
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.manifest, self.store, self.protocol, self.time_limit = manifest, store, protocol, time_limit
         n, k, seed = len(manifest.photos), manifest.per_participant, manifest.seed
         self.schedulers = {"single": Scheduler(n, manifest.conditions, k, seed, "single"),
                            "pair": Scheduler(n, manifest.methods, k, seed, "pair")}
+        self.max_participants = default_cap(manifest, protocol) if max_participants is None else max_participants
+        self._key = store.alias_key()
+        self._lock = threading.Lock()
+        self._images: dict[str, str] = {}  # image alias -> manifest image ID, for /img
+        self._trials: dict[str, dict[str, tuple[str, list[str]]]] = {}  # token -> trial alias -> (trial, shown)
+        for token, _, _ in store.participants():  # a restarted server serves every earlier participant's images
+            self.schedule(token)
 
     # ---------------------------------------------------------------------------------------- schedule
     def trial_view(self, protocol: str, t: Trial) -> tuple[str, list[str]]:
@@ -42,25 +73,60 @@ class Study:
         real, fake = photo["items"][GROUND_TRUTH], photo["items"][t.condition]
         return photo["pairs"][t.condition], [real, fake] if t.real_left else [fake, real]
 
+    def alias(self, token: str, item: str) -> str:
+        """The ID participant ``token`` sees for manifest ID ``item`` (see :func:`participant_id`)."""
+        return participant_id(self._key, token, item)
+
     def schedule(self, token: str) -> tuple[str, list[tuple[str, list[str]]]]:
-        """(protocol, [(trial ID, shown image IDs)]) of participant ``token``; unknown tokens raise 403."""
+        """(protocol, [(trial ID, shown image IDs)]) of participant ``token``, in the IDs the participant sees
+        (aliases); unknown tokens raise 403."""
         who = self.store.participant(token) if isinstance(token, str) else None
         if who is None:
             raise AnswerError(403, "unknown participant token; reload the page to start again")
         idx, protocol = who
-        return protocol, [self.trial_view(protocol, t) for t in self.schedulers[protocol].trials(idx)]
+        view, trials = [], {}
+        for t in self.schedulers[protocol].trials(idx):
+            trial, shown = self.trial_view(protocol, t)
+            alias, shown_aliases = self.alias(token, trial), [self.alias(token, i) for i in shown]
+            trials[alias] = (trial, shown)
+            view.append((alias, shown_aliases))
+        with self._lock:
+            if token not in self._trials:
+                self._trials[token] = trials
+                for alias, shown_aliases in view:
+                    for a, i in zip(shown_aliases, trials[alias][1]):
+                        self._images[a] = i
+        return protocol, view
+
+    def resolve(self, token: str, trial: str) -> tuple[str, list[str]] | None:
+        """``(manifest trial ID, manifest IDs shown)`` behind trial alias ``trial`` of ``token``, or None."""
+        self.schedule(token)
+        return self._trials[token].get(trial)
+
+    def image_path(self, image: str):
+        """The PNG behind image alias ``image``; anything else raises ``KeyError``."""
+        if not isinstance(image, str) or not ID_RE.match(image):
+            raise KeyError(image)
+        with self._lock:
+            item = self._images[image]
+        return self.manifest.image_path(item)
 
     # ---------------------------------------------------------------------------------------- actions
     def start(self) -> str:
-        """A new participant on the server's protocol; returns their token."""
-        token, _ = self.store.new_participant(self.protocol)
-        return token
+        """A new participant on the server's protocol; returns their token. Over the cap: 409."""
+        made = self.store.new_participant(self.protocol, self.max_participants)
+        if made is None:
+            raise AnswerError(409, f"this study has all the participants it takes ({self.max_participants}); "
+                                   "thank you for your interest")
+        self.schedule(made[0])
+        return made[0]
 
     def state(self, token: str) -> dict[str, Any]:
         """What the page needs to (re)start ``token``: protocol, totals and the remaining trials in order."""
         protocol, trials = self.schedule(token)
-        done = self.store.answered(token)
-        remaining = [{"trial": tid, "images": [f"img/{i}" for i in shown]} for tid, shown in trials if tid not in done]
+        done = self.store.answered(token)  # manifest trial IDs
+        remaining = [{"trial": tid, "images": [f"img/{i}" for i in shown]} for tid, shown in trials
+                     if self._trials[token][tid][0] not in done]
         return {"study": self.manifest.study_id, "protocol": protocol, "total": len(trials),
                 "done": len(trials) - len(remaining), "time_limit": self.time_limit, "remaining": remaining}
 
@@ -77,17 +143,15 @@ class Study:
         trial, answer, rt = payload["trial"], payload["answer"], payload["rt_ms"]
         if not isinstance(trial, str) or not ID_RE.match(trial):
             raise AnswerError(400, "malformed trial id")
-        if answer not in (0, 1) or isinstance(answer, bool):
+        if type(answer) is not int or answer not in (0, 1):  # not True, not 1.0
             raise AnswerError(400, "answer must be 0 or 1")
         if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt) or not 0 <= rt <= MAX_RT_MS:
             raise AnswerError(400, "rt_ms must be a number of milliseconds between 0 and 86400000")
         protocol, trials = self.schedule(payload["token"])
-        known = self.manifest.items if protocol == "single" else self.manifest.pairs
-        if trial not in known:
-            raise AnswerError(404, "unknown trial id")
-        shown = dict(trials).get(trial)
-        if shown is None:
+        behind = self.resolve(payload["token"], trial)
+        if behind is None:
             raise AnswerError(409, "this trial is not on this participant's schedule")
-        stored = self.store.add_answer(payload["token"], trial, protocol, answer, float(rt), shown)
+        real_trial, shown = behind
+        stored = self.store.add_answer(payload["token"], real_trial, protocol, answer, float(rt), shown)
         done = len(self.store.answered(payload["token"]))
         return {"stored": stored, "done": done, "total": len(trials)}

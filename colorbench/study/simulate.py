@@ -61,17 +61,17 @@ def simulate(manifest: Manifest, participants: int, bias: dict[str, float], *, p
     rng = random.Random(f"simulate:{seed}")
     items, pairs = manifest.items, manifest.pairs
     for protocol in protocols:
-        study = Study(manifest, store, protocol)
+        study = Study(manifest, store, protocol, max_participants=participants)
         for _ in range(participants):
             token = study.start()
             for trial in study.state(token)["remaining"]:
                 tid = trial["trial"]
+                real_tid, shown = study.resolve(token, tid)  # the organiser's view behind the participant's IDs
                 if protocol == "single":
-                    answer = int(rng.random() < bias[items[tid][1]])
+                    answer = int(rng.random() < bias[items[real_tid][1]])
                 else:
-                    fooled = rng.random() < fool_probability(bias, pairs[tid][1])
-                    shown = [s.removeprefix("img/") for s in trial["images"]]
-                    real = manifest.photos[pairs[tid][0]]["items"][GROUND_TRUTH]
+                    fooled = rng.random() < fool_probability(bias, pairs[real_tid][1])
+                    real = manifest.photos[pairs[real_tid][0]]["items"][GROUND_TRUTH]
                     real_side = shown.index(real)
                     answer = 1 - real_side if fooled else real_side
                 study.answer({"study": manifest.study_id, "token": token, "trial": tid, "answer": answer,

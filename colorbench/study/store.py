@@ -2,7 +2,8 @@
 
 Tables::
 
-    meta(key, value)                              -- study_id: the store refuses a database of another study
+    meta(key, value)                              -- study_id: the store refuses a database of another study;
+                                                  -- alias_key: the secret of the per-participant IDs
     participants(token, protocol, idx, created)   -- idx: 0, 1, 2, ... per protocol (the schedule's participant)
     answers(study_id, token, trial, protocol, answer, rt_ms, ts, shown)   -- UNIQUE(token, trial)
 
@@ -56,17 +57,35 @@ class Store:
                 raise UserError(f"{self.path} holds answers of study {row[0]}, not of this manifest's study {study_id}; "
                                 "move the database away or serve the folder it belongs to")
 
+    def alias_key(self) -> bytes:
+        """This study's secret for per-participant IDs (random, made on first use, kept in ``meta`` so a restarted
+        server gives every participant the same IDs again)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('alias_key', ?)", (secrets.token_hex(32),))
+            (value,) = self._db.execute("SELECT value FROM meta WHERE key='alias_key'").fetchone()
+        return bytes.fromhex(value)
+
+    def participants(self) -> list[tuple[str, str, int]]:
+        """Every participant as ``(token, protocol, index)``, in the order they started."""
+        with self._lock:
+            return [(str(t), str(p), int(i)) for t, p, i in
+                    self._db.execute("SELECT token, protocol, idx FROM participants ORDER BY created, idx")]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def new_participant(self, protocol: str) -> tuple[str, int]:
-        """A fresh random token and its schedule index (the next free one for ``protocol``)."""
+    def new_participant(self, protocol: str, limit: int | None = None) -> tuple[str, int] | None:
+        """A fresh random token and its schedule index (the next free one for ``protocol``); None when ``protocol``
+        has ``limit`` participants already."""
         token = secrets.token_urlsafe(18)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 (idx,) = self._db.execute("SELECT COUNT(*) FROM participants WHERE protocol=?", (protocol,)).fetchone()
+                if limit is not None and idx >= limit:
+                    self._db.execute("ROLLBACK")
+                    return None
                 self._db.execute("INSERT INTO participants VALUES (?, ?, ?, ?)", (token, protocol, idx, time.time()))
                 self._db.execute("COMMIT")
             except BaseException:

@@ -92,6 +92,15 @@ def unwrap(method: Method, names: list[str]) -> None:
         method.replace_network(name, method._modules[name].module)
 
 
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is True on any rank (so all ranks stop at the same step)."""
+    if info.world <= 1:
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def barrier(info: DistInfo) -> None:
     if info.world > 1:
         dist.barrier()

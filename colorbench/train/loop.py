@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import resource
 import shutil
 import signal
@@ -23,6 +22,7 @@ from colorbench.errors import UserError
 from colorbench.method import Method
 from colorbench.train import distributed
 from colorbench.train.batches import BatchPlan, iterate, seed_for, to_device
+from colorbench.train.finite import FiniteWatch, weights_finite
 from colorbench.train.logs import CsvLog, postfix, progress_bar
 from colorbench.train.state import rng_state, set_rng_state
 from colorbench.train.validate import validate
@@ -149,6 +149,7 @@ def train(
     val_dataset: Dataset | None = None,
     ckpt_every: int | None = None,
     keep_checkpoints: int = 2,
+    nonfinite_patience: int = 1,
     num_workers: int = 0,
     data_options: Mapping[str, Any] | None = None,
     log_every: int = 1,
@@ -166,7 +167,12 @@ def train(
     end), and running the same call again resumes from the newest checkpoint, giving the same weights as an
     uninterrupted run (on CPU). Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
     ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains with DDP.
+
+    A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
+    :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
+    written only while losses and weights are finite, so ``checkpoints/LAST`` keeps naming the last finite one.
     """
+    watch = FiniteWatch(nonfinite_patience)  # a bad patience fails before any data loads
     if (steps is None) == (epochs is None):
         raise UserError("give exactly one of steps or epochs (how long to train)")
     info, dev = distributed.setup(device)
@@ -177,8 +183,9 @@ def train(
 
 
 def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
-           channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints, num_workers,
-           data_options, log_every, progress, on_step, info, dev) -> TrainResult:
+           channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints,
+           nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch, info,
+           dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
@@ -192,8 +199,15 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         from colorbench.registry import create_method
 
         torch.manual_seed(seed)  # network initialisation
-        method = create_method(method, variant=variant, num_classes=getattr(dataset, "num_classes", None),
-                               **dict(overrides or {}))
+        name = method
+        try:
+            method = create_method(name, variant=variant, num_classes=getattr(dataset, "num_classes", None),
+                                   **dict(overrides or {}))
+        except ValueError as exc:  # a value of the right type the method still refuses
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(f"method {name!r} [{variant}] cannot be built with config overrides "
+                            f"{dict(overrides or {})}: {str(exc).splitlines()[0]}") from None
     elif overrides:
         raise UserError("config overrides apply only when the method is given by name; build the Method with them")
     plan = BatchPlan(len(dataset), batch_size, seed, rank=info.rank, world=info.world)
@@ -217,6 +231,9 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         _check_resume(saved, run, out)
         loaded = ckpt.load_checkpoint(out, method, map_location="cpu")
         start, last_ckpt = int(loaded["state"]["step"]), loaded["path"]
+        if not weights_finite(method):  # written by an older colorbench, which kept training on NaN losses
+            raise UserError(f"{last_ckpt} holds non-finite weights (NaN or infinite), so {out} cannot be resumed; "
+                            "delete it and train again with a lower learning rate")
         prev_seconds = float(loaded["state"].get("train_seconds", 0.0))
         prev = {k: loaded["state"][k] for k in ("images_per_s", "peak_memory_mb", "losses") if k in loaded["state"]}
         if "rng" in loaded["state"]:
@@ -236,8 +253,8 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
 
     def save(step: int, seconds: float) -> Path | None:
         nonlocal last_ckpt
-        if not writes:
-            return None
+        if not writes or not watch.finite or not weights_finite(method):
+            return None  # never a non-finite checkpoint: LAST keeps naming the last finite one
         path = ckpt.save_checkpoint(out / "checkpoints" / f"step_{step:07d}", method, step,
                                     info={k: v for k, v in run.items() if k != "config"},
                                     rng=rng_state(), train_seconds=seconds, losses=dict(losses),
@@ -269,6 +286,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                 with autocast():
                     losses = method.train_step(batch, step)
                 done = step + 1
+                diverged = distributed.any_rank(watch.update(done, losses), info, dev)
                 images += int(batch["L"].shape[0]) * info.world
                 now = time.perf_counter()
                 seconds += now - tick
@@ -282,7 +300,10 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                 bar.update(1)
                 if on_step is not None:
                     on_step(done, losses)
-                if val_every and val_dataset is not None and (done % val_every == 0 or done == total):
+                if diverged:
+                    break
+                if watch.finite and val_every and val_dataset is not None and (done % val_every == 0
+                                                                               or done == total):
                     vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, val_images, autocast,
                                                      channels_last)}
                     val_rows.append(vrow)
@@ -304,13 +325,13 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         save(done, prev_seconds + seconds)
     distributed.barrier(info)
     distributed.unwrap(method, wrapped)
+    if not watch.finite:
+        raise watch.error(method.name, str(last_ckpt) if last_ckpt is not None else None)
     if interrupted:
         if info.is_main:
             print(f"stopped at step {done}; checkpoint saved in {last_ckpt}; run the same command to resume",
                   file=sys.stderr)
         raise KeyboardInterrupt
-    if losses and not all(math.isfinite(v) for v in losses.values()):
-        warnings.warn(f"{method.name}: the last losses are not finite: {losses}", stacklevel=2)
     total_seconds = prev_seconds + seconds
     if done == start and prev:  # nothing left to train: report what the run that trained it measured
         return TrainResult(method=method.eval(), out_dir=out, checkpoint=last_ckpt, steps=done, start_step=start,
