@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from colorbench.study.service import participant_id
 from colorbench.study.manifest import DATABASE, load_manifest
 from colorbench.study.report import summarise
 from study_support import make_study, served
@@ -117,9 +118,11 @@ def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
     assert [a["answer"] for a in sent[:20]] == clicks_and_keys
     conn = sqlite3.connect(root / DATABASE)
     rows = conn.execute("SELECT token, trial, answer, protocol, rt_ms FROM answers ORDER BY id").fetchall()
+    (key,) = conn.execute("SELECT value FROM meta WHERE key='alias_key'").fetchone()
     conn.close()
     first = rows[0][0]
-    assert {(t, a) for tok, t, a, *_ in rows if tok == first} == expected
+    # the store keeps the manifest's trial IDs; the page saw this participant's own alias of each
+    assert {(participant_id(bytes.fromhex(key), tok, t), a) for tok, t, a, *_ in rows if tok == first} == expected
     assert len(rows) == 21 and all(p == "single" and rt >= 0 for *_, p, rt in rows)
     summary = summarise(load_manifest(root), [{"token": tok, "trial": t, "answer": a, "protocol": p, "shown": t}
                                               for tok, t, a, p, _ in rows if tok == first])
