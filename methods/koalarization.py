@@ -8,8 +8,8 @@ extractors, a 256-wide fusion, a cross-entropy model.
 Network (``width = 1``; every conv 3×3, ReLU, ``same`` padding)::
 
     L [B,1,H,W] ─ encoder 64/2, 128, 128/2, 256, 256/2, 512, 512, 256 ─► [B,256,H/8,W/8] ─┐
-    rgb [B,3,H,W] ─► resize to the extractor's size², BT.601 luma, 3 channels, its normalisation │ fusion: tile the
-      ─► frozen extractor ─► logits [B,1000] (pre-softmax) ─► optional fixed subset [B,F] ───┘ vector, concat
+    rgb [B,3,H,W] ─► resize to the extractor's side, BT.601 luma, 3 channels, normalised     │ fusion: tile
+      ─► frozen extractor ─► logits [B,1000] (pre-softmax) ─► optional fixed subset [B,F] ───┘ the vector, concat
     ─► 1×1 conv 256 + ReLU ─► decoder 128, up×2, 64, 64, up×2, 32, out, up×2 ─► [B,2,H,W]
 
 ``out`` is 2 channels with tanh (``loss="mse"``, ab/110 regression), or one logit per ab bin (``loss="binned_ce"``:
