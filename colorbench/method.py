@@ -8,6 +8,10 @@ It subclasses :class:`Method` and provides:
   profiles select by name;
 * ``test_overrides``: a small configuration (few channels, small crop) that the shared conformance suite trains;
 * ``watch_loss``: the loss key that the conformance suite watches fall (for a GAN, its reconstruction term);
+* ``needs_labels``: whether the paper configuration trains on class labels; a method whose variants differ
+  overrides :meth:`Method.labels_needed`, which decides per configuration;
+* ``table_notes``: optional ``{variant: note}`` that result tables print beside that variant's rows (e.g. where a
+  row is not quite the paper's network);
 * ``__init__(config, num_classes=None)``: build networks (as ``nn.Module`` attributes) and optimisers;
 * ``train_step(batch, step) -> dict[str, float]``: one optimisation step; schedules derive from ``step``;
 * ``colorize(L) -> ab``: ``[B,1,H,W]`` normalised L (L/50-1) -> ``[B,2,H,W]`` normalised ab (ab/110),
@@ -71,11 +75,16 @@ class Method(nn.Module):
         super().__init__()
         self.config = config if config is not None else self.Config()
         self.num_classes = num_classes
-        if self.needs_labels and not num_classes:
+        if self.labels_needed(self.config) and not num_classes:
             raise ValueError(
                 f"method {self.name!r} needs class labels, but the dataset has none; use a dataset with "
                 "classes: 'sample' (source photo), 'synthetic', 'cifar10', or 'folder' with one sub-folder per class"
             )
+
+    @classmethod
+    def labels_needed(cls, config: Any) -> bool:
+        """Whether ``config`` trains on class labels (default: the class's ``needs_labels``)."""
+        return bool(cls.needs_labels)
 
     # ----------------------------------------------------------------------------------------- contract
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:

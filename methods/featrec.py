@@ -1,12 +1,12 @@
 """Feature-reconstruction GAN: the Górriz model plus a perceptual loss from a frozen network (Tarrés 2020).
 
-Tarrés, "GAN-based Image Colourisation with Feature Reconstruction Loss" (thesis, 004_185158beffacbb1e.txt,
-§4.2 and §5.1): the generator's loss gains ``1e-5 · MSE(φ(rgb_pred), φ(rgb_true))``, where φ is a frozen network's
-activation at one layer and both RGB images are rebuilt from the true L and the predicted / true ab through the
-differentiable Lab layer (:func:`colorbench.color.network_to_rgb`, clipped to [0, 1]). No public code exists
-(CORRECTIONS.md): the thesis names VGG16 ``block3_conv3`` (its best), weight 0.00001 and MSE ("squared and
-normalised Euclidean distance", Johnson et al.), and is ambiguous about the base model, so ``base = "gorriz"`` (its
-§4) is the default and ``base = "pix2pix"`` (its §5.1.1) an option.
+Tarrés, "GAN-based Image Colourisation with Feature Reconstruction Loss" (master's thesis, 2020, §4.2 and §5.1): the
+generator's loss gains ``1e-5 · MSE(φ(rgb_pred), φ(rgb_true))``, where φ is a frozen network's activation at one
+layer and both RGB images are rebuilt from the true L and the predicted / true ab through the differentiable Lab
+layer (:func:`colorbench.color.network_to_rgb`, clipped to [0, 1]). No public code exists: the thesis names VGG16
+``block3_conv3`` (its best), weight 0.00001 and MSE ("squared and normalised Euclidean distance", Johnson et al.),
+and is ambiguous about the base model, so ``base = "gorriz"`` (its §4) is the default and ``base = "pix2pix"`` (its
+§5.1.1) an option.
 
 Bases. ``gorriz``: the IBN U-Net, spectral norm, 3 LSGAN discriminators at 3 scales, 100·L1, Adam 2e-4 β1 0.5, built
 from :mod:`colorbench.nets.gorriz` exactly as the ``gorriz`` method builds it (same defaults, same step order).
@@ -26,12 +26,18 @@ fed ImageNet-normalised RGB (torchvision's mean/std on [0, 1]):
   a whole segmentation model's state dict. Inputs are padded to a multiple of 32 (reflect) for these two.
 
 Weights come from :func:`colorbench.pretrained.load_pretrained` (local files only, ``pretrained`` auto/true/false);
-:meth:`pretrained_flags` records what was loaded. Magnitudes: Keras' VGG16 sees 'caffe' inputs (0-255, BGR mean
-subtracted), torchvision's sees (x - mean) / std on [0, 1], so the same weight 1e-5 would weigh the perceptual term
-roughly (255·0.226)² ≈ 3,300× less here than in the thesis. ``feature_input_scale`` (default 255·0.226 ≈ 57.6)
-multiplies the feature MSE by its square, so the thesis' weight has about the thesis' effect; the match is
-approximate (the backbone's biases make it not exactly homogeneous). ``feature_input_scale = 1`` gives the plain
-torchvision-scale loss.
+:meth:`pretrained_flags` records what was loaded.
+
+Feature scale, an assumption (:attr:`Featrec.table_notes` puts it beside every featrec row): the thesis' weight
+1e-5 was set on Keras' VGG16, which sees 'caffe' inputs (0-255, BGR, ImageNet mean subtracted); torchvision's sees
+(x - mean) / std on [0, 1], about 255·0.226 ≈ 57.6× smaller (0.226: the mean of the ImageNet std). The first layer
+is linear and ReLU positively homogeneous, so were the two nets' weights the same, the features would differ by
+about 57.6× and the feature MSE by 57.6² ≈ 3,300×. ``feature_input_scale`` (default 255·0.226) multiplies the
+feature MSE by its square, ``(255·0.226)²``, to stand in for that. The conversion is **unverified**: Keras' VGG16
+(converted from the original Caffe model) and torchvision's (made for normalised inputs) are different weight files,
+the biases break the homogeneity, and no Keras run was at hand to compare feature magnitudes; the ResNet-50 and
+segmentation backbones get the same factor by analogy. ``feature_input_scale = 1`` gives the plain torchvision-scale
+loss.
 """
 from __future__ import annotations
 
@@ -61,6 +67,9 @@ VGG16_LAYERS = {"block1_conv1": 2, "block1_conv2": 4, "block2_conv2": 9, "block3
 RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_LAYER = {"vgg16": "block3_conv3", "resnet50": "layer1", "unet": "decoder", "fpn": "decoder"}
 WEIGHTS = {"vgg16": "vgg16", "resnet50": "resnet50", "unet": "resnet34", "fpn": "resnet34"}
+SCALE_NOTE = ("feature loss ×(255·0.226)² to stand in for Keras caffe-mode VGG16 inputs (0-255 BGR): an unverified "
+              "conversion, see the featrec docstring")
+RANDOM_DECODER_NOTE = "ImageNet encoder, random decoder (no COCO segmentation weights on disk)"
 
 
 @dataclass
@@ -183,6 +192,13 @@ class Featrec(Method):
         "unet": {"backbone": "unet"},
         "fpn": {"backbone": "fpn"},
         "pix2pix": {"base": "pix2pix"},  # pix2pix + VGG16 (§5.1.1)
+    }
+    table_notes = {
+        "default": SCALE_NOTE,
+        "resnet50": SCALE_NOTE,
+        "unet": f"{RANDOM_DECODER_NOTE}; {SCALE_NOTE}",
+        "fpn": f"{RANDOM_DECODER_NOTE}; {SCALE_NOTE}",
+        "pix2pix": SCALE_NOTE,
     }
     # TEST-ONLY: tiny generator, VGG16 cut after its first conv, random weights (no files needed)
     test_overrides = {"image_size": 32, "width": 8, "max_width": 32, "disc_width": 8,

@@ -1,7 +1,7 @@
 """Górriz et al. 2019: a U-Net GAN with IBN, spectral normalisation and three discriminators at three scales.
 
 Górriz, Mrak, Smeaton and O'Connor, "End-to-end conditional GAN-based architectures for image colourisation"
-(IEEE MMSP 2019; BBC ColorGAN code), as described in Tarrés' thesis §4.1.3 (004_185158beffacbb1e.txt).
+(IEEE MMSP 2019; BBC ColorGAN code), as described in Tarrés' master's thesis (2020) §4.1.3.
 
 Networks (:mod:`colorbench.nets.gorriz`): the IBN U-Net generator, 7 levels at the paper's 256² crop (depth follows
 ``image_size``: ``min(log2(image_size), 7)``), nearest-neighbour upsampling, tanh, no dropout; ``num_scales``

@@ -1,28 +1,44 @@
 """Deep Koalarization: a colour CNN fused with a frozen image classifier's class scores.
 
 Baldassarre, González Morín and Rodés-Guirao 2017, "Deep Koalarization: Image Colorization using CNNs and
-Inception-ResNet-v2" (arXiv:1712.03400); variants from Adlukhi, Franic and Shirkhanyan, "Coloring is all you need"
-(Georgia Tech CS 7643 report): Inception-v3 and ConvNeXt-T extractors, a 256-wide fusion, a cross-entropy loss.
+Inception-ResNet-v2" (arXiv:1712.03400; reference code baldassarreFe/deep-koalarization); variants from Adlukhi,
+Franic and Shirkhanyan, "Coloring is all you need" (Georgia Tech CS 7643 report): Inception-v3 and ConvNeXt-T
+extractors, a 256-wide fusion, a cross-entropy model.
 
 Network (``width = 1``; every conv 3×3, ReLU, ``same`` padding)::
 
     L [B,1,H,W] ─ encoder 64/2, 128, 128/2, 256, 256/2, 512, 512, 256 ─► [B,256,H/8,W/8] ─┐
-    grey [B,1,H,W] ─► resize to the extractor's size, 3 channels, its normalisation         │ fusion: tile the
-      ─► frozen extractor ─► logits [B,1000] (pre-softmax) ─► optional fixed subset [B,F] ───┘ vector, concat
+    rgb [B,3,H,W] ─► resize to the extractor's side, BT.601 luma, 3 channels, normalised     │ fusion: tile
+      ─► frozen extractor ─► logits [B,1000] (pre-softmax) ─► optional fixed subset [B,F] ───┘ the vector, concat
     ─► 1×1 conv 256 + ReLU ─► decoder 128, up×2, 64, 64, up×2, 32, out, up×2 ─► [B,2,H,W]
 
-``out`` is 2 channels with tanh (``loss="mse"``, ab/110 regression), or one logit per ab bin (``loss="ce"``:
+``out`` is 2 channels with tanh (``loss="mse"``, ab/110 regression), or one logit per ab bin (``loss="binned_ce"``:
 ab quantised on a ``ab_bin_size`` grid restricted to the sRGB gamut, cross-entropy, decoded by Zhang et al.'s
 annealed mean with T = 0.38). Upsampling is nearest-neighbour (Keras ``UpSampling2D``). Inputs are padded to a
 multiple of 8 and the prediction cropped back, so any H×W works.
 
-What the extractor sees (CORRECTIONS.md, issue 5): the grey image made from **RGB** (skimage ``rgb2gray`` weights
-on the sRGB values, as the original's ``gray2rgb(rgb2gray(img))``), not the L channel, repeated to 3 channels, at
-the extractor's own input size (299² for the Inceptions, 224² for ConvNeXt), normalised as the extractor was trained
-(Inception: [-1, 1]; ConvNeXt: ImageNet mean/std). ``colorize`` is given only L, so there the grey is the neutral
-sRGB grey of the same lightness (``Lab(L, 0, 0)``); ``extractor_grey = "L"`` uses that in training too.
+What the extractor sees, one function in training and inference (:func:`grey_for_extractor`): an sRGB image resized
+to the extractor's side (299² for the Inceptions, 224² for ConvNeXt), then its BT.601 luma (TensorFlow's
+``rgb_to_grayscale`` weights 0.2989, 0.5870, 0.1140, as the reference's ``lab_batch.py`` applies to its 299² image),
+repeated to 3 channels and normalised as the extractor was trained (Inception: [-1, 1], the reference's
+``2x/255 - 1``; ConvNeXt: ImageNet mean/std). In training the image is the batch's RGB (``extractor_grey = "rgb"``,
+the reference); ``colorize`` is given only L, so there it is the neutral sRGB image of the same lightness
+(``Lab(L, 0, 0)``), whose BT.601 luma is that grey itself; ``extractor_grey = "L"`` trains on that neutral image
+too, so training and inference see exactly the same input. Two differences from the reference remain: its 299²
+image is the photo resized (padded) to 299² with the colour net's 224² input resized from it, ours is the
+training crop resized up to the extractor's side; and it rounds the luma to 8 bits, we do not.
 The fusion vector is the extractor's logits: 1000 wide in timm (the original's TF-slim net had 1001, a background
 class). The extractor never trains: no gradients, always in eval mode, excluded from :meth:`networks`.
+
+Learning rate: Adam 1e-3; the CS 7643 report halves it every 2 epochs (``lr_decay = 0.5``, ``lr_decay_epochs =
+2``). A method sees steps, not epochs, so the schedule needs ``steps_per_epoch`` (training images // batch size, the
+trainer's count); its default 0 keeps the rate constant, as Baldassarre et al.'s code does.
+
+The ``zhang_bins`` variant is **our stand-in** for the report's Model 4: the report trained "with the loss
+introduced" by Hwang and Zhou (2016), a cross-entropy on the continuous a*b* values *without* bins (its §3: "we
+could follow the procedure used in [7] to discretize the continuous distributions into bins" — they did not). That
+loss is not specified well enough to rebuild, so the variant is a Zhang et al. (2016)-style classification over
+261 in-gamut bins of 10 Lab units with the annealed-mean decode: not the report's model.
 
 Pretrained extractor weights come through :func:`colorbench.pretrained.load_pretrained` (local files only);
 :meth:`pretrained_flags` says whether they were found. ``extractor = "tiny_random"`` is a **test-only** stand-in
@@ -31,6 +47,7 @@ produces no meaningful class scores and must not appear in a benchmark.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,8 +60,8 @@ from colorbench.method import Batch, Method
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.registry import register_method
 
-GREY_WEIGHTS = (0.2125, 0.7154, 0.0721)
-"""skimage ``rgb2gray``: ITU-R BT.709 luma weights applied to the (gamma-encoded) sRGB values."""
+GREY_WEIGHTS = (0.2989, 0.5870, 0.1140)
+"""TensorFlow ``rgb_to_grayscale``: ITU-R BT.601 luma weights on the (gamma-encoded) sRGB values (the reference's)."""
 TIMM_EXTRACTORS = ("inception_resnet_v2", "inception_v3", "convnext_tiny")
 STRIDE = 8  # three stride-2 convs in the encoder, three ×2 upsamplings in the decoder
 
@@ -55,17 +72,20 @@ class KoalarizationConfig:
 
     extractor: Literal["inception_resnet_v2", "inception_v3", "convnext_tiny", "tiny_random"] = "inception_resnet_v2"
     extractor_size: int | None = None  # input side of the extractor; None: its own (299 / 224; tiny_random 32)
-    extractor_grey: Literal["rgb", "L"] = "rgb"  # training: grey from RGB (the original) or from L
+    extractor_grey: Literal["rgb", "L"] = "rgb"  # training: luma of the batch's RGB (the reference) or of Lab(L,0,0)
     pretrained: Literal["auto", "true", "false"] = "auto"  # extractor weights, see colorbench.pretrained
     pretrained_path: str | None = None  # explicit weights file for the extractor
     fusion_width: int = 1000  # logits fused: all 1000, or a fixed seeded random subset (e.g. 256)
     fusion_seed: int = 0  # seed of that subset
     width: float = 1.0  # multiplies every channel count of the colour net (tests use 1/8)
-    loss: Literal["mse", "ce"] = "mse"
-    ab_bin_size: float = 10.0  # "ce": grid step of the ab bins, Lab units (Zhang et al. 2016)
-    annealed_t: float = 0.38  # "ce": temperature of the annealed-mean decode
+    loss: Literal["mse", "binned_ce"] = "mse"
+    ab_bin_size: float = 10.0  # "binned_ce": grid step of the ab bins, Lab units (Zhang et al. 2016)
+    annealed_t: float = 0.38  # "binned_ce": temperature of the annealed-mean decode
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
+    lr_decay: float = 0.5  # the CS 7643 report: multiply the rate by this ...
+    lr_decay_epochs: float = 2.0  # ... every this many epochs
+    steps_per_epoch: int = 0  # training steps per epoch (train images // batch size); 0 = constant rate (Baldassarre)
     image_size: int = 224  # training crop of the colour net in the paper configuration
     batch_size: int = 100  # the original code's default (the CS 7643 report used 64)
 
@@ -90,7 +110,8 @@ class TinyExtractor(nn.Module):
 class Extractor(nn.Module):
     """Frozen classifier on a grey image: ``[B,1,H,W]`` grey in [0,1] -> ``[B,N]`` logits (pre-softmax).
 
-    Resizes to ``size``² (bilinear, antialiased), repeats to 3 channels and applies the net's normalisation.
+    Repeats the grey to 3 channels and applies the net's normalisation; ``size`` is its input side, which
+    :func:`grey_for_extractor` resizes to (an input of another size is resized here, bilinear, antialiased).
     """
 
     def __init__(self, net: nn.Module, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
@@ -106,7 +127,7 @@ class Extractor(nn.Module):
 
     @torch.no_grad()
     def forward(self, grey: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(grey, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+        x = resize_square(grey, self.size)
         x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
         return self.net(x)
 
@@ -200,16 +221,29 @@ def annealed_mean(logits: torch.Tensor, centres_lab: torch.Tensor, t: float = 0.
     return torch.einsum("bqhw,qc->bchw", weights, centres_lab.to(weights)) / AB_SCALE
 
 
-def grey_from_rgb(rgb: torch.Tensor) -> torch.Tensor:
-    """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,1,H,W]`` grey in [0,1] (skimage ``rgb2gray``)."""
+def resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B,C,H,W] -> [B,C,size,size]``, bilinear and antialiased (a no-op at that size already)."""
+    if tuple(x.shape[-2:]) == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def luma_bt601(rgb: torch.Tensor) -> torch.Tensor:
+    """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,1,H,W]`` BT.601 luma in [0,1] (TensorFlow ``rgb_to_grayscale``)."""
     w = torch.tensor(GREY_WEIGHTS, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
     return (rgb * w).sum(dim=1, keepdim=True)
 
 
-def grey_from_l(L: torch.Tensor) -> torch.Tensor:
-    """``[B,1,H,W]`` L/50-1 -> ``[B,1,H,W]`` the neutral sRGB grey of that lightness, in [0,1]."""
+def neutral_rgb(L: torch.Tensor) -> torch.Tensor:
+    """``[B,1,H,W]`` L/50-1 -> ``[B,3,H,W]`` the neutral sRGB image ``Lab(L, 0, 0)`` in [0,1] (three equal channels)."""
     lab = torch.cat((denormalize_l(L.float()), torch.zeros_like(L.float()).expand(-1, 2, -1, -1)), dim=1)
-    return lab_to_rgb(lab, warn=False)[:, :1].to(L.dtype)
+    return lab_to_rgb(lab, warn=False).to(L.dtype)
+
+
+def grey_for_extractor(rgb: torch.Tensor, size: int) -> torch.Tensor:
+    """What the extractor sees, in training and inference alike: ``[B,3,H,W]`` sRGB in [0,1] -> ``[B,1,size,size]``
+    grey in [0,1], the BT.601 luma of the image resized to ``size``² (the reference's 299² image)."""
+    return luma_bt601(resize_square(rgb, int(size)))
 
 
 # ----------------------------------------------------------------------------------------------- method
@@ -229,7 +263,7 @@ class Koalarization(Method):
         "inception_v3": {"extractor": "inception_v3"},
         "convnext_tiny": {"extractor": "convnext_tiny"},
         "fusion256": {"extractor": "inception_v3", "fusion_width": 256},
-        "ce": {"extractor": "inception_v3", "loss": "ce"},
+        "zhang_bins": {"extractor": "inception_v3", "loss": "binned_ce"},  # our stand-in for the report's Model 4
     }
     frozen_pretrained = True  # the classifier whose class scores are fused
     backbones = ("inception_resnet_v2", "inception_v3", "convnext_tiny")
@@ -248,7 +282,7 @@ class Koalarization(Method):
                              f"extractor's {num_logits} logits (1000 = all of them, 256 = the report's subset)")
         gen = torch.Generator().manual_seed(cfg.fusion_seed)
         self.register_buffer("fusion_index", torch.randperm(num_logits, generator=gen)[: cfg.fusion_width].sort()[0])
-        if cfg.loss == "ce":
+        if cfg.loss == "binned_ce":
             centres = ab_bin_centres(cfg.ab_bin_size)
             self.register_buffer("bin_centres", centres)  # [Q,2] Lab units
             self.register_buffer("bin_lookup", grid_lookup(centres, cfg.ab_bin_size), persistent=False)
@@ -256,7 +290,7 @@ class Koalarization(Method):
         elif cfg.loss == "mse":
             out, tanh = 2, True
         else:
-            raise ValueError(f"koalarization: loss must be 'mse' or 'ce', got {cfg.loss!r}")
+            raise ValueError(f"koalarization: loss must be 'mse' or 'binned_ce', got {cfg.loss!r}")
         self.colornet = ColorNet(cfg.fusion_width, out, tanh, cfg.width)
         self.opt = torch.optim.Adam(self.colornet.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
 
@@ -282,7 +316,7 @@ class Koalarization(Method):
             return self.extractor(grey)[:, self.fusion_index]
 
     def bin_index(self, ab: torch.Tensor) -> torch.Tensor:
-        """``[B,2,H,W]`` ab/110 -> ``[B,H,W]`` long: the nearest in-gamut ab bin (``loss="ce"`` only)."""
+        """``[B,2,H,W]`` ab/110 -> ``[B,H,W]`` long: the nearest in-gamut ab bin (``loss="binned_ce"`` only)."""
         step, k = self.config.ab_bin_size, int(110 // self.config.ab_bin_size)
         idx = torch.round(ab.float() * AB_SCALE / step).clamp(-k, k).long() + k
         return self.bin_lookup[idx[:, 0] * (2 * k + 1) + idx[:, 1]]
@@ -292,17 +326,33 @@ class Koalarization(Method):
         return crop_to(self.colornet(x, self.fusion_vector(grey)), size)
 
     def _decode(self, out: torch.Tensor) -> torch.Tensor:
-        if self.config.loss == "ce":
+        if self.config.loss == "binned_ce":
             return annealed_mean(out, self.bin_centres, self.config.annealed_t)
         return out
 
+    def learning_rate(self, step: int) -> float:
+        """``lr · lr_decay ** floor(step / (lr_decay_epochs · steps_per_epoch))``; constant when
+        ``steps_per_epoch`` is 0."""
+        cfg = self.config
+        every = cfg.lr_decay_epochs * cfg.steps_per_epoch
+        if every <= 0:
+            return cfg.lr
+        return cfg.lr * cfg.lr_decay ** math.floor(step / every)
+
+    def extractor_grey(self, L: torch.Tensor, rgb: torch.Tensor | None = None) -> torch.Tensor:
+        """The extractor's input for a batch: ``[B,1,S,S]`` grey (S the extractor's side) from ``rgb``
+        ``[B,3,H,W]`` when given, else from the neutral image of ``L`` ``[B,1,H,W]``."""
+        return grey_for_extractor(rgb if rgb is not None else neutral_rgb(L), self.extractor.size)
+
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         L, ab = batch["L"], batch["ab"]
-        rgb = batch.get("rgb")
-        grey = grey_from_rgb(rgb) if self.config.extractor_grey == "rgb" and rgb is not None else grey_from_l(L)
-        out = self._predict(L, grey)
+        rgb = batch.get("rgb") if self.config.extractor_grey == "rgb" else None
+        out = self._predict(L, self.extractor_grey(L, rgb))
+        lr = self.learning_rate(step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
         logs = {}
-        if self.config.loss == "ce":
+        if self.config.loss == "binned_ce":
             loss = F.cross_entropy(out.float(), self.bin_index(ab))
             with torch.no_grad():
                 logs["mse"] = F.mse_loss(self._decode(out), ab.float()).item()
@@ -313,9 +363,9 @@ class Koalarization(Method):
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return {"loss": loss.item(), **logs}
+        return {"loss": loss.item(), **logs, "lr": lr}
 
     @torch.no_grad()
     def colorize(self, L: torch.Tensor) -> torch.Tensor:
-        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110; the extractor sees the neutral grey of L."""
-        return self._decode(self._predict(L, grey_from_l(L))).to(L.dtype)
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110; the extractor sees the luma of the neutral image of L."""
+        return self._decode(self._predict(L, self.extractor_grey(L))).to(L.dtype)

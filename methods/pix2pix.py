@@ -70,10 +70,7 @@ class Pix2Pix(Method):
     variants = {"default": {}}
     test_overrides = {"width_g": 8, "width_d": 8, "n_layers_d": 2, "image_size": 16, "levels": 3}
     watch_loss = "l1"
-    published = {
-        ("kth", "pix2pix", "DCGAN with L1 lambda 100"): ("default", "KTH 'DCGAN + L1 (λ=100)'"),
-        ("tarres", "pix2pix", ""): ("default", "Tarrés 'pix2pix'"),
-    }
+    published = {("tarres", "pix2pix", ""): ("default", "Tarrés 'pix2pix'")}
 
     def __init__(self, config: Pix2PixConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)

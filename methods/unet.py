@@ -3,16 +3,31 @@
 The network (:func:`colorbench.nets.unet.kth_unet`): at the paper's 32² CIFAR-10 crop a stride-1 4×4 conv to 64
 maps, then 4×4 stride-2 convs to 128, 256, 512, 512, each with batch norm and LeakyReLU 0.2; a decoder of 4×4
 stride-2 transposed convs (512, 256, 128, 64) with batch norm, ReLU and the mirrored encoder map concatenated,
-dropout 0.5 in the first two decoder layers; a 1×1 conv to ab with tanh. Depth follows the training crop:
-``levels = min(log2(image_size), 4)``, and inference pads to a multiple of ``2**levels`` and crops back.
+dropout 0.5 in the first two decoder layers; a 1×1 conv to ab with tanh (16,654,722 parameters). Depth follows the
+training crop: ``levels = min(log2(image_size), max_levels)`` (paper: 4), and inference pads to a multiple of
+``2**levels`` and crops back.
 
 Loss: mean absolute (``unet_l1``, the paper's selected model) or mean squared error (``unet_l2``) on
-normalised ab. Adam 1e-3, Glorot-uniform initialisation (the reference code's ``glorot_uniform_initializer``).
+normalised ab. Adam 1e-3. Initialisation: Glorot *normal*, as §5.1 says ("initialized using the Glorot normal
+initializer"; TensorFlow's, a normal truncated at 2σ: ``init = "glorot_normal"``); the reference code uses
+``glorot_uniform_initializer`` (the ``code`` variant).
 
 Learning rate: the paper's **step** decay, ×0.3 every 17,500 updates. The reference code instead calls
 TensorFlow's ``exponential_decay(1e-3, step, 50, 0.3)`` without ``staircase``, a continuous decay by 0.3 every
 *50* steps, which drives the rate to ~1e-8 within 500 steps (1e-3 · 0.3^10 ≈ 6e-9) and freezes training after a
-few epochs; we do not copy it.
+few epochs; we do not copy it, not even in the ``code`` variant.
+
+Variants:
+
+* ``code``: the reference code's network as it runs. Its ``tf.layers.BatchNormalization(...)(x)`` is called
+  without ``training=True``, so it never normalises: it applies γ and β to the moving statistics, which stay at
+  their initial mean 0 and variance 1 (``norm = "frozen_batch"``, :class:`colorbench.nets.blocks.
+  FrozenStatsBatchNorm2d`); and Glorot-uniform initialisation.
+* ``tarres``: the "U-Net L1" baseline of Tarrés' thesis (§4.1.1; Table 3, PyTorch): 256² ImageNet crops and
+  "n = 7 downsampling layers" (a 2×2 bottleneck), batch 16 as the thesis' other 256² models. The thesis gives no
+  block details beyond stride-2 convs, transposed-conv upsampling, concatenated skips and an L1 loss, so the blocks
+  are the KTH ones (stem, post-activation, dropout in two decoder layers) and the optimiser the KTH one: our
+  reading, not hers.
 """
 from __future__ import annotations
 
@@ -24,7 +39,7 @@ import torch.nn.functional as F
 
 from colorbench.method import Batch, Method
 from colorbench.nets.blocks import evaluating
-from colorbench.nets.init import init_normal_, init_xavier_
+from colorbench.nets.init import init_by_name_
 from colorbench.nets.padding import apply_padded
 from colorbench.nets.unet import kth_unet, levels_for
 from colorbench.registry import register_method
@@ -38,22 +53,27 @@ class UNetConfig:
 
     image_size: int = 32  # training crop side in px; sets the depth
     batch_size: int = 128  # read by the trainer when no --batch-size is given
-    levels: int = 0  # stride-2 levels; 0 = min(log2(image_size), 4)
+    levels: int = 0  # stride-2 levels; 0 = min(log2(image_size), max_levels)
+    max_levels: int = PAPER_LEVELS  # the paper's depth at its crop (Tarrés' 256² U-Net: 7)
     width: int = 64  # channels of the full-resolution stem
-    norm: str = "batch"  # "batch" | "instance" | "none"
+    norm: str = "batch"  # "batch" | "instance" | "none" | "frozen_batch" (the reference code's, see the docstring)
     dropout: float = 0.5  # after the first two decoder layers
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)  # Adam's defaults (the paper and code set none)
     lr_decay: float = 0.3  # multiply the rate by this ...
     lr_decay_every: int = 17500  # ... every this many steps (0 = constant rate)
-    init: Literal["glorot_uniform", "normal", "torch"] = "glorot_uniform"
+    init: Literal["glorot_normal", "glorot_uniform", "normal", "torch"] = "glorot_normal"  # "normal": N(0, 0.02)
 
 
 class _KTHUNet(Method):
     """Shared body of ``unet_l1`` / ``unet_l2``: one generator, one Adam, a pixel loss on ab."""
 
     Config = UNetConfig
-    variants = {"default": {}}
+    variants = {
+        "default": {},
+        "code": {"norm": "frozen_batch", "init": "glorot_uniform"},
+        "tarres": {"image_size": 256, "max_levels": 7, "batch_size": 16},
+    }
     test_overrides = {"width": 8, "image_size": 16, "levels": 3}
     watch_loss = "loss"
     loss_kind: str = "l1"
@@ -61,12 +81,9 @@ class _KTHUNet(Method):
     def __init__(self, config: UNetConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
         cfg = self.config
-        levels = cfg.levels or levels_for(cfg.image_size, PAPER_LEVELS)
+        levels = cfg.levels or levels_for(cfg.image_size, cfg.max_levels)
         self.net = kth_unet(1, 2, levels=levels, width=cfg.width, norm=cfg.norm, dropout=cfg.dropout)
-        if cfg.init == "glorot_uniform":
-            init_xavier_(self.net, "uniform")
-        elif cfg.init == "normal":
-            init_normal_(self.net, 0.02)
+        init_by_name_(self.net, cfg.init)
         self.multiple = self.net.multiple  # kept here: the trainer may wrap self.net in DDP
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
 
@@ -92,7 +109,8 @@ class _KTHUNet(Method):
 
     @torch.no_grad()
     def colorize(self, L: torch.Tensor) -> torch.Tensor:
-        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout)."""
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout; the
+        ``code`` variant's frozen-statistics norm is the same in both modes)."""
         with evaluating(self):
             return apply_padded(self.net, L.to(self.device), self.multiple)
 
@@ -106,7 +124,7 @@ class UNetL1(_KTHUNet):
     loss_kind = "l1"
     published = {
         ("kth", "unet_l1", ""): ("default", "KTH 'U-Net L1'"),
-        ("tarres", "unet_l1", ""): ("default", "Tarrés 'U-Net L1' (PyTorch table)"),
+        ("tarres", "unet_l1", ""): ("tarres", "Tarrés 'U-Net L1' (Table 3): her 256² U-Net with 7 levels"),
     }
 
 

@@ -133,3 +133,18 @@ def test_feature_input_scale_emulates_the_keras_input_range():
     ab_pred = b["ab"] + 0.05
     ratio = default.feature_loss(b["L"], ab_pred, b["ab"]) / plain.feature_loss(b["L"], ab_pred, b["ab"])
     assert ratio.item() == pytest.approx((255 * 0.226) ** 2, rel=1e-5)
+
+
+def test_table_notes_state_the_feature_scale_and_the_random_decoders() -> None:
+    from colorbench.method import Method
+    from colorbench.registry import get_method, list_methods
+
+    cls = get_method("featrec")
+    assert set(cls.table_notes) == set(cls.variants)  # every featrec row carries the scale assumption
+    assert all("(255·0.226)²" in note and "unverified" in note for note in cls.table_notes.values())
+    for v in ("unet", "fpn"):
+        assert cls.table_notes[v].startswith("ImageNet encoder, random decoder")
+    assert "random decoder" not in cls.table_notes["default"] + cls.table_notes["resnet50"]
+    assert Method.table_notes == {}
+    for name in list_methods():  # a note names a declared variant
+        assert set(get_method(name).table_notes) <= set(get_method(name).variants), name

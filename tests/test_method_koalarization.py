@@ -83,7 +83,7 @@ def test_extractor_is_frozen_and_stays_in_eval_mode():
     assert any(not torch.equal(a, b) for a, b in zip(colour_before, m.colornet.parameters()))
 
 
-def test_extractor_sees_grey_from_rgb_repeated_and_normalised():
+def test_extractor_sees_bt601_luma_repeated_and_normalised():
     m = tiny()
     seen = []
     m.extractor.net.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
@@ -92,16 +92,59 @@ def test_extractor_sees_grey_from_rgb_repeated_and_normalised():
     x = seen[-1]
     assert x.shape == (2, 3, m.extractor.size, m.extractor.size)
     assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
-    grey = np.stack([skcolor.rgb2gray(r.permute(1, 2, 0).numpy()) for r in batch["rgb"]])  # skimage reference
-    assert torch.allclose(x[:, 0] * 0.5 + 0.5, torch.from_numpy(grey).float(), atol=1e-5)  # 32² in, 32² seen
+    r, g, b = batch["rgb"].double().unbind(1)
+    luma = 0.2989 * r + 0.5870 * g + 0.1140 * b  # TensorFlow rgb_to_grayscale, the reference's (BT.601)
+    assert torch.allclose(x[:, 0].double() * 0.5 + 0.5, luma, atol=1e-6)  # 32² in, 32² seen
 
 
-def test_grey_from_l_is_the_neutral_grey_of_that_lightness():
-    from colorbench.methods.koalarization import grey_from_l
+def test_extractor_input_is_resized_rgb_then_luma():
+    from colorbench.methods.koalarization import grey_for_extractor
+
+    rgb = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    grey = grey_for_extractor(rgb, 299)
+    up = torch.nn.functional.interpolate(rgb, size=(299, 299), mode="bilinear", align_corners=False, antialias=True)
+    w = torch.tensor([0.2989, 0.5870, 0.1140]).view(1, 3, 1, 1)
+    assert grey.shape == (2, 1, 299, 299)
+    torch.testing.assert_close(grey, (up * w).sum(1, keepdim=True))
+
+
+def test_training_and_inference_share_one_extractor_input():
+    """One function in both paths: a neutral image gives the extractor the same input whether it is read from
+    RGB (training) or rebuilt from L (colorize); with extractor_grey = "L" any image does."""
+    m = tiny()
+    levels = torch.linspace(0.02, 0.98, 32)
+    rgb = levels.view(1, 1, 1, 32).expand(2, 3, 32, 32).contiguous()  # neutral sRGB greys
+    L, _ = cb.rgb_to_network(rgb)
+    torch.testing.assert_close(m.extractor_grey(L, rgb), m.extractor_grey(L), atol=2e-4, rtol=0)
+    colour = _batch(n=2, size=32)
+    from_rgb = m.extractor_grey(colour["L"], colour["rgb"])
+    from_l = m.extractor_grey(colour["L"])
+    assert (from_rgb - from_l).abs().max() > 0.02  # colour photos: the luma is not the neutral grey of L
+    seen = []
+    m_l = tiny(extractor_grey="L")
+    m_l.extractor.net.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
+    m_l.train_step(colour, 0)
+    m_l.colorize(colour["L"])
+    torch.testing.assert_close(seen[0], seen[1])
+
+
+def test_neutral_rgb_is_the_grey_of_that_lightness():
+    from colorbench.methods.koalarization import luma_bt601, neutral_rgb
 
     levels = torch.linspace(0, 1, 11).view(1, 1, 1, 11).expand(1, 3, 1, 11).contiguous()  # sRGB greys
     L, _ = cb.rgb_to_network(levels)
-    assert torch.allclose(grey_from_l(L), levels[:, :1], atol=1e-4)
+    assert torch.allclose(neutral_rgb(L), levels, atol=1e-4)
+    assert torch.allclose(luma_bt601(neutral_rgb(L)), levels[:, :1], atol=2e-4)  # the weights sum to 0.9999
+
+
+def test_learning_rate_halves_every_two_epochs_given_steps_per_epoch():
+    constant = tiny()
+    assert constant.learning_rate(0) == constant.learning_rate(10**6) == 1e-3  # Baldassarre: no schedule
+    m = tiny(steps_per_epoch=100)  # e.g. Places-Extra69 in the report: 84,313 // 64 = 1,317
+    assert [m.learning_rate(s) for s in (0, 199, 200, 399, 400, 1999)] == pytest.approx(
+        [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 1e-3 * 0.5**9])
+    out = m.train_step(_batch(), 250)
+    assert out["lr"] == m.opt.param_groups[0]["lr"] == pytest.approx(5e-4)
 
 
 def test_annealed_mean_matches_numpy_reference():
@@ -136,7 +179,7 @@ def test_ab_bins_cover_the_srgb_gamut_and_lookup_is_nearest():
     assert cells <= have, sorted(cells - have)[:5]
     assert (100, 100) not in have and (0, 0) in have
 
-    m = tiny(loss="ce")
+    m = tiny(loss="binned_ce")
     ab = torch.from_numpy(ab_lab[::37].T.copy()).float().view(1, 2, 1, -1) / 110
     idx = m.bin_index(ab)[0, 0]
     brute = torch.cdist(ab[0, :, 0].T * 110, m.bin_centres).argmin(1)
@@ -145,12 +188,14 @@ def test_ab_bins_cover_the_srgb_gamut_and_lookup_is_nearest():
     assert torch.allclose(d_got, d_best, atol=1e-4)
 
 
-def test_ce_variant_trains_on_bins_and_decodes_to_ab():
-    m = tiny(loss="ce")
+def test_zhang_bins_variant_trains_on_bins_and_decodes_to_ab():
+    assert K.variants["zhang_bins"] == {"extractor": "inception_v3", "loss": "binned_ce"}
+    assert "ce" not in K.variants  # named as what it is: not the report's Model 4 (see the docstring)
+    m = tiny(loss="binned_ce")
     q = m.bin_centres.shape[0]
     assert m.colornet.decoder[-3].out_channels == q  # the last conv scores every bin
     out = m.train_step(_batch(), 0)
-    assert set(out) == {"loss", "ce", "mse"} and out["loss"] == out["ce"]
+    assert set(out) == {"loss", "ce", "mse", "lr"} and out["loss"] == out["ce"]
     assert out["ce"] == pytest.approx(np.log(q), rel=0.3)  # untrained: near uniform over the bins
     ab = m.colorize(torch.zeros(1, 1, 37, 53))
     assert ab.shape == (1, 2, 37, 53) and ab.abs().max() <= 1.0

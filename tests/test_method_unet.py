@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from colorbench.data import build_dataset
+from colorbench.nets.blocks import FrozenStatsBatchNorm2d
 from colorbench.registry import create_method, get_method
 
 
@@ -35,11 +36,41 @@ def test_registered_with_paper_defaults() -> None:
     drop = [j for j, up in enumerate(m.net.ups) if any(isinstance(x, nn.Dropout) for x in up)]
     assert drop == [0, 1]
     assert isinstance(m.opt, torch.optim.Adam) and m.opt.param_groups[0]["lr"] == 1e-3
-    # Glorot-uniform initialisation, as the reference code
+    # Glorot normal (TensorFlow's: truncated at 2σ of the draw), as the paper's §5.1
     conv = m.net.downs[1][0]  # 128 -> 256, 4×4
+    std = (2.0 / (128 * 16 + 256 * 16)) ** 0.5
+    assert conv.weight.std().item() == pytest.approx(std, rel=0.03)
+    assert std * 2 < conv.weight.abs().max().item() <= 2 * std / 0.8796
+    assert isinstance(m.net.stem[1], nn.BatchNorm2d)
+
+
+@pytest.mark.parametrize("name", ["unet_l1", "unet_l2"])
+def test_code_variant_never_normalises_and_is_glorot_uniform(name: str) -> None:
+    """The reference calls batch norm without training=True: γ·x/√(1+1e-3)+β on statistics fixed at 0/1."""
+    torch.manual_seed(0)
+    m = create_method(name, variant="code")
+    assert m.net.widths == [64, 128, 256, 512, 512]
+    assert sum(p.numel() for p in m.net.parameters()) == 16_654_722  # same parameters as the paper's network
+    assert not any(isinstance(x, nn.BatchNorm2d) for x in m.net.modules())
+    norms = [x for x in m.net.modules() if isinstance(x, FrozenStatsBatchNorm2d)]
+    assert len(norms) == 1 + 4 + 4 and all(x.eps == 1e-3 for x in norms)  # stem, 4 downs, 4 ups
+    conv = m.net.downs[1][0]
     bound = (6.0 / (128 * 16 + 256 * 16)) ** 0.5
     assert conv.weight.abs().max().item() <= bound
     assert conv.weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.03)
+    # the stem's output is the conv's, scaled: no batch statistics, in training mode as in eval mode
+    m.net.train()
+    x = torch.randn(3, 1, 32, 32)
+    pre = m.net.stem[0](x)
+    torch.testing.assert_close(m.net.stem[1](pre), pre / (1 + 1e-3) ** 0.5)
+
+
+def test_tarres_variant_is_her_256_px_seven_level_unet() -> None:
+    m = create_method("unet_l1", variant="tarres", width=8)
+    cfg = m.config
+    assert (cfg.image_size, cfg.max_levels, cfg.batch_size) == (256, 7, 16)
+    assert m.net.levels == 7 and m.multiple == 128  # "n = 7 downsampling layers": a 2×2 bottleneck at 256²
+    assert m.colorize(torch.zeros(1, 1, 256, 256)).shape == (1, 2, 256, 256)
 
 
 def test_step_decay_not_the_codes_exponential() -> None:

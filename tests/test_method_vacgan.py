@@ -10,6 +10,7 @@ from torch import nn
 
 from colorbench.data import build_dataset
 from colorbench.errors import UserError
+from colorbench.nets.blocks import FrozenStatsBatchNorm2d
 from colorbench.registry import create_method, get_method
 
 
@@ -54,6 +55,10 @@ def test_paper_networks() -> None:
 def test_code_variant() -> None:
     m = tiny("code")
     assert not any(isinstance(b, nn.BatchNorm2d) for b in m.discriminator.modules())
+    # the generator's batch norm as the reference calls it (inference mode, statistics fixed at 0/1)
+    assert not any(isinstance(b, nn.BatchNorm2d) for b in m.generator.modules())
+    assert sum(isinstance(b, FrozenStatsBatchNorm2d) for b in m.generator.modules()) == 1 + 3 + 3
+    assert m.config.init == "glorot_uniform" and tiny().config.init == "glorot_normal"
     assert m.config.g_steps_per_d == 2 and m.config.lr_schedule == "smooth"
     m.train_step(batch(), 0)
     steps = [o.state[o.param_groups[0]["params"][0]]["step"].item() for o in (m.opt_g, m.opt_d, m.opt_c)]
@@ -123,3 +128,31 @@ def test_colorize_any_size() -> None:
     L = torch.rand(1, 1, 37, 53) * 2 - 1
     a = m.colorize(L)
     assert a.shape == (1, 2, 37, 53) and torch.equal(a, m.colorize(L))
+
+
+def test_dcgan_variant_has_no_classifier_and_needs_no_labels() -> None:
+    """KTH §4.2's GAN: the VAC+GAN without C (γ = 0), the same G, D, λ and schedule; trains on unlabeled data."""
+    cls = get_method("vacgan")
+    cfg = get_method("vacgan").Config(**cls.variants["dcgan"])
+    assert not cls.labels_needed(cfg) and cls.labels_needed(cls.Config())
+    torch.manual_seed(0)
+    m = create_method("vacgan", variant="dcgan", **cls.test_overrides)  # no num_classes: fine
+    assert m.classifier is None and set(m.networks()) == {"generator", "discriminator"}
+    assert set(m.optimizers()) == {"opt_g", "opt_d"}
+    assert (m.config.gamma, m.config.lambda_l1, m.config.lr, m.config.lr_decay_every) == (0.0, 100.0, 3e-4, 20000)
+    assert sum(isinstance(b, nn.BatchNorm2d) for b in m.discriminator.modules()) == 4  # the paper's D
+    b = batch()
+    del b["label"]
+    out = m.train_step(b, 0)
+    assert "ce_fake" not in out and "c" not in out
+    assert out["g"] == pytest.approx(out["g_gan"] + 100 * out["l1"], rel=1e-6)
+
+
+def test_dcgan_trains_on_an_unlabeled_dataset() -> None:
+    from colorbench.train import train
+
+    ds = build_dataset("synthetic", "train", size=16, length=16)
+    ds.num_classes = None  # stands for a dataset without classes
+    result = train("vacgan", ds, variant="dcgan", overrides=get_method("vacgan").test_overrides, steps=2,
+                   batch_size=4, size=16, device="cpu", progress=False)
+    assert result.steps == 2 and result.method.classifier is None

@@ -29,11 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dry = parser.add_argument_group("dry run (colorbench.bench.dryrun)")
+    dry.add_argument("--dry-run", action="store_true", help="build every cell, train 2 steps and colourise one "
+                     "batch on stand-in data of the cell's shape, print parameters, s/step, peak memory and the "
+                     "projected wall time of each full cell on this device (trains and writes nothing)")
+    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked)")
+    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked)")
+    dry.add_argument("--data-dir", type=Path, metavar="DIR", help="dry run: real data from DIR/<dataset> where "
+                     "present (else the profile's data_dirs, else stand-in data)")
 
 
 def run(args: argparse.Namespace) -> int:
     from colorbench.bench import merge, run_bench
 
+    if args.dry_run:
+        return _dry_run(args)
     if args.merge:
         summary = merge(args.profile, results=args.results)
     else:
@@ -53,3 +63,17 @@ def run(args: argparse.Namespace) -> int:
     for p in summary.written:
         print(f"  {p}")
     return 1 if summary.failed else 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from colorbench.bench.dryrun import dry_run_profile, format_table
+
+    def echo(row) -> None:
+        if not args.no_progress:
+            print(f"  {row.label}: {row.status}", file=sys.stderr, flush=True)
+
+    rows, device = dry_run_profile(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
+                                   sets=args.sets, device=args.device, max_batch=args.max_batch,
+                                   max_size=args.max_size, data_dir=args.data_dir, echo=echo)
+    print(format_table(rows, device))
+    return 1 if any(r.status != "ok" for r in rows) else 0

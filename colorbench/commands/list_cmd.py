@@ -40,8 +40,10 @@ def format_methods(width: int) -> str:
     for name in names:
         cls = registry.get_method(name)
         details = [("source", cls.source), ("variants", ", ".join(cls.variants) or "default")]
-        if cls.needs_labels:
-            details.append(("needs", "class labels"))
+        needing = [v for v in cls.variants if cls.labels_needed(registry.build_config(cls, {}, v))]
+        if needing:
+            which = "" if len(needing) == len(cls.variants) else f" (variants {', '.join(needing)})"
+            details.append(("needs", "class labels" + which))
         blocks.append(_block(name, cls.description, details, width, indent))
     text = "\n".join(blocks) if blocks else "(no methods registered yet)"
     errors = registry.load_errors()

@@ -2,24 +2,58 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable, Iterator
 
+import torch
 from torch import nn
 
 ConvWrapper = Callable[[nn.Module], nn.Module]
 """Applied to every conv a block builds, e.g. ``torch.nn.utils.parametrizations.spectral_norm``."""
 
-NORMS = ("batch", "instance", "none")
+NORMS = ("batch", "instance", "none", "frozen_batch")
+
+TF_BN_EPS = 1e-3
+"""TensorFlow's default batch-norm epsilon (``tf.layers.BatchNormalization``)."""
+
+
+class FrozenStatsBatchNorm2d(nn.Module):
+    """Batch norm that never normalises: ``y = γ · x / sqrt(1 + eps) + β`` per channel, ``[B,C,H,W] -> [B,C,H,W]``.
+
+    What TensorFlow's ``tf.layers.BatchNormalization(...)(x)`` computes when it is called without
+    ``training=True`` (the KTH reference code's U-Net and GAN generators): ``training`` defaults to ``False``, so the
+    layer uses its moving statistics, which start at mean 0 and variance 1 and, with no update ops run, stay there
+    for the whole of training and inference. It is an affine layer with the batch norm's two trainable vectors
+    (``weight`` = γ, ``bias`` = β; the same parameter count as ``BatchNorm2d``) and the same output in train and
+    eval mode. ``eps`` is TensorFlow's default, 1e-3.
+    """
+
+    def __init__(self, channels: int, eps: float = TF_BN_EPS) -> None:
+        super().__init__()
+        self.num_features, self.eps = int(channels), float(eps)
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = (self.weight / math.sqrt(1.0 + self.eps)).to(x.dtype)
+        return x * scale.view(1, -1, 1, 1) + self.bias.to(x.dtype).view(1, -1, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, moving statistics fixed at mean 0, variance 1"
 
 
 def make_norm(norm: str, channels: int) -> nn.Module | None:
     """A norm layer by name for ``channels`` feature maps, or ``None`` for ``"none"``.
 
     ``"batch"``: ``BatchNorm2d``; ``"instance"``: ``InstanceNorm2d`` without affine parameters or running
-    statistics (as pix2pix's ``--norm instance``); ``"none"``: no layer.
+    statistics (as pix2pix's ``--norm instance``); ``"none"``: no layer; ``"frozen_batch"``:
+    :class:`FrozenStatsBatchNorm2d`, TensorFlow batch norm in inference mode on its initial statistics (the KTH
+    reference code's, which never normalises).
     """
     if norm == "batch":
         return nn.BatchNorm2d(channels)
+    if norm == "frozen_batch":
+        return FrozenStatsBatchNorm2d(channels)
     if norm == "instance":
         return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
     if norm == "none":
