@@ -21,7 +21,7 @@ import torch
 
 from colorbench import _atomic as atomic
 from colorbench.bench.grid import Cell, code_hash
-from colorbench.registry import create_method, get_method
+from colorbench.registry import build_config, create_method, get_method
 from colorbench.train.distributed import resolve_device
 
 ROW = "row.json"
@@ -33,6 +33,19 @@ def parse_size(size: str) -> tuple[int, int]:
     """``"750x500"`` (width × height, as the C2F paper writes it) → ``(H, W) = (500, 750)``."""
     w, h = (int(v) for v in str(size).lower().split("x"))
     return h, w
+
+
+TIMING_CLASSES = 10
+"""Class count a runtime cell gives a method that trains on labels: it only sizes a classifier head that
+``colorize`` never runs, so the timed network is the same whatever the count."""
+
+
+def timing_method(cell: Cell) -> Any:
+    """The untrained method a runtime cell times: its variant and overrides, classes where it needs them."""
+    cls = get_method(cell.method)
+    config = build_config(cls, cell.settings["overrides"], cell.variant)
+    classes = TIMING_CLASSES if cls.labels_needed(config) else None
+    return create_method(cell.method, variant=cell.variant, num_classes=classes, **cell.settings["overrides"])
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
@@ -81,7 +94,7 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
         if cell.kind == "train":
             row = {**base, **_train_and_evaluate(cell, folder, device, progress)}
         else:
-            method = create_method(cell.method, variant=cell.variant, **cell.settings["overrides"]).to(device)
+            method = timing_method(cell).to(device)
             row = {**base, "status": "ok", "metrics": {}, "runtime": _runtime(method, cell.settings["runtime"], device),
                    "provenance": {**provenance(device), **_pretrained(method), "train_steps": 0,
                                   "config": cell.settings["config"], "overrides": cell.settings["overrides"]}}

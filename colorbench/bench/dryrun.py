@@ -29,6 +29,7 @@ at the smallest runtime size (capped by ``max_size``).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -157,7 +158,7 @@ def _measure(cell: Cell, batch: int, size: int, device: torch.device, real: Any,
 
     cls = get_method(cell.method)
     overrides = dict(cell.settings["overrides"])
-    if "image_size" in {f for f in cls.config_fields()}:
+    if "image_size" in {f.name for f in dataclasses.fields(cls.Config)}:
         overrides["image_size"] = size
     config = build_config(cls, overrides, cell.variant)
     needs = cls.labels_needed(config)
@@ -334,7 +335,7 @@ def _project(row: DryRow, cell: Cell, real: Any, eval_paper: int, free: float | 
 
 
 def _runtime_cell(cell: Cell, device: torch.device, row: DryRow, max_size: int | None) -> DryRow:
-    from colorbench.bench.cell import parse_size
+    from colorbench.bench.cell import parse_size, timing_method
 
     sizes = sorted((parse_size(x) for x in cell.settings["runtime"].get("sizes") or ["256x256"]),
                    key=lambda hw: hw[0] * hw[1])
@@ -345,7 +346,7 @@ def _runtime_cell(cell: Cell, device: torch.device, row: DryRow, max_size: int |
         h, w = min(h, max_size), min(w, max_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        method = create_method(cell.method, variant=cell.variant, **cell.settings["overrides"]).to(device).eval()
+        method = timing_method(cell).to(device).eval()
     row.trainable, row.frozen = _counts(method)
     row.size = max(h, w)
     flags = method.pretrained_flags()
