@@ -1,4 +1,5 @@
-"""Small helpers shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs, eval mode."""
+"""Small helpers shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs, eval mode and
+batch-statistics inference."""
 from __future__ import annotations
 
 import contextlib
@@ -54,3 +55,29 @@ def evaluating(module: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+@contextlib.contextmanager
+def batch_statistics(module: nn.Module) -> Iterator[nn.Module]:
+    """Inside the block every batch norm of ``module`` normalises with the statistics of the batch it is given, as
+    in training, but **leaves its running buffers untouched** (``running_mean``, ``running_var`` and
+    ``num_batches_tracked`` stay bit-identical); every other submodule is in eval mode (no dropout). Each
+    submodule's mode and ``track_running_stats`` are restored afterwards.
+
+    This is what a network run "in exactly the same manner as during training" computes (the C2F paper's
+    inference), without training mode's side effect on the buffers. It is done with torch's own switch: a batch
+    norm in training mode with ``track_running_stats=False`` calls ``F.batch_norm`` with no running buffers.
+    Batch statistics need more than one value per channel: a layer that sees a single one (batch 1 and a 1×1
+    map) raises torch's ``ValueError``.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracking = [m.track_running_stats for m in norms]
+    with evaluating(module):
+        for m in norms:
+            m.train()
+            m.track_running_stats = False
+        try:
+            yield module
+        finally:
+            for m, track in zip(norms, tracking):
+                m.track_running_stats = track
