@@ -60,8 +60,9 @@ vanilla GAN (BCE on logits) + λ·L1 with λ = 100. The generator's adversarial 
 **Inference** (``inference_norm``): the paper runs the generator at inference "in exactly the same manner as
 during the training phase". ``"batch"`` (default) normalises every batch norm with the statistics of the batch
 being colourised, without updating the running buffers (:func:`colorbench.nets.blocks.batch_statistics`; the
-reference's model, left in training mode, also updates them). Outputs then depend on the batch they are in, and
-a batch of one image whose bottleneck map is 1×1 has no batch statistics (an error). ``"running"`` uses the
+reference's model, left in training mode, also updates them). Outputs then depend on the batch they are in; a
+batch norm that sees one value per channel (one image at a level whose deepest map is 1×1, i.e. a side of at
+most 32 px at depth 5) outputs its bias, where the reference's training-mode forward raises torch's error. ``"running"`` uses the
 running statistics (``eval()``), what Lightning's validation loop did in the reference. Not reproduced: the
 reference's demo, loading a checkpoint and colourising without ``train()``/``eval()``, runs a mix (fastai's
 construction leaves the encoder and the decoder blocks in eval mode, the batch norm after the encoder in training
@@ -379,12 +380,4 @@ class C2F(Method):
                                  min_ax_size=min_ax_size)
         norms = batch_statistics if self.config.inference_norm == "batch" else evaluating
         with norms(self.generator):
-            try:
-                return self.generator(pyramid(L, sizes))[-1].to(L.dtype)
-            except ValueError as exc:
-                if "more than 1 value per channel" not in str(exc):
-                    raise
-                raise ValueError(f"c2f: inference_norm='batch' normalises with the batch's own statistics, which a "
-                                 f"batch of {L.shape[0]} at {sizes[0][0]}x{sizes[0][1]} px does not have (one value "
-                                 "per channel in the deepest map); colourise a larger image or batch, or set "
-                                 "inference_norm='running'") from None
+            return self.generator(pyramid(L, sizes))[-1].to(L.dtype)

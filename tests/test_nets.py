@@ -144,6 +144,12 @@ def test_batch_statistics_normalise_by_the_batch_and_leave_buffers_alone() -> No
     torch.testing.assert_close(out, expected.detach(), rtol=0, atol=1e-6)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert net.training and net[1].track_running_stats  # restored
+    one = torch.randn(1, 2, 3, 3)  # one value per channel after the conv: the limit x - mean = 0 gives the bias
+    with torch.no_grad(), batch_statistics(net):
+        # atol: torch rounds the mean of (x, x) to within ~1e-7 of x, divided by sqrt(eps = 1e-5)
+        torch.testing.assert_close(net(one), bn.bias.detach().view(1, 3, 1, 1), rtol=0, atol=1e-4)
+    assert not net[1]._forward_hooks and not net[1]._forward_pre_hooks
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
 # ------------------------------------------------------------------------------------ DynamicUnet (C2F)
