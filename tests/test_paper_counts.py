@@ -13,8 +13,6 @@ outside colorbench; pinned so that it changes only on purpose).
 """
 from __future__ import annotations
 
-import ctypes
-import gc
 import warnings
 
 import pytest
@@ -106,19 +104,6 @@ PINNED: dict[tuple[str, str], dict[str, tuple[int, int, str]]] = {}
 for _m, _v, _net, _trainable, _frozen, _source in COUNTS:
     PINNED.setdefault((_m, _v), {})[_net] = (_trainable, _frozen, _source)
 REGISTERED = [(m, v) for m in list_methods() for v in sorted(get_method(m).variants)]
-
-
-@pytest.fixture(autouse=True)
-def _return_freed_memory():
-    """Hand the freed heap back to the OS after each build (glibc's ``malloc_trim``): building the full-size
-    networks leaves ~1 GB of freed but resident heap that later allocations reuse, which hides their RSS growth
-    from the CPU memory measurement that ``tests/test_profiler.py`` checks."""
-    yield
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
-        pass
 
 
 def counts(method: nn.Module) -> dict[str, tuple[int, int]]:
