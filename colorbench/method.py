@@ -13,7 +13,9 @@ It subclasses :class:`Method` and provides:
 * ``table_notes``: optional ``{variant: note}`` that result tables print beside that variant's rows (e.g. where a
   row is not quite the paper's network);
 * ``__init__(config, num_classes=None)``: build networks (as ``nn.Module`` attributes) and optimisers;
-* ``train_step(batch, step) -> dict[str, float]``: one optimisation step; schedules derive from ``step``;
+* ``train_step(batch, step) -> dict[str, float]``: one optimisation step; schedules derive from ``step`` (a
+  schedule stated in epochs converts with :meth:`Method.epoch_steps`, from the ``steps_per_epoch`` the trainer
+  sets before the first step);
 * ``colorize(L) -> ab``: ``[B,1,H,W]`` normalised L (L/50-1) -> ``[B,2,H,W]`` normalised ab (ab/110),
   no gradients, any H and W, at the input's size.
 
@@ -70,6 +72,8 @@ class Method(nn.Module):
     """Pretrained weight sets (names in ``colorbench.pretrained.BACKBONES``) some variant of this method loads."""
     table_notes: ClassVar[dict[str, str]] = {}
     """variant -> a sentence every table prints under this method's row (an assumption a reader must know)."""
+    # Set by the trainer before the first step: batches per epoch on this rank (None outside the trainer).
+    steps_per_epoch: int | None = None
 
     def __init__(self, config: Any = None, num_classes: int | None = None) -> None:
         super().__init__()
@@ -110,6 +114,17 @@ class Method(nn.Module):
         if name not in self._modules:
             raise KeyError(f"{type(self).__name__} has no network {name!r}; it has {sorted(self._modules)}")
         self._modules[name] = module
+
+    def epoch_steps(self, epochs: float, what: str = "a schedule") -> int:
+        """``epochs`` in optimisation steps, ``round(epochs * steps_per_epoch)``, for ``what`` (named in the error).
+
+        ``steps_per_epoch`` is the trainer's (``len(train set) // (batch_size * processes)``); outside the trainer
+        set it by hand or give the schedule in steps."""
+        if not self.steps_per_epoch:
+            raise ValueError(f"{self.name}: {what} is given in epochs ({epochs:g}), but steps_per_epoch is unknown; "
+                             "train through colorbench.train (it sets method.steps_per_epoch), set it yourself, "
+                             "or give that schedule in steps")
+        return int(round(float(epochs) * int(self.steps_per_epoch)))
 
     def pretrained_flags(self) -> dict[str, bool]:
         """Which pretrained backbones this instance actually loaded, e.g. ``{"resnet18": False}``."""

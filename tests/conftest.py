@@ -35,3 +35,19 @@ def caches(tmp_path, monkeypatch):
     pretrained.reset_warnings()
     yield tmp_path
     pretrained.reset_warnings()
+
+
+@pytest.fixture
+def trimmed_heap():
+    """Freed heap handed back to the OS before the test (glibc's ``malloc_trim``; elsewhere a no-op). Tests that
+    measure RSS growth need it: memory freed by earlier tests (full-size networks, weight files) stays resident,
+    and a new allocation that reuses it does not grow the RSS."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    yield

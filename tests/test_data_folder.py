@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -263,3 +264,60 @@ def test_header_check_skips_without_decoding(messy_folder):
     # a header check finds the non-image, the greyscale and the tiny file; the truncated JPEG needs a decode
     assert sorted(Path(p).name for p, _ in ds.skipped) == ["grey.png", "notes.png", "tiny.png"]
     assert len(ds) == 4 and any("skipped 3 of 7 files" in str(w.message) for w in caught)
+
+
+# ------------------------------------------------------------------------------------------- whole images
+def test_pad_keeps_whole_images_shrunk_to_the_canvas_and_marks_them_valid(tmp_path):
+    """``crop = "pad"``: the C2F reference's full images (long side at most ``size``) on a padded canvas."""
+    from colorbench.color import rgb_to_network
+    from colorbench.data.transforms import resize_uint8
+
+    shapes = {"wide.png": (30, 60), "tall.png": (40, 20), "small.png": (10, 12)}
+    for name, (h, w) in shapes.items():
+        Image.fromarray(_colour(h, w, seed=h)).save(tmp_path / name)
+    ds = build_dataset("folder", "test", size=32, data_dir=tmp_path, ratios=(0.0, 0.0, 1.0), crop="pad")
+    assert len(ds) == 3  # no image is too small: nothing is skipped
+    expected = {"wide.png": (16, 32), "tall.png": (32, 16), "small.png": (10, 12)}  # round(side * 32 / long)
+    for i, path in enumerate(ds.paths):
+        item = ds[i]
+        h, w = expected[path.name]
+        assert item["L"].shape == (1, 32, 32) and item["ab"].shape == (2, 32, 32) and item["rgb"].shape == (3, 32, 32)
+        valid = item["valid"]
+        assert valid.dtype == torch.bool and valid.shape == (1, 32, 32)
+        assert valid[:, :h, :w].all() and int(valid.sum()) == h * w
+        assert torch.count_nonzero(item["L"].masked_select(~valid)) == 0  # L = 50: L/50-1 = 0
+        assert torch.count_nonzero(item["ab"].masked_select(~valid.expand(2, -1, -1))) == 0
+        src = np.array(Image.open(path).convert("RGB"))
+        L, ab = rgb_to_network(torch.from_numpy(resize_uint8(src, h, w)).permute(2, 0, 1)[None].float() / 255)
+        torch.testing.assert_close(item["L"][:, :h, :w], L[0])
+        torch.testing.assert_close(item["ab"][:, :h, :w], ab[0])
+    batch = torch.utils.data.default_collate([ds[i] for i in range(3)])  # one canvas: any loader stacks them
+    assert batch["valid"].shape == (3, 1, 32, 32)
+
+
+def test_pad_flips_on_train_before_padding_and_bad_crop_is_named(tmp_path):
+    Image.fromarray(_colour(20, 28)).save(tmp_path / "a.png")
+    ds = build_dataset("folder", "train", size=32, data_dir=tmp_path, ratios=(1.0, 0.0, 0.0), crop="pad")
+    flipped = [ds[0]]
+    for epoch in range(1, 8):
+        ds.set_epoch(epoch)
+        flipped.append(ds[0])
+    straight = build_dataset("folder", "test", size=32, data_dir=tmp_path, ratios=(0.0, 0.0, 1.0), crop="pad")[0]
+    mirrored = straight["rgb"][:, :20, :28].flip(-1)
+    kinds = {torch.equal(f["rgb"][:, :20, :28], mirrored) for f in flipped}
+    assert kinds == {True, False}  # both flipped and unflipped epochs; the image stays top-left
+    assert all(torch.equal(f["valid"], straight["valid"]) for f in flipped)
+    with pytest.raises(UserError, match="crop must be"):
+        build_dataset("folder", "test", size=32, data_dir=tmp_path, ratios=(0.0, 0.0, 1.0), crop="centre")
+
+
+def test_coco_sample_recipe_pads_whole_photos_from_train_sample(tmp_path):
+    (tmp_path / "train_sample").mkdir()
+    for i in range(10):
+        Image.fromarray(_colour(24 + i, 40, seed=i)).save(tmp_path / "train_sample" / f"{i:012d}.jpg", quality=95)
+    ds = build_dataset("coco_sample", "train", size=32, data_dir=tmp_path)
+    assert ds.name == "coco_sample" and ds.crop == "pad" and len(ds) == 7  # 70%
+    item = ds[0]
+    assert item["valid"].shape == (1, 32, 32) and int(item["valid"][0, :, :32].sum(0).max()) < 32  # landscape
+    with pytest.raises(UserError, match="coco_sample.tgz"):
+        build_dataset("coco_sample", data_dir=tmp_path / "missing")

@@ -5,13 +5,14 @@ below ``min_ax_size`` or after ``max_c2f_depth`` shrinks) and checked against th
 """
 from __future__ import annotations
 
+import copy
+
 import pytest
-import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
 
 import colorbench as cb
-from colorbench.methods.c2f import c2f_level_sizes, pyramid
+from colorbench.methods.c2f import c2f_level_sizes, mask_pyramid, pyramid
 from colorbench.registry import get_method
 
 TINY = dict(get_method("c2f").test_overrides)
@@ -57,8 +58,9 @@ def test_levels_run_match_size_shrink_depth_and_min_axis(hw, shrink, depth, min_
     out = m.colorize(torch.rand(1, 1, *hw) * 2 - 1)
     assert out.shape == (1, 2, *hw)
     assert len(seen) == len(expected)
-    mult = 2 ** TINY["encoder_depth"]
-    for x, (h, w) in zip(seen, expected):  # each pass at its level's size, padded to the U-Net's multiple
+    mult = m.generator.multiple  # 1: the DynamicUnet takes any size unpadded
+    assert mult == 1
+    for x, (h, w) in zip(seen, expected):  # each pass at its level's size
         assert x.shape[1] == 3 and x.shape[-2:] == (-(-h // mult) * mult, -(-w // mult) * mult)
     assert torch.count_nonzero(seen[0][:, 1:]) == 0  # the coarsest level starts from ab = 0
     if len(seen) > 1:
@@ -81,7 +83,7 @@ def test_inference_settings_are_read_when_colorize_runs():
     assert len(seen) == len(c2f_level_sizes(64, 64, 1.2, 10, 8)) == 11
 
 
-@pytest.mark.parametrize("variant", ["default", "base"])
+@pytest.mark.parametrize("variant", ["default", "base", "smp"])
 @pytest.mark.parametrize("hw", [(37, 53), (3, 5), (33, 17)])
 def test_output_size_equals_input_size(variant, hw):
     m = cb.create_method("c2f", variant=variant, **TINY).eval()
@@ -99,21 +101,28 @@ def test_base_has_one_input_channel_and_one_pass():
     assert cb.create_method("c2f", variant="base", **TINY).config.model == "base"
 
 
-def test_paper_networks_are_the_smp_unet_and_the_pix2pix_patchgan():
+def test_paper_networks_are_the_dynamic_unet_and_the_pix2pix_patchgan():
+    """The reference's fastai DynamicUnet (counts of tstreule/c2f_img_color's generator) and PatchDiscriminator."""
+    from colorbench.nets.dynamic_unet import DynamicUnet
+
     m = cb.create_method("c2f", pretrained="false")
-    ref = smp.Unet("resnet18", encoder_weights=None, in_channels=3, classes=2, activation=None)
     count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
-    assert count(m.generator) == count(ref) == 14_328_354
-    assert count(cb.create_method("c2f", variant="base", pretrained="false").generator) == 14_328_354 - 2 * 64 * 7 * 7
-    assert count(m.discriminator) == 2_765_633  # the pix2pix reference PatchGAN on 3 channels (junyanz/pytorch-CycleGAN-and-pix2pix)
-    assert isinstance(m.generator.unet.segmentation_head[-1].activation, torch.nn.Identity)  # no output activation
+    assert isinstance(m.generator.unet, DynamicUnet)
+    assert count(m.generator) == 31_113_008
+    assert count(cb.create_method("c2f", variant="base", pretrained="false").generator) == 31_099_672
+    assert count(cb.create_method("c2f", variant="smp", pretrained="false").generator) == 14_328_354
+    assert count(m.discriminator) == 2_765_633  # the pix2pix PatchGAN on 3 channels
+    assert isinstance(list(m.generator.unet.modules())[-1], torch.nn.Conv2d)  # no output activation
     assert m.pretrained_flags() == {"resnet18": False}
     cfg = m.config
     assert (cfg.shrink_size, cfg.max_c2f_depth, cfg.min_ax_size) == (2.0, 5, 64)
     assert (cfg.lambda_l1, cfg.lr, cfg.betas, cfg.pretrain_lr, cfg.pretrain_betas) == (
         100.0, 2e-4, (0.5, 0.999), 1e-4, (0.9, 0.999))
-    assert cfg.gan_target == "real"
+    assert (cfg.gan_target, cfg.inference_norm, cfg.pretrain_epochs, cfg.pretrain_steps) == ("real", "batch", 25, None)
     assert m.level_sizes(256, 256) == [(64, 64), (128, 128), (256, 256)]
+    convs = [mod for mod in m.generator.modules() if isinstance(mod, torch.nn.Conv2d)]
+    weights = torch.cat([c.weight.flatten() for c in convs])
+    assert abs(weights.std().item() - 0.02) < 0.001  # the reference's init_weights, encoder included
 
 
 def test_pretraining_feeds_l_and_zero_ab_then_gan_phase_trains_the_discriminator():
@@ -144,8 +153,9 @@ def test_prior_is_not_detached():
     assert preds[0].grad is not None and preds[0].grad.abs().sum() > 0
 
 
-def test_intermediate_supervision_averages_l1_over_levels():
-    m = tiny(pretrain_steps=0, intermediate_supervision=True).train()
+def test_intermediate_avg_averages_l1_over_levels_in_one_step():
+    m = tiny(pretrain_steps=0, intermediate_supervision="average").train()
+    assert cb.create_method("c2f", variant="intermediate_avg", **TINY).config.intermediate_supervision == "average"
     batch = _batch()
     sizes = m.level_sizes(32, 32)
     levels = pyramid(torch.cat((batch["L"], batch["ab"]), dim=1), sizes)
@@ -156,6 +166,28 @@ def test_intermediate_supervision_averages_l1_over_levels():
     out = m.train_step(batch, 0)
     assert out["l1"] == pytest.approx(expected, rel=1e-4)
     assert out["l1"] != pytest.approx(full_only, rel=1e-3)
+    assert m.opt_g.state[next(iter(m.generator.parameters()))]["step"] == 1
+
+
+def test_intermediate_takes_one_generator_step_per_level_then_one_discriminator_step():
+    """The paper's intermediate supervision: the first level's L1 is that of the untouched network; each later
+    level runs after one more generator step, on the previous level's (detached) prediction."""
+    m = tiny(pretrain_steps=0)
+    assert cb.create_method("c2f", variant="intermediate", **TINY).config.intermediate_supervision == "steps"
+    ref = copy.deepcopy(m)
+    m.config.intermediate_supervision = "steps"
+    batch = _batch()
+    levels = pyramid(torch.cat((batch["L"], batch["ab"]), dim=1), m.level_sizes(32, 32))
+    assert len(levels) == 2
+    m.train(), ref.train()
+    with torch.no_grad():
+        first = ref.generator.level(levels[0][:, :1], None)
+    out = m.train_step(batch, 0)
+    g_param, d_param = next(iter(m.generator.parameters())), next(iter(m.discriminator.parameters()))
+    assert m.opt_g.state[g_param]["step"] == 2 and m.opt_d.state[d_param]["step"] == 1
+    assert {"loss", "l1", "g_gan", "l1_levels", "d", "d_real", "d_fake"} <= set(out)
+    l1_first = F.l1_loss(first, levels[0][:, 1:]).item()
+    assert 2 * out["l1_levels"] - out["l1"] == pytest.approx(l1_first, rel=1e-4)
 
 
 def test_pretrained_encoder_is_loaded_after_the_reference_init(tmp_path):
@@ -178,3 +210,78 @@ def test_pretrained_encoder_is_loaded_after_the_reference_init(tmp_path):
 def test_bad_shrink_size_is_named():
     with pytest.raises(ValueError, match="shrink_size"):
         c2f_level_sizes(64, 64, 1.0, 5, 16)
+
+
+def _trained(steps: int = 3, **overrides):
+    """A tiny C2F after a few GAN steps (running statistics no longer the initial 0 / 1)."""
+    m = tiny(pretrain_steps=0, **overrides).train()
+    for step in range(steps):
+        m.train_step(_batch(4, seed=step), step)
+    return m
+
+
+def test_colorize_leaves_every_buffer_bit_identical_in_both_inference_norms():
+    m = _trained()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    L = _batch(4, seed=9)["L"]
+    for norm in ("batch", "running"):
+        m.config.inference_norm = norm
+        for mode in (m.train, m.eval):  # whatever mode the caller left it in
+            mode()
+            m.colorize(L)
+            after = m.state_dict()
+            assert all(torch.equal(before[k], after[k]) for k in before), norm
+    assert not any(mod.training for mod in m.generator.modules())  # modes restored (eval, the last one)
+
+
+def test_batch_inference_is_the_training_mode_forward_and_running_is_eval():
+    """``batch`` = the reference's model run in training mode (what the paper describes), minus its buffer updates;
+    ``running`` = eval mode. After training the two differ."""
+    m = _trained()
+    L = _batch(4, seed=9)["L"]
+    sizes = m.level_sizes(32, 32)
+    reference = copy.deepcopy(m.generator).train()
+    with torch.no_grad():
+        expected_batch = reference(pyramid(L, sizes))[-1]
+        expected_running = copy.deepcopy(m.generator).eval()(pyramid(L, sizes))[-1]
+    assert not torch.equal(reference.unet.middle[0].running_mean, m.generator.unet.middle[0].running_mean)
+    m.config.inference_norm = "batch"
+    got_batch = m.colorize(L)
+    m.config.inference_norm = "running"
+    got_running = m.colorize(L)
+    torch.testing.assert_close(got_batch, expected_batch, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got_running, expected_running, rtol=0, atol=1e-6)
+    assert (got_batch - got_running).abs().max() > 1e-3
+
+
+def test_pretraining_length_in_epochs_follows_the_trainers_epoch():
+    from colorbench.data import build_dataset
+    from colorbench.train import train
+
+    m = tiny(pretrain_steps=None, pretrain_epochs=2)
+    with pytest.raises(ValueError, match="pretrain_epochs"):
+        m.phase(0)
+    m.steps_per_epoch = 7
+    assert (m.phase(13), m.phase(14)) == ("pretrain", "gan")
+    data = build_dataset("synthetic", "train", size=32, seed=0, length=16)
+    result = train("c2f", data, overrides={**TINY, "pretrain_steps": None, "pretrain_epochs": 1}, epochs=2,
+                   batch_size=8, size=32, device="cpu", progress=False)
+    assert result.method.steps_per_epoch == 2 and result.steps == 4
+    assert [("g_gan" in row) for row in result.history] == [False, False, True, True]
+
+
+def test_padded_pixels_are_predicted_zero_at_every_level():
+    """A ``valid`` mask (the ``crop = "pad"`` data option): the reference overwrites the padded prediction with 0."""
+    m = tiny(pretrain_steps=1).train()
+    batch = _batch(2, size=32)
+    valid = torch.ones(2, 1, 32, 32, dtype=torch.bool)
+    valid[:, :, :, 20:] = False
+    sizes = m.level_sizes(32, 32)
+    preds = m.generator(pyramid(batch["L"], sizes), mask_pyramid(valid, sizes))
+    for p, v in zip(preds, mask_pyramid(valid, sizes)):
+        assert torch.count_nonzero(p.masked_select(~v)) == 0 and torch.count_nonzero(p.masked_select(v)) > 0
+    batch["ab"] = batch["ab"].masked_fill(~valid, 0.0)
+    out = m.train_step({**batch, "valid": valid}, 0)
+    with torch.no_grad():
+        pred = m.generator([batch["L"]], [valid])[-1]
+    assert torch.count_nonzero(pred[..., 20:]) == 0 and out["l1"] > 0

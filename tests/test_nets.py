@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from colorbench.nets.blocks import conv_same, evaluating, make_norm
+from colorbench.nets.blocks import batch_statistics, conv_same, evaluating, make_norm
 from colorbench.nets.init import init_normal_, init_xavier_
 from colorbench.nets.padding import apply_padded, crop_to, pad_to_multiple
 from colorbench.nets.patchgan import PatchGAN
@@ -126,6 +126,56 @@ def test_evaluating_restores_modes() -> None:
     with evaluating(net):
         assert not any(m.training for m in net.modules())
     assert net.training and net[0].training and not net[1].training
+
+
+def test_batch_statistics_normalise_by_the_batch_and_leave_buffers_alone() -> None:
+    """Against ``F.batch_norm`` with ``training=True`` and no running buffers (torch's own batch-statistics path)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Dropout(0.5))
+    net[1].running_mean.fill_(0.3)
+    net[1].running_var.fill_(2.0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(4, 2, 9, 9)
+    with torch.no_grad(), batch_statistics(net):
+        out = net(x)
+        assert not net[2].training  # no dropout
+    bn = net[1]
+    expected = torch.nn.functional.batch_norm(net[0](x), None, None, bn.weight, bn.bias, True, 0.1, bn.eps)
+    torch.testing.assert_close(out, expected.detach(), rtol=0, atol=1e-6)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert net.training and net[1].track_running_stats  # restored
+    one = torch.randn(1, 2, 3, 3)  # one value per channel after the conv: the limit x - mean = 0 gives the bias
+    with torch.no_grad(), batch_statistics(net):
+        # atol: torch rounds the mean of (x, x) to within ~1e-7 of x, divided by sqrt(eps = 1e-5)
+        torch.testing.assert_close(net(one), bn.bias.detach().view(1, 3, 1, 1), rtol=0, atol=1e-4)
+    assert not net[1]._forward_hooks and not net[1]._forward_pre_hooks
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+# ------------------------------------------------------------------------------------ DynamicUnet (C2F)
+def test_dynamic_unet_skips_channels_and_any_size() -> None:
+    """Channels derived by hand from fastai's rules (up/2 + skip, the last block halved) and any input size."""
+    from colorbench.nets.dynamic_unet import DynamicUnet, resnet_encoder
+
+    net = DynamicUnet(resnet_encoder("resnet18", 3, 5), 2, 3)
+    assert net.skip_at == (2, 4, 5, 6)  # relu (/2), layer1 (/4), layer2 (/8), layer3 (/16)
+    assert [b.out_channels for b in net.blocks] == [512, 384, 256, 96]
+    assert net.cross.convpath[0][0].in_channels == 96 + 3 and net.head.out_channels == 2
+    shallow = DynamicUnet(resnet_encoder("resnet18", 1, 3), 2, 1)
+    assert shallow.skip_at == (2, 4) and [b.out_channels for b in shallow.blocks] == [128, 64]
+    for hw in [(37, 53), (3, 5), (64, 64)]:
+        assert shallow(torch.randn(2, 1, *hw)).shape == (2, 2, *hw)
+
+
+def test_icnr_starts_the_pixel_shuffle_as_a_nearest_upsampling() -> None:
+    from colorbench.nets.dynamic_unet import PixelShuffleICNR
+
+    torch.manual_seed(0)
+    up = PixelShuffleICNR(6, 4)
+    x = torch.randn(1, 6, 5, 7)
+    out = up(x)
+    assert out.shape == (1, 4, 10, 14)
+    torch.testing.assert_close(out, torch.nn.functional.interpolate(out[..., ::2, ::2], scale_factor=2))
 
 
 # ------------------------------------------------------------------------------------------------- U-Net

@@ -56,7 +56,7 @@ def test_rows_shapes_and_call_counts():
         assert r["memory_kind"] == "cpu_peak_rss_growth" and r["peak_memory_mb"] >= 0
 
 
-def test_cpu_peak_memory_sees_a_large_allocation():
+def test_cpu_peak_memory_sees_a_large_allocation(trimmed_heap):
     rows = profile_colorize(OneConv(OneConv.Config(hold_mb=96)), sizes=[(16, 16)], device="cpu", repeats=1)
     assert rows[0]["peak_memory_mb"] >= 64, rows[0]  # 96 MB held for 50 ms
     small = profile_colorize(OneConv(), sizes=[(16, 16)], device="cpu", repeats=1)
@@ -94,7 +94,7 @@ def test_cuda_rows_use_max_allocated():
     assert rows[0]["memory_kind"] == "cuda_max_allocated" and rows[0]["peak_memory_mb"] > 0
 
 
-def test_cpu_size_projected_past_available_memory_is_skipped_not_run(monkeypatch):
+def test_cpu_size_projected_past_available_memory_is_skipped_not_run(monkeypatch, trimmed_heap):
     """On the CPU the OOM killer, not an exception, meets an over-large allocation: such a size must not run."""
     import colorbench.profiler as profiler
 

@@ -5,8 +5,14 @@ Split: a manifest CSV (``manifest=``), per-split lists of names (``split_lists=`
 by label). Labels: ``labels="folders"`` gives each top-level sub-folder a class (sorted names -> 0, 1, ...).
 
 Transforms: ``resize`` (shorter side to this many pixels; ``"crop"`` = to ``size``; None = native, the default),
-then a ``size``×``size`` crop: random on train (and a horizontal flip unless ``flip=False``), centred on val and
-test. Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
+then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random on train (and a horizontal flip unless
+``flip=False``), centred on val and test. ``crop="pad"`` keeps the whole image instead (the C2F reference's
+training data): shrunk so its longer side is at most ``size`` (never enlarged), flipped on train as above, and
+placed top-left on a ``size``×``size`` canvas padded with mid grey (L = a = b = 0 in network units); the item gains
+``"valid"`` (``[1,size,size]`` bool, True on image pixels) for methods that mask the padding. The reference pads
+each batch to its largest image; a fixed canvas gives the same batches whenever a batch holds a ``size``-px side in
+both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. Metrics over such items
+include the padding unless the evaluator honours ``valid``. Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
 only opens headers, for very large folders); files that cannot be used are skipped with one warning each, naming the
 file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept
 in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default
@@ -25,7 +31,8 @@ import numpy as np
 from colorbench.data.base import ColorDataset
 from colorbench.data.images import DEFAULT_MAX_PIXELS, EXTENSIONS, BadImage, find_images, probe, read_rgb
 from colorbench.data.splits import per_class_split, ratio_split, read_manifest, read_split_lists
-from colorbench.data.transforms import centre_crop_box, item_rng, random_crop_box, resize_short_side, to_item
+from colorbench.data.transforms import (centre_crop_box, item_rng, pad_item, random_crop_box,
+                                        resize_long_side_at_most, resize_short_side, to_item)
 from colorbench.errors import UserError
 
 MAX_FILE_WARNINGS = 20  # individual warnings per build; the summary counts every skipped file
@@ -56,7 +63,7 @@ class FolderDataset(ColorDataset):
                  image_dir: str | None = None, labels: str = "none", manifest: str | None = None,
                  split_lists: Mapping[str, str] | None = None, per_class: Mapping[str, int] | None = None,
                  ratios: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0, stratify: bool = False,
-                 resize: int | str | None = None, flip: bool = True, allow_grey: bool = False,
+                 resize: int | str | None = None, crop: str = "square", flip: bool = True, allow_grey: bool = False,
                  extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  name: str | None = None, how_to_get: str | None = None) -> None:
@@ -76,6 +83,9 @@ class FolderDataset(ColorDataset):
             raise UserError(f"labels must be 'none' or 'folders'; got {labels!r}")
         if check not in ("decode", "header"):
             raise UserError(f"check must be 'decode' or 'header'; got {check!r}")
+        if crop not in ("square", "pad"):
+            raise UserError(f"crop must be 'square' or 'pad'; got {crop!r}")
+        self.crop = crop
         if resize == "crop":
             resize = size
         self.resize = int(resize) if resize is not None else None
@@ -121,7 +131,7 @@ class FolderDataset(ColorDataset):
             assignment = ratio_split(keys, ratios, split_seed, file_labels if stratify else None)
 
         chosen = [i for i, k in enumerate(keys) if assignment.get(k) == self.split]
-        min_size = 0 if self.resize is not None else size
+        min_size = 0 if self.resize is not None or crop == "pad" else size
         self.skipped: list[tuple[str, str]] = []
         self.paths: list[Path] = []
         self.labels: list[int | None] = []
@@ -163,7 +173,8 @@ class FolderDataset(ColorDataset):
                             f"({len(chosen)} files assigned, {len(self.skipped)} skipped); {how}")
 
     def _resized(self, image: np.ndarray) -> np.ndarray:
-        return resize_short_side(image, self.resize) if self.resize is not None else image
+        image = resize_short_side(image, self.resize) if self.resize is not None else image
+        return resize_long_side_at_most(image, self.size) if self.crop == "pad" else image
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -180,12 +191,15 @@ class FolderDataset(ColorDataset):
     def __getitem__(self, index: int) -> dict:
         image = self.image(index)
         h, w = image.shape[:2]
+        label = self.labels[index]
+        rng = item_rng(self.seed, self.epoch, index) if self.augment else None
+        if self.crop == "pad":
+            flip = rng is not None and self.flip and bool(rng.integers(0, 2))
+            return pad_item(to_item(image, index, label, flip=flip), self.size)
         flip = False
-        if self.augment:
-            rng = item_rng(self.seed, self.epoch, index)
+        if rng is not None:
             y, x = random_crop_box(h, w, self.size, rng)
             flip = self.flip and bool(rng.integers(0, 2))
         else:
             y, x = centre_crop_box(h, w, self.size)
-        label = self.labels[index]
         return to_item(image[y:y + self.size, x:x + self.size], index, label, flip=flip)

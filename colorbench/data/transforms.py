@@ -1,4 +1,5 @@
-"""Item transforms shared by every dataset: seeded random/centre crop, horizontal flip, resize, and the Lab item.
+"""Item transforms shared by every dataset: seeded random/centre crop, horizontal flip, resize, padding to a canvas,
+and the Lab item.
 
 Randomness is a pure function of ``(seed, epoch, index)`` (:func:`item_rng`), so a worker process, a resumed run and a
 second run all see the same crops and flips.
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorbench.color import rgb_to_network
+from colorbench.color import network_to_rgb, rgb_to_network
 
 
 def item_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
@@ -41,6 +42,37 @@ def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = short / min(h, w)
     return resize_uint8(image, max(short, round(h * scale)), max(short, round(w * scale)))
+
+
+def resize_long_side_at_most(image: np.ndarray, long: int) -> np.ndarray:
+    """Shrink ``[H,W,3]`` uint8 so its longer side is at most ``long`` px, keeping the aspect ratio (never enlarges;
+    each side ``round(side * long / max(H, W))``, as the C2F reference's ``max_img_size``)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= long:
+        return image
+    scale = long / max(h, w)
+    return resize_uint8(image, max(1, round(h * scale)), max(1, round(w * scale)))
+
+
+def pad_item(item: dict, size: int) -> dict:
+    """A :func:`to_item` item of any ``H×W <= size×size`` placed top-left on a ``size×size`` canvas.
+
+    Padding is L = a = b = 0 in network units (Lab 50, 0, 0: mid grey; ``rgb`` is that grey), as the C2F
+    reference's ``LabImageBatch`` pads. Adds ``"valid"``: ``[1,size,size]`` bool, True on the image's pixels."""
+    h, w = item["L"].shape[-2:]
+    if h > size or w > size:
+        raise ValueError(f"pad_item: a {h}x{w} image does not fit a {size}x{size} canvas")
+    grey = network_to_rgb(torch.zeros(1, 1, 1, 1), torch.zeros(1, 2, 1, 1))[0]  # [3,1,1]
+    out = dict(item)
+    for key, fill in (("L", None), ("ab", None), ("rgb", grey)):
+        x = item[key]
+        canvas = x.new_zeros(x.shape[0], size, size) if fill is None else fill.expand(x.shape[0], size, size).clone()
+        canvas[:, :h, :w] = x
+        out[key] = canvas
+    valid = torch.zeros(1, size, size, dtype=torch.bool)
+    valid[:, :h, :w] = True
+    out["valid"] = valid
+    return out
 
 
 def to_item(rgb_u8: np.ndarray, index: int, label: int | None = None, flip: bool = False) -> dict:

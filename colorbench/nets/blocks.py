@@ -1,4 +1,5 @@
-"""Small helpers shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs, eval mode."""
+"""Small helpers shared by the U-Net and the discriminators: norms by name, TF-style 'same' convs, eval mode and
+batch-statistics inference."""
 from __future__ import annotations
 
 import contextlib
@@ -88,3 +89,43 @@ def evaluating(module: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+@contextlib.contextmanager
+def batch_statistics(module: nn.Module) -> Iterator[nn.Module]:
+    """Inside the block every batch norm of ``module`` normalises with the statistics of the batch it is given, as
+    in training, but **leaves its running buffers untouched** (``running_mean``, ``running_var`` and
+    ``num_batches_tracked`` stay bit-identical); every other submodule is in eval mode (no dropout). Each
+    submodule's mode and ``track_running_stats`` are restored afterwards.
+
+    This is what a network run "in exactly the same manner as during training" computes (the C2F paper's
+    inference), without training mode's side effect on the buffers. It is done with torch's own switch: a batch
+    norm in training mode with ``track_running_stats=False`` calls ``F.batch_norm`` with no running buffers.
+    A layer that sees one value per channel (batch 1 and a 1×1 map), which torch refuses in training mode,
+    outputs its bias: the limit of batch statistics (``x - mean = 0``), computed by torch on the input doubled.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracking = [m.track_running_stats for m in norms]
+    doubled: dict[nn.Module, bool] = {}
+
+    def double_single_values(m: nn.Module, args: tuple) -> tuple | None:
+        x = args[0]
+        doubled[m] = x.numel() == x.shape[1]
+        return (torch.cat((x, x)),) if doubled[m] else None
+
+    def undouble(m: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+        return out[:1] if doubled.pop(m, False) else out
+
+    hooks = []
+    with evaluating(module):
+        for m in norms:
+            m.train()
+            m.track_running_stats = False
+            hooks += [m.register_forward_pre_hook(double_single_values), m.register_forward_hook(undouble)]
+        try:
+            yield module
+        finally:
+            for h in hooks:
+                h.remove()
+            for m, track in zip(norms, tracking):
+                m.track_running_stats = track

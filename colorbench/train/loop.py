@@ -211,6 +211,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     elif overrides:
         raise UserError("config overrides apply only when the method is given by name; build the Method with them")
     plan = BatchPlan(len(dataset), batch_size, seed, rank=info.rank, world=info.world)
+    method.steps_per_epoch = plan.steps_per_epoch  # schedules given in epochs (Method.epoch_steps)
     total = steps if steps is not None else epochs * plan.steps_per_epoch
     if channels_last is None:
         channels_last = dev.type == "cuda"

@@ -1,0 +1,138 @@
+"""Pinned parameter counts: every network of every registered method and variant, in its paper configuration.
+
+A method is built with its default config (the paper's defaults, crop included) plus the variant, with empty weight
+caches (nothing is downloaded; pretrained backbones keep their random init, which does not change a count). Each
+network (an ``nn.Module`` child of the method) must have exactly the pinned trainable and frozen parameter counts,
+and every (method, variant) that is registered must be in the table, so a change that alters an architecture, or a
+new variant or network, fails here until its line is added or changed on purpose.
+
+One line per network: ``(method, variant, network, trainable, frozen, source)``. ``network = "-"`` marks a method
+without networks. ``source`` says where the number comes from: a paper table, a reference repository's file (the
+count of that code's network), or "our own derivation" (the count of our implementation, checked by nothing
+outside colorbench; pinned so that it changes only on purpose).
+"""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from torch import nn
+
+import colorbench as cb
+from colorbench.registry import get_method, list_methods
+
+C2F_G = "tstreule/c2f_img_color, src/generator.py: fastai DynamicUnet(create_body(resnet18, n_in={n}, cut=-2), 2)"
+PATCHGAN = ("junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py: NLayerDiscriminator(3, 64, 3, BatchNorm2d); "
+            "= tstreule/c2f_img_color, src/discriminator.py: PatchDiscriminator(3, 64, 3)")
+PIX2PIX_G = "junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py: UnetGenerator(1, 2, 8, 64, BatchNorm2d), 256²"
+KTH_UNET = "duartegalvao/Image-Colorization-with-Deep-Learning (the KTH report's code): the U-Net at 32²"
+GORRIZ_G = "bbc/ColorGAN (Górriz et al.): the generator at 256²"
+OURS = "our own derivation"
+
+COUNTS: list[tuple[str, str, str, int, int, str]] = [
+    # method, variant, network, trainable, frozen, source
+    ("c2f", "default", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "default", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "base", "generator", 31_099_672, 0, C2F_G.format(n=1)),
+    ("c2f", "base", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "intermediate", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "intermediate", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "intermediate_avg", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "intermediate_avg", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "smp", "generator", 14_328_354, 0, f"{OURS}: segmentation-models-pytorch Unet('resnet18', classes=2)"),
+    ("c2f", "smp", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "s1.2_d1", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "s1.2_d1", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "s1.2_d10", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "s1.2_d10", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "s2.0_d1", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "s2.0_d1", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "s2.0_d10", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "s2.0_d10", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("featrec", "default", "generator", 41_830_276, 0, GORRIZ_G),
+    ("featrec", "default", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
+    ("featrec", "default", "features", 0, 1_735_488, "torchvision vgg16().features[:16] (to relu3_3)"),
+    ("featrec", "fpn", "generator", 41_830_276, 0, GORRIZ_G),
+    ("featrec", "fpn", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
+    ("featrec", "fpn", "features", 0, 23_155_264, f"{OURS}: segmentation-models-pytorch FPN('resnet34') features"),
+    ("featrec", "pix2pix", "generator", 54_409_858, 0, PIX2PIX_G),
+    ("featrec", "pix2pix", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("featrec", "pix2pix", "features", 0, 1_735_488, "torchvision vgg16().features[:16] (to relu3_3)"),
+    ("featrec", "resnet50", "generator", 41_830_276, 0, GORRIZ_G),
+    ("featrec", "resnet50", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
+    ("featrec", "resnet50", "features", 0, 225_344, f"{OURS}: torchvision resnet50 stem + layer1"),
+    ("featrec", "unet", "generator", 41_830_276, 0, GORRIZ_G),
+    ("featrec", "unet", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
+    ("featrec", "unet", "features", 0, 24_436_224, f"{OURS}: segmentation-models-pytorch Unet('resnet34') features"),
+    ("gorriz", "default", "generator", 41_830_276, 0, GORRIZ_G),
+    ("gorriz", "default", "discriminator", 8_298_825, 0, f"{OURS}: multi-scale (3) spectral-norm discriminator"),
+    ("gorriz", "bn", "generator", 41_830_402, 0, f"{OURS}: Górriz generator with batch norm"),
+    ("gorriz", "bn", "discriminator", 2_766_529, 0, f"{OURS}: single-scale batch-norm discriminator"),
+    ("gorriz", "no_ibn", "generator", 41_830_402, 0, f"{OURS}: Górriz generator without instance-batch norm"),
+    ("gorriz", "no_ibn", "discriminator", 8_299_587, 0, f"{OURS}: multi-scale discriminator without IBN"),
+    ("gorriz", "no_sn", "generator", 41_830_276, 0, GORRIZ_G),
+    ("gorriz", "no_sn", "discriminator", 8_298_825, 0, f"{OURS}: multi-scale discriminator, plain convs"),
+    ("gorriz", "per_channel_in", "generator", 41_830_402, 0, f"{OURS}: Górriz generator, per-channel instance norm"),
+    ("gorriz", "per_channel_in", "discriminator", 8_299_587, 0, f"{OURS}: multi-scale, per-channel instance norm"),
+    ("gorriz", "single_scale", "generator", 41_830_276, 0, GORRIZ_G),
+    ("gorriz", "single_scale", "discriminator", 2_766_275, 0, f"{OURS}: one scale of the Górriz discriminator"),
+    ("gray", "default", "-", 0, 0, "no network: L with a = b = 0"),
+    ("koalarization", "default", "extractor", 0, 55_843_464, "timm inception_resnet_v2 (1000 logits; TF-slim's: 1001)"),
+    ("koalarization", "default", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
+    ("koalarization", "ce", "extractor", 0, 23_834_568, "timm / torchvision inception_v3 without the aux head"),
+    ("koalarization", "ce", "colornet", 6_648_645, 0, f"{OURS}: colornet with a binned-ab classification head"),
+    ("koalarization", "convnext_tiny", "extractor", 0, 28_589_128, "timm convnext_tiny (ImageNet-1k head)"),
+    ("koalarization", "convnext_tiny", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
+    ("koalarization", "fusion256", "extractor", 0, 23_834_568, "timm / torchvision inception_v3 without the aux head"),
+    ("koalarization", "fusion256", "colornet", 6_383_330, 0, f"{OURS}: encoder, 256-wide fusion, decoder"),
+    ("koalarization", "inception_v3", "extractor", 0, 23_834_568, "timm / torchvision inception_v3 without the aux head"),
+    ("koalarization", "inception_v3", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
+    ("mean_color", "default", "-", 0, 0, "no network: the training set's mean ab"),
+    ("pix2pix", "default", "generator", 54_409_858, 0, PIX2PIX_G),
+    ("pix2pix", "default", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("unet_l1", "default", "net", 16_654_722, 0, KTH_UNET),
+    ("unet_l2", "default", "net", 16_654_722, 0, KTH_UNET),
+    ("vacgan", "default", "generator", 16_654_722, 0, KTH_UNET),
+    ("vacgan", "default", "discriminator", 2_766_657, 0, f"{OURS}: VAC+GAN discriminator at 32²"),
+    ("vacgan", "default", "classifier", 1_748_682, 0, f"{OURS}: VAC+GAN classifier (10 classes)"),
+    ("vacgan", "code", "generator", 16_654_722, 0, KTH_UNET),
+    ("vacgan", "code", "discriminator", 2_764_737, 0, f"{OURS}: the KTH code's discriminator at 32²"),
+    ("vacgan", "code", "classifier", 1_748_682, 0, f"{OURS}: VAC+GAN classifier (10 classes)"),
+]
+
+PINNED: dict[tuple[str, str], dict[str, tuple[int, int, str]]] = {}
+for _m, _v, _net, _trainable, _frozen, _source in COUNTS:
+    PINNED.setdefault((_m, _v), {})[_net] = (_trainable, _frozen, _source)
+REGISTERED = [(m, v) for m in list_methods() for v in sorted(get_method(m).variants)]
+
+
+def counts(method: nn.Module) -> dict[str, tuple[int, int]]:
+    """``{child name: (trainable, frozen)}`` over the method's ``nn.Module`` children that hold parameters."""
+    out = {}
+    for name, net in method.named_children():
+        params = list(net.parameters())
+        if params:
+            out[name] = (sum(p.numel() for p in params if p.requires_grad),
+                         sum(p.numel() for p in params if not p.requires_grad))
+    return out
+
+
+def test_every_registered_method_and_variant_is_pinned():
+    missing = sorted(set(REGISTERED) - set(PINNED))
+    stale = sorted(set(PINNED) - set(REGISTERED))
+    assert not missing, f"add a line per network of {missing} to COUNTS (build it and count, then say the source)"
+    assert not stale, f"COUNTS names methods/variants that are not registered: {stale}"
+    assert all(source.strip() for *_, source in COUNTS)
+
+
+@pytest.mark.parametrize("method,variant", sorted(PINNED), ids=[f"{m}:{v}" for m, v in sorted(PINNED)])
+def test_paper_configuration_parameter_counts(caches, method, variant):
+    cls = get_method(method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no pretrained weights on disk": expected with empty caches
+        m = cb.create_method(method, variant=variant, num_classes=10 if cls.needs_labels else None)
+    expected = {net: value[:2] for net, value in PINNED[(method, variant)].items() if net != "-"}
+    got = counts(m)
+    wrong = {net: f"pinned {expected.get(net)}, built {got.get(net)} ({PINNED[(method, variant)].get(net, ('',) * 3)[2]})"
+             for net in set(expected) | set(got) if expected.get(net) != got.get(net)}
+    assert not wrong, f"{method}:{variant} (trainable, frozen) counts changed: {wrong}"
