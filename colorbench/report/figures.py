@@ -49,6 +49,8 @@ def setup_notebook() -> None:
     pd.set_option("display.width", 250)
 
     warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto in a kernel without ipywidgets
+    # a warning's text without the source file's path: committed notebooks must not carry this machine's paths
+    warnings.formatwarning = lambda message, category, *_args, **_kw: f"{category.__name__}: {message}\n"
     matplotlib.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 8})
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
