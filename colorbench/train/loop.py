@@ -190,11 +190,12 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
     if isinstance(dataset, str):
-        from colorbench.data import build_dataset
+        from colorbench.data import build_dataset, protocol_for
 
         dataset = build_dataset(dataset_name, "train", size=size, seed=seed, **dict(data_options or {}))
-        if val_dataset is None and val_every:
-            val_dataset = build_dataset(dataset_name, "val", size=size, seed=seed, **dict(data_options or {}))
+        if val_dataset is None and val_every:  # the dataset's evaluation protocol, on its val split
+            val = protocol_for(dataset_name).validation(val_images)
+            val_dataset = build_dataset(dataset_name, val.split, size=val.size, seed=seed, **dict(data_options or {}))
     if isinstance(method, str):
         from colorbench.registry import create_method
 
