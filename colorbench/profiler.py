@@ -11,7 +11,8 @@ Peak memory, honestly labelled in ``memory_kind``:
   (``"cuda_max_allocated"``): tensors only, not the caching allocator's reserve or the CUDA context.
 * CPU: the peak of the process's resident set size (RSS) above its value when profiling began (the method built,
   before its first call), sampled every ~1 ms by a background thread during the warm-up calls, stopped before
-  the timed ones (``"cpu_peak_rss_growth"``). tracemalloc cannot see torch's allocator, so RSS is the honest
+  the timed ones (``"cpu_peak_rss_growth"``); free memory the process kept from earlier work is handed back to the OS
+  first (:func:`release_free_memory`). tracemalloc cannot see torch's allocator, so RSS is the honest
   measure; it misses peaks shorter than the sampling interval. Measured from one baseline, a later size never
   reads 0 because the allocator kept an earlier size's memory (it can only over-state a size smaller than an
   earlier one), so profile sizes in ascending order (the default).
@@ -80,6 +81,24 @@ class _RssSampler:
         if self._thread is not None:
             self._thread.join()
         self.peak = max(self.peak, _rss_bytes() or 0)
+
+
+def release_free_memory() -> None:
+    """Give the C allocator's free pages back to the OS (glibc's ``malloc_trim``; a no-op elsewhere), so that RSS
+    growth measures this call's memory, not memory an earlier one freed but the process kept."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+    except OSError:
+        return
+    if trim is not None:
+        trim(0)
 
 
 CPU_MEMORY_MARGIN = 1.25  # projected peak memory x this must fit in the available memory
@@ -201,6 +220,8 @@ def profile_colorize(method: Method, sizes: Sequence[tuple[int, int]] = DEFAULT_
     params = parameter_count(method)
     rows = []
     mb_per_pixel = 0.0  # the largest peak-RSS growth per pixel seen so far (CPU), to foresee a size that cannot fit
+    if device.type == "cpu":
+        release_free_memory()
     rss_base = _rss_bytes() if device.type == "cpu" else None
     try:
         for w, h in sizes:

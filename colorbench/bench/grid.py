@@ -23,6 +23,8 @@ from colorbench.errors import UserError
 from colorbench.registry import build_config, get_method, list_methods
 
 CELL_FORMAT = 2  # bump when the content of row.json changes meaning
+RUNTIME_KEYS = ("sizes", "repeats", "warmup", "repeats_large", "warmup_large", "large_mp")
+"""Runtime settings a ``[[runtime.extra]]`` entry may set for its own cells."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
         wanted = extra.get("variants") or [v for v in (cls.runtime_reference, *cls.runtime_variants) if v]
         wanted = sorted(cls.variants) if wanted in ("*", ["*"]) else wanted
         overrides = {**extra.get("config", {}), **per_method_cfg.get(name, {})}
-        settings = {**runtime, **{k: v for k, v in extra.items() if k in ("sizes", "repeats", "warmup")}}
+        settings = {**runtime, **{k: v for k, v in extra.items() if k in RUNTIME_KEYS}}
         for variant in wanted:
             if variant not in cls.variants:
                 warnings.warn(f"bench: runtime.extra: {name} does not declare variant {variant!r}; skipped",
