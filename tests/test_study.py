@@ -308,7 +308,7 @@ def test_no_id_recurs_across_participants_or_pairs(tmp_path, protocol):
 
 def test_participant_creation_is_capped_at_the_schedule_slots(tmp_path):
     root = tmp_path / "s"
-    m = make_study(root, n_photos=4, per_participant=3)
+    make_study(root, n_photos=4, per_participant=3)
     client, study = client_for(root)
     assert study.max_participants == 4 * 3  # photos x conditions
     tokens = [client.post("/api/start", json={}) for _ in range(study.max_participants)]

@@ -13,7 +13,6 @@ import csv
 import functools
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 from colorbench.metrics.table import HISTOGRAM_METRICS
 
