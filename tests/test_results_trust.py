@@ -14,7 +14,7 @@ import torch
 
 from colorbench import fingerprint
 from colorbench.bench import grid
-from colorbench.bench.outputs import README_END, README_START, readme_block
+from colorbench.bench.outputs import README_END, README_METRICS, README_START, readme_block
 from colorbench.bench.profiles import load_profile
 from colorbench.metrics import js_divergence, kl_divergence
 from colorbench.report import stats, tables
@@ -283,5 +283,5 @@ def test_readme_table_is_the_committed_metrics():
     per_image = pd.read_csv(folder / "per_image.csv")
     for f in (metrics, per_image):
         f["variant"] = f["variant"].astype(object).fillna("default").astype(str)
-    table, _ = tables.markdown(tables.summarise(metrics, per_image))
+    table, _ = tables.markdown(tables.summarise(metrics, per_image), README_METRICS)
     assert block == readme_block("quick", "sample", table)

@@ -23,6 +23,8 @@ from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, flag_r
                                       separated, summarise)
 
 README_START = "<!-- results:{profile}:start (written by make bench; do not edit) -->"
+README_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "js_a", "js_b")
+"""The README's columns (table.md has every figure): the same table, marks and flags, fewer columns."""
 README_END = "<!-- results:{profile}:end -->"
 
 
@@ -56,7 +58,7 @@ def _read(path: Path) -> pd.DataFrame:
 
 def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profile: str,
                   watch: dict[str, str]) -> tuple[list[Path], str]:
-    """Every file of one dataset's folder; returns the paths written and the main table (for the README)."""
+    """Every file of one dataset's folder; returns the paths written and the README's table."""
     rows = sorted(rows, key=_sort_key)
     written = [atomic.write_csv(out_dir / "metrics.csv", [flatten_row(r) for r in rows])]
     per_image = _per_image(rows)
@@ -67,6 +69,7 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
     s = summarise(metrics, per_image)
     legacy = any(r.get("provenance", {}).get("histograms") == "legacy" for r in rows)
     table, notes = markdown(s, legacy=legacy)
+    readme_table, _ = markdown(s, README_METRICS, legacy=legacy)
     comparison = comparison_markdown(s)
     wins = separated(s)
     text = [f"# `{profile}` profile on `{dataset}`", "", _settings_line(rows), "",
@@ -109,7 +112,7 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
                  figures.bench_loss_curves(out_dir / "loss_curves.png", logs)):
         if path:
             written.append(path)
-    return written, table
+    return written, readme_table
 
 
 def _truth(s: Any) -> str:
