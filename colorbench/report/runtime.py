@@ -14,8 +14,9 @@ import pandas as pd
 from colorbench.report.published import paper_seconds
 from colorbench.report.tables import is_number, label
 
-SPREAD_NOTE = ("Median over the timed repeats after a warm-up, with the spread (fastest–slowest repeat); one image "
-               "per call (batch 1). Peak memory: CUDA max allocated on a GPU, peak RSS above the process's baseline "
+SPREAD_NOTE = ("Median of the timed calls, with their spread (fastest–slowest call; the warm-up calls and timed "
+               "repeats of every size are in runtime.csv, warmup_<size> and repeats_<size>); one image per call "
+               "(batch 1). Peak memory: CUDA max allocated on a GPU, peak RSS above the process's baseline "
                "on the CPU. Each network is timed once, untrained, in its paper configuration (time does not depend "
                "on the weights).")
 
@@ -120,7 +121,7 @@ def ratio_markdown(frame: pd.DataFrame, method: str) -> str:
     cls = get_method(method)
     head = ["resolution", f"{cls.runtime_reference} ms"] + [f"{v} ms · ratio (paper)" for v in cls.runtime_variants]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    for size in dict.fromkeys(r["resolution"] for r in rows):
+    for size in dict.fromkeys(r["resolution"] for r in rows if r["ms"] is not None):  # sizes a variant was timed at
         at = {r["variant"]: r for r in rows if r["resolution"] == size}
         first = next(iter(at.values()))
         cells = [size, f"{first['reference_ms']:,.1f}" if is_number(first["reference_ms"]) else "n/a"]

@@ -78,10 +78,12 @@ def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """One ``metrics.csv`` row from a cell's ``row.json``: identity, every figure, runtime per size, then
     provenance (nested values as JSON)."""
     flat: dict[str, Any] = {k: row.get(k) for k in ("kind", "method", "variant", "dataset", "seed", "status")}
-    flat.update(row.get("metrics", {}))
+    figures = dict(row.get("metrics", {}))
+    flat.update({k: figures.pop(k) for k in METRICS if k in figures})  # a fixed column order, cached or not
+    flat.update(dict(sorted(figures.items())))
     for r in row.get("runtime", []):
         tag = r["size"]
-        for k in ("ms_per_image", "ms_min", "ms_max", "images_per_s", "peak_memory_mb"):
+        for k in ("ms_per_image", "ms_min", "ms_max", "images_per_s", "peak_memory_mb", "warmup", "repeats"):
             flat[f"{k}_{tag}"] = r.get(k)
         if r.get("status", "ok") != "ok":
             flat[f"status_{tag}"] = r.get("status")
@@ -91,9 +93,9 @@ def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
     flat["code_hash"] = row.get("code_hash")
     flat["data_fingerprint"] = row.get("data_fingerprint")
     flat["environment"] = row.get("environment")
-    for k, v in dict(row.get("provenance", {})).items():
+    for k, v in sorted(dict(row.get("provenance", {})).items()):
         flat[k] = v
-    for k, v in dict(row.get("na_reasons", {})).items():
+    for k, v in sorted(dict(row.get("na_reasons", {})).items()):
         flat[f"{k}_note"] = v
     if row.get("error"):
         flat["error"] = row["error"]
