@@ -97,3 +97,14 @@ def test_cli_flag(capsys) -> None:
     out = capsys.readouterr().out
     assert code == 0
     assert "| vacgan[dcgan] on cifar10 seed 0 | 19,421,379 | 0 | 2/128 | 32/32 | stand-in |" in out
+
+
+def test_dry_run_writes_its_table_and_the_reproduction_tables(paper_rows, tmp_path) -> None:
+    rows, device = paper_rows
+    written = dryrun.write_dry_run(tmp_path, "paper", rows, device, dryrun.format_table(rows, device))
+    names = sorted(p.relative_to(tmp_path / "paper").as_posix() for p in written)
+    assert names == ["dryrun.csv", "dryrun.md", "reproduction/c2f.md", "reproduction/kth.md",
+                     "reproduction/koalarization.md", "reproduction/tarres.md"]
+    kth = (tmp_path / "paper" / "reproduction" / "kth.md").read_text()
+    line = next(ln for ln in kth.splitlines() if ln.startswith("| unet_l1 |"))
+    assert "not run: `colorbench bench --profile paper --methods unet_l1 --datasets cifar10` (dry run: ≈" in line
