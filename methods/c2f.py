@@ -77,6 +77,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench.nets.gan import gan_loss
 from colorbench.method import Batch, Method
 from colorbench.nets.blocks import batch_statistics, evaluating
 from colorbench.nets.init import init_normal_
@@ -311,15 +312,11 @@ class C2F(Method):
         return "pretrain" if step < self.pretrain_length() else "gan"
 
     # ------------------------------------------------------------------------------------------ training
-    def _gan_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
-        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-        return F.binary_cross_entropy_with_logits(logits.float(), target.float())
-
     def _d_step(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
         """One discriminator step: real pairs -> 1, generated pairs (detached) -> 0."""
         self.discriminator.requires_grad_(True)
-        d_real = self._gan_loss(self.discriminator(torch.cat((L, ab), dim=1)), True)
-        d_fake = self._gan_loss(self.discriminator(torch.cat((L, fake.detach()), dim=1)), False)
+        d_real = gan_loss("bce", self.discriminator(torch.cat((L, ab), dim=1)), True)
+        d_fake = gan_loss("bce", self.discriminator(torch.cat((L, fake.detach()), dim=1)), False)
         d = 0.5 * (d_real + d_fake)
         self.opt_d.zero_grad(set_to_none=True)
         d.backward()
@@ -329,7 +326,7 @@ class C2F(Method):
     def _g_gan(self, L: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The generator's adversarial loss (target ``gan_target``), discriminator frozen."""
         self.discriminator.requires_grad_(False)
-        return self._gan_loss(self.discriminator(torch.cat((L, fake), dim=1)), self.config.gan_target == "real")
+        return gan_loss("bce", self.discriminator(torch.cat((L, fake), dim=1)), self.config.gan_target == "real")
 
     def _g_step(self, loss: torch.Tensor) -> None:
         self.opt_g.zero_grad(set_to_none=True)

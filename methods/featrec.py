@@ -52,7 +52,8 @@ from colorbench.color import network_to_rgb
 from colorbench.method import Batch, Method
 from colorbench.nets.gorriz import GorrizDiscriminator, GorrizGenerator, finish, gorriz_levels
 from colorbench.nets.init import init_normal_
-from colorbench.nets.multiscale import MultiScaleDiscriminator, lsgan_loss
+from colorbench.nets.gan import gan_loss
+from colorbench.nets.multiscale import MultiScaleDiscriminator
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.nets.patchgan import PatchGAN
 from colorbench.nets.unet import levels_for, pix2pix_unet
@@ -250,9 +251,7 @@ class Featrec(Method):
 
     def _adv(self, pair: torch.Tensor, target: float) -> torch.Tensor:
         out = self.discriminator(pair)
-        if self.config.base == "gorriz":
-            return lsgan_loss(out, target)
-        return F.binary_cross_entropy_with_logits(out.float(), torch.full_like(out.float(), target))
+        return gan_loss("lsgan" if self.config.base == "gorriz" else "bce", out, target == 1.0)
 
     def _d_step(self, loss: torch.Tensor) -> None:
         self.opt_d.zero_grad(set_to_none=True)

@@ -32,7 +32,8 @@ from torch import nn
 
 from colorbench.method import Batch, Method
 from colorbench.nets.gorriz import GorrizDiscriminator, GorrizGenerator, finish, gorriz_levels
-from colorbench.nets.multiscale import MultiScaleDiscriminator, lsgan_loss
+from colorbench.nets.gan import gan_loss
+from colorbench.nets.multiscale import MultiScaleDiscriminator
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.registry import register_method
 
@@ -108,22 +109,22 @@ class Gorriz(Method):
         real_pair, fake_pair = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
 
         if c.d_update == "split":
-            d_real = lsgan_loss(self.discriminator(real_pair), 1.0)
+            d_real = gan_loss("lsgan", self.discriminator(real_pair), True)
             self.opt_d.zero_grad(set_to_none=True)
             d_real.backward()
             self.opt_d.step()
-            d_fake = lsgan_loss(self.discriminator(fake_pair), 0.0)
+            d_fake = gan_loss("lsgan", self.discriminator(fake_pair), False)
             self.opt_d.zero_grad(set_to_none=True)
             d_fake.backward()
             self.opt_d.step()
         else:
-            d_real = lsgan_loss(self.discriminator(real_pair), 1.0)
-            d_fake = lsgan_loss(self.discriminator(fake_pair), 0.0)
+            d_real = gan_loss("lsgan", self.discriminator(real_pair), True)
+            d_fake = gan_loss("lsgan", self.discriminator(fake_pair), False)
             self.opt_d.zero_grad(set_to_none=True)
             (0.5 * (d_real + d_fake)).backward()
             self.opt_d.step()
 
-        adv = lsgan_loss(self.discriminator(torch.cat([L, fake], 1)), 1.0)
+        adv = gan_loss("lsgan", self.discriminator(torch.cat([L, fake], 1)), True)
         l1 = F.l1_loss(fake.float(), ab.float())
         loss_g = c.lambda_adv * adv + c.lambda_l1 * l1
         self.opt_g.zero_grad(set_to_none=True)

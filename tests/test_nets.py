@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from colorbench.nets.blocks import batch_statistics, conv_same, evaluating, make_norm
+from colorbench.nets.blocks import SameConv2d, batch_statistics, evaluating, make_norm
 from colorbench.nets.init import init_normal_, init_xavier_
 from colorbench.nets.padding import apply_padded, crop_to, pad_to_multiple
 from colorbench.nets.patchgan import PatchGAN
@@ -95,11 +95,10 @@ def test_init_xavier_uniform_bound() -> None:
 def test_conv_same_matches_tensorflow_padding(kernel: int) -> None:
     """TF 'same' at stride 1 pads (k-1)//2 before and the rest after; checked with a numpy loop."""
     torch.manual_seed(0)
-    conv = conv_same(2, 3, kernel)
+    conv = SameConv2d(2, 3, kernel)
     x = torch.randn(1, 2, 7, 6)
     out = conv(x).detach().numpy()
-    weight_conv = conv[-1] if isinstance(conv, nn.Sequential) else conv
-    w, b = weight_conv.weight.detach().numpy(), weight_conv.bias.detach().numpy()
+    w, b = conv.conv.weight.detach().numpy(), conv.conv.bias.detach().numpy()
     before = (kernel - 1) // 2
     xp = np.pad(x.numpy(), ((0, 0), (0, 0), (before, kernel - 1 - before), (before, kernel - 1 - before)))
     expected = np.zeros((1, 3, 7, 6), dtype=np.float64)

@@ -35,32 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench.nets.blocks import SameConv2d
 from colorbench.nets.init import init_xavier_
 from colorbench.nets.spectral import apply_spectral_norm
 
 InstanceNormKind = Literal["per_sample", "per_channel"]
-
-
-class SameConv2d(nn.Module):
-    """``kernel``×``kernel`` conv with TensorFlow ``'same'`` padding: ``[B,C,H,W] -> [B,C',ceil(H/s),ceil(W/s)]``.
-
-    The conv itself is ``self.conv`` (so spectral norm and initialisers find an ordinary ``nn.Conv2d``).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 4, stride: int = 1, bias: bool = True):
-        super().__init__()
-        self.kernel, self.stride = int(kernel), int(stride)
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=0, bias=bias)
-
-    def _pad(self, size: int) -> tuple[int, int]:
-        out = -(-size // self.stride)
-        total = max((out - 1) * self.stride + self.kernel - size, 0)
-        return total // 2, total - total // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, bottom = self._pad(int(x.shape[-2]))
-        left, right = self._pad(int(x.shape[-1]))
-        return self.conv(F.pad(x, (left, right, top, bottom)))
 
 
 class PerSampleInstanceNorm(nn.Module):
