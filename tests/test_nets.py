@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from colorbench.nets.blocks import SameConv2d, batch_statistics, evaluating, make_norm
@@ -330,3 +331,27 @@ def test_patchgan_same_padding_and_spectral_norm() -> None:
     sn = PatchGAN(3, width=8, use_spectral_norm=True)
     convs = [m for m in sn.modules() if isinstance(m, nn.Conv2d)]
     assert all(nn.utils.parametrize.is_parametrized(c, "weight") for c in convs)
+
+
+def test_frozen_features_stay_frozen_and_pass_gradients_to_their_input() -> None:
+    """The one frozen-extractor wrapper: normalised input, no trainable parameter, eval mode whatever train() is
+    given, gradients through to the input (a feature loss), and left out of Method.networks()."""
+    from colorbench.nets.frozen import FrozenFeatures
+    from colorbench.registry import create_method, get_method
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5))
+    frozen = FrozenFeatures(net, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), size=8)
+    frozen.train()
+    assert not frozen.training and not any(m.training for m in frozen.modules())
+    assert not any(p.requires_grad for p in frozen.parameters())
+    grey = torch.rand(2, 1, 12, 12, requires_grad=True)
+    out = frozen(grey)
+    expect = net(F.interpolate(grey, size=(8, 8), mode="bilinear", antialias=True).expand(-1, 3, -1, -1)
+                 .sub(0.5).div(0.25))
+    torch.testing.assert_close(out, expect)
+    out.sum().backward()
+    assert grey.grad is not None and grey.grad.abs().sum() > 0
+    for name, frozen_attr in (("featrec", "features"), ("koalarization", "extractor")):
+        m = create_method(name, **get_method(name).test_overrides)
+        assert frozen_attr not in m.networks() and m.networks()
