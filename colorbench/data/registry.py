@@ -5,7 +5,6 @@ the name) are ``folder`` datasets with preset options (see :mod:`colorbench.data
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import importlib
 from pathlib import Path
@@ -13,19 +12,9 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from colorbench.data.info import DatasetInfo
 from colorbench.data.protocol import Protocol
 from colorbench.errors import UserError
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """One row of ``colorbench list datasets``; ``protocol``: how its results are measured (split, size, images)."""
-
-    name: str
-    description: str
-    source: str
-    size: str
-    protocol: Protocol = Protocol()
 
 
 # name -> (module, class, info)
