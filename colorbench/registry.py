@@ -132,6 +132,15 @@ def get_method(name: str) -> type[Method]:
         raise _unknown("method", name, sorted(_REGISTRY)) from None
 
 
+def follow_size(cls: type[Method], overrides: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
+    """The one rule that ties a method's depth to the training crop: when its config has an ``image_size`` field
+    and ``overrides`` do not set it, ``image_size = size`` is added (a copy; ``overrides`` is not changed)."""
+    out = dict(overrides or {})
+    if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in out:
+        out["image_size"] = int(size)
+    return out
+
+
 def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default",
                  where: str = "--set") -> Any:
     """``cls.Config`` with ``variant``'s overrides, then ``overrides`` applied (strings coerced to field types).

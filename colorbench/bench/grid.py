@@ -20,7 +20,7 @@ from typing import Any
 from colorbench import fingerprint
 from colorbench.bench.profiles import Profile, method_settings
 from colorbench.errors import UserError
-from colorbench.registry import build_config, get_method, list_methods
+from colorbench.registry import build_config, follow_size, get_method, list_methods
 
 CELL_FORMAT = 2  # bump when the content of row.json changes meaning
 RUNTIME_KEYS = ("sizes", "repeats", "warmup", "repeats_large", "warmup_large", "large_mp")
@@ -155,8 +155,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                     continue
                 overrides = _config_overrides(profile, name, pm, global_cfg, per_method_cfg)
                 size = int(pm.get("size", profile["data"]["size"]))
-                if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in overrides:
-                    overrides["image_size"] = size  # depth follows the training crop; recorded in the row's config
+                overrides = follow_size(cls, overrides, size)  # depth follows the crop; recorded in the row's config
                 config = _resolve(name, variant, overrides)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):

@@ -116,9 +116,10 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
     default_size = getattr(config, "image_size", None)
     if size is None:
         size = int(default_size) if default_size else 64
-    elif default_size is not None and default_size != size and "image_size" not in overrides \
-            and isinstance(method, str):
-        overrides["image_size"] = size
+    elif isinstance(method, str):
+        from colorbench.registry import follow_size, get_method
+
+        overrides = follow_size(get_method(method), overrides, size)
     if batch_size is None:
         batch_size = int(getattr(config, "batch_size", 0) or 16)
     return method, overrides, int(size), int(batch_size)
