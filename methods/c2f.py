@@ -62,11 +62,11 @@ during the training phase". ``"batch"`` (default) normalises every batch norm wi
 being colourised, without updating the running buffers (:func:`colorbench.nets.blocks.batch_statistics`; the
 reference's model, left in training mode, also updates them). Outputs then depend on the batch they are in; a
 batch norm that sees one value per channel (one image at a level whose deepest map is 1×1, i.e. a side of at
-most 32 px at depth 5) outputs its bias, where the reference's training-mode forward raises torch's error. ``"running"`` uses the
-running statistics (``eval()``), what Lightning's validation loop did in the reference. Not reproduced: the
-reference's demo, loading a checkpoint and colourising without ``train()``/``eval()``, runs a mix (fastai's
-construction leaves the encoder and the decoder blocks in eval mode, the batch norm after the encoder in training
-mode).
+most 32 px at depth 5) outputs its bias, where the reference's training-mode forward raises torch's error.
+``"running"`` uses the running statistics (``eval()``), what Lightning's validation loop did in the reference. Not
+reproduced: the reference's demo, loading a checkpoint and colourising without ``train()``/``eval()``, runs a mix
+(fastai's construction leaves the encoder and the decoder blocks in eval mode, the batch norm after the encoder in
+training mode).
 """
 from __future__ import annotations
 

@@ -70,7 +70,8 @@ def test_paper_configuration_structure(paper):
 def test_discriminators_see_concat_l_ab_at_three_scales():
     m = create_method("gorriz", **TINY)
     seen = []
-    hooks = [disc.register_forward_hook(lambda mod, inp, out: seen.append(inp[0])) for disc in m.discriminator.discriminators]
+    hooks = [disc.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+             for disc in m.discriminator.discriminators]
     x = torch.randn(2, 3, 32, 32)
     m.discriminator(x)
     for h in hooks:

@@ -1,8 +1,8 @@
 """Shared network blocks: padding, initialisation, the U-Net and the PatchGAN against independent references.
 
 References: numpy's ``np.pad``, hand-derived parameter formulas, the pix2pix reference counts pinned in
-the reference implementation's counts (junyanz/pytorch-CycleGAN-and-pix2pix: 54,409,858 / 54,413,955 / 2,765,633 / 2,768,705), a numpy loop for TF 'same' padding,
-and the 70×70 receptive field measured by back-propagation.
+the reference implementation's counts (junyanz/pytorch-CycleGAN-and-pix2pix: 54,409,858 / 54,413,955 / 2,765,633 /
+2,768,705), a numpy loop for TF 'same' padding, and the 70×70 receptive field measured by back-propagation.
 """
 from __future__ import annotations
 
