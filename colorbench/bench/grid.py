@@ -155,6 +155,9 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             size = int(pm.get("size", profile["data"]["size"]))
             if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in overrides:
                 overrides["image_size"] = size  # depth follows the training crop; recorded in the row's config
+            batch = pm.get("batch_size", profile["train"]["batch_size"])
+            if "batch_size" in {f.name for f in dataclasses.fields(cls.Config)}:
+                overrides["batch_size"] = batch  # as the trainer does: the row's config names the batch it used
             for variant in _variants_for(profile, name, sorted(cls.variants)):
                 config = _resolve(name, variant, overrides)
                 timed.setdefault((name, variant))

@@ -90,7 +90,7 @@ class RunLogs:
                 raise UserError("--logger tensorboard needs the tensorboard package: pip install "
                                 "'colorbench[tensorboard]' (or pip install tensorboard), or use --logger csv") from None
             if out is not None:
-                self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=start or None)
+                self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=start + 1 if start else None)
         if out is not None:
             self.train_csv.truncate(start)
             self.val_csv.truncate(start)

@@ -114,8 +114,8 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
 
     ``size=None`` takes the config's ``image_size`` (else 64); a given ``size`` sets ``image_size`` unless the
     overrides set it. ``batch_size=None`` takes the config's ``batch_size`` (else 16); a given one sets the config's
-    ``batch_size`` (a method given by name), so the run records the one batch size it trained with; one that
-    disagrees with a ``batch_size`` override is a UserError."""
+    ``batch_size`` (a method given by name; also over a ``batch_size`` override or variant), so the run records the
+    one batch size it trained with."""
     overrides = dict(overrides or {})
     if isinstance(method, str):
         from colorbench.registry import build_config, get_method
@@ -131,11 +131,8 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
         overrides["image_size"] = size
     if batch_size is None:
         batch_size = int(getattr(config, "batch_size", 0) or 16)
-    elif "batch_size" in overrides and int(overrides["batch_size"]) != int(batch_size):
-        raise UserError(f"batch size {batch_size} disagrees with the config override batch_size="
-                        f"{overrides['batch_size']}; give one of them (--batch-size is the trainer's)")
-    elif hasattr(config, "batch_size") and config.batch_size != batch_size and isinstance(method, str):
-        overrides["batch_size"] = int(batch_size)
+    elif isinstance(method, str) and getattr(config, "batch_size", batch_size) != batch_size:
+        overrides["batch_size"] = int(batch_size)  # the field is only the trainer's default: the given one wins
     return method, overrides, int(size), int(batch_size)
 
 
