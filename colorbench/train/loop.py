@@ -185,7 +185,8 @@ def train(
     ``checkpoints/best-psnr/`` (weights only), the validation step with the best value. ``logger``: ``"csv"`` or
     ``"tensorboard"`` (also writes TensorBoard events, see :class:`~colorbench.train.logs.RunLogs`). ``grid_every``:
     every that many steps (and at the end) a grid of the first val images (grey | prediction | truth) goes to the
-    logger. Logging, validation and grids never touch the training RNG: the weights do not depend on them. Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
+    logger. Logging, validation and grids never touch the training RNG: the weights do not depend on them.
+    Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
     ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains with DDP.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
@@ -204,8 +205,8 @@ def train(
 
 def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
            channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints, keep_best,
-           logger, grid_every, nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch, info,
-           dev) -> TrainResult:
+           logger, grid_every, nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch,
+           info, dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
     best = Best(keep_best, Path(out_dir) if out_dir is not None else None) if keep_best else None
     if best is not None and not val_every:
