@@ -132,12 +132,18 @@ def get_method(name: str) -> type[Method]:
         raise _unknown("method", name, sorted(_REGISTRY)) from None
 
 
-def follow_size(cls: type[Method], overrides: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
-    """The one rule that ties a method's depth to the training crop: when its config has an ``image_size`` field
-    and ``overrides`` do not set it, ``image_size = size`` is added (a copy; ``overrides`` is not changed)."""
+def follow_size(cls: type[Method], overrides: Mapping[str, Any] | None, size: int | None,
+                batch: int | None = None) -> dict[str, Any]:
+    """The one rule that ties a method's config to the trainer's crop and batch (a copy of ``overrides``):
+    ``image_size = size`` when the config has that field and ``overrides`` do not set it (depth follows the crop);
+    ``batch_size = batch`` when the config has that field, over any override (the field is only the trainer's
+    default: the batch a run uses is the one its config records). ``None`` leaves that field alone."""
     out = dict(overrides or {})
-    if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in out:
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    if size is not None and "image_size" in fields and "image_size" not in out:
         out["image_size"] = int(size)
+    if batch is not None and "batch_size" in fields:
+        out["batch_size"] = int(batch)
     return out
 
 

@@ -155,7 +155,9 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                     continue
                 overrides = _config_overrides(profile, name, pm, global_cfg, per_method_cfg)
                 size = int(pm.get("size", profile["data"]["size"]))
-                overrides = follow_size(cls, overrides, size)  # depth follows the crop; recorded in the row's config
+                batch = pm.get("batch_size", profile["train"]["batch_size"])
+                # depth follows the crop, the config's batch is the one used: both recorded in the row's config
+                overrides = follow_size(cls, overrides, size, batch)
                 config = _resolve(name, variant, overrides)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):
