@@ -121,14 +121,19 @@ class Evaluator:
         ``ab`` ``[B,2,H,W]`` ab/110, optional ``rgb`` ``[B,3,H,W]`` in [0,1], ``index`` ``[B]`` and ``valid``
         ``[B,1,H,W]`` bool). With ``valid`` (padded batches: ``crop="pad"``), each image is scored on its valid
         rectangle only, so padding never counts in a figure."""
-        self._check(pred_ab, batch)
         valid = batch.get("valid")
         if valid is not None and not bool(valid.all()):
-            batches = self._n_batches
+            if isinstance(pred_ab, torch.Tensor) and "ab" in batch and pred_ab.shape != batch["ab"].shape:
+                self._check(pred_ab, batch)  # the shape error, before any cropping
             for one_pred, one_batch in _valid_parts(pred_ab, batch, self._n_images):
-                self.update(one_pred, one_batch)
-            self._n_batches = batches + 1
+                self._update(one_pred, one_batch)  # checked (NaN included) on the valid pixels only
+            self._n_batches += 1
             return
+        self._update(pred_ab, batch)
+        self._n_batches += 1
+
+    def _update(self, pred_ab: torch.Tensor, batch: Mapping[str, Any]) -> None:
+        self._check(pred_ab, batch)
         device = pred_ab.device
         dtype = torch.float64 if pred_ab.dtype == torch.float64 else torch.float32  # bf16/fp16 predictions too
         pred_ab = pred_ab.to(dtype)
@@ -188,7 +193,6 @@ class Evaluator:
             if self.keep_records:
                 self.records.append({"index": idx, **record})
         self._n_images += n
-        self._n_batches += 1
 
     def _update_perceptual(self, name: str, metric: Any, pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> None:
         if metric is None:

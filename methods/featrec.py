@@ -75,7 +75,7 @@ RANDOM_DECODER_NOTE = "ImageNet encoder, random decoder (no COCO segmentation we
 class FeatrecConfig(GorrizGANConfig):
     """Defaults: the thesis' final model on the Górriz base (VGG16 block3_conv3, weight 1e-5). The Górriz
     settings are the ``gorriz`` method's own (:class:`colorbench.nets.gorriz.GorrizGANConfig`); with
-    ``base="pix2pix"`` only image_size, max_levels, width, disc_width, the λs, rates and betas apply."""
+    ``base="pix2pix"`` only image_size, batch_size, max_levels, width, disc_width, the λs, rates and betas apply."""
 
     max_levels: int | None = None  # None: the base's paper depth (gorriz 7, pix2pix 8)
     base: Literal["gorriz", "pix2pix"] = "gorriz"
@@ -217,7 +217,7 @@ class Featrec(Method):
         L, ab = batch["L"], batch["ab"]
         fake = self.generate(L)
         real_pair, fake_pair = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
-        update = c.d_update if c.base == "gorriz" else "joint"  # the reference: a step on real, then one on fake
+        update = c.d_update if c.base == "gorriz" else "joint"  # pix2pix: one step on ½(real + fake)
         d_real, d_fake = gorriz_d_step(self.discriminator, self.opt_d, real_pair, fake_pair, update=update,
                                        kind=self._kind)
 

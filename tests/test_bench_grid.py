@@ -99,6 +99,22 @@ def test_a_variant_has_its_own_budget_data_and_config(fakes):
         profiles.check_profile(profile(per_method={"fake_a": {"epoch": 1}}))
 
 
+def test_set_reaches_variant_tables_and_a_misspelt_variant_is_refused(fakes):
+    pm = {"fake_a": {"steps": 4, "variants": {"deep": {"steps": 9}}}}
+    p, _, _ = profiles.apply_profile_sets(profile(methods=["fake_a"], seeds=1, variants={"fake_a": "*"},
+                                                  per_method=pm), ["per_method.fake_a.steps=2"])
+    steps = {c.variant: c.settings["train"]["steps"] for c in grid.expand(p) if c.kind == "train"}
+    assert steps == {"default": 2, "deep": 2}  # the command line wins over the profile's variant table
+    p, _, _ = profiles.apply_profile_sets(p, ["per_method.fake_a.variants.deep.steps=7"])
+    steps = {c.variant: c.settings["train"]["steps"] for c in grid.expand(p) if c.kind == "train"}
+    assert steps == {"default": 2, "deep": 7}
+    with pytest.raises(UserError, match="expected per_method.METHOD.KEY=VALUE"):
+        profiles.apply_profile_sets(p, ["per_method.fake_a.variants.steps=7"])
+    typo = profile(methods=["fake_a"], per_method={"fake_a": {"variants": {"depp": {"steps": 1}}}})
+    with pytest.raises(UserError, match=r"per_method.fake_a.variants.depp: fake_a declares no variant 'depp'"):
+        grid.expand(typo)
+
+
 def test_paper_grid_pairs_tarres_unet_with_her_data():
     cells = {c.label: c for c in grid.expand(profiles.load_profile("paper")) if c.kind == "train"}
     kth, tarres = cells["unet_l1 on cifar10 seed 0"], cells["unet_l1[tarres] on imagenet_val_subset seed 0"]

@@ -200,3 +200,18 @@ def test_padded_images_are_scored_on_their_valid_rectangle_only():
     padded["valid"][1, :, 0, 0] = False  # a hole: not a rectangle
     with pytest.raises(ValueError, match="not a rectangle"):
         Evaluator("toy").update(pred, padded)
+
+
+def test_nan_in_the_padding_does_not_count_and_errors_name_the_batch():
+    batch = _batch(2, 16, 16)
+    padded = {k: torch.nn.functional.pad(v, (0, 8, 0, 8)) if v.ndim == 4 else v for k, v in batch.items()}
+    padded["valid"] = torch.zeros(2, 1, 24, 24, dtype=torch.bool)
+    padded["valid"][:, :, :16, :16] = True
+    pred = torch.nn.functional.pad(_pred(batch), (0, 8, 0, 8), value=float("nan"))
+    ev = Evaluator("toy")
+    ev.update(pred, padded)  # NaN only where there is no image
+    ev.update(pred, padded)
+    assert ev.n_images == 4 and ev._n_batches == 2
+    pred[1, 0, 3, 3] = float("nan")
+    with pytest.raises(NonFiniteError, match="batch 2: method 'toy' predicted 1 NaN/inf"):
+        ev.update(pred, padded)

@@ -355,3 +355,15 @@ def test_frozen_features_stay_frozen_and_pass_gradients_to_their_input() -> None
     for name, frozen_attr in (("featrec", "features"), ("koalarization", "extractor")):
         m = create_method(name, **get_method(name).test_overrides)
         assert frozen_attr not in m.networks() and m.networks()
+
+
+def test_same_conv_loads_checkpoints_saved_before_it_was_one_class() -> None:
+    """Older runs stored a 4×4 'same' conv as Sequential(ZeroPad2d, Conv2d) and a 3×3 one as a bare Conv2d."""
+    torch.manual_seed(0)
+    old4 = nn.Sequential(nn.Sequential(nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(2, 3, 4)))
+    old3 = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1))
+    x = torch.randn(1, 2, 7, 6)
+    for old, k in ((old4, 4), (old3, 3)):
+        new = nn.Sequential(SameConv2d(2, 3, k))
+        new.load_state_dict(old.state_dict())
+        torch.testing.assert_close(new(x), old(x))

@@ -450,17 +450,28 @@ def dry_run_profile(profile: str, *, methods: list[str] | None = None, datasets:
 
 
 def write_dry_run(results: Path, profile: str, rows: list[DryRow], device: torch.device, table: str) -> list[Path]:
-    """``results/<profile>/dryrun.md`` (the table) and ``dryrun.csv`` (a row per cell, the device on each), then the
+    """``results/<profile>/dryrun.md`` (this run's table) and ``dryrun.csv`` (a row per cell, with its device and
+    time; rows of cells this run left out are kept), then the
     reproduction tables of the sources whose data the profile uses (:mod:`colorbench.report.reproduction`), which
     quote each cell's projected wall time until the cell has run. Returns the paths written."""
     from colorbench import _atomic as atomic
     from colorbench.bench.profiles import load_profile
     from colorbench.report.reproduction import dry_rows_frame, write_reproduction
 
+    import csv
+    import datetime
+
     prof = load_profile(profile)
     folder = Path(results) / prof.name
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    new = [{**r, "when": when} for r in dry_rows_frame(rows, str(device))]
+    ran = {r["label"] for r in new}
+    old = []  # a filtered or capped dry run keeps the other cells' rows (each row says when it ran)
+    if (folder / "dryrun.csv").is_file():
+        with open(folder / "dryrun.csv", newline="", encoding="utf-8") as f:
+            old = [r for r in csv.DictReader(f) if r.get("label") not in ran]
     written = [atomic.write_text(folder / "dryrun.md", table + "\n"),
-               atomic.write_csv(folder / "dryrun.csv", dry_rows_frame(rows, str(device)))]
+               atomic.write_csv(folder / "dryrun.csv", old + new)]
     variants: dict[str, list[str]] = {}
     for r in rows:
         if r.kind == "train" and r.variant not in variants.setdefault(r.method, []):

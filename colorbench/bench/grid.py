@@ -149,6 +149,10 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
         data_fp = fingerprint.data_fingerprint(dataset_folder(dataset, data_dir))
         for name in names:
             cls = get_method(name)
+            unknown = sorted(set(profile.per_method.get(name, {}).get("variants", {})) - set(cls.variants))
+            if unknown:
+                raise UserError(f"profile {profile.name}: per_method.{name}.variants.{unknown[0]}: {name} declares no "
+                                f"variant {unknown[0]!r} (declared: {', '.join(sorted(cls.variants))})")
             for variant in _variants_for(profile, name, sorted(cls.variants)):
                 pm = method_settings(profile, name, variant)  # per_method.NAME, then .variants.VARIANT over it
                 if "datasets" in pm and dataset not in pm["datasets"]:

@@ -26,7 +26,7 @@ A profile file (every key optional except ``datasets``)::
                           (its config merged into the method's config)
 
 ``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set per_method.NAME.steps=5`` one
-method's budget, ``--set method.key=value`` one method's config and ``--set key=value`` the config of every
+method's budget (every variant of it; ``per_method.NAME.variants.VARIANT.steps=5`` one variant's), ``--set method.key=value`` one method's config and ``--set key=value`` the config of every
 selected method that has that field.
 """
 from __future__ import annotations
@@ -183,12 +183,23 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
                 valid = ", ".join(sorted(DEFAULTS[head]))
                 raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {valid}")
             profile.sections[head][rest] = parse_value(value)
-        elif head == "per_method" and rest.count(".") == 1:  # per_method.pix2pix.steps=10
-            method, field_ = rest.split(".")
+        elif head == "per_method" and (rest.count(".") == 1 or rest.count(".") == 3 and ".variants." in rest):
+            # per_method.pix2pix.steps=10 (the method and every variant of it), or
+            # per_method.unet_l1.variants.tarres.epochs=1 (one variant)
+            method, *middle, field_ = rest.split(".")
             if field_ not in PER_METHOD_KEYS:
                 raise UserError(f"--set {key}: per_method takes {', '.join(PER_METHOD_KEYS)} (config values: "
                                 f"--set {method}.KEY=VALUE)")
-            profile.per_method.setdefault(method, {})[field_] = parse_value(value)
+            table = profile.per_method.setdefault(method, {})
+            if middle:
+                table.setdefault("variants", {}).setdefault(middle[1], {})[field_] = parse_value(value)
+            else:  # the command line wins over the profile's variant tables too
+                table[field_] = parse_value(value)
+                for own in table.get("variants", {}).values():
+                    own.pop(field_, None)
+        elif head == "per_method":
+            raise UserError(f"--set {key}: expected per_method.METHOD.KEY=VALUE or "
+                            f"per_method.METHOD.variants.VARIANT.KEY=VALUE, KEY one of {', '.join(PER_METHOD_KEYS)}")
         elif rest:
             per_method.setdefault(head, {})[rest] = value
         else:

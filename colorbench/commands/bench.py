@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dry = parser.add_argument_group("dry run (colorbench.bench.dryrun)")
     dry.add_argument("--dry-run", action="store_true", help="build every cell, train 2 steps and colourise one "
                      "batch on stand-in data of the cell's shape, print parameters, s/step, peak memory and the "
-                     "projected wall time of each full cell on this device into results/<profile>/dryrun.{md,csv} (trains "
-                     "nothing), and the reproduction tables of the sources on the profile's data with them")
+                     "projected wall time of each full cell on this device into results/<profile>/dryrun.{md,csv} "
+                     "(trains nothing), and the reproduction tables of the sources on the profile's data with them")
     dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked)")
     dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked)")
     dry.add_argument("--data-dir", type=Path, metavar="DIR", help="dry run: real data from DIR/<dataset> where "

@@ -63,6 +63,18 @@ def make_norm(norm: str, channels: int) -> nn.Module | None:
     raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(NORMS)}")
 
 
+def _older_same_conv_keys(state_dict: dict, prefix: str, *args: object) -> None:
+    """Checkpoints saved before :class:`SameConv2d` was the one 'same' conv stored its weights as
+    ``ZeroPad2d, Conv2d`` (``PREFIX1.weight``) or as a bare conv (``PREFIXweight``): rename them to
+    ``PREFIXconv.weight`` so those runs still load."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        rest = key[len(prefix):]
+        if rest.startswith("1."):
+            state_dict[f"{prefix}conv.{rest[2:]}"] = state_dict.pop(key)
+        elif rest in ("weight", "bias") or rest.startswith("parametrizations."):
+            state_dict[f"{prefix}conv.{rest}"] = state_dict.pop(key)
+
+
 class SameConv2d(nn.Module):
     """A ``kernel``×``kernel`` conv padded like TensorFlow's ``padding='same'``: ``[B,C,H,W] ->
     [B,C',ceil(H/s),ceil(W/s)]`` for stride ``s``. The total padding ``max((out-1)·s + k - size, 0)`` is split with
@@ -79,6 +91,7 @@ class SameConv2d(nn.Module):
         self.kernel, self.stride = int(kernel), int(stride)
         conv: nn.Module = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=0, bias=bias)
         self.conv = wrap(conv) if wrap is not None else conv
+        self._register_load_state_dict_pre_hook(_older_same_conv_keys)
 
     def pads(self, size: int) -> tuple[int, int]:
         """(before, after) padding of an axis of ``size`` px."""

@@ -182,7 +182,7 @@ class GorrizGANConfig:
 
     image_size: int = 256  # training crop side; generator depth = min(log2(image_size), max_levels)
     batch_size: int = 16  # the paper's (the trainer reads it when --batch-size is not given)
-    max_levels: int | None = 7
+    max_levels: int = 7
     width: int = 64  # generator's first down block; doubles per level up to max_width
     max_width: int = 512
     disc_width: int = 64  # discriminator's first layer (64, 128, 256, 512)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from colorbench import _atomic as atomic
+from colorbench.color import AB_SCALE
 from colorbench.report.published import METRIC_MAP, PublishedRow, Source, load_published, load_sources, method_map
 from colorbench.metrics.table import HISTOGRAM_METRICS
 from colorbench.report.tables import fmt, is_number, label
@@ -97,15 +98,21 @@ class _Ours:
         rows = self._rows(self.dry, method, variant, dataset)
         if rows.empty or "wall_s" not in rows:
             return ""
-        rows = rows[rows.get("kind", "train") == "train"]
+        if "kind" in rows:
+            rows = rows[rows["kind"] == "train"]
         wall = pd.to_numeric(rows["wall_s"], errors="coerce").dropna()
         if wall.empty:
             return ""
-        device = str(rows["device"].iloc[0]) if "device" in rows else "this device"
-        hours = float(wall.iloc[0]) / 3600
+        row = rows.loc[wall.index[0]]
+        device = str(row.get("device") or "this device")
         kind = "GPU-hours" if device.startswith("cuda") else "hours"
+        ran = []
+        for what, now, cell in (("batch", "batch", "paper_batch"), ("crop", "size", "paper_size")):
+            if str(row.get(now)) != str(row.get(cell)) and is_number(pd.to_numeric(row.get(now), errors="coerce")):
+                ran.append(f"{what} {int(row[now])} of {int(row[cell])}")
+        how = f", measured at {' and '.join(ran)}, scaled linearly" if ran else ""
         extra = "" if device.startswith("cuda") else "; a CPU projection: `--dry-run --device cuda` gives GPU-hours"
-        return f" (dry run: ≈{hours:,.1f} {kind} on {device}{extra})"
+        return f" (dry run: ≈{float(wall.iloc[0]) / 3600:,.1f} {kind} on {device}{how}{extra})"
 
 
 def _ours_text(value: float | str | None, metric: str) -> str:
@@ -126,9 +133,9 @@ def _head(src: Source) -> list[str]:
             "Our test split is not theirs: a published figure and ours are never measured on the same photos.")
     lines = [f"# Reproduction: {src.cite}", "", f"Our dataset: `{src.dataset}`.", "", f"Test split: {src.split} {same}",
              ""]
-    if src.mae_unit != 110:
-        lines.append(f"MAE is on the source's scale, ab/{src.mae_unit:g}: ours (ab/110) × 110/{src.mae_unit:g}.")
-    return lines + [""]
+    if src.mae_unit != AB_SCALE:
+        lines += [f"MAE is on the source's scale, ab/{src.mae_unit:g}: ours (ab/110) × 110/{src.mae_unit:g}.", ""]
+    return lines
 
 
 def _metric_note(metric: str) -> str:
@@ -194,8 +201,11 @@ def _resolution_tables(src: Source, table: str, rows: list[PublishedRow], ours: 
             if r is None:
                 cells.append("")
                 continue
-            value = ours.seconds(om, ov, size) if metric == "seconds" else None
-            cells.append(f"{_pub(r)} · {_ours_text(value, metric)}")
+            if metric == "seconds":
+                cells.append(f"{_pub(r)} · {_ours_text(ours.seconds(om, ov, size), metric)}")
+            else:  # quality at these sizes is the resolution rebuild's, from the trained cell
+                trained = ours.seeds(om, _trained_variant(om, ov), src.dataset)
+                cells.append(f"{_pub(r)} · {'rebuild' if trained else NOT_RUN}")
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Columns: " + "; ".join(f"{h} = `{label(om, ov)}`" for h, (om, ov) in zip(head, ours_names)) + ".")
@@ -206,8 +216,9 @@ def _resolution_tables(src: Source, table: str, rows: list[PublishedRow], ours: 
     else:
         trained = sorted({(om, _trained_variant(om, ov)) for om, ov in ours_names})
         status = "; ".join(f"`{label(om, ov)}`: {ours.status(om, ov, src.dataset)}" for om, ov in trained)
-        lines.append(f"Ours at these sizes come from the resolution rebuild (colorbench.report.resolution, the "
-                     f"C2F notebook) on the trained cells, not from the bench's protocol rows. Cells: {status}.")
+        lines.append(f"Ours at these sizes come from the resolution rebuild (colorbench.report.resolution and its "
+                     f"notebook) on the trained cells, not from the bench's protocol rows: `rebuild` where the cell "
+                     f"has run. Cells: {status}.")
     return lines + [""]
 
 
