@@ -155,12 +155,14 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             size = int(pm.get("size", profile["data"]["size"]))
             if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in overrides:
                 overrides["image_size"] = size  # depth follows the training crop; recorded in the row's config
+            opts = {**dict(profile["data"].get("options") or {}), **({"data_dir": data_dir} if data_dir else {})}
             for variant in _variants_for(profile, name, sorted(cls.variants)):
-                config = _resolve(name, variant, overrides)
+                v_overrides = {**_data_config(name, variant, overrides, dataset, size, opts), **overrides}
+                config = _resolve(name, variant, v_overrides)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):
                     settings = {
-                        "config": config, "overrides": overrides,
+                        "config": config, "overrides": v_overrides,
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
                                  "size": size, "data_dir": data_dir, "fingerprint": data_fp},
                         "protocol": protocol,
@@ -193,6 +195,17 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
     for c in cells:
         unique.setdefault(c.key, c)
     return list(unique.values())
+
+
+def _data_config(name: str, variant: str, overrides: dict[str, Any], dataset: str, size: int,
+                 opts: dict[str, Any]) -> dict[str, Any]:
+    """The method's training-set-dependent config (:meth:`colorbench.method.Method.data_config`) for a cell."""
+    cls = get_method(name)
+    try:
+        cfg = build_config(cls, overrides, variant)
+    except (ValueError, TypeError):
+        return {}  # _resolve raises the one-line error
+    return dict(cls.data_config(cfg, dataset, size=size, data_options=opts))
 
 
 def _resolve(name: str, variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
