@@ -199,13 +199,18 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
 
 def _data_config(name: str, variant: str, overrides: dict[str, Any], dataset: str, size: int,
                  opts: dict[str, Any]) -> dict[str, Any]:
-    """The method's training-set-dependent config (:meth:`colorbench.method.Method.data_config`) for a cell."""
+    """The method's training-set-dependent config (:meth:`colorbench.method.Method.data_config`) for a cell; none
+    while the dataset cannot be read (not downloaded yet): the cell then fails with the data layer's own message
+    when it runs, and once the data is there its key holds what the hook computes from it."""
     cls = get_method(name)
     try:
         cfg = build_config(cls, overrides, variant)
     except (ValueError, TypeError):
         return {}  # _resolve raises the one-line error
-    return dict(cls.data_config(cfg, dataset, size=size, data_options=opts))
+    try:
+        return dict(cls.data_config(cfg, dataset, size=size, data_options=opts))
+    except UserError:
+        return {}
 
 
 def _resolve(name: str, variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
