@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from skimage import color as skcolor
 
 import colorbench as cb
 from colorbench.registry import get_method
@@ -165,7 +164,7 @@ def test_zhang_bins_variant_shares_cics_quantisation(tmp_path):
     logits = torch.randn(1, 313, 2, 3)
     torch.testing.assert_close(m._decode(logits) * 110, ab_bins.decode(logits, m.bin_centres, "annealed", 0.38))
     batch = _batch()
-    out = m.colornet(*(lambda x: (x, m.fusion_vector(m.extractor_grey(batch["L"], batch["rgb"]))))(batch["L"]))
+    out = m.colornet(batch["L"], m.fusion_vector(m.extractor_grey(batch["L"], batch["rgb"])))
     index, weight = ab_bins.soft_encode(batch["ab"] * 110, m.bin_centres)
     expected = ab_bins.rebalanced_cross_entropy(out, index, weight, m.class_weights).item()
     assert m.train_step(batch, 0)["ce"] == pytest.approx(expected, rel=1e-5)
