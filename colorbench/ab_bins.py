@@ -210,3 +210,16 @@ def load_prior(path: str | Path, sha: str | None = None) -> torch.Tensor:
     if prior.shape != (len(bin_centres()),):
         raise UserError(f"prior file {p} holds {tuple(prior.shape)} values, expected ({len(bin_centres())},)")
     return prior
+
+
+def class_weights(prior: str | Path | None, sha: str | None = None, lam: float = LAMBDA) -> torch.Tensor | None:
+    """``[313]`` the rebalancing weights of the prior file ``prior`` (checked against ``sha``); ones without a prior
+    (or with λ = 1); None when the file is gone (e.g. a run folder read from another working directory: the
+    checkpoint's own copy of the weights then replaces whatever the method starts with)."""
+    q = len(bin_centres())
+    if not prior or lam >= 1.0:
+        return torch.ones(q)
+    if not Path(prior).is_file():
+        return None
+    return rebalance_weights(load_prior(prior, sha), lam)
+

@@ -131,10 +131,9 @@ class Cic(Method):
             raise ValueError(f"cic: lr_drops {cfg.lr_drops} and lr_values {cfg.lr_values} must have one rate per drop")
         centres = ab_bins.bin_centres()
         self.register_buffer("bin_centres", centres)  # [Q,2] Lab units
-        prior = ab_bins.load_prior(cfg.prior, cfg.prior_sha) if cfg.prior else None
-        weights = (ab_bins.rebalance_weights(prior, cfg.rebalance_lambda) if prior is not None
-                   else torch.ones(centres.shape[0]))
-        self.register_buffer("class_weights", weights)  # [Q], E_prior[w] = 1
+        weights = ab_bins.class_weights(cfg.prior, cfg.prior_sha, cfg.rebalance_lambda)
+        self._prior_missing = weights is None  # a checkpoint's buffer replaces it; training from step 0 refuses
+        self.register_buffer("class_weights", weights if weights is not None else torch.ones(len(centres)))
         self.net = CicNet(cfg.width, centres.shape[0])
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas),
                                     weight_decay=cfg.weight_decay)
@@ -160,6 +159,8 @@ class Cic(Method):
         return self.net(pad_to_multiple(L, STRIDE)[0])
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        if step == 0 and self._prior_missing:
+            ab_bins.load_prior(self.config.prior)  # raises: the prior the config names is gone
         L, ab = batch["L"], batch["ab"]
         out = self.logits(L)
         ab_pad = pad_to_multiple(ab, STRIDE)[0]

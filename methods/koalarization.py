@@ -253,10 +253,9 @@ class Koalarization(Method):
         if cfg.loss == "binned_ce":
             centres = ab_bins.bin_centres()
             self.register_buffer("bin_centres", centres)  # [Q,2] Lab units
-            prior = ab_bins.load_prior(cfg.prior, cfg.prior_sha) if cfg.prior else None
-            weights = (ab_bins.rebalance_weights(prior, cfg.rebalance_lambda) if prior is not None
-                       else torch.ones(centres.shape[0]))
-            self.register_buffer("class_weights", weights)  # [Q]
+            weights = ab_bins.class_weights(cfg.prior, cfg.prior_sha, cfg.rebalance_lambda)
+            self._prior_missing = weights is None  # a checkpoint's buffer replaces it; training from step 0 refuses
+            self.register_buffer("class_weights", weights if weights is not None else torch.ones(len(centres)))
             out, tanh = centres.shape[0], False
         elif cfg.loss == "mse":
             out, tanh = 2, True
@@ -326,6 +325,8 @@ class Koalarization(Method):
             group["lr"] = lr
         logs = {}
         if self.config.loss == "binned_ce":
+            if step == 0 and self._prior_missing:
+                ab_bins.load_prior(self.config.prior)  # raises: the prior the config names is gone
             index, weight = ab_bins.soft_encode(ab.float() * AB_SCALE, self.bin_centres)
             loss = ab_bins.rebalanced_cross_entropy(out, index, weight, self.class_weights)
             with torch.no_grad():

@@ -7,6 +7,8 @@ hand-worked values) for the quantisation.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -73,6 +75,19 @@ def test_trainer_hands_over_the_training_sets_prior(tmp_path):
     plain = build_config(CIC, CIC.test_overrides, "no_rebalance")
     assert CIC.data_config(plain, "synthetic", size=16) == {}
     assert torch.equal(tiny(rebalance_lambda=1.0).class_weights, torch.ones(313))
+    # a run folder read where its prior file is not: the checkpoint's weights come back; training afresh refuses
+    from colorbench.checkpoint import load_method
+    from colorbench.errors import UserError
+
+    moved = tmp_path / "moved.npy"
+    Path(extra["prior"]).rename(moved)
+    try:
+        again = load_method(tmp_path / "run")
+        torch.testing.assert_close(again.class_weights, m.class_weights)
+        with pytest.raises(UserError, match="does not exist"):
+            again.train_step(build_dataset("synthetic", "train", size=16, length=4).get_batch([0, 1]), 0)
+    finally:
+        moved.rename(extra["prior"])
 
 
 def test_loss_is_the_rebalanced_cross_entropy_at_a_quarter():
