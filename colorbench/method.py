@@ -134,6 +134,16 @@ class Method(nn.Module):
         return {}
 
     @classmethod
+    def data_config(cls, config: Any, dataset: str, *, size: int,
+                    data_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Config overrides that depend on the training set (default: none), e.g. a colour prior computed once
+        from it and cached (its file and content hash). The bench grid calls this before it keys a cell and the
+        trainer before it builds the method by name, both with the dataset's name, the training crop ``size`` and
+        the dataset options (``data_dir`` included); a value the user set explicitly wins. Because the returned
+        values enter the resolved config, they are part of the cell key."""
+        return {}
+
+    @classmethod
     def inference_kwargs(cls, variant: str) -> dict[str, Any]:
         """Keyword arguments of ``colorize`` that make a model trained as another variant act as ``variant``
         (for :attr:`runtime_variants`; default: none)."""

@@ -13,8 +13,9 @@ Network (``width = 1``; every conv 3×3, ReLU, ``same`` padding)::
     ─► 1×1 conv 256 + ReLU ─► decoder 128, up×2, 64, 64, up×2, 32, out, up×2 ─► [B,2,H,W]
 
 ``out`` is 2 channels with tanh (``loss="mse"``, ab/110 regression), or one logit per ab bin (``loss="binned_ce"``:
-ab quantised on a ``ab_bin_size`` grid restricted to the sRGB gamut, cross-entropy, decoded by Zhang et al.'s
-annealed mean with T = 0.38). Upsampling is nearest-neighbour (Keras ``UpSampling2D``). Inputs are padded to a
+Zhang et al.'s classification from :mod:`colorbench.ab_bins`, the one shared with ``cic``: their 313 bins, soft
+encoding over 5 bins with σ = 5, the rebalanced cross-entropy with λ = 0.5 on the training set's prior, the annealed
+mean with T = 0.38). Upsampling is nearest-neighbour (Keras ``UpSampling2D``). Inputs are padded to a
 multiple of 8 and the prediction cropped back, so any H×W works.
 
 What the extractor sees, one function in training and inference (:func:`grey_for_extractor`): an sRGB image resized
@@ -37,8 +38,10 @@ trainer's count); its default 0 keeps the rate constant, as Baldassarre et al.'s
 The ``zhang_bins`` variant is **our stand-in** for the report's Model 4: the report trained "with the loss
 introduced" by Hwang and Zhou (2016), a cross-entropy on the continuous a*b* values *without* bins (its §3: "we
 could follow the procedure used in [7] to discretize the continuous distributions into bins" — they did not). That
-loss is not specified well enough to rebuild, so the variant is a Zhang et al. (2016)-style classification over
-261 in-gamut bins of 10 Lab units with the annealed-mean decode: not the report's model.
+loss is not specified well enough to rebuild, so the variant is Zhang et al. (2016)'s classification (bins, soft
+encoding, rebalancing, annealed mean; :mod:`colorbench.ab_bins`) on Koalarization's network: not the report's model.
+It differs from ``cic`` only in what the two papers do differently: the network (fused, full resolution), the
+optimiser and the schedule.
 
 Pretrained extractor weights come through :func:`colorbench.pretrained.load_pretrained` (local files only);
 :meth:`pretrained_flags` says whether they were found. ``extractor = "tiny_random"`` is a **test-only** stand-in
@@ -49,12 +52,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench import ab_bins
 from colorbench.color import AB_SCALE, denormalize_l, lab_to_rgb
 from colorbench.method import Batch, Method
 from colorbench.nets.frozen import FrozenFeatures, resize_square
@@ -80,8 +84,10 @@ class KoalarizationConfig:
     fusion_seed: int = 0  # seed of that subset
     width: float = 1.0  # multiplies every channel count of the colour net (tests use 1/8)
     loss: Literal["mse", "binned_ce"] = "mse"
-    ab_bin_size: float = 10.0  # "binned_ce": grid step of the ab bins, Lab units (Zhang et al. 2016)
-    annealed_t: float = 0.38  # "binned_ce": temperature of the annealed-mean decode
+    annealed_t: float = ab_bins.T_ANNEALED  # "binned_ce": temperature of the annealed-mean decode
+    rebalance_lambda: float = ab_bins.LAMBDA  # "binned_ce": class rebalancing (1 = plain cross-entropy)
+    prior: str | None = None  # "binned_ce": the training set's prior (.npy), set by data_config
+    prior_sha: str | None = None  # its content hash
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     lr_decay: float = 0.5  # the CS 7643 report: multiply the rate by this ...
@@ -159,42 +165,6 @@ class ColorNet(nn.Module):
         return self.decoder(self.fusion(torch.cat((enc, tiled), dim=1)))
 
 
-# ---------------------------------------------------------------------------------------------- ab bins
-def ab_bin_centres(bin_size: float = 10.0) -> torch.Tensor:
-    """``[Q,2]`` ab bin centres in Lab units: the points of a ``bin_size`` grid on [-110, 110]² whose cell
-    (``centre ± bin_size/2``, sampled 5×5) holds a colour inside the sRGB gamut at some lightness (checked at
-    L = 0.5, 1.5, ..., 99.5). A step of 10 gives 261 bins (Zhang et al.'s empirical ImageNet set has 313)."""
-    k = int(110 // bin_size)
-    axis = torch.arange(-k, k + 1, dtype=torch.float64) * bin_size
-    a, b = torch.meshgrid(axis, axis, indexing="ij")
-    off = torch.linspace(-0.5, 0.5, 5, dtype=torch.float64) * bin_size
-    oa, ob = torch.meshgrid(off, off, indexing="ij")
-    sa = (a.reshape(-1, 1) + oa.reshape(1, -1)).reshape(-1)  # every sample of every cell
-    sb = (b.reshape(-1, 1) + ob.reshape(1, -1)).reshape(-1)
-    L = torch.arange(0.5, 100.0, 1.0, dtype=torch.float64)
-    n_l = L.numel()
-    lab = torch.stack((L[:, None].expand(n_l, sa.numel()), sa[None].expand(n_l, -1), sb[None].expand(n_l, -1)))
-    rgb = lab_to_rgb(lab[None], clip=False)  # [1,3,nL,cells*25]
-    inside = ((rgb >= -1e-6) & (rgb <= 1 + 1e-6)).all(dim=1)[0].any(dim=0).reshape(a.numel(), -1).any(dim=1)
-    return torch.stack((a.reshape(-1)[inside], b.reshape(-1)[inside]), dim=1).float()
-
-
-def grid_lookup(centres: torch.Tensor, bin_size: float) -> torch.Tensor:
-    """``[(2k+1)²]`` long: for every point of the ``bin_size`` grid, the index of the nearest bin centre."""
-    k = int(110 // bin_size)
-    axis = torch.arange(-k, k + 1, dtype=torch.float32) * bin_size
-    grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
-    return torch.cdist(grid, centres).argmin(dim=1)
-
-
-def annealed_mean(logits: torch.Tensor, centres_lab: torch.Tensor, t: float = 0.38) -> torch.Tensor:
-    """Zhang et al.'s annealed mean: ``[B,Q,H,W]`` bin logits -> ``[B,2,H,W]`` ab/110.
-
-    ``softmax(logits / t)`` equals the re-normalised ``p ** (1/t)`` of the bin probabilities ``p``; its
-    expectation over the centres ``[Q,2]`` (Lab units) is the colour.
-    """
-    weights = torch.softmax(logits.float() / t, dim=1)
-    return torch.einsum("bqhw,qc->bchw", weights, centres_lab.to(weights)) / AB_SCALE
 
 
 def luma_bt601(rgb: torch.Tensor) -> torch.Tensor:
@@ -252,9 +222,11 @@ class Koalarization(Method):
         gen = torch.Generator().manual_seed(cfg.fusion_seed)
         self.register_buffer("fusion_index", torch.randperm(num_logits, generator=gen)[: cfg.fusion_width].sort()[0])
         if cfg.loss == "binned_ce":
-            centres = ab_bin_centres(cfg.ab_bin_size)
+            centres = ab_bins.bin_centres()
             self.register_buffer("bin_centres", centres)  # [Q,2] Lab units
-            self.register_buffer("bin_lookup", grid_lookup(centres, cfg.ab_bin_size), persistent=False)
+            weights = ab_bins.class_weights(cfg.prior, cfg.prior_sha, cfg.rebalance_lambda)
+            self._prior_missing = weights is None  # a checkpoint's buffer replaces it; training from step 0 refuses
+            self.register_buffer("class_weights", weights if weights is not None else torch.ones(len(centres)))
             out, tanh = centres.shape[0], False
         elif cfg.loss == "mse":
             out, tanh = 2, True
@@ -275,11 +247,13 @@ class Koalarization(Method):
         with torch.no_grad():
             return self.extractor(grey)[:, self.fusion_index]
 
-    def bin_index(self, ab: torch.Tensor) -> torch.Tensor:
-        """``[B,2,H,W]`` ab/110 -> ``[B,H,W]`` long: the nearest in-gamut ab bin (``loss="binned_ce"`` only)."""
-        step, k = self.config.ab_bin_size, int(110 // self.config.ab_bin_size)
-        idx = torch.round(ab.float() * AB_SCALE / step).clamp(-k, k).long() + k
-        return self.bin_lookup[idx[:, 0] * (2 * k + 1) + idx[:, 1]]
+    @classmethod
+    def data_config(cls, config: Any, dataset: str, *, size: int,
+                    data_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``loss="binned_ce"``: the training set's cached ab prior (file and hash) for the class rebalancing."""
+        if config.loss != "binned_ce" or config.prior or config.rebalance_lambda >= 1.0:
+            return {}
+        return ab_bins.prior_config(dataset, size, data_options)
 
     def _predict(self, L: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
         x, size = pad_to_multiple(L, STRIDE)
@@ -287,7 +261,7 @@ class Koalarization(Method):
 
     def _decode(self, out: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "binned_ce":
-            return annealed_mean(out, self.bin_centres, self.config.annealed_t)
+            return ab_bins.decode(out, self.bin_centres, "annealed", self.config.annealed_t) / AB_SCALE
         return out
 
     def learning_rate(self, step: int) -> float:
@@ -313,7 +287,10 @@ class Koalarization(Method):
             group["lr"] = lr
         logs = {}
         if self.config.loss == "binned_ce":
-            loss = F.cross_entropy(out.float(), self.bin_index(ab))
+            if step == 0 and self._prior_missing:
+                ab_bins.load_prior(self.config.prior)  # raises: the prior the config names is gone
+            index, weight = ab_bins.soft_encode(ab.float() * AB_SCALE, self.bin_centres)
+            loss = ab_bins.rebalanced_cross_entropy(out, index, weight, self.class_weights)
             with torch.no_grad():
                 logs["mse"] = F.mse_loss(self._decode(out), ab.float()).item()
             logs["ce"] = loss.item()

@@ -51,3 +51,14 @@ def trimmed_heap():
     except (OSError, AttributeError):
         pass
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _priors_in_tmp(tmp_path_factory):
+    """Training-set priors (colorbench.ab_bins.prior_config) go to one temp folder for the session, not runs/."""
+    from colorbench import ab_bins
+
+    saved = ab_bins.PRIOR_DIR
+    ab_bins.PRIOR_DIR = tmp_path_factory.mktemp("priors")
+    yield ab_bins.PRIOR_DIR
+    ab_bins.PRIOR_DIR = saved

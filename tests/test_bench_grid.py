@@ -196,3 +196,18 @@ def test_cli_user_errors_are_one_line_exit_2(capsys):
     assert len(err) == 1 and "unknown profile 'nope'" in err[0]
     assert main(["bench", "--profile", "smoke", "--shard", "3/2"]) == 2
     assert "--shard '3/2'" in capsys.readouterr().err
+
+
+def test_training_set_config_enters_the_cell_key(monkeypatch):
+    """Method.data_config (cic's cached prior) is merged into each cell's config, so its hash is in the key."""
+    from colorbench import ab_bins
+
+    q = profiles.load_profile("quick")
+    cells = [c for c in grid.expand(q, methods=["cic"], seeds=1) if c.kind == "train" and c.method == "cic"]
+    assert len(cells) == 1
+    prior = ab_bins.prior_config("sample", int(cells[0].settings["data"]["size"]))
+    cfg = cells[0].settings["config"]
+    assert (cfg["prior"], cfg["prior_sha"]) == (prior["prior"], prior["prior_sha"])
+    monkeypatch.setattr(ab_bins, "prior_config", lambda *a, **k: {**prior, "prior_sha": "0" * 16})
+    other = [c for c in grid.expand(q, methods=["cic"], seeds=1) if c.kind == "train" and c.method == "cic"]
+    assert other[0].key != cells[0].key  # another prior, another cell

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from skimage import color as skcolor
 
 import colorbench as cb
 from colorbench.registry import get_method
@@ -147,45 +146,28 @@ def test_learning_rate_halves_every_two_epochs_given_steps_per_epoch():
     assert out["lr"] == m.opt.param_groups[0]["lr"] == pytest.approx(5e-4)
 
 
-def test_annealed_mean_matches_numpy_reference():
-    from colorbench.methods.koalarization import ab_bin_centres, annealed_mean
+def test_zhang_bins_variant_shares_cics_quantisation(tmp_path):
+    """The classification variant is colorbench.ab_bins, as cic: the 313 bins, soft targets, rebalancing on the
+    training set's prior (from data_config, as the grid and trainer pass it), the annealed mean."""
+    from colorbench import ab_bins
 
-    centres = ab_bin_centres(10.0)
-    q = centres.shape[0]
-    logits = torch.randn(2, q, 3, 4, generator=torch.Generator().manual_seed(0)) * 3
-    z = logits.double().numpy()
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)  # the bin probabilities
-    f = p ** (1 / 0.38)
-    f /= f.sum(axis=1, keepdims=True)  # Zhang et al. eq. 5
-    ref = np.einsum("bqhw,qc->bchw", f, centres.double().numpy()) / 110.0
-    assert np.allclose(annealed_mean(logits, centres, 0.38).numpy(), ref, atol=1e-6)
-    # T -> 0 gives the mode, T = 1 the mean
-    mode = annealed_mean(logits, centres, 1e-4)
-    assert torch.allclose(mode * 110, centres[logits.argmax(1)].permute(0, 3, 1, 2), atol=1e-3)
-
-
-def test_ab_bins_cover_the_srgb_gamut_and_lookup_is_nearest():
-    from colorbench.methods.koalarization import ab_bin_centres
-
-    centres = ab_bin_centres(10.0)
-    assert centres.shape[0] == 261
-    assert (centres.abs() <= 110).all() and (centres % 10 == 0).all()
-    levels = np.linspace(0, 1, 24)
-    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
-    ab_lab = skcolor.rgb2lab(rgb).reshape(-1, 3)[:, 1:]  # skimage Lab: 0.02 ΔE from ours, cells are 10 wide
-    cells = {tuple(c) for c in (np.round(ab_lab / 10) * 10).astype(int)}
-    have = {tuple(c) for c in centres.int().tolist()}
-    assert cells <= have, sorted(cells - have)[:5]
-    assert (100, 100) not in have and (0, 0) in have
-
-    m = tiny(loss="binned_ce")
-    ab = torch.from_numpy(ab_lab[::37].T.copy()).float().view(1, 2, 1, -1) / 110
-    idx = m.bin_index(ab)[0, 0]
-    brute = torch.cdist(ab[0, :, 0].T * 110, m.bin_centres).argmin(1)
-    d_got = (m.bin_centres[idx] - ab[0, :, 0].T * 110).norm(dim=1)
-    d_best = (m.bin_centres[brute] - ab[0, :, 0].T * 110).norm(dim=1)
-    assert torch.allclose(d_got, d_best, atol=1e-4)
+    cls = get_method("koalarization")
+    cfg = cb.registry.build_config(cls, {**TINY, "loss": "binned_ce"}, "default")
+    extra = cls.data_config(cfg, "synthetic", size=16, data_options={"length": 8})
+    assert set(extra) == {"prior", "prior_sha"}
+    assert cls.data_config(cb.registry.build_config(cls, TINY, "default"), "synthetic", size=16) == {}  # mse
+    m = tiny(loss="binned_ce", **extra)
+    assert torch.equal(m.bin_centres, ab_bins.bin_centres())
+    prior = ab_bins.load_prior(extra["prior"])
+    torch.testing.assert_close(m.class_weights, ab_bins.rebalance_weights(prior, 0.5))
+    assert (prior * m.class_weights).sum().item() == pytest.approx(1.0, abs=1e-5)
+    logits = torch.randn(1, 313, 2, 3)
+    torch.testing.assert_close(m._decode(logits) * 110, ab_bins.decode(logits, m.bin_centres, "annealed", 0.38))
+    batch = _batch()
+    out = m.colornet(batch["L"], m.fusion_vector(m.extractor_grey(batch["L"], batch["rgb"])))
+    index, weight = ab_bins.soft_encode(batch["ab"] * 110, m.bin_centres)
+    expected = ab_bins.rebalanced_cross_entropy(out, index, weight, m.class_weights).item()
+    assert m.train_step(batch, 0)["ce"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_zhang_bins_variant_trains_on_bins_and_decodes_to_ab():

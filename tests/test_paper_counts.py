@@ -28,6 +28,8 @@ PIX2PIX_G = "junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py: UnetGener
 KTH_UNET = "duartegalvao/Image-Colorization-with-Deep-Learning (the KTH report's code): the U-Net at 32²"
 GORRIZ_G = "bbc/ColorGAN (Górriz et al.): the generator at 256²"
 OURS = "our own derivation"
+CIC = ("richzhang/colorization, colorizers/eccv16.py: ECCVGenerator() has 32,236,011, of which model_out (the "
+       "313 -> 2 1×1 conv holding the fixed bin centres, 626) is a buffer here, not a parameter")
 
 COUNTS: list[tuple[str, str, str, int, int, str]] = [
     # method, variant, network, trainable, frozen, source
@@ -49,6 +51,10 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("c2f", "s2.0_d1", "discriminator", 2_765_633, 0, PATCHGAN),
     ("c2f", "s2.0_d10", "generator", 31_113_008, 0, C2F_G.format(n=3)),
     ("c2f", "s2.0_d10", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("cic", "default", "net", 32_235_385, 0, CIC),
+    ("cic", "decode_mean", "net", 32_235_385, 0, CIC),
+    ("cic", "decode_mode", "net", 32_235_385, 0, CIC),
+    ("cic", "no_rebalance", "net", 32_235_385, 0, CIC),
     ("featrec", "default", "generator", 41_830_276, 0, GORRIZ_G),
     ("featrec", "default", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
     ("featrec", "default", "features", 0, 1_735_488, "torchvision vgg16().features[:16] (to relu3_3)"),
@@ -80,8 +86,8 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("koalarization", "default", "extractor", 0, 55_843_464, "timm inception_resnet_v2 (1000 logits; TF-slim's: 1001)"),
     ("koalarization", "default", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
     ("koalarization", "zhang_bins", "extractor", 0, 23_834_568, "timm inception_v3 (1,000 classes, no aux head)"),
-    ("koalarization", "zhang_bins", "colornet", 6_648_645, 0,
-     "Baldassarre et al. 2017 layer list; fusion 256 + 1,000; last conv to 261 in-gamut ab bins (our stand-in)"),
+    ("koalarization", "zhang_bins", "colornet", 6_663_673, 0,
+     "Baldassarre et al. 2017 layer list; fusion 256 + 1,000; last conv to Zhang et al.'s 313 ab bins (our stand-in)"),
     ("koalarization", "convnext_tiny", "extractor", 0, 28_589_128, "timm convnext_tiny (ImageNet-1k head)"),
     ("koalarization", "convnext_tiny", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
     ("koalarization", "fusion256", "extractor", 0, 23_834_568, "timm / torchvision inception_v3 without the aux head"),

@@ -153,6 +153,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             if unknown:
                 raise UserError(f"profile {profile.name}: per_method.{name}.variants.{unknown[0]}: {name} declares no "
                                 f"variant {unknown[0]!r} (declared: {', '.join(sorted(cls.variants))})")
+            opts = {**dict(profile["data"].get("options") or {}), **({"data_dir": data_dir} if data_dir else {})}
             for variant in _variants_for(profile, name, sorted(cls.variants)):
                 pm = method_settings(profile, name, variant)  # per_method.NAME, then .variants.VARIANT over it
                 if "datasets" in pm and dataset not in pm["datasets"]:
@@ -162,11 +163,12 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                 batch = pm.get("batch_size", profile["train"]["batch_size"])
                 # depth follows the crop, the config's batch is the one used: both recorded in the row's config
                 overrides = follow_size(cls, overrides, size, batch)
-                config = _resolve(name, variant, overrides)
+                v_overrides = {**_data_config(name, variant, overrides, dataset, size, opts), **overrides}
+                config = _resolve(name, variant, v_overrides)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):
                     settings = {
-                        "config": config, "overrides": overrides,
+                        "config": config, "overrides": v_overrides,
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
                                  "size": size, "data_dir": data_dir, "fingerprint": data_fp},
                         "protocol": protocol,
@@ -199,6 +201,22 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
     for c in cells:
         unique.setdefault(c.key, c)
     return list(unique.values())
+
+
+def _data_config(name: str, variant: str, overrides: dict[str, Any], dataset: str, size: int,
+                 opts: dict[str, Any]) -> dict[str, Any]:
+    """The method's training-set-dependent config (:meth:`colorbench.method.Method.data_config`) for a cell; none
+    while the dataset cannot be read (not downloaded yet): the cell then fails with the data layer's own message
+    when it runs, and once the data is there its key holds what the hook computes from it."""
+    cls = get_method(name)
+    try:
+        cfg = build_config(cls, overrides, variant)
+    except (ValueError, TypeError):
+        return {}  # _resolve raises the one-line error
+    try:
+        return dict(cls.data_config(cfg, dataset, size=size, data_options=opts))
+    except UserError:
+        return {}
 
 
 def _resolve(name: str, variant: str, overrides: dict[str, Any]) -> dict[str, Any]:

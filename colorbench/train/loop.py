@@ -210,6 +210,13 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         raise UserError(f"--keep-best {keep_best} needs validation: give --val-every N (steps between validations)")
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
+    if isinstance(method, str) and isinstance(dataset, str):  # e.g. a prior of the training set (Method.data_config)
+        from colorbench.registry import build_config, get_method
+
+        cls = get_method(method)
+        extra = cls.data_config(build_config(cls, overrides, variant), dataset, size=size,
+                                data_options=dict(data_options or {}))
+        overrides = {**extra, **overrides}
     if isinstance(dataset, str):
         from colorbench.data import build_dataset, protocol_for
 
