@@ -21,7 +21,8 @@ A profile file (every key optional except ``datasets``)::
                 # warmup_large and repeats_large instead
     [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
     [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
-                          all recorded in every row
+                          all recorded in every row; gpus = N: under a scheduler launcher the cell trains with
+                          DDP on N GPUs (N gloo processes on a CPU) in its job (docs/cluster.md)
 
 ``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set per_method.NAME.steps=5`` one
 method's budget, ``--set method.key=value`` one method's config and ``--set key=value`` the config of every
@@ -39,7 +40,7 @@ from typing import Any
 from colorbench.errors import UserError
 
 SECTIONS = ("data", "train", "eval", "runtime")
-PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets")
+PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets", "gpus")
 PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"size": 64, "options": {}, "data_dir": None, "data_dirs": {}},
