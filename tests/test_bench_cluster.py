@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -33,6 +32,15 @@ def test_a_bad_scheduler_option_is_one_line_before_anything_is_submitted(tmp_pat
     err = capsys.readouterr().err.strip()
     assert rc == 2 and says in err and len(err.splitlines()) == 1, err
     assert not cache.exists()  # nothing expanded, nothing submitted
+
+
+def test_submitit_launcher_without_slurm_is_one_line(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no srun
+    rc = main(["bench", "--profile", "smoke", "--launcher", "submitit", "--time", "10", "--cache",
+               str(tmp_path / "cache")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "no SLURM here" in err and len(err.splitlines()) == 1, err
 
 
 def test_scheduler_values_read_as_sbatch_reads_them():
@@ -143,3 +151,30 @@ def test_a_cell_declaring_two_gpus_trains_with_ddp_inside_its_job(tmp_path):
     one = run_bench("smoke", **{**kw, "results": tmp_path / "one"})  # one process: its own key
     assert one.rows[0]["key"] != row["key"]
     assert json.loads((cache / one.rows[0]["key"] / "train" / "run.json").read_text())["world_size"] == 1
+
+
+def test_submitit_launcher_writes_one_sbatch_array_with_the_options(tmp_path, monkeypatch):
+    """The SLURM path up to sbatch, with a stand-in ``sbatch`` on PATH that keeps the script it is given."""
+    pytest.importorskip("submitit")
+    bin_dir, kept = tmp_path / "bin", tmp_path / "sbatch"
+    bin_dir.mkdir(), kept.mkdir()
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {kept}/\necho "Submitted batch job 4242"\n')
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")  # submitit looks for it to know it is on SLURM
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    cache = tmp_path / "cache"
+    opts = job_options(launcher="submitit", partition="gpu", gpus_per_cell="2", mem="32G", time_limit="1-00:00:00",
+                       slurm_opts=["qos=high"])
+    summary = run_bench("smoke", methods=["unet_l1"], baselines=False, sets=["runtime.sizes=[]"], seeds=2,
+                        progress=False, cache=cache, results=tmp_path / "results", launcher="submitit",
+                        job_opts=opts)
+    assert summary.submitted == 2 and not summary.rows  # queued, not waited for
+    (script,) = [p.read_text() for p in kept.iterdir()]
+    for line in ("--partition=gpu", "--gpus-per-node=2", "--mem=32GB", "--time=1440", "--qos=high",
+                 "--array=0-1", "--job-name=colorbench-smoke"):
+        assert f"#SBATCH {line}" in script, (line, script)
+    entries = read_grid(cache, "smoke")["cells"].values()
+    assert sorted(e["job_id"] for e in entries) == ["4242_0", "4242_1"]
+    spec = json.loads(next(cache.glob("*/job.json")).read_text())
+    assert (spec["device"], spec["processes"]) == ("cuda", 2)  # auto on the compute nodes: CUDA, DDP on 2

@@ -34,7 +34,7 @@ from colorbench.errors import UserError
 LAUNCHERS = ("inprocess", "local", "submitit")
 JOBS_DIR, GRIDS_DIR, JOB_SPEC = "_jobs", "_grids", "job.json"
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # the local executor's own default (2 min) would kill any real cell
-LIVE_STATES = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED", "UNKNOWN"}
+LIVE_STATES = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED"}
 SBATCH_OPTIONS = (
     "account", "acctg-freq", "array", "batch", "bb", "begin", "chdir", "clusters", "comment", "constraint",
     "container", "contiguous", "core-spec", "cores-per-socket", "cpu-freq", "cpus-per-gpu", "cpus-per-task",
@@ -151,11 +151,17 @@ def job_options(*, launcher: str, partition: str | None = None, gpus_per_cell: A
     return opts
 
 
-def require_submitit() -> Any:
+def require_submitit(launcher: str = "local") -> Any:
+    """submitit, or a one-line UserError; for ``launcher="submitit"`` also SLURM's ``sbatch`` and ``srun``."""
+    import shutil
+
     try:
         import submitit
     except ModuleNotFoundError:
         raise UserError("--launcher local/submitit needs submitit: pip install 'colorbench[cluster]'") from None
+    if launcher == "submitit" and not (shutil.which("sbatch") and shutil.which("srun")):
+        raise UserError("--launcher submitit: no SLURM here (sbatch/srun not on PATH); run it on the cluster's "
+                        "login node, or use --launcher local to run the jobs on this machine")
     return submitit
 
 
@@ -196,11 +202,9 @@ def place(cells: list[grid.Cell], profile: Profile, opts: JobOptions) -> list[tu
     return [(grid.with_world(c, n), n) for c in cells for n in [processes(c, profile, opts)]]
 
 
-def gpu_request(nproc: int, device_kind: str, opts: JobOptions) -> int:
+def gpu_request(nproc: int, device_kind: str) -> int:
     """GPUs to ask the scheduler for: one per process on a GPU device, none on a CPU."""
-    if device_kind != "cuda":
-        return 0
-    return max(nproc, 1) if opts.gpus_per_cell is None else max(opts.gpus_per_cell, 1 if nproc else 0)
+    return nproc if device_kind == "cuda" else 0
 
 
 # ------------------------------------------------------------------------------------------- the submitted grid
@@ -229,8 +233,8 @@ def is_alive(entry: dict[str, Any], cache: Path) -> bool:
     submitit = require_submitit()
     try:
         return submitit.SlurmJob(cache / JOBS_DIR / "%j", job_id).state.split()[0] in LIVE_STATES
-    except Exception:  # sacct unreachable: assume it may still run rather than submit it twice
-        return True
+    except Exception:  # sacct unreachable or the job purged from accounting: the cell is submitted again
+        return False
 
 
 def submit(placed: list[tuple[grid.Cell, int]], *, profile: str, cache: Path, device_kind: str, launcher: str,
@@ -244,7 +248,7 @@ def submit(placed: list[tuple[grid.Cell, int]], *, profile: str, cache: Path, de
     jobs: list[tuple[grid.Cell, Any]] = []
     shapes: dict[tuple[int, int], list[tuple[grid.Cell, int]]] = {}
     for c, n in todo:
-        shapes.setdefault((n, gpu_request(n, device_kind, opts)), []).append((c, n))
+        shapes.setdefault((n, gpu_request(n, device_kind)), []).append((c, n))
     for (nproc, gpus), group in shapes.items():
         executor = submitit.AutoExecutor(folder=cache / JOBS_DIR / "%j",
                                          cluster="local" if launcher == "local" else "slurm")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from colorbench.bench import cluster, grid
-from colorbench.bench.cluster import JobOptions
 from colorbench.bench.cell import run_cell
+from colorbench.bench.cluster import JobOptions
 from colorbench.bench.outputs import load_record, write_outputs
 from colorbench.bench.profiles import apply_profile_sets, check_bench_sets, check_profile, load_profile
 from colorbench.errors import UserError
@@ -68,7 +68,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     check_profile(prof), check_bench_sets(global_cfg, per_method_cfg, seeds)  # every value before any cell runs
     job_opts = job_opts or JobOptions()
     if launcher != "inprocess":
-        cluster.require_submitit()
+        cluster.require_submitit(launcher)
     dev = cluster.device_for(device, launcher, job_opts)
     jobs = int(jobs or prof.jobs or 1)
     if jobs < 1:
