@@ -125,8 +125,9 @@ def train_then_die(out_dir: str, steps: int, ckpt_every: int, die_at: int, threa
               progress=False, on_step=kill_at(die_at))
 
 
-def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str) -> None:
-    """Child-process body for the DDP test: one gloo rank training Tiny; saves its parameters for comparison."""
+def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str, die_at: int = 0) -> None:
+    """Child-process body for the DDP tests: one gloo rank training Tiny; saves its parameters for comparison.
+    ``die_at``: SIGKILL this rank after that step (a crash: no cleanup, no final checkpoint)."""
     import os
 
     from colorbench.train import train
@@ -136,7 +137,8 @@ def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str) 
     torch.set_num_threads(1)
     with registered():
         result = train("test_tiny", TinyData(), steps=6, batch_size=4, seed=5, out_dir=out_dir, ckpt_every=3,
-                       val_every=3, val_dataset=TinyData(split="val"), progress=False, device="cpu")
+                       val_every=3, val_dataset=TinyData(split="val"), progress=False, device="cpu",
+                       on_step=kill_at(die_at) if die_at else None)
     params = {k: v.detach().clone() for k, v in result.method.named_parameters()}
     torch.save({"params": params, "world": result.world_size, "steps": result.steps,
                 "images_per_s": result.images_per_s}, os.path.join(result_dir, f"rank{rank}.pt"))

@@ -10,6 +10,7 @@ images, float16), ``loss.csv`` (a copy of the trainer's loss log). A runtime cel
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 import traceback
@@ -75,16 +76,21 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
     """Run ``cell`` unless its row exists (and not ``force``). Returns ``(row, computed)``.
 
     A failure does not propagate: it is returned as a row with ``status="failed"`` and the error (also written to
-    ``error.json``, so the next run tries again), so one broken method never stops the grid.
+    ``error.json``, so the next run tries again), so one broken method never stops the grid. Under torchrun (a
+    cell trained by several DDP processes) every rank trains and rank 0 alone evaluates and writes the record;
+    the other ranks return a row with ``status="rank"``.
     """
     folder = cache / cell.key
-    if force and folder.exists():
+    main = int(os.environ.get("RANK", "0")) == 0
+    if force and folder.exists() and main:
         shutil.rmtree(folder)
     if not force and (row := done(cell, cache)) is not None:
         return row, False
     folder.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(folder / "cell.json", {"kind": cell.kind, "method": cell.method, "variant": cell.variant,
-                                             "dataset": cell.dataset, "seed": cell.seed, "settings": cell.settings})
+    if main:
+        atomic.write_json(folder / "cell.json", {"kind": cell.kind, "method": cell.method, "variant": cell.variant,
+                                                 "dataset": cell.dataset, "seed": cell.seed,
+                                                 "settings": cell.settings})
     base = {"key": cell.key, "kind": cell.kind, "method": cell.method, "variant": cell.variant,
             "dataset": cell.dataset, "seed": cell.seed, "code_hash": code_hash(cell.method),
             "environment": cell.settings.get("environment"),
@@ -92,7 +98,10 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
     start = time.perf_counter()
     try:
         if cell.kind == "train":
-            row = {**base, **_train_and_evaluate(cell, folder, device, progress)}
+            result = _train_and_evaluate(cell, folder, device, progress, main=main)
+            if result is None:
+                return {**base, "status": "rank", "metrics": {}, "runtime": [], "provenance": {}}, True
+            row = {**base, **result}
         else:
             method = timing_method(cell).to(device)
             row = {**base, "status": "ok", "metrics": {}, "runtime": _runtime(method, cell.settings["runtime"], device),
@@ -100,7 +109,8 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
                                   "config": cell.settings["config"], "overrides": cell.settings["overrides"]}}
     except Exception as exc:  # one cell's failure must not take the grid down
         err = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        atomic.write_text(folder / ERROR, traceback.format_exc())
+        if main:
+            atomic.write_text(folder / ERROR, traceback.format_exc())
         return {**base, "status": "failed", "error": err, "metrics": {}, "runtime": [], "provenance": {}}, True
     row["provenance"]["cell_seconds"] = round(time.perf_counter() - start, 3)
     (folder / ERROR).unlink(missing_ok=True)
@@ -124,7 +134,8 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool) -> dict[str, Any]:
+def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
+                        main: bool = True) -> dict[str, Any] | None:
     from colorbench import train as trainer
     from colorbench.data import Protocol, build_dataset
     from colorbench.evaluator import evaluate
@@ -142,6 +153,8 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
                            batch_size=int(tr["batch_size"]), size=int(data["size"]), seed=cell.seed, device=device,
                            out_dir=folder / "train", ckpt_every=tr.get("ckpt_every"), data_options=opts,
                            num_workers=int(tr.get("num_workers", 0)), progress=progress)
+    if not main:  # a DDP rank other than 0: its replica is rank 0's
+        return None
     method = result.method
     t1 = time.perf_counter()
     test_ds = build_dataset(cell.dataset, protocol.split, size=protocol.size, seed=cell.seed, **opts)

@@ -58,6 +58,16 @@ def cell_key(kind: str, method: str, variant: str, dataset: str | None, seed: in
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def with_world(cell: Cell, world: int) -> Cell:
+    """``cell`` trained by ``world`` DDP processes: the world size joins its train settings (and so its key) when
+    above 1, since each rank takes its own batches (global batch = world × batch_size)."""
+    if world <= 1 or cell.kind != "train":
+        return cell
+    settings = {**cell.settings, "train": {**cell.settings["train"], "world": int(world)}}
+    return dataclasses.replace(cell, settings=settings,
+                               key=cell_key(cell.kind, cell.method, cell.variant, cell.dataset, cell.seed, settings))
+
+
 def _variants_for(profile: Profile, name: str, declared: list[str]) -> list[str]:
     chosen = profile.variants.get(name, ["default"])
     if chosen == "*" or chosen == ["*"]:

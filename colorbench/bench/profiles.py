@@ -21,13 +21,15 @@ A profile file (every key optional except ``datasets``)::
                 # warmup_large and repeats_large instead
     [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
     [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
-                          all recorded in every row
+                          all recorded in every row; gpus = N: under a scheduler launcher the cell trains with
+                          DDP on N GPUs (N gloo processes on a CPU) in its job (docs/cluster.md)
     [per_method.unet_l1.variants.tarres]  the same keys for one variant of the method, over the method's own
                           (its config merged into the method's config)
 
 ``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set per_method.NAME.steps=5`` one
-method's budget (every variant of it; ``per_method.NAME.variants.VARIANT.steps=5`` one variant's), ``--set method.key=value`` one method's config and ``--set key=value`` the config of every
-selected method that has that field.
+method's budget (every variant of it; ``per_method.NAME.variants.VARIANT.steps=5`` one variant's), ``--set
+method.key=value`` one method's config and ``--set key=value`` the config of every selected method that has that
+field.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from typing import Any
 from colorbench.errors import UserError
 
 SECTIONS = ("data", "train", "eval", "runtime")
-PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets")
+PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets", "gpus")
 PER_METHOD_TABLES = ("config", "variants")  # per_method.NAME.config = {...}; per_method.NAME.variants.VARIANT = {...}
 PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
 DEFAULTS: dict[str, dict[str, Any]] = {

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colorbench.bench import grid
-from colorbench.bench.cell import resolve_device, run_cell
+from colorbench.bench import cluster, grid
+from colorbench.bench.cell import run_cell
+from colorbench.bench.cluster import JobOptions
 from colorbench.bench.outputs import load_record, write_outputs
 from colorbench.bench.profiles import apply_profile_sets, check_bench_sets, check_profile, load_profile
 from colorbench.errors import UserError
@@ -32,39 +33,54 @@ class Summary:
     computed: int = 0
     cached: int = 0
     failed: list[str] = field(default_factory=list)
+    submitted: int = 0  # scheduler jobs submitted by this call (--launcher local/submitit)
+    running: list[str] = field(default_factory=list)  # cells whose job is still queued or running
+    missing: list[str] = field(default_factory=list)  # cells with no row yet (their job died, or has not run)
     skipped: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"cells: {self.total} total, {self.computed} computed, {self.cached} cached, "
-                f"{len(self.failed)} failed")
+        jobs = f", {self.submitted} submitted" if self.submitted else ""
+        waiting = f", {len(self.running)} still queued or running" if self.running else ""
+        missing = f", {len(self.missing)} missing" if self.missing else ""
+        return (f"cells: {self.total} total, {self.computed} computed, {self.cached} cached{jobs}{waiting}, "
+                f"{len(self.failed)} failed{missing}")
 
 
 def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datasets: list[str] | None = None,
               seeds: int | None = None, sets: list[str] | None = None, force: bool = False, device: str = "auto",
               shard: str | None = None, results: Path = Path("results"), cache: Path = Path("runs/bench"),
-              progress: bool = True, jobs: int | None = None, baselines: bool = True) -> Summary:
+              progress: bool = True, jobs: int | None = None, baselines: bool = True,
+              launcher: str = "inprocess", job_opts: JobOptions | None = None, wait: bool = False) -> Summary:
     """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`.
 
     ``jobs`` (default: the profile's ``jobs``, else 1): train cells run that many at once, each in its own process
     on one torch thread (on a CPU; a GPU runs one at a time); runtime cells then run one by one in this process, so
     nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines.
+
+    ``launcher="submitit"`` (SLURM) or ``"local"`` (processes on this machine) submits one job per cell not yet
+    in the cache instead (:mod:`colorbench.bench.cluster`, resources in ``job_opts``); with ``wait`` it blocks
+    until the jobs end and writes the tables, else :func:`collect` writes them later.
     """
     prof = load_profile(profile)
     prof, global_cfg, per_method_cfg = apply_profile_sets(prof, sets or [])
     check_profile(prof), check_bench_sets(global_cfg, per_method_cfg, seeds)  # every value before any cell runs
-    dev = resolve_device(device)
+    job_opts = job_opts or JobOptions()
+    if launcher != "inprocess":
+        cluster.require_submitit(launcher)
+    dev = cluster.device_for(device, launcher, job_opts)
     jobs = int(jobs or prof.jobs or 1)
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: give a positive number of cells to run at once, e.g. --jobs 2")
-    if dev.type != "cpu":
+    if dev.type != "cpu" or launcher != "inprocess":
         jobs = 1
+    threads = job_opts.cpus_per_cell if launcher != "inprocess" else (1 if jobs > 1 else None)
     summary = Summary(prof.name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
-                            per_method_cfg=per_method_cfg, device=str(dev), threads=1 if jobs > 1 else None,
+                            per_method_cfg=per_method_cfg, device=str(dev), threads=threads,
                             baselines=baselines)
     for w in caught:
         msg = str(w.message)
@@ -78,6 +94,9 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
         raise UserError(f"profile {prof.name}: the grid is empty (methods {methods or prof.methods}, "
                         f"datasets {datasets or prof.datasets}); check the names with `colorbench list`")
     summary.total = len(cells)
+    if launcher != "inprocess":
+        return _submit(prof, cells, summary, cache=cache, results=results, device=dev, launcher=launcher,
+                       opts=job_opts, force=force, wait=wait, progress=progress, shard=shard)
     bar = _bar(len(cells), progress)
 
     def record(cell: grid.Cell, row: dict[str, Any], computed: bool) -> None:
@@ -102,17 +121,100 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
             record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
     bar.close()
     summary.rows = [rows[c.key] for c in cells]
+    _write(summary, results, shard, device=str(dev))
+    return summary
+
+
+def _write(summary: Summary, results: Path, shard: str | None, device: str = "") -> None:
+    """The finished rows of ``summary`` into the tables (or, for a shard, into its shard folder)."""
     if shard:
         i, n = shard.split("/")
-        dest = results / prof.name / "shards" / f"{i}-of-{n}"
+        dest = results / summary.profile / "shards" / f"{i}-of-{n}"
         for row in summary.rows:
             if row.get("status") == "ok":
                 _copy_record(Path(row["_folder"]), dest / row["key"])
         summary.written.append(dest)
-    else:
-        summary.written += write_outputs(results, prof.name, [r for r in summary.rows], device=str(dev),
+    elif summary.rows:
+        summary.written += write_outputs(results, summary.profile, summary.rows, device=device,
                                          readme=results.parent / "README.md")
+
+
+def _submit(prof: Any, cells: list[grid.Cell], summary: Summary, *, cache: Path, results: Path, device: Any,
+            launcher: str, opts: JobOptions, force: bool, wait: bool, progress: bool, shard: str | None) -> Summary:
+    """The scheduler path of :func:`run_bench`: submit the cells that are not done, optionally wait, collect."""
+    from colorbench.bench.cell import done
+
+    placed = cluster.place(cells, prof, opts)
+    cells = [c for c, _ in placed]
+    if force:
+        for c in cells:
+            shutil.rmtree(cache / c.key, ignore_errors=True)
+    todo = [(c, n) for c, n in placed if done(c, cache) is None]
+    summary.cached = len(placed) - len(todo)
+    jobs, summary.running = cluster.submit(todo, profile=prof.name, cache=cache, device_kind=device.type,
+                                           launcher=launcher, opts=opts)
+    summary.submitted = len(jobs)
+    summary.written.append(cluster.record_grid(cache, prof.name, cells, jobs, launcher, str(device)))
+    if jobs:
+        ids = sorted({str(j.job_id).split("_")[0] for _, j in jobs})
+        print(f"submitted {len(jobs)} job(s) ({launcher}: {', '.join(ids)}); logs under {cache / cluster.JOBS_DIR}/",
+              file=sys.stderr)
+    if not wait and (jobs or summary.running):
+        return summary  # `--collect` writes the tables once the jobs have ended
+    cluster.wait(jobs, progress)
+    return _gather(summary, cells, cache, results, shard, computed={c.key for c, _ in jobs}, device=str(device))
+
+
+def _gather(summary: Summary, cells: list[grid.Cell], cache: Path, results: Path, shard: str | None,
+            computed: set[str], device: str = "") -> Summary:
+    """Read every cell's record from the cache into ``summary`` (missing ones named with why) and write them."""
+    entries = cluster.read_grid(cache, summary.profile)["cells"]
+    summary.rows, summary.missing, summary.computed = [], [], 0
+    for c in cells:
+        row = load_record(cache / c.key)
+        if row is None:
+            if c.label not in summary.running:
+                summary.missing.append(f"{c.label}: {cluster.job_failure(c, cache, entries.get(c.key, {}))}")
+            continue
+        summary.computed += c.key in computed
+        summary.rows.append(row)
+    summary.cached = len(summary.rows) - summary.computed
+    summary.failed = list(summary.missing)
+    _write(summary, results, shard, device)
     return summary
+
+
+def collect(profile: str = "quick", *, results: Path = Path("results"), cache: Path = Path("runs/bench"),
+            shard: str | None = None) -> Summary:
+    """Write the tables of the grid last submitted for ``profile`` (``<cache>/_grids/<profile>.json``) from the
+    cells in the cache: the ``--merge`` step for scheduler runs. Cells without a row are listed as missing."""
+    prof = load_profile(profile)
+    entries = cluster.read_grid(cache, prof.name)["cells"]
+    if not entries:
+        raise UserError(f"--collect: nothing submitted for profile {prof.name} under {cache}; run `colorbench bench "
+                        f"--profile {prof.name} --launcher submitit ...` first (with the same --cache)")
+    cells = [grid.Cell(e.get("kind", "train"), "", "", None, 0, {}, key) for key, e in entries.items()]
+    labelled = [_Labelled(c, entries[c.key]["label"]) for c in cells]
+    summary = Summary(prof.name, total=len(cells))
+    summary.running = [lab.label for lab in labelled
+                       if load_record(cache / lab.key) is None and cluster.is_alive(entries[lab.key], cache)]
+    result = _gather(summary, labelled, cache, results, shard, computed=set())
+    if not result.rows:
+        raise UserError(f"--collect: no cell of profile {prof.name} has finished yet under {cache} "
+                        f"({len(result.running)} still queued or running)")
+    return result
+
+
+@dataclass(frozen=True)
+class _Labelled:
+    """A cell known by its key and label only (what the grid file records)."""
+
+    cell: grid.Cell
+    label: str
+
+    @property
+    def key(self) -> str:
+        return self.cell.key
 
 
 def _worker_init() -> None:

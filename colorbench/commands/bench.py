@@ -29,6 +29,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    jobs = parser.add_argument_group("scheduler jobs (colorbench.bench.cluster, docs/cluster.md; needs "
+                                     "pip install 'colorbench[cluster]')")
+    jobs.add_argument("--launcher", default="inprocess", choices=("inprocess", "local", "submitit"),
+                      help="inprocess: run the cells here; submitit: one SLURM job per missing cell (a job array); "
+                      "local: the same jobs as processes on this machine")
+    jobs.add_argument("--wait", action="store_true", help="block until the jobs end (a progress bar over the "
+                      "array), then write the tables")
+    jobs.add_argument("--collect", action="store_true", help="write the tables of the grid last submitted for "
+                      "this profile from the cells in --cache (runs nothing)")
+    jobs.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition of every job")
+    jobs.add_argument("--gpus-per-cell", metavar="N", help="GPUs per train cell, trained with DDP under torchrun "
+                      "when above 1 (on a CPU device: gloo processes); default: the profile's per-method `gpus`, "
+                      "else 1 on a GPU device")
+    jobs.add_argument("--cpus-per-cell", metavar="N", help="CPU cores per job (also the torch thread count its "
+                      "key records)")
+    jobs.add_argument("--mem", metavar="SIZE", help="memory per job as sbatch reads it, e.g. 32G")
+    jobs.add_argument("--time", metavar="LIMIT", dest="time_limit", help="wall-clock limit per job, minutes or "
+                      "[D-]HH:MM:SS, e.g. 2-00:00:00 (required by --launcher submitit)")
+    jobs.add_argument("--slurm-opt", action="append", default=[], metavar="KEY=VALUE", dest="slurm_opts",
+                      help="any further sbatch option, e.g. qos=high or constraint=a100; repeatable")
     dry = parser.add_argument_group("dry run (colorbench.bench.dryrun)")
     dry.add_argument("--dry-run", action="store_true", help="build every cell, train 2 steps and colourise one "
                      "batch on stand-in data of the cell's shape, print parameters, s/step, peak memory and the "
@@ -41,17 +61,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorbench.bench import merge, run_bench
+    from colorbench.bench import collect, merge, run_bench
+    from colorbench.bench.cluster import job_options
 
     if args.dry_run:
         return _dry_run(args)
+    opts = job_options(launcher=args.launcher, partition=args.slurm_partition, gpus_per_cell=args.gpus_per_cell,
+                       cpus_per_cell=args.cpus_per_cell, mem=args.mem, time_limit=args.time_limit,
+                       slurm_opts=args.slurm_opts)  # every scheduler option before anything is submitted
     if args.merge:
         summary = merge(args.profile, results=args.results)
+    elif args.collect:
+        summary = collect(args.profile, results=args.results, cache=args.cache, shard=args.shard)
     else:
         summary = run_bench(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
                             sets=args.sets, force=args.force, device=args.device, shard=args.shard,
                             results=args.results, cache=args.cache, progress=not args.no_progress,
-                            jobs=args.jobs, baselines=not args.no_baselines)
+                            jobs=args.jobs, baselines=not args.no_baselines, launcher=args.launcher,
+                            job_opts=opts, wait=args.wait)
     tables = [p for p in summary.written if p.name == "table.md"]
     if tables:
         text = tables[0].read_text()
@@ -59,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
         print("\n" + text[start:text.find("\n\n", start)] + "\n")
     for line in summary.failed:
         print(f"failed: {line}", file=sys.stderr)
+    for line in summary.running:
+        print(f"still queued or running: {line}", file=sys.stderr)
     print(summary.line())
+    if summary.submitted and not args.wait:
+        print(f"collect the tables when the jobs end: colorbench bench --profile {args.profile} --collect "
+              f"--cache {args.cache} --results {args.results}")
     print("wrote:")
     for p in summary.written:
         print(f"  {p}")
