@@ -2,32 +2,66 @@
 rename, fsync of the folder so the rename itself survives a power cut)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (a temp file in the same folder, then ``os.replace``)."""
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[Path]:
+    """For writers that need a file name (a stream, an image encoder): yields a temp path in ``path``'s folder;
+    when the block ends normally the file is fsynced and renamed to ``path``, when it raises it is deleted."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary shared files
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a temp file in the same folder, then ``os.replace``)."""
+    with writing(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def copy_file(src: str | Path, dest: str | Path) -> Path:
+    """Copy ``src`` to ``dest`` atomically."""
+    with writing(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(dest)
+
+
+def replace_folder(tmp: str | Path, path: str | Path) -> Path:
+    """Give the finished folder ``tmp`` (its files already fsynced: :func:`fsync_tree`) the name ``path``; an
+    existing ``path`` is moved aside first and deleted after, so one of the two always exists whole."""
+    tmp, path = Path(tmp), Path(path)
+    if path.exists():
+        old = path.with_name(f".{path.name}.old{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
     fsync_dir(path.parent)
     return path
 

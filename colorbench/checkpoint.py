@@ -242,7 +242,8 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    write_safetensors(method_state_dict(method), tmp / WEIGHTS, metadata={"step": str(int(step)), "method": method.name})
+    write_safetensors(method_state_dict(method), tmp / WEIGHTS,
+                      metadata={"step": str(int(step)), "method": method.name})
     if train_state:
         state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
         torch.save(state, tmp / STATE)
@@ -251,16 +252,7 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
     (tmp / CONFIG).write_text(json.dumps(record, indent=2, default=str) + "\n")
     atomic.fsync_tree(tmp)  # the files are on disk before the folder gets its name
-    if path.exists():  # replace: move the old one aside first, so one of the two always exists whole
-        old = path.with_name(f".{path.name}.old{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
-    atomic.fsync_dir(path.parent)
-    return path
+    return atomic.replace_folder(tmp, path)
 
 
 def mark_last(run_dir: str | os.PathLike, checkpoint: str | os.PathLike) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colorbench import _atomic as atomic
 from colorbench.bench import cluster, grid
 from colorbench.bench.cell import run_cell
 from colorbench.bench.cluster import JobOptions
@@ -257,9 +258,7 @@ def _copy_record(src: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in RECORD_FILES[1:] + RECORD_FILES[:1]:  # row.json last: its presence means the copy is whole
         if (src / name).is_file():
-            tmp = dest / f".{name}.tmp"
-            shutil.copyfile(src / name, tmp)
-            tmp.replace(dest / name)
+            atomic.copy_file(src / name, dest / name)
 
 
 def merge(profile: str = "quick", *, results: Path = Path("results"), extra: list[Path] | None = None) -> Summary:

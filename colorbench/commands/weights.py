@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import hashlib
-import os
 import socket
 import urllib.parse
 import urllib.request
@@ -70,20 +69,19 @@ def check_reachable(url: str, timeout: float) -> None:
 
 def _download(url: str, dest: Path, timeout: float) -> Path:
     """Stream ``url`` into ``dest`` atomically; a torchvision-style ``name-<sha256 prefix>.pth`` is checked."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
+    from colorbench import _atomic as atomic
+
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-        while chunk := response.read(1 << 20):
-            digest.update(chunk)
-            out.write(chunk)
     expected = dest.stem.rsplit("-", 1)[-1] if "-" in dest.stem else ""
-    if len(expected) >= 8 and all(c in "0123456789abcdef" for c in expected):
-        if not digest.hexdigest().startswith(expected):
-            tmp.unlink()
-            raise UserError(f"{url}: downloaded file's sha256 {digest.hexdigest()[:12]} does not start with "
-                            f"{expected}; the download is corrupt, run the command again")
-    os.replace(tmp, dest)
+    with atomic.writing(dest) as tmp:  # a failed or corrupt download leaves nothing behind
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if len(expected) >= 8 and all(c in "0123456789abcdef" for c in expected):
+            if not digest.hexdigest().startswith(expected):
+                raise UserError(f"{url}: downloaded file's sha256 {digest.hexdigest()[:12]} does not start with "
+                                f"{expected}; the download is corrupt, run the command again")
     return dest
 
 

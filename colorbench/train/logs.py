@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from colorbench import _atomic as atomic
 from colorbench.errors import UserError
 
 LOGGERS = ("csv", "tensorboard")
@@ -39,12 +39,7 @@ class CsvLog:
 
     def _rewrite(self, rows: list[dict[str, Any]]) -> None:
         assert self.path is not None
-        tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path)
+        atomic.write_csv(self.path, rows, columns=self.fields)
 
     def append(self, row: dict[str, Any]) -> None:
         if self.path is None:
