@@ -1,0 +1,98 @@
+"""The contract owns inference mode: ``Method.colorize`` (no gradients, eval mode, the method's device) wraps every
+method's ``predict`` and leaves the module exactly as it found it; registration refuses a class that breaks the
+contract, with one line naming the fix."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+import colorbench
+from colorbench import registry
+from colorbench.method import Method
+from colorbench.registry import MethodContractError, build_config, get_method
+
+METHODS = colorbench.list_methods()
+pytestmark = pytest.mark.timeout(300)
+
+
+def _build(name: str) -> Method:
+    cls = get_method(name)
+    torch.manual_seed(0)
+    return cls(build_config(cls, cls.test_overrides), num_classes=10)
+
+
+def _state(method: Method) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in method.state_dict(keep_vars=True).items()}
+
+
+def _L(seed: int = 0) -> torch.Tensor:
+    return torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("mode", ["train", "mixed"])
+def test_colorize_leaves_buffers_parameters_and_modes_as_they_were(name, mode):
+    method = _build(name).train()
+    if mode == "mixed":  # a caller's own mix of modes (e.g. a frozen child in eval) is put back as it was
+        for child in list(method.children())[:1]:
+            child.eval()
+    flags = {n: m.training for n, m in method.named_modules()}
+    before = _state(method)
+    ab = method.colorize(_L())
+    assert ab.shape == (2, 2, 32, 32) and not ab.requires_grad
+    after = _state(method)
+    assert after.keys() == before.keys()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert not changed, f"{name}.colorize changed {changed[:5]}"
+    assert {n: m.training for n, m in method.named_modules()} == flags, f"{name}.colorize left other train/eval flags"
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_colorize_is_the_same_whatever_mode_the_caller_left(name):
+    method = _build(name)
+    torch.manual_seed(0)  # a method may sample noise in predict
+    in_eval = method.eval().colorize(_L(1))
+    torch.manual_seed(0)
+    in_train = method.train().colorize(_L(1))
+    assert torch.equal(in_eval, in_train), f"{name}: colorize depends on the caller's train/eval mode"
+
+
+def test_c2f_batch_statistics_at_inference_still_use_the_batch():
+    """C2F's declared exception (inference_norm = "batch"): a photo's output depends on the batch it is in, and the
+    running buffers stay unchanged; with "running" it does not depend on the batch."""
+    if "c2f" not in METHODS:
+        pytest.skip("c2f is not registered")
+    method = _build("c2f")
+    assert method.inference_norm == "batch"
+    L = _L(2)
+    alone, together = method.colorize(L[:1]), method.colorize(torch.cat([L[:1], -L[1:]]))[:1]
+    assert not torch.allclose(alone, together)
+    method.config = dataclasses.replace(method.config, inference_norm="running")
+    alone, together = method.colorize(L[:1]), method.colorize(torch.cat([L[:1], -L[1:]]))[:1]
+    torch.testing.assert_close(alone, together, rtol=1e-4, atol=1e-5)
+
+
+@dataclasses.dataclass
+class _Cfg:
+    width: int = 4
+
+
+def _zeros(self, L):
+    return torch.zeros(L.shape[0], 2, *L.shape[-2:])
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"Config": _Cfg, "variants": {"paper": {}}, "predict": _zeros}, "no 'default' entry"),
+    ({"Config": type("NotADataclass", (), {}), "predict": _zeros}, "Config must be a dataclass"),
+    ({"Config": _Cfg, "variants": {"default": {"widht": 2}}, "predict": _zeros}, "sets widht, not fields"),
+    ({"Config": _Cfg, "colorize": _zeros}, "overrides colorize; rename it to predict"),
+    ({"Config": _Cfg}, "has no predict"),
+])
+def test_registration_checks_the_contract_in_one_line(body, message):
+    cls = type("Broken", (Method,), body)
+    with pytest.raises(MethodContractError, match=message) as err:
+        registry.register_method("x_broken", description="", source="")(cls)
+    assert "\n" not in str(err.value) and "x_broken" in str(err.value)
+    assert "x_broken" not in registry._REGISTRY
