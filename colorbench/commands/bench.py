@@ -6,6 +6,11 @@ import sys
 from pathlib import Path
 
 HELP = "run the comparison grid of a profile (resumable, cached under runs/bench) and write results/<profile>/"
+EXAMPLES = """examples:
+  colorbench bench --profile quick
+  colorbench bench --profile quick --methods pix2pix --seeds 1 --set train.steps=20
+  colorbench bench --profile paper --dry-run
+  colorbench bench --profile paper --shard 1/4     # then: --merge"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the profile's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                         help="train.steps=5 / data.size=32 (profile), pix2pix.lr=1e-4 (one method), lr=1e-4 "
-                        "(every method with that field); repeatable")
+                        "(every method with that field); repeatable (default: the profile's values)")
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if cached")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--shard", metavar="i/N", help="run shard i of N (1-based); rows go to "
-                        "results/<profile>/shards/i-of-N/, join them with --merge")
+                        "results/<profile>/shards/i-of-N/, join them with --merge (default: the whole grid)")
     parser.add_argument("--merge", action="store_true", help="join the shards' rows into the tables (runs nothing)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
@@ -33,10 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dry.add_argument("--dry-run", action="store_true", help="build every cell, train 2 steps and colourise one "
                      "batch on stand-in data of the cell's shape, print parameters, s/step, peak memory and the "
                      "projected wall time of each full cell on this device (trains and writes nothing)")
-    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked)")
-    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked)")
+    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked; default: no cap)")
+    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked; default: no cap)")
     dry.add_argument("--data-dir", type=Path, metavar="DIR", help="dry run: real data from DIR/<dataset> where "
-                     "present (else the profile's data_dirs, else stand-in data)")
+                     "present (default: the profile's data_dirs, else stand-in data)")
 
 
 def run(args: argparse.Namespace) -> int:

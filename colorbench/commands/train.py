@@ -11,6 +11,12 @@ from colorbench.errors import UserError
 
 HELP = ("train a method on a dataset, with a progress bar, a CSV loss log and checkpoints; "
         "running the same command again resumes from the newest checkpoint")
+EXAMPLES = """examples:
+  colorbench train pix2pix --dataset sample --steps 500
+  colorbench train pix2pix --dataset sample --steps 500    # again: resumes
+  colorbench train unet_l1 --dataset folder --data-dir ~/photos --size 128 --set lr=1e-4 --variant tarres
+  colorbench train gorriz --config my_run.toml --out runs/gorriz-try
+  torchrun --nproc-per-node 2 -m colorbench.cli train pix2pix --dataset cifar10"""
 
 # Trainer settings a --config TOML may hold in its [train] table (the command-line flags win over them).
 TRAIN_KEYS = ("steps", "epochs", "batch_size", "size", "seed", "device", "precision", "val_every", "ckpt_every",
@@ -22,25 +28,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("method", help="registered method name (`colorbench list methods`)")
     p.add_argument("--dataset", default=None, help="dataset name (`colorbench list datasets`); default: sample")
     p.add_argument("--config", metavar="F.toml", type=Path,
-                   help="TOML file: top-level keys are config overrides, a [train] table holds trainer settings")
+                   help="TOML file: top-level keys are config overrides, a [train] table holds trainer settings "
+                   "(default: none; the flags win over it)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
-                   help="override one config field (repeatable); a wrong key lists the valid ones")
+                   help="override one config field (repeatable; default: the variant's config); a wrong key lists the "
+                   "valid ones")
     p.add_argument("--variant", default=None, help="named variant declared by the method (default: default)")
     p.add_argument("--seed", type=int, default=None, help="seed of initialisation, batch order and noise (default 0)")
     p.add_argument("--steps", type=int, default=None, help="training steps in total (default 1000 unless --epochs)")
-    p.add_argument("--epochs", type=int, default=None, help="train for this many epochs instead of --steps")
+    p.add_argument("--epochs", type=int, default=None, help="train for this many epochs instead of --steps (default: steps, not epochs)")
     p.add_argument("--batch-size", type=int, default=None, help="per process (default: the config's, else 16)")
     p.add_argument("--size", type=int, default=None,
                    help="square training crop in px; sets the method's image_size (default: the config's, else 64)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default auto)")
     p.add_argument("--precision", default=None, choices=PRECISIONS,
-                   help="auto = bf16 autocast on CUDA, fp32 elsewhere")
+                   help="auto = bf16 autocast on CUDA, fp32 elsewhere (default auto)")
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps (default 250; 0 = never)")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps (default 250) and at the end")
     p.add_argument("--num-workers", type=int, default=None, help="data-loader worker processes (default 0)")
     p.add_argument("--nonfinite-patience", type=int, default=None, metavar="N",
                    help="stop after N consecutive steps with a non-finite loss (default 1: the first one)")
-    p.add_argument("--data-dir", default=None, help="where the dataset lives (folder/cifar10)")
+    p.add_argument("--data-dir", default=None, help="where the dataset lives (folder, cifar10; default: "
+                   "a recipe's own data_dir; built-in sets need none)")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run folder)")
