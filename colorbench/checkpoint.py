@@ -379,7 +379,8 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
     record = read_config(path)
     if not isinstance(record.get("method"), str):
         raise UserError(f"checkpoint {resolve(path)}: config.json names no method; the checkpoint is corrupt")
-    cls = get_method(record["method"])  # an unknown name raises with the closest registered names
+    # an unknown name raises naming the recorded origin and how to load it (nothing it names is imported)
+    cls = get_method(record["method"], record.get("origin"), where=str(resolve(path) / CONFIG))
     config = config_from_dict(cls, record.get("config", {}), where=str(resolve(path) / CONFIG))
     try:
         method = cls(config, num_classes=record.get("num_classes"))

@@ -222,9 +222,8 @@ def get_method(name: str, origin: Mapping[str, Any] | None = None, *, where: str
     try:
         return _REGISTRY[name]
     except KeyError:
-        err = _unknown("method", name, sorted(_REGISTRY))
         if origin is None and not where:
-            raise err from None
+            raise _unknown("method", name, sorted(_REGISTRY)) from None
         raise UnknownNameError(f"{where + ': ' if where else ''}method {name!r} is not registered here; "
                                f"{how_to_load(origin)}") from None
 
