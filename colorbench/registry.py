@@ -22,6 +22,7 @@ import importlib.metadata
 import importlib.util
 import os
 import pkgutil
+import shlex
 import sys
 import traceback
 import warnings
@@ -134,14 +135,16 @@ def how_to_load(origin: Mapping[str, Any] | None) -> str:
                 f": install that package (`{install}`, or `pip install -e` its source folder)")
     if kind == "path":
         return (f"it came from the file {origin.get('file')}: if you trust that file, run with "
-                f"{PATH_VARIABLE}={origin.get('folder')} (colorbench never imports a path named by a run folder)")
+                f"{PATH_VARIABLE}={shlex.quote(str(origin.get('folder')))} (colorbench never imports a path named "
+                "by a run folder)")
     if kind == "builtin":
         return (f"it was built into colorbench ({origin.get('module')}) and this colorbench has no such method: "
                 "install the colorbench version named in the checkpoint's config.json")
     file = origin.get("file")
     folder = str(Path(file).parent) if file else "the folder holding its file"
     return (f"it was registered by importing {origin.get('module')}" + (f" ({file})" if file else "") +
-            f": import it first, or put the file in a folder and run with {PATH_VARIABLE}={folder}, or package it "
+            f": import it first, or put the file in a folder and run with {PATH_VARIABLE}={shlex.quote(folder)}, "
+            "or package it "
             f"with a {ENTRY_POINT_GROUP} entry point (docs/adding-a-method.md)")
 
 

@@ -4,6 +4,7 @@ names that origin and what loads it, and never imports anything the run folder n
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -109,7 +110,7 @@ def test_a_path_method_is_recorded_and_a_later_command_names_the_variable_withou
     with pytest.raises(UserError) as err:
         load_method(run)
     message = str(err.value)
-    assert f"COLORBENCH_METHODS_PATH={folder.resolve()}" in message and "plug_path" in message
+    assert f"COLORBENCH_METHODS_PATH={shlex.quote(str(folder.resolve()))}" in message and "plug_path" in message
     assert "\n" not in message
     from PIL import Image
 
@@ -118,7 +119,7 @@ def test_a_path_method_is_recorded_and_a_later_command_names_the_variable_withou
                  ["colorize", str(run), str(tmp_path / "photo.png"), "--out", str(tmp_path / "o")]):
         code = cli.main(argv)
         err_text = capsys.readouterr().err
-        assert code == 2 and f"COLORBENCH_METHODS_PATH={folder.resolve()}" in err_text, err_text
+        assert code == 2 and f"COLORBENCH_METHODS_PATH={shlex.quote(str(folder.resolve()))}" in err_text, err_text
         assert err_text.count("\n") == 1
     assert mark.read_text().count("imported") == 1, "a path named by the run folder was imported"
     assert "plug_path" not in registry.list_methods()
@@ -242,4 +243,10 @@ def test_an_installed_package_is_listed_checked_trained_evaluated_colourised_and
         load_method(run)
     assert "pip install 'colorbench-plugin-demo==0.3.1'" in str(err.value)
     assert "plugin_demo = colorbench_plugin_demo" in str(err.value)
+    from colorbench.bench import run_bench
+
+    with pytest.raises(UserError) as err:  # the bench finds the origin in its cached cell
+        run_bench("quick", methods=["plugin_demo"], seeds=1, results=results, cache=cache, progress=False,
+                  baselines=False)
+    assert "cached cell" in str(err.value) and "pip install 'colorbench-plugin-demo==0.3.1'" in str(err.value)
     assert "colorbench_plugin_demo" not in sys.modules
