@@ -171,11 +171,15 @@ def discover(force: bool = False) -> None:
             _record_error(str(Path(builtin.__path__[0]) / f"{info.name}.py"))
 
     for folder in filter(None, os.environ.get(PATH_VARIABLE, "").split(os.pathsep)):
-        for path in sorted(Path(folder).glob("*.py")):
+        for path in sorted(Path(folder).expanduser().glob("*.py")):
             if path.name.startswith("_"):
                 continue
             mod_name = f"colorbench_user_methods.{path.stem}"
             if mod_name in sys.modules:
+                first = _PATH_MODULES.get(mod_name)
+                if first is not None and first != str(path.resolve()):
+                    warnings.warn(f"colorbench: {path} is skipped: {first} (earlier on {PATH_VARIABLE}) has the "
+                                  "same file name; rename one of them", stacklevel=2)
                 continue
             try:
                 spec = importlib.util.spec_from_file_location(mod_name, path)
