@@ -82,3 +82,33 @@ def test_registration_checks_the_contract_in_one_line(body, message):
         registry.register_method("x_broken", description="", source="")(cls)
     assert "\n" not in str(err.value) and "x_broken" in str(err.value)
     assert "x_broken" not in registry._REGISTRY
+
+
+class _WrongSize(Method):
+    Config = _Cfg
+    test_overrides = {"width": 2}
+
+    def train_step(self, batch, step):
+        return {"loss": 0.0}
+
+    def predict(self, L):
+        return torch.zeros(L.shape[0], 2, 8, 8)  # breaks the contract: not the input's H×W
+
+
+def test_check_method_names_the_failing_check_and_exits_1(capsys, tmp_path, monkeypatch):
+    from colorbench import cli
+
+    monkeypatch.chdir(tmp_path)
+    registry.register_method("x_wrong_size", description="", source="tests")(_WrongSize)
+    try:
+        code = cli.main(["check-method", "x_wrong_size", "--checks", "colorize_keeps_size", "five_steps_without_nan"])
+    finally:
+        registry._REGISTRY.pop("x_wrong_size", None)
+    out = capsys.readouterr()
+    assert code == 1 and "1 check(s) failed" in out.err
+    line = next(x for x in out.out.splitlines() if "colorize_keeps_size" in x)
+    assert line.split()[0] == "failed" and "(1, 2, 8, 8)" in line
+    assert next(x for x in out.out.splitlines() if "five_steps_without_nan" in x).split()[0] == "passed"
+    assert list(tmp_path.iterdir()) == []  # nothing written where it ran (no pytest cache, no runs)
+    assert cli.main(["check-method", "x_no_such_method"]) == 2
+    assert "unknown method 'x_no_such_method'" in capsys.readouterr().err
