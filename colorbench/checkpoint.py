@@ -231,6 +231,7 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     optimiser states.
     """
     from colorbench import _atomic as atomic
+    from colorbench.registry import method_origin
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,8 +242,8 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     write_safetensors(method_state_dict(method), tmp / WEIGHTS, metadata={"step": str(int(step)), "method": method.name})
     state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
     torch.save(state, tmp / STATE)
-    record = {"method": method.name, "variant": "default", **(info or {}), "step": int(step),
-              "config": config_dict(method.config), "num_classes": method.num_classes,
+    record = {"method": method.name, "variant": "default", "origin": method_origin(type(method)),  # never imported
+              **(info or {}), "step": int(step), "config": config_dict(method.config), "num_classes": method.num_classes,
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
     (tmp / CONFIG).write_text(json.dumps(record, indent=2, default=str) + "\n")
     atomic.fsync_tree(tmp)  # the files are on disk before the folder gets its name

@@ -231,7 +231,9 @@ def get_method(name: str, origin: Mapping[str, Any] | None = None, *, where: str
     except KeyError:
         if origin is None and not where:
             raise _unknown("method", name, sorted(_REGISTRY)) from None
-        raise UnknownNameError(f"{where + ': ' if where else ''}method {name!r} is not registered here; "
+        close = difflib.get_close_matches(name, sorted(_REGISTRY), n=3, cutoff=0.5)
+        hint = f" (registered names close to it: {', '.join(map(repr, close))})" if close else ""
+        raise UnknownNameError(f"{where + ': ' if where else ''}method {name!r} is not registered here{hint}; "
                                f"{how_to_load(origin)}") from None
 
 

@@ -16,7 +16,7 @@ EXAMPLES = """examples:
   colorbench train pix2pix --dataset sample --steps 500    # again: resumes
   colorbench train unet_l1 --dataset folder --data-dir ~/photos --size 128 --set lr=1e-4 --variant tarres
   colorbench train gorriz --config my_run.toml --out runs/gorriz-try
-  torchrun --nproc-per-node 2 -m colorbench.cli train pix2pix --dataset cifar10"""
+  torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset sample    # DDP"""
 
 # Trainer settings a --config TOML may hold in its [train] table (the command-line flags win over them).
 TRAIN_KEYS = ("steps", "epochs", "batch_size", "size", "seed", "device", "precision", "val_every", "ckpt_every",
