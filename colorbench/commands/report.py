@@ -7,7 +7,7 @@ from pathlib import Path
 HELP = "execute the report notebooks against results/<profile>/ and write HTML into results/<profile>/report/"
 EXAMPLES = """examples:
   colorbench report
-  colorbench report --profile quick --methods pix2pix c2f --out /tmp/report"""
+  colorbench report --profile quick --methods pix2pix c2f --out report-html/"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
