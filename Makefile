@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -e '.[test,report,study]'
+	$(BIN)/python -m pip install -e '.[test,report,study,tensorboard]'
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install colorbench (editable) with every extra

@@ -4,7 +4,8 @@ Layout of one checkpoint folder (``save_checkpoint(path, ...)`` writes ``path/``
 
     path/weights.safetensors   every tensor of ``method.state_dict()`` (DDP wrappers unwrapped), metadata: step
     path/train_state.pt        optimiser states, step, RNG states and the caller's extras; read with
-                               ``torch.load(..., weights_only=True)`` only
+                               ``torch.load(..., weights_only=True)`` only. Written only with
+                               ``train_state=True``; a run folder keeps it only in the checkpoint ``LAST`` names
     path/config.json           method name, variant, resolved config, num_classes, run info (dataset, size, seed),
                                step, package versions and git commit: enough to rebuild the method
 
@@ -12,7 +13,10 @@ The folder is written under a temporary name, fsynced and renamed into place, so
 leaves either the old checkpoint or the new one, never half of one; the temporaries a killed save leaves
 (``.step_N.tmpPID``) are removed by the next save. A run folder (``colorbench.train``'s ``out_dir``) keeps its
 checkpoints under ``checkpoints/`` and names the newest in ``checkpoints/LAST`` (a one-line file, replaced
-atomically); :func:`resolve` accepts a run folder, a checkpoint folder, or a file inside one.
+atomically); :func:`resolve` accepts a run folder, a checkpoint folder, or a file inside one. Retention
+(:func:`prune`): the newest ``keep`` ``step_N`` folders stay, and only the one ``LAST`` names keeps its
+``train_state.pt`` (the older ones are weights only, enough to evaluate or colourise, not to resume from); a
+``best-<metric>`` folder (weights only) is written beside them by the trainer's ``keep_best`` and never pruned.
 """
 from __future__ import annotations
 
@@ -223,12 +227,12 @@ def write_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
 
 # ------------------------------------------------------------------------------------------------ save/load
 def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info: dict[str, Any] | None = None,
-                    **extra: Any) -> Path:
+                    train_state: bool = True, **extra: Any) -> Path:
     """Write checkpoint folder ``path`` atomically; returns it.
 
     ``info`` (JSON-ready: variant, dataset, size, seed, ...) goes into ``config.json``; ``extra`` (tensors, numbers,
     strings, lists, dicts: what ``torch.load(weights_only=True)`` accepts) goes into ``train_state.pt`` beside the
-    optimiser states.
+    optimiser states. ``train_state=False`` writes weights and ``config.json`` only (``extra`` is then unused).
     """
     from colorbench import _atomic as atomic
     from colorbench.registry import method_origin
@@ -240,8 +244,9 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     write_safetensors(method_state_dict(method), tmp / WEIGHTS, metadata={"step": str(int(step)), "method": method.name})
-    state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
-    torch.save(state, tmp / STATE)
+    if train_state:
+        state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
+        torch.save(state, tmp / STATE)
     record = {"method": method.name, "variant": "default", "origin": method_origin(type(method)),  # never imported
               **(info or {}), "step": int(step), "config": config_dict(method.config), "num_classes": method.num_classes,
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
@@ -264,6 +269,21 @@ def mark_last(run_dir: str | os.PathLike, checkpoint: str | os.PathLike) -> None
     folder = Path(run_dir) / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write_text(folder / LAST, Path(checkpoint).name + "\n")
+
+
+def prune(run_dir: str | os.PathLike, keep: int) -> list[Path]:
+    """Retention of a run folder's ``checkpoints/step_N``: keep the newest ``keep`` (at least 1, always the one
+    ``LAST`` names), delete the others, and remove ``train_state.pt`` from every kept one but ``LAST``'s. Run after
+    :func:`mark_last`, so a kill at any point leaves ``LAST`` naming a whole checkpoint with its training state.
+    Returns the folders deleted."""
+    last = find_last(run_dir)
+    steps = sorted(p for p in (Path(run_dir) / "checkpoints").glob("step_*") if p.is_dir() and p != last)
+    drop = steps[: max(0, len(steps) - max(int(keep), 1) + (last is not None))]
+    for old in drop:
+        shutil.rmtree(old, ignore_errors=True)
+    for kept in steps[len(drop):]:
+        (kept / STATE).unlink(missing_ok=True)
+    return drop
 
 
 def find_last(run_dir: str | os.PathLike) -> Path | None:

@@ -57,6 +57,8 @@ RULES: dict[str, tuple[int, str]] = {
     "seed": (0, "the seed"),
     "val_every": (0, "steps between validations; 0 = never"),
     "ckpt_every": (0, "steps between checkpoints; 0 = only at the end"),
+    "keep": (1, "how many step checkpoints to keep, at least 1"),
+    "grid_every": (0, "steps between validation image grids; 0 = never"),
     "num_workers": (0, "data-loader worker processes"),
     "nonfinite_patience": (1, "consecutive non-finite losses that stop training"),
     "max_pixels": (1, "the largest image in pixels"),

@@ -118,8 +118,17 @@ class Evaluator:
     @torch.no_grad()
     def update(self, pred_ab: torch.Tensor, batch: Mapping[str, Any]) -> None:
         """Add one batch: ``pred_ab`` ``[B,2,H,W]`` ab/110 and the dataset batch (``L`` ``[B,1,H,W]`` L/50-1,
-        ``ab`` ``[B,2,H,W]`` ab/110, optional ``rgb`` ``[B,3,H,W]`` in [0,1] and ``index`` ``[B]``)."""
+        ``ab`` ``[B,2,H,W]`` ab/110, optional ``rgb`` ``[B,3,H,W]`` in [0,1], ``index`` ``[B]`` and ``valid``
+        ``[B,1,H,W]`` bool). With ``valid`` (padded batches: ``crop="pad"``), each image is scored on its valid
+        rectangle only, so padding never counts in a figure."""
         self._check(pred_ab, batch)
+        valid = batch.get("valid")
+        if valid is not None and not bool(valid.all()):
+            batches = self._n_batches
+            for one_pred, one_batch in _valid_parts(pred_ab, batch, self._n_images):
+                self.update(one_pred, one_batch)
+            self._n_batches = batches + 1
+            return
         device = pred_ab.device
         dtype = torch.float64 if pred_ab.dtype == torch.float64 else torch.float32  # bf16/fp16 predictions too
         pred_ab = pred_ab.to(dtype)
@@ -226,6 +235,24 @@ class Evaluator:
         outside, sa, saa, sb, sbb = self._moments.tolist()
         std = [math.sqrt(max(ss / n - (s1 / n) ** 2, 0.0)) for s1, ss in ((sa, saa), (sb, sbb))]
         return {"ab_std": (std[0] + std[1]) / 2, "gamut_clipped": outside / n}
+
+
+def _valid_parts(pred_ab: torch.Tensor, batch: Mapping[str, Any], first: int):
+    """Split a padded batch into one-image batches cropped to each image's valid rectangle (the bounding box of
+    ``valid``; the padding transform puts the image at the top left). Yields ``(pred [1,2,h,w], batch)``."""
+    index = batch.get("index")
+    for i in range(pred_ab.shape[0]):
+        mask = batch["valid"][i].reshape(batch["valid"].shape[-2:]).bool()
+        rows, cols = mask.any(dim=1).nonzero().flatten(), mask.any(dim=0).nonzero().flatten()
+        if rows.numel() == 0:
+            raise ValueError(f"image {i} of the batch has no valid pixel (its 'valid' mask is all False)")
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        if int(mask[r0:r1, c0:c1].sum()) != (r1 - r0) * (c1 - c0):
+            raise ValueError(f"image {i} of the batch: its 'valid' mask is not a rectangle; the evaluator scores "
+                             "padded images on their valid rectangle")
+        part = {key: batch[key][i:i + 1, ..., r0:r1, c0:c1] for key in ("L", "ab", "rgb") if key in batch}
+        part["index"] = index[i:i + 1] if index is not None else torch.tensor([first + i])
+        yield pred_ab[i:i + 1, :, r0:r1, c0:c1], part
 
 
 # ------------------------------------------------------------------------------------ the one entry point

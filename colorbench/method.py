@@ -129,8 +129,11 @@ class Method(nn.Module):
 
     # ------------------------------------------------------------------------------- trainer's helpers
     def networks(self) -> dict[str, nn.Module]:
-        """The trainable networks by attribute name (default: every ``nn.Module`` child)."""
-        return dict(self.named_children())
+        """The trainable networks by attribute name: every ``nn.Module`` child but the frozen feature extractors
+        (:class:`colorbench.nets.frozen.FrozenFeatures`), which the trainer and DDP never see."""
+        from colorbench.nets.frozen import FrozenFeatures
+
+        return {k: v for k, v in self.named_children() if not isinstance(v, FrozenFeatures)}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Every optimiser the method holds as an attribute, by attribute name."""

@@ -237,6 +237,21 @@ def get_method(name: str, origin: Mapping[str, Any] | None = None, *, where: str
                                f"{how_to_load(origin)}") from None
 
 
+def follow_size(cls: type[Method], overrides: Mapping[str, Any] | None, size: int | None,
+                batch: int | None = None) -> dict[str, Any]:
+    """The one rule that ties a method's config to the trainer's crop and batch (a copy of ``overrides``):
+    ``image_size = size`` when the config has that field and ``overrides`` do not set it (depth follows the crop);
+    ``batch_size = batch`` when the config has that field, over any override (the field is only the trainer's
+    default: the batch a run uses is the one its config records). ``None`` leaves that field alone."""
+    out = dict(overrides or {})
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    if size is not None and "image_size" in fields and "image_size" not in out:
+        out["image_size"] = int(size)
+    if batch is not None and "batch_size" in fields:
+        out["batch_size"] = int(batch)
+    return out
+
+
 def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default",
                  where: str = "--set") -> Any:
     """``cls.Config`` with ``variant``'s overrides, then ``overrides`` applied (strings coerced to field types).

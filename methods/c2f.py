@@ -62,11 +62,11 @@ during the training phase". ``"batch"`` (default) normalises every batch norm wi
 being colourised, without updating the running buffers (:func:`colorbench.nets.blocks.batch_statistics`; the
 reference's model, left in training mode, also updates them). Outputs then depend on the batch they are in; a
 batch norm that sees one value per channel (one image at a level whose deepest map is 1×1, i.e. a side of at
-most 32 px at depth 5) outputs its bias, where the reference's training-mode forward raises torch's error. ``"running"`` uses the
-running statistics (``eval()``), what Lightning's validation loop did in the reference. Not reproduced: the
-reference's demo, loading a checkpoint and colourising without ``train()``/``eval()``, runs a mix (fastai's
-construction leaves the encoder and the decoder blocks in eval mode, the batch norm after the encoder in training
-mode).
+most 32 px at depth 5) outputs its bias, where the reference's training-mode forward raises torch's error.
+``"running"`` uses the running statistics (``eval()``), what Lightning's validation loop did in the reference. Not
+reproduced: the reference's demo, loading a checkpoint and colourising without ``train()``/``eval()``, runs a mix
+(fastai's construction leaves the encoder and the decoder blocks in eval mode, the batch norm after the encoder in
+training mode).
 """
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench.nets.gan import gan_loss
 from colorbench.method import Batch, Method
 from colorbench.nets.init import init_normal_
 from colorbench.nets.padding import crop_to, pad_to_multiple
@@ -310,15 +311,11 @@ class C2F(Method):
         return "pretrain" if step < self.pretrain_length() else "gan"
 
     # ------------------------------------------------------------------------------------------ training
-    def _gan_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
-        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-        return F.binary_cross_entropy_with_logits(logits.float(), target.float())
-
     def _d_step(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
         """One discriminator step: real pairs -> 1, generated pairs (detached) -> 0."""
         self.discriminator.requires_grad_(True)
-        d_real = self._gan_loss(self.discriminator(torch.cat((L, ab), dim=1)), True)
-        d_fake = self._gan_loss(self.discriminator(torch.cat((L, fake.detach()), dim=1)), False)
+        d_real = gan_loss("bce", self.discriminator(torch.cat((L, ab), dim=1)), True)
+        d_fake = gan_loss("bce", self.discriminator(torch.cat((L, fake.detach()), dim=1)), False)
         d = 0.5 * (d_real + d_fake)
         self.opt_d.zero_grad(set_to_none=True)
         d.backward()
@@ -328,7 +325,7 @@ class C2F(Method):
     def _g_gan(self, L: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The generator's adversarial loss (target ``gan_target``), discriminator frozen."""
         self.discriminator.requires_grad_(False)
-        return self._gan_loss(self.discriminator(torch.cat((L, fake), dim=1)), self.config.gan_target == "real")
+        return gan_loss("bce", self.discriminator(torch.cat((L, fake), dim=1)), self.config.gan_target == "real")
 
     def _g_step(self, loss: torch.Tensor) -> None:
         self.opt_g.zero_grad(set_to_none=True)

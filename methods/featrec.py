@@ -50,17 +50,16 @@ from torch import nn
 
 from colorbench.color import network_to_rgb
 from colorbench.method import Batch, Method
-from colorbench.nets.gorriz import GorrizDiscriminator, GorrizGenerator, finish, gorriz_levels
+from colorbench.nets.gorriz import GorrizGANConfig, build_gorriz_gan, gorriz_d_step, gorriz_levels
 from colorbench.nets.init import init_normal_
-from colorbench.nets.multiscale import MultiScaleDiscriminator, lsgan_loss
+from colorbench.nets.frozen import FrozenFeatures
+from colorbench.nets.gan import gan_loss
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.nets.patchgan import PatchGAN
 from colorbench.nets.unet import levels_for, pix2pix_unet
 from colorbench.pretrained import load_pretrained
 from colorbench.registry import register_method
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG16_LAYERS = {"block1_conv1": 2, "block1_conv2": 4, "block2_conv2": 9, "block3_conv3": 16, "block4_conv3": 23,
                 "block5_conv3": 30}
 """Keras layer name -> number of torchvision ``vgg16().features`` modules up to and including its ReLU."""
@@ -73,9 +72,12 @@ RANDOM_DECODER_NOTE = "ImageNet encoder, random decoder (no COCO segmentation we
 
 
 @dataclass
-class FeatrecConfig:
-    """Defaults: the thesis' final model on the Górriz base (VGG16 block3_conv3, weight 1e-5)."""
+class FeatrecConfig(GorrizGANConfig):
+    """Defaults: the thesis' final model on the Górriz base (VGG16 block3_conv3, weight 1e-5). The Górriz
+    settings are the ``gorriz`` method's own (:class:`colorbench.nets.gorriz.GorrizGANConfig`); with
+    ``base="pix2pix"`` only image_size, max_levels, width, disc_width, the λs, rates and betas apply."""
 
+    max_levels: int | None = None  # None: the base's paper depth (gorriz 7, pix2pix 8)
     base: Literal["gorriz", "pix2pix"] = "gorriz"
     backbone: Literal["vgg16", "resnet50", "unet", "fpn"] = "vgg16"
     feature_layer: str | None = None  # None: DEFAULT_LAYER[backbone]
@@ -83,50 +85,6 @@ class FeatrecConfig:
     feature_input_scale: float = 255 * 0.226  # emulates Keras' 0-255 'caffe' input range (see the module docstring)
     pretrained: Literal["auto", "true", "false"] = "auto"  # backbone weights, see colorbench.pretrained
     pretrained_path: str | None = None
-    image_size: int = 256  # training crop side; generator depth follows it
-    batch_size: int = 16  # the paper's (the trainer reads it when --batch-size is not given)
-    max_levels: int | None = None  # None: the base's paper depth (gorriz 7, pix2pix 8)
-    width: int = 64
-    max_width: int = 512  # gorriz base; pix2pix uses 8 * width
-    disc_width: int = 64
-    # Górriz base only
-    ibn: bool = True
-    instance_norm: Literal["per_sample", "per_channel"] = "per_sample"
-    spectral_norm: bool = True
-    num_scales: int = 3
-    bn_momentum: float = 0.01
-    norm_eps: float = 1e-3
-    d_update: Literal["split", "joint"] = "split"
-    # both bases
-    lambda_adv: float = 1.0
-    lambda_l1: float = 100.0
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-
-
-class FeatureNet(nn.Module):
-    """Frozen φ: ``[B,3,H,W]`` sRGB in [0,1] -> ``[B,C,h,w]`` activations (ImageNet-normalised inside).
-
-    ``self.net`` is the truncated backbone; ``multiple`` > 1 pads the input (reflect) to that multiple first.
-    """
-
-    def __init__(self, net: nn.Module, multiple: int = 1) -> None:
-        super().__init__()
-        self.net, self.multiple = net, int(multiple)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> "FeatureNet":  # frozen: batch norm stays in eval mode
-        return super().train(False)
-
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        x = (rgb - self.mean.to(rgb.dtype)) / self.std.to(rgb.dtype)
-        if self.multiple > 1:
-            x, _ = pad_to_multiple(x, self.multiple)
-        return self.net(x)
 
 
 class _SegDecoder(nn.Module):
@@ -140,7 +98,8 @@ class _SegDecoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
-def build_feature_net(backbone: str, layer: str | None, pretrained: str, path: str | None) -> tuple[FeatureNet, bool]:
+def build_feature_net(backbone: str, layer: str | None, pretrained: str,
+                      path: str | None) -> tuple[FrozenFeatures, bool]:
     """The frozen φ for ``backbone`` cut at ``layer``, and whether pretrained weights were loaded."""
     layer = layer or DEFAULT_LAYER.get(backbone, "")
     if backbone == "vgg16":
@@ -149,16 +108,17 @@ def build_feature_net(backbone: str, layer: str | None, pretrained: str, path: s
         if layer not in VGG16_LAYERS:
             raise ValueError(f"featrec: vgg16 feature_layer must be one of {', '.join(VGG16_LAYERS)}, got {layer!r}")
         features = make_layers(cfgs["D"], batch_norm=False)[: VGG16_LAYERS[layer]]  # no 100M-weight classifier
-        return FeatureNet(features), load_pretrained(features, "vgg16", pretrained, path)
+        return FrozenFeatures(features), load_pretrained(features, "vgg16", pretrained, path)
     if backbone == "resnet50":
         import torchvision
 
         if layer not in RESNET_LAYERS:
-            raise ValueError(f"featrec: resnet50 feature_layer must be one of {', '.join(RESNET_LAYERS)}, got {layer!r}")
+            raise ValueError(f"featrec: resnet50 feature_layer must be one of {', '.join(RESNET_LAYERS)}, "
+                             f"got {layer!r}")
         full = torchvision.models.resnet50(weights=None)
         loaded = load_pretrained(full, "resnet50", pretrained, path)
         keep = ["conv1", "bn1", "relu", "maxpool", *RESNET_LAYERS[: RESNET_LAYERS.index(layer) + 1]]
-        return FeatureNet(nn.Sequential(*(getattr(full, k) for k in keep))), loaded
+        return FrozenFeatures(nn.Sequential(*(getattr(full, k) for k in keep))), loaded
     if backbone in ("unet", "fpn"):
         import segmentation_models_pytorch as smp
 
@@ -173,7 +133,7 @@ def build_feature_net(backbone: str, layer: str | None, pretrained: str, path: s
                 loaded = load_pretrained(model.encoder, "resnet34", pretrained, path)
         else:
             loaded = load_pretrained(model.encoder, "resnet34", pretrained)
-        return FeatureNet(_SegDecoder(model), multiple=32), loaded
+        return FrozenFeatures(_SegDecoder(model), multiple=32), loaded
     raise ValueError(f"featrec: backbone must be one of {', '.join(DEFAULT_LAYER)}, got {backbone!r}")
 
 
@@ -218,11 +178,7 @@ class Featrec(Method):
         c = self.config
         if c.base == "gorriz":
             self.levels = gorriz_levels(c.image_size, c.max_levels or 7)
-            norm = dict(ibn=c.ibn, instance_norm=c.instance_norm, bn_momentum=c.bn_momentum, eps=c.norm_eps)
-            self.generator = finish(GorrizGenerator(1, 2, levels=self.levels, width=c.width, max_width=c.max_width,
-                                                    **norm), c.spectral_norm)
-            self.discriminator = MultiScaleDiscriminator(
-                lambda s: finish(GorrizDiscriminator(3, width=c.disc_width, **norm), c.spectral_norm), c.num_scales)
+            self.generator, self.discriminator = build_gorriz_gan(c, self.levels)
         elif c.base == "pix2pix":
             self.levels = levels_for(c.image_size, c.max_levels or 8)
             self.generator = init_normal_(pix2pix_unet(1, 2, levels=self.levels, width=c.width))
@@ -249,15 +205,11 @@ class Featrec(Method):
         return F.mse_loss(self.features(rgb_pred).float(), target.float()) * self.config.feature_input_scale**2
 
     def _adv(self, pair: torch.Tensor, target: float) -> torch.Tensor:
-        out = self.discriminator(pair)
-        if self.config.base == "gorriz":
-            return lsgan_loss(out, target)
-        return F.binary_cross_entropy_with_logits(out.float(), torch.full_like(out.float(), target))
+        return gan_loss(self._kind, self.discriminator(pair), target == 1.0)
 
-    def _d_step(self, loss: torch.Tensor) -> None:
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+    @property
+    def _kind(self) -> str:
+        return "lsgan" if self.config.base == "gorriz" else "bce"
 
     # ----------------------------------------------------------------------------------------- contract
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
@@ -265,14 +217,9 @@ class Featrec(Method):
         L, ab = batch["L"], batch["ab"]
         fake = self.generate(L)
         real_pair, fake_pair = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
-        if c.base == "gorriz" and c.d_update == "split":  # the reference: a step on real, then one on fake
-            d_real = self._adv(real_pair, 1.0)
-            self._d_step(d_real)
-            d_fake = self._adv(fake_pair, 0.0)
-            self._d_step(d_fake)
-        else:
-            d_real, d_fake = self._adv(real_pair, 1.0), self._adv(fake_pair, 0.0)
-            self._d_step(0.5 * (d_real + d_fake))
+        update = c.d_update if c.base == "gorriz" else "joint"  # the reference: a step on real, then one on fake
+        d_real, d_fake = gorriz_d_step(self.discriminator, self.opt_d, real_pair, fake_pair, update=update,
+                                       kind=self._kind)
 
         adv = self._adv(torch.cat([L, fake], 1), 1.0)
         l1 = F.l1_loss(fake.float(), ab.float())
@@ -288,14 +235,6 @@ class Featrec(Method):
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 at the same H×W."""
         return self.generate(L).to(L.dtype)
 
-    def networks(self) -> dict[str, nn.Module]:
-        """The trained networks; the frozen φ is not handed to the trainer (nor to DDP)."""
-        return {"generator": self.generator, "discriminator": self.discriminator}
-
     def pretrained_flags(self) -> dict[str, bool]:
         return {WEIGHTS[self.config.backbone]: bool(self._loaded)}
 
-    def train(self, mode: bool = True) -> "Featrec":
-        super().train(mode)
-        self.features.eval()
-        return self

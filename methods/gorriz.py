@@ -24,42 +24,21 @@ Batch norm uses Keras' momentum (running averages move 1% per step): after very 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from colorbench.method import Batch, Method
-from colorbench.nets.gorriz import GorrizDiscriminator, GorrizGenerator, finish, gorriz_levels
-from colorbench.nets.multiscale import MultiScaleDiscriminator, lsgan_loss
+from colorbench.nets.gan import gan_loss
+from colorbench.nets.gorriz import GorrizGANConfig, build_gorriz_gan, gorriz_d_step, gorriz_levels
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.registry import register_method
 
 
 @dataclass
-class GorrizConfig:
-    """Paper / reference-code defaults (BBC ColorGAN ``exp7_ibn_md``)."""
-
-    image_size: int = 256  # training crop side; generator depth = min(log2(image_size), max_levels)
-    batch_size: int = 16  # the paper's (the trainer reads it when --batch-size is not given)
-    max_levels: int = 7
-    width: int = 64  # generator's first down block; doubles per level up to max_width
-    max_width: int = 512
-    disc_width: int = 64  # discriminator's first layer (64, 128, 256, 512)
-    disc_layers: int = 4
-    ibn: bool = True  # instance norm in G's last up block and D's second layer; False: batch norm everywhere
-    instance_norm: Literal["per_sample", "per_channel"] = "per_sample"  # keras-contrib axis=None, or per channel
-    spectral_norm: bool = True
-    num_scales: int = 3
-    bn_momentum: float = 0.01  # torch convention; Keras momentum 0.99
-    norm_eps: float = 1e-3
-    lambda_adv: float = 1.0  # per discriminator scale
-    lambda_l1: float = 100.0
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    d_update: Literal["split", "joint"] = "split"  # reference: one D step on real, one on fake
+class GorrizConfig(GorrizGANConfig):
+    """Paper / reference-code defaults (BBC ColorGAN ``exp7_ibn_md``): the shared
+    :class:`colorbench.nets.gorriz.GorrizGANConfig`, unchanged."""
 
 
 @register_method(
@@ -87,12 +66,7 @@ class Gorriz(Method):
     def __init__(self, config: GorrizConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
         c = self.config
-        norm = dict(ibn=c.ibn, instance_norm=c.instance_norm, bn_momentum=c.bn_momentum, eps=c.norm_eps)
-        self.generator = finish(GorrizGenerator(1, 2, levels=gorriz_levels(c.image_size, c.max_levels),
-                                                width=c.width, max_width=c.max_width, **norm), c.spectral_norm)
-        self.discriminator = MultiScaleDiscriminator(
-            lambda s: finish(GorrizDiscriminator(3, width=c.disc_width, n_layers=c.disc_layers, **norm),
-                             c.spectral_norm), c.num_scales)
+        self.generator, self.discriminator = build_gorriz_gan(c, gorriz_levels(c.image_size, c.max_levels))
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=tuple(c.betas))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr_d, betas=tuple(c.betas))
 
@@ -107,23 +81,9 @@ class Gorriz(Method):
         fake = self.generate(L)
         real_pair, fake_pair = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
 
-        if c.d_update == "split":
-            d_real = lsgan_loss(self.discriminator(real_pair), 1.0)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_real.backward()
-            self.opt_d.step()
-            d_fake = lsgan_loss(self.discriminator(fake_pair), 0.0)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_fake.backward()
-            self.opt_d.step()
-        else:
-            d_real = lsgan_loss(self.discriminator(real_pair), 1.0)
-            d_fake = lsgan_loss(self.discriminator(fake_pair), 0.0)
-            self.opt_d.zero_grad(set_to_none=True)
-            (0.5 * (d_real + d_fake)).backward()
-            self.opt_d.step()
+        d_real, d_fake = gorriz_d_step(self.discriminator, self.opt_d, real_pair, fake_pair, update=c.d_update)
 
-        adv = lsgan_loss(self.discriminator(torch.cat([L, fake], 1)), 1.0)
+        adv = gan_loss("lsgan", self.discriminator(torch.cat([L, fake], 1)), True)
         l1 = F.l1_loss(fake.float(), ab.float())
         loss_g = c.lambda_adv * adv + c.lambda_l1 * l1
         self.opt_g.zero_grad(set_to_none=True)
@@ -136,5 +96,3 @@ class Gorriz(Method):
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 at the same H×W."""
         return self.generate(L).to(L.dtype)
 
-    def networks(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, "discriminator": self.discriminator}

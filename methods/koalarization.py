@@ -57,6 +57,7 @@ from torch import nn
 
 from colorbench.color import AB_SCALE, denormalize_l, lab_to_rgb
 from colorbench.method import Batch, Method
+from colorbench.nets.frozen import FrozenFeatures, resize_square
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.registry import register_method
 
@@ -107,35 +108,10 @@ class TinyExtractor(nn.Module):
         return self.head(self.features(x))
 
 
-class Extractor(nn.Module):
-    """Frozen classifier on a grey image: ``[B,1,H,W]`` grey in [0,1] -> ``[B,N]`` logits (pre-softmax).
-
-    Repeats the grey to 3 channels and applies the net's normalisation; ``size`` is its input side, which
-    :func:`grey_for_extractor` resizes to (an input of another size is resized here, bilinear, antialiased).
-    """
-
-    def __init__(self, net: nn.Module, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        self.net, self.size = net, int(size)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> "Extractor":  # frozen: batch norm and dropout stay in eval mode
-        return super().train(False)
-
-    @torch.no_grad()
-    def forward(self, grey: torch.Tensor) -> torch.Tensor:
-        x = resize_square(grey, self.size)
-        x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
-        return self.net(x)
-
-
-def build_extractor(name: str, size: int | None, pretrained: str, path: str | None) -> tuple[Extractor, bool]:
+def build_extractor(name: str, size: int | None, pretrained: str, path: str | None) -> tuple[FrozenFeatures, bool]:
     """The frozen extractor ``name`` and whether pretrained weights were loaded (never touches the network)."""
     if name == "tiny_random":
-        return Extractor(TinyExtractor(), size or 32, (0.5,) * 3, (0.5,) * 3), False
+        return FrozenFeatures(TinyExtractor(), (0.5,) * 3, (0.5,) * 3, size=size or 32), False
     if name not in TIMM_EXTRACTORS:
         raise ValueError(f"koalarization: unknown extractor {name!r}; use one of {TIMM_EXTRACTORS + ('tiny_random',)}")
     import timm
@@ -145,7 +121,7 @@ def build_extractor(name: str, size: int | None, pretrained: str, path: str | No
     net = timm.create_model(name, pretrained=False)
     loaded = load_pretrained(net, name, pretrained, path)
     cfg = net.pretrained_cfg
-    return Extractor(net, size or cfg["input_size"][-1], tuple(cfg["mean"]), tuple(cfg["std"])), bool(loaded)
+    return FrozenFeatures(net, cfg["mean"], cfg["std"], size=size or cfg["input_size"][-1]), bool(loaded)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
@@ -221,13 +197,6 @@ def annealed_mean(logits: torch.Tensor, centres_lab: torch.Tensor, t: float = 0.
     return torch.einsum("bqhw,qc->bchw", weights, centres_lab.to(weights)) / AB_SCALE
 
 
-def resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
-    """``[B,C,H,W] -> [B,C,size,size]``, bilinear and antialiased (a no-op at that size already)."""
-    if tuple(x.shape[-2:]) == (size, size):
-        return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-
-
 def luma_bt601(rgb: torch.Tensor) -> torch.Tensor:
     """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,1,H,W]`` BT.601 luma in [0,1] (TensorFlow ``rgb_to_grayscale``)."""
     w = torch.tensor(GREY_WEIGHTS, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
@@ -298,17 +267,8 @@ class Koalarization(Method):
         return int(self.extractor.net.num_classes)  # timm's, or the test stand-in's
 
     # ------------------------------------------------------------------------------------ contract
-    def networks(self) -> dict[str, nn.Module]:
-        """Only the colour net trains; the frozen extractor is not handed to the trainer (nor to DDP)."""
-        return {"colornet": self.colornet}
-
     def pretrained_flags(self) -> dict[str, bool]:
         return {self.config.extractor: self._loaded}
-
-    def train(self, mode: bool = True) -> "Koalarization":
-        super().train(mode)
-        self.extractor.eval()  # (Extractor.train already refuses; kept explicit)
-        return self
 
     def fusion_vector(self, grey: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` grey in [0,1] -> ``[B,fusion_width]`` extractor logits (no gradient)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from colorbench.nets.gan import gan_loss
 from colorbench.method import Batch, Method
 from colorbench.nets.init import init_normal_
 from colorbench.nets.padding import apply_padded
@@ -50,12 +51,6 @@ class Pix2PixConfig:
     lr_constant_steps: int = 0  # steps at the initial rate before the linear decay (0 with 0 below = constant)
     lr_decay_steps: int = 0  # steps of the linear decay to 0
     init_std: float = 0.02
-
-
-def bce_logits(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    """Mean binary cross-entropy of patch ``logits`` against the all-real (1) or all-fake (0) target."""
-    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-    return F.binary_cross_entropy_with_logits(logits, target)
 
 
 @register_method(
@@ -109,13 +104,13 @@ class Pix2Pix(Method):
 
     def discriminator_loss(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"d": ½(d_real + d_fake), "d_real", "d_fake"}``; ``fake`` is detached here."""
-        d_real = bce_logits(self.discriminate(L, ab), True)
-        d_fake = bce_logits(self.discriminate(L, fake.detach()), False)
+        d_real = gan_loss("bce", self.discriminate(L, ab), True)
+        d_fake = gan_loss("bce", self.discriminate(L, fake.detach()), False)
         return {"d": 0.5 * (d_real + d_fake), "d_real": d_real, "d_fake": d_fake}
 
     def generator_loss(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"g": g_gan + λ·l1, "g_gan", "l1"}`` (``l1`` unweighted, ab/110 units)."""
-        g_gan = bce_logits(self.discriminate(L, fake), True)
+        g_gan = gan_loss("bce", self.discriminate(L, fake), True)
         l1 = F.l1_loss(fake, ab)
         return {"g": g_gan + self.config.lambda_l1 * l1, "g_gan": g_gan, "l1": l1}
 

@@ -45,9 +45,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench.nets.gan import gan_loss
 from colorbench.errors import UserError
 from colorbench.method import Batch, Method
-from colorbench.nets.blocks import conv_same
+from colorbench.nets.blocks import SameConv2d
 from colorbench.nets.init import init_by_name_
 from colorbench.nets.padding import apply_padded
 from colorbench.nets.patchgan import PatchGAN
@@ -93,7 +94,7 @@ class Classifier(nn.Module):
             nn.Conv2d(in_channels, w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-            conv_same(4 * w, 4 * w, 4), nn.LeakyReLU(0.2, inplace=True),
+            SameConv2d(4 * w, 4 * w, 4), nn.LeakyReLU(0.2, inplace=True),
         )
         self.pool = nn.AdaptiveAvgPool2d(grid)
         self.fc = nn.Linear(4 * w * grid * grid, num_classes)
@@ -177,7 +178,7 @@ class VACGAN(Method):
         (γ = 0) ``{"g": g_gan + λ·l1, "g_gan", "l1"}`` and ``label`` is not used."""
         pair = torch.cat([L, fake], dim=1)
         logits = self.discriminator(pair)
-        g_gan = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        g_gan = gan_loss("bce", logits, True)
         l1 = F.l1_loss(fake, ab)
         cfg = self.config
         if not self.use_classifier:
@@ -220,8 +221,8 @@ class VACGAN(Method):
         # discriminator: real -> 1, generated -> 0 (summed, as the code)
         self.discriminator.requires_grad_(True)
         logit_real, logit_fake = self.discriminator(real), self.discriminator(fake_pair)
-        d_real = F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
-        d_fake = F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+        d_real = gan_loss("bce", logit_real, True)
+        d_fake = gan_loss("bce", logit_fake, False)
         self.opt_d.zero_grad(set_to_none=True)
         (d_real + d_fake).backward()
         self.opt_d.step()

@@ -89,11 +89,23 @@ def test_out_of_memory_halves_the_batch(monkeypatch) -> None:
     assert [m for m in row.marks if "out of memory" in m] == ["batch 8→4 (out of memory)", "batch 4→2 (out of memory)"]
 
 
-def test_cli_flag(capsys) -> None:
+def test_cli_flag(capsys, tmp_path) -> None:
     from colorbench.cli import main
 
     code = main(["bench", "--profile", "paper", "--dry-run", "--device", "cpu", "--methods", "vacgan",
-                 "--max-batch", "2", "--no-progress"])
+                 "--max-batch", "2", "--no-progress", "--results", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
+    assert (tmp_path / "paper" / "dryrun.csv").is_file() and (tmp_path / "paper" / "reproduction" / "kth.md").is_file()
     assert "| vacgan[dcgan] on cifar10 seed 0 | 19,421,379 | 0 | 2/128 | 32/32 | stand-in |" in out
+
+
+def test_dry_run_writes_its_table_and_the_reproduction_tables(paper_rows, tmp_path) -> None:
+    rows, device = paper_rows
+    written = dryrun.write_dry_run(tmp_path, "paper", rows, device, dryrun.format_table(rows, device))
+    names = sorted(p.relative_to(tmp_path / "paper").as_posix() for p in written)
+    assert names == ["dryrun.csv", "dryrun.md", "reproduction/c2f.md", "reproduction/koalarization.md",
+                     "reproduction/kth.md", "reproduction/tarres.md"]
+    kth = (tmp_path / "paper" / "reproduction" / "kth.md").read_text()
+    line = next(ln for ln in kth.splitlines() if ln.startswith("| unet_l1 |"))
+    assert "not run: `colorbench bench --profile paper --methods unet_l1 --datasets cifar10` (dry run: ≈" in line

@@ -79,6 +79,34 @@ def test_grid_is_methods_x_variants_x_datasets_x_seeds(fakes):
     assert deep.settings["config"]["depth"] == 10
 
 
+def test_a_variant_has_its_own_budget_data_and_config(fakes):
+    """per_method.NAME.variants.VARIANT overrides the method's settings for that variant only (a paper's variant
+    trained on another dataset, at another crop and length), its config merged into the method's."""
+    pm = {"fake_a": {"steps": 4, "size": 32, "datasets": ["synthetic"], "config": {"lr": 0.5},
+                     "variants": {"deep": {"steps": 9, "size": 16, "datasets": ["sample"], "config": {"depth": 7}}}}}
+    cells = [c for c in grid.expand(profile(datasets=["synthetic", "sample"], methods=["fake_a"], seeds=1,
+                                            variants={"fake_a": "*"}, per_method=pm)) if c.kind == "train"]
+    got = {(c.variant, c.dataset): c.settings for c in cells}
+    assert sorted(got) == [("deep", "sample"), ("default", "synthetic")]
+    default, deep = got["default", "synthetic"], got["deep", "sample"]
+    assert (default["train"]["steps"], default["data"]["size"]) == (4, 32)
+    assert (default["config"]["lr"], default["config"]["depth"]) == (0.5, 5)
+    assert (deep["train"]["steps"], deep["data"]["size"]) == (9, 16)
+    assert (deep["config"]["lr"], deep["config"]["depth"]) == (0.5, 7)
+    with pytest.raises(UserError, match=r"per_method.fake_a.variants.deep: unknown key\(s\) stepz"):
+        profiles.check_profile(profile(per_method={"fake_a": {"variants": {"deep": {"stepz": 1}}}}))
+    with pytest.raises(UserError, match=r"per_method.fake_a: unknown key\(s\) epoch;"):
+        profiles.check_profile(profile(per_method={"fake_a": {"epoch": 1}}))
+
+
+def test_paper_grid_pairs_tarres_unet_with_her_data():
+    cells = {c.label: c for c in grid.expand(profiles.load_profile("paper")) if c.kind == "train"}
+    kth, tarres = cells["unet_l1 on cifar10 seed 0"], cells["unet_l1[tarres] on imagenet_val_subset seed 0"]
+    assert (kth.settings["data"]["size"], kth.settings["train"]["batch_size"]) == (32, 128)
+    assert (tarres.settings["data"]["size"], tarres.settings["train"]["batch_size"]) == (256, 16)
+    assert not any(label.startswith("unet_l1[tarres] on cifar10") for label in cells)
+
+
 def test_unknown_variant_and_unregistered_method_warn_and_skip(fakes):
     p = profile(methods=["fake_a", "not_a_method"], variants={"fake_a": ["default", "nope"]}, seeds=1)
     with pytest.warns(UserWarning) as caught:

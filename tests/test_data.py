@@ -128,7 +128,7 @@ def test_sample_train_never_sees_test_pixels():
         train.set_epoch(epoch)
         for i in range(0, len(train), 7):
             assert train[i]["rgb"].numpy().tobytes() not in test_keys
-    for name, _, image in _photos():
+    for _name, _, image in _photos():
         t0, _ = band_rows(image.shape[0], "test")
         _, v1 = band_rows(image.shape[0], "val")
         _, r1 = band_rows(image.shape[0], "train")

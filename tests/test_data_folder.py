@@ -175,7 +175,8 @@ def test_ratio_split_is_disjoint_complete_and_independent_of_run_seed(classes_fo
     parts = {s: build_dataset("folder", s, size=16, data_dir=classes_folder, seed=0) for s in ("train", "val", "test")}
     names = {s: {p.name for p in ds.paths} for s, ds in parts.items()}
     assert len(names["train"]) == 24 and len(names["val"]) == 3 and len(names["test"]) == 3
-    assert not (names["train"] & names["test"]) and not (names["train"] & names["val"]) and not (names["val"] & names["test"])
+    assert not (names["train"] & names["test"]) and not (names["train"] & names["val"])
+    assert not (names["val"] & names["test"])
     assert len(names["train"] | names["val"] | names["test"]) == 30
     other = build_dataset("folder", "test", size=16, data_dir=classes_folder, seed=9)
     assert {p.name for p in other.paths} == names["test"]
@@ -202,8 +203,8 @@ def test_per_class_counts(classes_folder):
 
 
 def test_manifest_split_and_labels(classes_folder):
-    (classes_folder / "m.csv").write_text("# a comment\npath,split,label\ncat/cat0.png,test,1\ncat/sub/cat1.png,train,0\n"
-                                          "dog/dog0.png,train,1\n")
+    (classes_folder / "m.csv").write_text("# a comment\npath,split,label\ncat/cat0.png,test,1\n"
+                                          "cat/sub/cat1.png,train,0\ndog/dog0.png,train,1\n")
     train = build_dataset("folder", "train", size=16, data_dir=classes_folder, manifest="m.csv")
     test = build_dataset("folder", "test", size=16, data_dir=classes_folder, manifest="m.csv")
     assert [p.name for p in train.paths] == ["cat1.png", "dog0.png"] and [p.name for p in test.paths] == ["cat0.png"]

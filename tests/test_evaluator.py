@@ -168,3 +168,35 @@ def test_half_precision_predictions_are_scored_in_float32():
     b.update(pred.bfloat16(), batch)
     assert b.compute()["ssim"] == pytest.approx(a.compute()["ssim"], abs=2e-3)
     assert isinstance(b.records[0]["psnr"], float)
+
+
+def test_padded_images_are_scored_on_their_valid_rectangle_only():
+    """A ``valid`` mask (crop="pad" batches) makes each image count only where it is an image: the figures, records
+    and histograms equal those of the unpadded images scored one by one, whatever the padding holds."""
+    small, wide = _batch(1, 20, 24), _batch(2, 16, 32)
+    wide = _slice(wide, slice(1, 2))
+    parts = [(small, 20, 24), (wide, 16, 32)]
+    padded = {k: torch.zeros(2, v.shape[1], 32, 32) for k, v in small.items() if k != "index"}
+    padded["index"] = torch.tensor([7, 9])
+    padded["valid"] = torch.zeros(2, 1, 32, 32, dtype=torch.bool)
+    pred = torch.full((2, 2, 32, 32), 0.9)  # garbage in the padding: it must not count
+    alone = Evaluator("toy")
+    for i, (b, h, w) in enumerate(parts):
+        for key in ("L", "ab", "rgb"):
+            padded[key][i, :, :h, :w] = b[key][0]
+        padded["valid"][i, :, :h, :w] = True
+        pred[i, :, :h, :w] = _pred(b)[0]
+        alone.update(_pred(b), {**b, "index": padded["index"][i:i + 1]})
+    masked = Evaluator("toy")
+    masked.update(pred, padded)
+    a, b = alone.compute(), masked.compute()
+    for key in ("psnr", "ssim", "mae_ab", "delta_e76", "js_a", "kl_b", "ab_std", "gamut_clipped"):
+        assert b[key] == pytest.approx(a[key], rel=1e-12), key
+    assert masked.records == alone.records and [r["index"] for r in masked.records] == [7, 9]
+    assert torch.equal(masked.hist_pred.counts, alone.hist_pred.counts)
+    unmasked = Evaluator("toy")
+    unmasked.update(pred, {k: v for k, v in padded.items() if k != "valid"})
+    assert unmasked.compute()["mae_ab"] > 2 * a["mae_ab"]  # without the mask the padding dominates
+    padded["valid"][1, :, 0, 0] = False  # a hole: not a rectangle
+    with pytest.raises(ValueError, match="not a rectangle"):
+        Evaluator("toy").update(pred, padded)

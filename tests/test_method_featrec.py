@@ -124,7 +124,8 @@ def test_bad_options_name_the_choices():
 
 
 def test_feature_input_scale_emulates_the_keras_input_range():
-    """The thesis' Keras VGG16 saw 0-255 inputs: by default the MSE is scaled by (255·0.226)² so 1e-5 keeps its weight."""
+    """The thesis' Keras VGG16 saw 0-255 inputs: by default the MSE is scaled by (255·0.226)² so 1e-5 keeps its
+    weight."""
     b = _batch(n=1, size=8)
     plain = create_method("featrec", **{**TINY, "feature_input_scale": 1.0})
     default = create_method("featrec", **TINY)

@@ -27,7 +27,8 @@ def test_paper_configuration_builds_the_reference_networks() -> None:
     m = create_method("pix2pix")
     assert m.config.image_size == 256 and m.config.batch_size == 1
     assert m.generator.levels == 8 and m.multiple == 256
-    assert sum(p.numel() for p in m.generator.parameters()) == 54_409_858  # the reference unet_256 (junyanz/pytorch-CycleGAN-and-pix2pix)
+    # the reference unet_256 (junyanz/pytorch-CycleGAN-and-pix2pix)
+    assert sum(p.numel() for p in m.generator.parameters()) == 54_409_858
     assert sum(p.numel() for p in m.discriminator.parameters()) == 2_765_633  # PatchGAN on concat(L, ab)
     assert m.discriminator.model[0].in_channels == 3 and m.discriminator.min_size == 24
     # Adam 2e-4, betas (0.5, 0.999), one per network

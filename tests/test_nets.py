@@ -1,8 +1,8 @@
 """Shared network blocks: padding, initialisation, the U-Net and the PatchGAN against independent references.
 
 References: numpy's ``np.pad``, hand-derived parameter formulas, the pix2pix reference counts pinned in
-the reference implementation's counts (junyanz/pytorch-CycleGAN-and-pix2pix: 54,409,858 / 54,413,955 / 2,765,633 / 2,768,705), a numpy loop for TF 'same' padding,
-and the 70×70 receptive field measured by back-propagation.
+the reference implementation's counts (junyanz/pytorch-CycleGAN-and-pix2pix: 54,409,858 / 54,413,955 / 2,765,633 /
+2,768,705), a numpy loop for TF 'same' padding, and the 70×70 receptive field measured by back-propagation.
 """
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from colorbench.nets.blocks import batch_statistics, conv_same, evaluating, make_norm
+from colorbench.nets.blocks import SameConv2d, batch_statistics, evaluating, make_norm
 from colorbench.nets.init import init_normal_, init_xavier_
 from colorbench.nets.padding import apply_padded, crop_to, pad_to_multiple
 from colorbench.nets.patchgan import PatchGAN
@@ -95,11 +96,10 @@ def test_init_xavier_uniform_bound() -> None:
 def test_conv_same_matches_tensorflow_padding(kernel: int) -> None:
     """TF 'same' at stride 1 pads (k-1)//2 before and the rest after; checked with a numpy loop."""
     torch.manual_seed(0)
-    conv = conv_same(2, 3, kernel)
+    conv = SameConv2d(2, 3, kernel)
     x = torch.randn(1, 2, 7, 6)
     out = conv(x).detach().numpy()
-    weight_conv = conv[-1] if isinstance(conv, nn.Sequential) else conv
-    w, b = weight_conv.weight.detach().numpy(), weight_conv.bias.detach().numpy()
+    w, b = conv.conv.weight.detach().numpy(), conv.conv.bias.detach().numpy()
     before = (kernel - 1) // 2
     xp = np.pad(x.numpy(), ((0, 0), (0, 0), (before, kernel - 1 - before), (before, kernel - 1 - before)))
     expected = np.zeros((1, 3, 7, 6), dtype=np.float64)
@@ -331,3 +331,27 @@ def test_patchgan_same_padding_and_spectral_norm() -> None:
     sn = PatchGAN(3, width=8, use_spectral_norm=True)
     convs = [m for m in sn.modules() if isinstance(m, nn.Conv2d)]
     assert all(nn.utils.parametrize.is_parametrized(c, "weight") for c in convs)
+
+
+def test_frozen_features_stay_frozen_and_pass_gradients_to_their_input() -> None:
+    """The one frozen-extractor wrapper: normalised input, no trainable parameter, eval mode whatever train() is
+    given, gradients through to the input (a feature loss), and left out of Method.networks()."""
+    from colorbench.nets.frozen import FrozenFeatures
+    from colorbench.registry import create_method, get_method
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5))
+    frozen = FrozenFeatures(net, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), size=8)
+    frozen.train()
+    assert not frozen.training and not any(m.training for m in frozen.modules())
+    assert not any(p.requires_grad for p in frozen.parameters())
+    grey = torch.rand(2, 1, 12, 12, requires_grad=True)
+    out = frozen(grey)
+    expect = net(F.interpolate(grey, size=(8, 8), mode="bilinear", antialias=True).expand(-1, 3, -1, -1)
+                 .sub(0.5).div(0.25))
+    torch.testing.assert_close(out, expect)
+    out.sum().backward()
+    assert grey.grad is not None and grey.grad.abs().sum() > 0
+    for name, frozen_attr in (("featrec", "features"), ("koalarization", "extractor")):
+        m = create_method(name, **get_method(name).test_overrides)
+        assert frozen_attr not in m.networks() and m.networks()

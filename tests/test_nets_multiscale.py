@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from colorbench.nets.multiscale import (MultiScaleDiscriminator, downsample, lsgan_d_loss, lsgan_g_loss,
+from colorbench.nets.gan import gan_loss
+from colorbench.nets.multiscale import (MultiScaleDiscriminator, downsample,
                                         pyramid)
 from colorbench.nets.spectral import apply_spectral_norm, has_spectral_norm, spectral_norm_coverage
 
@@ -63,15 +64,23 @@ def test_each_scale_has_its_own_discriminator_and_input():
         MultiScaleDiscriminator(lambda s: _Record(), num_scales=0)
 
 
-def test_lsgan_losses_are_per_scale_mse_summed():
+def test_gan_losses_against_hand_computed_values():
+    """lsgan: per-scale MSE against 1 or 0, summed over scales; bce: -mean(log σ(x)) for real, -mean(log(1-σ(x)))
+    for fake, in float32 whatever the logits' dtype."""
     g = torch.Generator().manual_seed(1)
     real = [torch.randn(2, 1, 4, 4, generator=g), torch.randn(2, 1, 2, 2, generator=g)]
     fake = [torch.randn(2, 1, 4, 4, generator=g), torch.randn(2, 1, 2, 2, generator=g)]
-    r, f = [t.numpy() for t in real], [t.numpy() for t in fake]
-    expect_d = sum(0.5 * (((a - 1) ** 2).mean() + (b ** 2).mean()) for a, b in zip(r, f))
-    expect_g = sum(((b - 1) ** 2).mean() for b in f)
-    assert lsgan_d_loss(real, fake).item() == pytest.approx(expect_d, rel=1e-6)
-    assert lsgan_g_loss(fake).item() == pytest.approx(expect_g, rel=1e-6)
+    r, f = [t.double().numpy() for t in real], [t.double().numpy() for t in fake]
+    assert gan_loss("lsgan", real, True).item() == pytest.approx(sum(((a - 1) ** 2).mean() for a in r), rel=1e-6)
+    assert gan_loss("lsgan", fake, False).item() == pytest.approx(sum((b ** 2).mean() for b in f), rel=1e-6)
+    x = real[0].double().numpy()
+    sig = 1 / (1 + np.exp(-x))
+    assert gan_loss("bce", real[0], True).item() == pytest.approx(-np.log(sig).mean(), rel=1e-6)
+    assert gan_loss("bce", real[0], False).item() == pytest.approx(-np.log(1 - sig).mean(), rel=1e-6)
+    half = gan_loss("bce", real[0].bfloat16(), True)
+    assert half.dtype == torch.float32
+    with pytest.raises(ValueError, match="kind must be one of bce, lsgan"):
+        gan_loss("hinge", real[0], True)
 
 
 def test_spectral_norm_on_every_conv_bounds_the_largest_singular_value():

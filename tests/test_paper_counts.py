@@ -86,7 +86,8 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("koalarization", "convnext_tiny", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
     ("koalarization", "fusion256", "extractor", 0, 23_834_568, "timm / torchvision inception_v3 without the aux head"),
     ("koalarization", "fusion256", "colornet", 6_383_330, 0, f"{OURS}: encoder, 256-wide fusion, decoder"),
-    ("koalarization", "inception_v3", "extractor", 0, 23_834_568, "timm / torchvision inception_v3 without the aux head"),
+    ("koalarization", "inception_v3", "extractor", 0, 23_834_568,
+     "timm / torchvision inception_v3 without the aux head"),
     ("koalarization", "inception_v3", "colornet", 6_573_794, 0, f"{OURS}: encoder, 1000-wide fusion, decoder"),
     ("mean_color", "default", "-", 0, 0, "no network: the training set's mean ab"),
     ("pix2pix", "default", "generator", 54_409_858, 0, PIX2PIX_G),
@@ -144,6 +145,7 @@ def test_paper_configuration_parameter_counts(caches, method, variant):
         m = cb.create_method(method, variant=variant, num_classes=10 if cls.needs_labels else None)
     expected = {net: value[:2] for net, value in PINNED[(method, variant)].items() if net != "-"}
     got = counts(m)
-    wrong = {net: f"pinned {expected.get(net)}, built {got.get(net)} ({PINNED[(method, variant)].get(net, ('',) * 3)[2]})"
+    wrong = {net: f"pinned {expected.get(net)}, built {got.get(net)} "
+                  f"({PINNED[(method, variant)].get(net, ('',) * 3)[2]})"
              for net in set(expected) | set(got) if expected.get(net) != got.get(net)}
     assert not wrong, f"{method}:{variant} (trainable, frozen) counts changed: {wrong}"

@@ -167,7 +167,8 @@ def test_timm_weights_in_the_hf_cache_load_into_a_timm_model(caches):
     (root / "snapshots" / "abc123").mkdir(parents=True)
     (root / "refs").mkdir()
     (root / "refs" / "main").write_text("abc123")
-    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(root / "snapshots" / "abc123" / "model.safetensors"))
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()},
+              str(root / "snapshots" / "abc123" / "model.safetensors"))
     torch.manual_seed(4)
     dst = timm.create_model("convnext_tiny", pretrained=False)
     assert pt.load_pretrained(dst, "convnext_tiny", "true") is True

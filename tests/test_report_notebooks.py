@@ -49,8 +49,8 @@ def _outputs(nb_path: Path) -> str:
 
 def test_every_notebook_executes_into_html(smoke, tmp_path):
     out = tmp_path / "report"
-    done = run_reports(smoke, "smoke", out, notebooks=ROOT / "notebooks", resolution_sizes=["40x24"], resolution_photos=1,
-                       stop_on_error=True)
+    done = run_reports(smoke, "smoke", out, notebooks=ROOT / "notebooks", resolution_sizes=["40x24"],
+                       resolution_photos=1, stop_on_error=True)
     assert [e.name for e in done] == ["overview", "method-c2f", "resolution-c2f"]
     assert done[1].parameters == {"method": "c2f", "variant": "default"}
     for e in done:

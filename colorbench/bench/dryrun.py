@@ -59,6 +59,9 @@ class DryRow:
 
     label: str
     kind: str
+    method: str = ""
+    variant: str = ""
+    dataset: str | None = None
     status: str = "ok"
     error: str = ""
     trainable: int = 0
@@ -228,7 +231,7 @@ def _split_sizes(cell: Cell, real: Any, test_real: Any) -> tuple[int, int, bool]
 def dry_run_cell(cell: Cell, device: torch.device, *, max_batch: int | None = None, max_size: int | None = None,
                  data_dir: Path | None = None) -> DryRow:
     """Dry-run one cell (see the module docstring); a failure is returned as ``status="failed"``, not raised."""
-    row = DryRow(label=cell.label, kind=cell.kind)
+    row = DryRow(label=cell.label, kind=cell.kind, method=cell.method, variant=cell.variant, dataset=cell.dataset)
     try:
         if cell.kind == "runtime":
             return _runtime_cell(cell, device, row, max_size)
@@ -427,7 +430,7 @@ def format_table(rows: list[DryRow], device: torch.device) -> str:
 def dry_run_profile(profile: str, *, methods: list[str] | None = None, datasets: list[str] | None = None,
                     seeds: int | None = None, sets: list[str] | None = None, device: str = "auto",
                     max_batch: int | None = None, max_size: int | None = None, data_dir: Path | None = None,
-                    echo: Any = None) -> tuple[list[DryRow], torch.device]:
+                    echo: Any = None, baselines: bool = True) -> tuple[list[DryRow], torch.device]:
     """Expand ``profile`` as ``colorbench bench`` would (same filters and ``--set`` items) and dry-run its cells."""
     from colorbench.bench import grid
     from colorbench.bench.cell import resolve_device
@@ -440,7 +443,27 @@ def dry_run_profile(profile: str, *, methods: list[str] | None = None, datasets:
     prof, global_cfg, per_method_cfg = apply_profile_sets(load_profile(profile), sets or [])
     dev = resolve_device(device)
     cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
-                        per_method_cfg=per_method_cfg, device=str(dev))
+                        per_method_cfg=per_method_cfg, device=str(dev), baselines=baselines)
     if not cells:
         raise UserError(f"profile {prof.name}: the grid is empty; check the names with `colorbench list`")
     return dry_run(cells, dev, max_batch=max_batch, max_size=max_size, data_dir=data_dir, echo=echo), dev
+
+
+def write_dry_run(results: Path, profile: str, rows: list[DryRow], device: torch.device, table: str) -> list[Path]:
+    """``results/<profile>/dryrun.md`` (the table) and ``dryrun.csv`` (a row per cell, the device on each), then the
+    reproduction tables of the sources whose data the profile uses (:mod:`colorbench.report.reproduction`), which
+    quote each cell's projected wall time until the cell has run. Returns the paths written."""
+    from colorbench import _atomic as atomic
+    from colorbench.bench.profiles import load_profile
+    from colorbench.report.reproduction import dry_rows_frame, write_reproduction
+
+    prof = load_profile(profile)
+    folder = Path(results) / prof.name
+    written = [atomic.write_text(folder / "dryrun.md", table + "\n"),
+               atomic.write_csv(folder / "dryrun.csv", dry_rows_frame(rows, str(device)))]
+    variants: dict[str, list[str]] = {}
+    for r in rows:
+        if r.kind == "train" and r.variant not in variants.setdefault(r.method, []):
+            variants[r.method].append(r.variant)
+    datasets = sorted({r.dataset for r in rows if r.dataset})
+    return written + write_reproduction(folder, prof.name, datasets, variants)

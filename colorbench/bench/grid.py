@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from colorbench import fingerprint
-from colorbench.bench.profiles import Profile
+from colorbench.bench.profiles import Profile, method_settings
 from colorbench.errors import UserError
-from colorbench.registry import build_config, get_method, list_methods
+from colorbench.registry import build_config, follow_size, get_method, list_methods
 
 CELL_FORMAT = 2  # bump when the content of row.json changes meaning
 RUNTIME_KEYS = ("sizes", "repeats", "warmup", "repeats_large", "warmup_large", "large_mp")
@@ -110,13 +110,14 @@ def resolved_config(method: str, variant: str, overrides: dict[str, Any]) -> dic
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
-def _config_overrides(profile: Profile, method: str, global_cfg: dict, per_method_cfg: dict) -> dict[str, Any]:
+def _config_overrides(profile: Profile, method: str, pm: dict[str, Any], global_cfg: dict,
+                      per_method_cfg: dict) -> dict[str, Any]:
     cls = get_method(method)
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     merged: dict[str, Any] = {}
     if profile["train"]["use_test_overrides"]:
         merged.update(cls.test_overrides)
-    merged.update(profile.per_method.get(method, {}).get("config", {}))
+    merged.update(pm.get("config", {}))
     merged.update({k: v for k, v in global_cfg.items() if k in fields})
     merged.update(per_method_cfg.get(method, {}))
     return merged
@@ -148,14 +149,15 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
         data_fp = fingerprint.data_fingerprint(dataset_folder(dataset, data_dir))
         for name in names:
             cls = get_method(name)
-            pm = profile.per_method.get(name, {})
-            if "datasets" in pm and dataset not in pm["datasets"]:
-                continue
-            overrides = _config_overrides(profile, name, global_cfg, per_method_cfg)
-            size = int(pm.get("size", profile["data"]["size"]))
-            if "image_size" in {f.name for f in dataclasses.fields(cls.Config)} and "image_size" not in overrides:
-                overrides["image_size"] = size  # depth follows the training crop; recorded in the row's config
             for variant in _variants_for(profile, name, sorted(cls.variants)):
+                pm = method_settings(profile, name, variant)  # per_method.NAME, then .variants.VARIANT over it
+                if "datasets" in pm and dataset not in pm["datasets"]:
+                    continue
+                overrides = _config_overrides(profile, name, pm, global_cfg, per_method_cfg)
+                size = int(pm.get("size", profile["data"]["size"]))
+                batch = pm.get("batch_size", profile["train"]["batch_size"])
+                # depth follows the crop, the config's batch is the one used: both recorded in the row's config
+                overrides = follow_size(cls, overrides, size, batch)
                 config = _resolve(name, variant, overrides)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench import _atomic as atomic
-from colorbench.report import figures, runtime, stats
+from colorbench.report import figures, reproduction, runtime, stats
 from colorbench.report.published import mapping_table, published_table
 from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, flag_rules, flatten_row, label, markdown,
                                       separated, summarise)
@@ -176,6 +176,10 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
         written += paths
         if readme is not None and i == 0 and (path := update_readme(readme, profile, dataset, table)):
             written.append(path)
+    variants: dict[str, list[str]] = {}
+    for r in sorted((r for rs in by_dataset.values() for r in rs), key=_sort_key):
+        if str(r.get("variant") or "default") not in variants.setdefault(r["method"], []):
+            variants[r["method"]].append(str(r.get("variant") or "default"))
     timed = sorted((r for r in rows if r.get("kind") == "runtime"), key=_sort_key)
     if timed:
         written.append(atomic.write_csv(root / "runtime.csv", [flatten_row(r) for r in timed]))
@@ -185,4 +189,5 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
         fig = figures.runtime_plot(root / "runtime.png", runtime.entries(frame))
         if fig:
             written.append(fig)
+    written += reproduction.write_reproduction(root, profile, sorted(by_dataset), variants)  # sources on these data
     return written

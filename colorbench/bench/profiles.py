@@ -22,6 +22,8 @@ A profile file (every key optional except ``datasets``)::
     [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
     [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
                           all recorded in every row
+    [per_method.unet_l1.variants.tarres]  the same keys for one variant of the method, over the method's own
+                          (its config merged into the method's config)
 
 ``--set section.key=value`` changes a profile value (``train.steps=5``), ``--set per_method.NAME.steps=5`` one
 method's budget, ``--set method.key=value`` one method's config and ``--set key=value`` the config of every
@@ -40,6 +42,7 @@ from colorbench.errors import UserError
 
 SECTIONS = ("data", "train", "eval", "runtime")
 PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets")
+PER_METHOD_TABLES = ("config", "variants")  # per_method.NAME.config = {...}; per_method.NAME.variants.VARIANT = {...}
 PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"size": 64, "options": {}, "data_dir": None, "data_dirs": {}},
@@ -241,11 +244,38 @@ def check_profile(profile: Profile, where: str | None = None) -> None:
         if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
             raise UserError(f"{where} runtime.sizes: {size!r} is not WIDTHxHEIGHT, e.g. \"256x256\"")
     for method, values in profile.per_method.items():
-        for key in PER_METHOD_KEYS:
-            if key in values and key != "datasets":
-                # steps = 0: an untrained method (a baseline) in a profile that trains the others
-                kind, minimum = {"size": ("int", MIN_SIZE), "steps": ("int?", 0)}.get(key, ("int?", 1))
-                _check_value(values[key], kind, minimum, f"{where} per_method.{method}.{key}")
+        tables = [(f"per_method.{method}", values, (*PER_METHOD_KEYS, *PER_METHOD_TABLES))]
+        variants = values.get("variants", {})
+        if not isinstance(variants, dict):
+            raise UserError(f"{where} per_method.{method}.variants: expected tables, e.g. "
+                            f"[per_method.{method}.variants.NAME] with {', '.join(PER_METHOD_KEYS)} or config")
+        tables += [(f"per_method.{method}.variants.{v}", vals, (*PER_METHOD_KEYS, "config"))
+                   for v, vals in variants.items()]
+        for name, table, allowed in tables:
+            if not isinstance(table, dict):
+                raise UserError(f"{where} {name}: expected a table of {', '.join(allowed)}")
+            unknown = sorted(set(table) - set(allowed))
+            if unknown:
+                raise UserError(f"{where} {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(allowed)}")
+            if not isinstance(table.get("config", {}), dict):
+                raise UserError(f"{where} {name}.config: expected a table, e.g. config = {{ width = 32 }}")
+            for key in PER_METHOD_KEYS:
+                if key in table and key != "datasets":
+                    # steps = 0: an untrained method (a baseline) in a profile that trains the others
+                    kind, minimum = {"size": ("int", MIN_SIZE), "steps": ("int?", 0)}.get(key, ("int?", 1))
+                    _check_value(table[key], kind, minimum, f"{where} {name}.{key}")
+
+
+def method_settings(profile: Profile, method: str, variant: str) -> dict[str, Any]:
+    """``per_method.METHOD`` with ``per_method.METHOD.variants.VARIANT`` over it (their configs merged): one
+    variant's budget, datasets and config overrides."""
+    base = {k: v for k, v in profile.per_method.get(method, {}).items() if k != "variants"}
+    own = profile.per_method.get(method, {}).get("variants", {}).get(variant, {})
+    merged = {**base, **{k: v for k, v in own.items() if k != "config"}}
+    config = {**base.get("config", {}), **own.get("config", {})}
+    if config:
+        merged["config"] = config
+    return merged
 
 
 def check_bench_sets(global_cfg: dict[str, Any], per_method_cfg: dict[str, dict[str, Any]],

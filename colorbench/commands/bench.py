@@ -37,9 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dry = parser.add_argument_group("dry run (colorbench.bench.dryrun)")
     dry.add_argument("--dry-run", action="store_true", help="build every cell, train 2 steps and colourise one "
                      "batch on stand-in data of the cell's shape, print parameters, s/step, peak memory and the "
-                     "projected wall time of each full cell on this device (trains and writes nothing)")
-    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked; default: no cap)")
-    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked; default: no cap)")
+                     "projected wall time of each full cell on this device into results/<profile>/dryrun.{md,csv} (trains "
+                     "nothing), and the reproduction tables of the sources on the profile's data with them")
+    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked; default: no "
+                     "cap)")
+    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked; "
+                     "default: no cap)")
     dry.add_argument("--data-dir", type=Path, metavar="DIR", help="dry run: real data from DIR/<dataset> where "
                      "present (default: the profile's data_dirs, else stand-in data)")
 
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
-    from colorbench.bench.dryrun import dry_run_profile, format_table
+    from colorbench.bench.dryrun import dry_run_profile, format_table, write_dry_run
 
     def echo(row) -> None:
         if not args.no_progress:
@@ -79,6 +82,11 @@ def _dry_run(args: argparse.Namespace) -> int:
 
     rows, device = dry_run_profile(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
                                    sets=args.sets, device=args.device, max_batch=args.max_batch,
-                                   max_size=args.max_size, data_dir=args.data_dir, echo=echo)
-    print(format_table(rows, device))
+                                   max_size=args.max_size, data_dir=args.data_dir, echo=echo,
+                                   baselines=not args.no_baselines)
+    table = format_table(rows, device)
+    print(table)
+    print("wrote:")
+    for path in write_dry_run(args.results, args.profile, rows, device, table):
+        print(f"  {path}")
     return 1 if any(r.status != "ok" for r in rows) else 0

@@ -9,18 +9,24 @@ from typing import Any
 
 from colorbench.errors import UserError
 
-HELP = ("train a method on a dataset, with a progress bar, a CSV loss log and checkpoints; "
-        "running the same command again resumes from the newest checkpoint")
+HELP = ("train a method on a dataset, with a progress bar, CSV (or TensorBoard) logs, validation image grids and "
+        "checkpoints; running the same command again resumes from the newest checkpoint")
+RETENTION = ("checkpoints go to RUN/checkpoints/step_NNNNNNN/ every --ckpt-every steps and at the end; the newest "
+             "--keep of them stay, and only the newest (named by RUN/checkpoints/LAST) keeps train_state.pt, the "
+             "optimiser and RNG state a resume needs; the older ones hold weights only (enough for eval and "
+             "colorize). --keep-best METRIC also keeps RUN/checkpoints/best-METRIC/ (weights only), never pruned.")
 EXAMPLES = """examples:
   colorbench train pix2pix --dataset sample --steps 500
   colorbench train pix2pix --dataset sample --steps 500    # again: resumes
   colorbench train unet_l1 --dataset folder --data-dir ~/photos --size 128 --set lr=1e-4 --variant tarres
+  colorbench train pix2pix --dataset sample --logger tensorboard --keep-best psnr --keep 3
   colorbench train gorriz --config my_run.toml --out runs/gorriz-try
   torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset sample    # DDP"""
 
 # Trainer settings a --config TOML may hold in its [train] table (the command-line flags win over them).
 TRAIN_KEYS = ("steps", "epochs", "batch_size", "size", "seed", "device", "precision", "val_every", "ckpt_every",
-              "num_workers", "variant", "dataset", "nonfinite_patience")
+              "num_workers", "variant", "dataset", "nonfinite_patience", "keep", "keep_best", "logger", "grid_every")
+LOGGERS = ("csv", "tensorboard")  # as colorbench.train.logs.LOGGERS (not imported here: it would load torch)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -45,6 +51,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto = bf16 autocast on CUDA, fp32 elsewhere (default auto)")
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps (default 250; 0 = never)")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps (default 250) and at the end")
+    p.add_argument("--keep", type=int, default=None, metavar="N",
+                   help="step checkpoints to keep, the newest (default 2); only the newest keeps train_state.pt")
+    p.add_argument("--keep-best", default=None, metavar="METRIC",
+                   help="also keep checkpoints/best-METRIC/, the validation step with the best METRIC (psnr, ssim, "
+                        "mae_ab, ...: any metric declared higher- or lower-is-better; default: none)")
+    p.add_argument("--logger", default=None, choices=LOGGERS,
+                   help="csv: train_log.csv, val_log.csv, val_grids/*.png; tensorboard: the CSV logs plus "
+                        "TensorBoard events in RUN/tensorboard/ (pip install 'colorbench[tensorboard]') "
+                        "(default csv)")
+    p.add_argument("--grid-every", type=int, default=None, metavar="N",
+                   help="every N steps and at the end, log a grid of the first 4 val images: grey input, "
+                        "prediction, truth (default 500; 0 = never)")
     p.add_argument("--num-workers", type=int, default=None, help="data-loader worker processes (default 0)")
     p.add_argument("--nonfinite-patience", type=int, default=None, metavar="N",
                    help="stop after N consecutive steps with a non-finite loss (default 1: the first one)")
@@ -52,7 +70,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "a recipe's own data_dir; built-in sets need none)")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run folder)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress display (logs still go to the run folder); when stderr is not a terminal the "
+                        "progress is plain log lines, not a bar (default: shown)")
+    p.epilog = f"{RETENTION}\n\n{p.epilog}" if p.epilog else RETENTION  # the examples stay last
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
@@ -120,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
         batch_size=pick(args.batch_size, "batch_size", None), size=pick(args.size, "size", None), seed=seed,
         device=pick(args.device, "device", "auto"), precision=precision,
         out_dir=out, val_every=pick(args.val_every, "val_every", 250),
-        ckpt_every=pick(args.ckpt_every, "ckpt_every", 250),
+        ckpt_every=pick(args.ckpt_every, "ckpt_every", 250), keep_checkpoints=pick(args.keep, "keep", 2),
+        keep_best=pick(args.keep_best, "keep_best", None), logger=_logger(pick(args.logger, "logger", "csv"), args),
+        grid_every=pick(args.grid_every, "grid_every", 500),
         num_workers=pick(args.num_workers, "num_workers", 0),
         nonfinite_patience=pick(args.nonfinite_patience, "nonfinite_patience", 1),
         data_options={"data_dir": args.data_dir} if args.data_dir else None, progress=not args.no_progress,
@@ -135,6 +158,12 @@ def run(args: argparse.Namespace) -> int:
         print("validation: " + ", ".join(f"{k} {v:.4g}" for k, v in result.val[-1].items() if k != "step"))
     print(f"checkpoint: {result.checkpoint}", file=sys.stdout)
     return 0
+
+
+def _logger(name: Any, args: argparse.Namespace) -> str:
+    if name not in LOGGERS:
+        raise UserError(f"--config {args.config} [train] logger {name!r}: use one of {', '.join(LOGGERS)}")
+    return name
 
 
 def _is_main() -> bool:

@@ -97,7 +97,8 @@ class Cifar10Dataset(InMemoryDataset):
             else:
                 order = keep
                 is_val = np.zeros(len(order), dtype=bool)
-                is_val[np.random.default_rng(split_seed).permutation(len(order))[: round(VAL_FRACTION * len(order))]] = True
+                drawn = np.random.default_rng(split_seed).permutation(len(order))
+                is_val[drawn[: round(VAL_FRACTION * len(order))]] = True
             keep = np.sort(order[is_val if split == "val" else ~is_val])
         self.images, self.labels = images[keep], labels[keep]
         self.source_index = keep  # position in torchvision's CIFAR10 (train or test file)

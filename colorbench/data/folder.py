@@ -11,12 +11,13 @@ training data): shrunk so its longer side is at most ``size`` (never enlarged), 
 placed top-left on a ``size``×``size`` canvas padded with mid grey (L = a = b = 0 in network units); the item gains
 ``"valid"`` (``[1,size,size]`` bool, True on image pixels) for methods that mask the padding. The reference pads
 each batch to its largest image; a fixed canvas gives the same batches whenever a batch holds a ``size``-px side in
-both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. Metrics over such items
-include the padding unless the evaluator honours ``valid``. Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
-only opens headers, for very large folders); files that cannot be used are skipped with one warning each, naming the
-file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept
-in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default
-50 MP) skips images whose header claims more pixels, before decoding them.
+both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. The evaluator scores
+such items on their valid rectangle only (``colorbench.evaluator``). Every file of the split is decoded once when the
+dataset is built (``check="decode"``, the default; ``"header"`` only opens headers, for very large folders); files that
+cannot be used are skipped with one warning each, naming the file and the reason, and one summary line ("skipped 3 of
+1,204 files: 2 greyscale, 1 truncated"); the list is kept in ``dataset.skipped``. ``cache=True`` keeps the decoded,
+resized images in memory (uint8). ``max_pixels`` (default 50 MP) skips images whose header claims more pixels, before
+decoding them.
 """
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def recipe_paths() -> dict[str, Path]:
 
 def recipe_info(path: Path):
     """The :class:`~colorbench.data.registry.DatasetInfo` row of a recipe."""
-    from colorbench.data.registry import DatasetInfo
+    from colorbench.data.info import DatasetInfo
 
     from colorbench.data.protocol import Protocol, from_table
 

@@ -5,7 +5,6 @@ the name) are ``folder`` datasets with preset options (see :mod:`colorbench.data
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import importlib
 from pathlib import Path
@@ -13,25 +12,16 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from colorbench.data.info import DatasetInfo
 from colorbench.data.protocol import Protocol
 from colorbench.errors import UserError
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """One row of ``colorbench list datasets``; ``protocol``: how its results are measured (split, size, images)."""
-
-    name: str
-    description: str
-    source: str
-    size: str
-    protocol: Protocol = Protocol()
 
 
 # name -> (module, class, info)
 _BUILTIN: dict[str, tuple[str, str, DatasetInfo]] = {
     "sample": ("colorbench.data.sample", "SampleDataset", DatasetInfo(
-        "sample", "embedded default: patches of scikit-image's bundled colour photos, split by bands (demonstration set)",
+        "sample",
+        "embedded default: patches of scikit-image's bundled colour photos, split by bands (demonstration set)",
         "scikit-image 0.26 data (astronaut, chelsea, coffee, rocket, hubble_deep_field, immunohistochemistry, "
         "retina, stereo_motorcycle); see datasets/README.md for licences",
         "9 views of 8 photos; at size 64: 330 train / 55 val / 55 test patches; labels = photo (8)",

@@ -20,7 +20,8 @@ def ratio_split(keys: Sequence[str], ratios: Sequence[float], split_seed: int,
                 labels: Sequence[int] | None = None) -> dict[str, str]:
     """``{key: split}``: a seeded shuffle cut by ``ratios`` (train, val, test), within each label when given."""
     if len(ratios) != 3 or any(r < 0 for r in ratios) or not 0.999 <= sum(ratios) <= 1.001:
-        raise UserError(f"ratios must be three non-negative numbers (train, val, test) summing to 1; got {list(ratios)}")
+        raise UserError("ratios must be three non-negative numbers (train, val, test) summing to 1; "
+                        f"got {list(ratios)}")
     groups: dict[int, list[str]] = defaultdict(list)
     for i, key in enumerate(keys):
         groups[labels[i] if labels is not None else 0].append(key)

@@ -24,10 +24,12 @@ from colorbench.metrics.histogram import (
 from colorbench.metrics.perceptual import perceptual_status
 from colorbench.metrics.pixel import colorfulness, delta_colorfulness, delta_e76, mae_ab, psnr
 from colorbench.metrics.structural import ssim
-from colorbench.metrics.table import DEGENERATE, HISTOGRAM_METRICS, METRICS, PER_IMAGE_METRICS, DegenerateRule, MetricInfo
+from colorbench.metrics.table import (DEGENERATE, HISTOGRAM_METRICS, METRICS, PER_IMAGE_METRICS, DegenerateRule,
+                                     MetricInfo)
 
 __all__ = [
-    "DEGENERATE", "HISTOGRAM_METRICS", "METRICS", "PER_IMAGE_METRICS", "DegenerateRule", "MetricInfo", "AbHistogram", "ab_counts", "ab_histogram_divergence", "bin_edges",
+    "DEGENERATE", "HISTOGRAM_METRICS", "METRICS", "PER_IMAGE_METRICS", "DegenerateRule", "MetricInfo", "AbHistogram",
+    "ab_counts", "ab_histogram_divergence", "bin_edges",
     "divergence_from_histograms", "js_divergence", "kl_divergence", "perceptual_status", "colorfulness",
     "delta_colorfulness", "delta_e76", "mae_ab", "psnr", "ssim",
 ]

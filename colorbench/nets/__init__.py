@@ -1,7 +1,7 @@
 """Shared network blocks that methods build from (no method imports another method).
 
 * :mod:`colorbench.nets.padding`: ``pad_to_multiple`` / ``crop_to`` for any-size inference;
-* :mod:`colorbench.nets.blocks`: norms by name (``make_norm``), TF-style 'same' convs (``conv_same``), and the
+* :mod:`colorbench.nets.blocks`: norms by name (``make_norm``), TF-style 'same' convs (``SameConv2d``), and the
   inference modes ``evaluating`` (running statistics) and ``batch_statistics`` (batch statistics, buffers kept);
 * :mod:`colorbench.nets.init`: ``init_normal_`` (the pix2pix / DCGAN N(0, 0.02) initialisation);
 * :mod:`colorbench.nets.unet`: one configurable U-Net (pix2pix U-Net-256, the KTH U-Net);

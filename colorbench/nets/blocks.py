@@ -7,6 +7,7 @@ import math
 from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ConvWrapper = Callable[[nn.Module], nn.Module]
@@ -62,19 +63,35 @@ def make_norm(norm: str, channels: int) -> nn.Module | None:
     raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(NORMS)}")
 
 
-def conv_same(in_ch: int, out_ch: int, kernel: int, *, bias: bool = True,
-              wrap: ConvWrapper | None = None) -> nn.Module:
-    """A stride-1 ``kernel``×``kernel`` conv that keeps H×W, padded like TensorFlow's ``padding='same'``.
+class SameConv2d(nn.Module):
+    """A ``kernel``×``kernel`` conv padded like TensorFlow's ``padding='same'``: ``[B,C,H,W] ->
+    [B,C',ceil(H/s),ceil(W/s)]`` for stride ``s``. The total padding ``max((out-1)·s + k - size, 0)`` is split with
+    the smaller half before, so a stride-1 4×4 conv pads (1, 2) on each axis. The one 'same' conv of colorbench
+    (the KTH U-Net and discriminator, the Górriz networks, the PatchGAN's stride-1 layers).
 
-    An even kernel pads one pixel less before than after (TF: ``(k-1)//2`` before, the rest after), so a 4×4
-    conv pads (1, 2) on each axis. ``[B,in_ch,H,W] -> [B,out_ch,H,W]``.
+    The conv itself is ``self.conv``, an ordinary ``nn.Conv2d`` (``wrap`` applied to it, e.g. spectral norm), so
+    initialisers and spectral norm find it.
     """
-    before = (kernel - 1) // 2
-    after = kernel - 1 - before
-    symmetric = before == after
-    conv: nn.Module = nn.Conv2d(in_ch, out_ch, kernel, stride=1, padding=before if symmetric else 0, bias=bias)
-    conv = wrap(conv) if wrap is not None else conv
-    return conv if symmetric else nn.Sequential(nn.ZeroPad2d((before, after, before, after)), conv)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 4, stride: int = 1, bias: bool = True,
+                 wrap: ConvWrapper | None = None) -> None:
+        super().__init__()
+        self.kernel, self.stride = int(kernel), int(stride)
+        conv: nn.Module = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=0, bias=bias)
+        self.conv = wrap(conv) if wrap is not None else conv
+
+    def pads(self, size: int) -> tuple[int, int]:
+        """(before, after) padding of an axis of ``size`` px."""
+        total = max((self.output_side(size) - 1) * self.stride + self.kernel - size, 0)
+        return total // 2, total - total // 2
+
+    def output_side(self, size: int) -> int:
+        return -(-size // self.stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = self.pads(int(x.shape[-2]))
+        left, right = self.pads(int(x.shape[-1]))
+        return self.conv(F.pad(x, (left, right, top, bottom)))
 
 
 @contextlib.contextmanager

@@ -24,8 +24,8 @@ Any H×W works (the nearest resizes absorb odd sizes, as in fastai); no padding 
 Initialisation (fastai's): kaiming-normal weights and zero biases for the middle, block and residual convs, ICNR
 for the PixelShuffle convs (each group of 4 sub-pixel filters starts equal, so the upsampling starts free of
 checkerboard artefacts), weight 1 and bias 1e-3 for the decoder's batch norms, torch's defaults for the encoder
-and the output conv (fastai draws that conv's bias from N(0, 0.01)). The C2F reference overwrites all of it with its ``init_weights`` (N(0, 0.02) conv weights,
-N(1, 0.02) / 0 batch norms); see :mod:`colorbench.methods.c2f`.
+and the output conv (fastai draws that conv's bias from N(0, 0.01)). The C2F reference overwrites all of it with its
+``init_weights`` (N(0, 0.02) conv weights, N(1, 0.02) / 0 batch norms); see :mod:`colorbench.methods.c2f`.
 
 Where we differ from fastai: parameter names are our own (``encoder.layer1.0.conv1.weight`` as torchvision's,
 ``middle``, ``blocks``, ``head``), not fastai's ``layers.N`` indices; skips are passed explicitly instead of by

@@ -1,6 +1,8 @@
 """The Górriz et al. (2019) networks: the IBN U-Net generator and its discriminator (BBC ColorGAN, Keras).
 
-Shared by the ``gorriz`` and ``featrec`` methods (a method never imports another method).
+Shared by the ``gorriz`` and ``featrec`` methods (a method never imports another method): the networks, their
+settings (:class:`GorrizGANConfig`, which both methods' configs extend), :func:`build_gorriz_gan` and the
+discriminator update (:func:`gorriz_d_step`), so featrec's Górriz base is the ``gorriz`` method plus a feature loss.
 
 Generator, ``levels = 7`` (the paper, at 128² and above)::
 
@@ -29,38 +31,18 @@ before batch norm (Keras' default), and weights start Glorot-uniform with zero b
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorbench.nets.blocks import SameConv2d
 from colorbench.nets.init import init_xavier_
 from colorbench.nets.spectral import apply_spectral_norm
 
 InstanceNormKind = Literal["per_sample", "per_channel"]
-
-
-class SameConv2d(nn.Module):
-    """``kernel``×``kernel`` conv with TensorFlow ``'same'`` padding: ``[B,C,H,W] -> [B,C',ceil(H/s),ceil(W/s)]``.
-
-    The conv itself is ``self.conv`` (so spectral norm and initialisers find an ordinary ``nn.Conv2d``).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 4, stride: int = 1, bias: bool = True):
-        super().__init__()
-        self.kernel, self.stride = int(kernel), int(stride)
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=0, bias=bias)
-
-    def _pad(self, size: int) -> tuple[int, int]:
-        out = -(-size // self.stride)
-        total = max((out - 1) * self.stride + self.kernel - size, 0)
-        return total // 2, total - total // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        top, bottom = self._pad(int(x.shape[-2]))
-        left, right = self._pad(int(x.shape[-1]))
-        return self.conv(F.pad(x, (left, right, top, bottom)))
 
 
 class PerSampleInstanceNorm(nn.Module):
@@ -190,3 +172,72 @@ def finish(module: nn.Module, spectral_norm: bool) -> nn.Module:
     """Keras' initialisation (Glorot-uniform, zero bias, norms 1/0), then spectral norm on every conv if asked."""
     init_xavier_(module)
     return apply_spectral_norm(module) if spectral_norm else module
+
+
+# ------------------------------------------------------------------------------------------ the whole cGAN
+@dataclass
+class GorrizGANConfig:
+    """The Górriz et al. cGAN's settings: paper / reference-code defaults (BBC ColorGAN ``exp7_ibn_md``). The
+    ``gorriz`` method's config is this; featrec's extends it with its feature loss."""
+
+    image_size: int = 256  # training crop side; generator depth = min(log2(image_size), max_levels)
+    batch_size: int = 16  # the paper's (the trainer reads it when --batch-size is not given)
+    max_levels: int | None = 7
+    width: int = 64  # generator's first down block; doubles per level up to max_width
+    max_width: int = 512
+    disc_width: int = 64  # discriminator's first layer (64, 128, 256, 512)
+    disc_layers: int = 4
+    ibn: bool = True  # instance norm in G's last up block and D's second layer; False: batch norm everywhere
+    instance_norm: InstanceNormKind = "per_sample"  # keras-contrib axis=None, or per channel
+    spectral_norm: bool = True
+    num_scales: int = 3
+    bn_momentum: float = 0.01  # torch convention; Keras momentum 0.99
+    norm_eps: float = 1e-3
+    lambda_adv: float = 1.0  # per discriminator scale
+    lambda_l1: float = 100.0
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    d_update: Literal["split", "joint"] = "split"  # reference: one D step on real, one on fake
+
+
+def build_gorriz_gan(c: GorrizGANConfig, levels: int) -> tuple[nn.Module, nn.Module]:
+    """The generator (1 → 2 channels, ``levels`` deep) and the multi-scale discriminator (3 channels in) of ``c``,
+    each with spectral norm when ``c.spectral_norm``."""
+    from colorbench.nets.multiscale import MultiScaleDiscriminator
+
+    norm = dict(ibn=c.ibn, instance_norm=c.instance_norm, bn_momentum=c.bn_momentum, eps=c.norm_eps)
+    generator = finish(GorrizGenerator(1, 2, levels=levels, width=c.width, max_width=c.max_width, **norm),
+                       c.spectral_norm)
+    discriminator = MultiScaleDiscriminator(
+        lambda s: finish(GorrizDiscriminator(3, width=c.disc_width, n_layers=c.disc_layers, **norm), c.spectral_norm),
+        c.num_scales)
+    return generator, discriminator
+
+
+def gorriz_d_step(discriminator: nn.Module, opt_d: torch.optim.Optimizer, real_pair: torch.Tensor,
+                  fake_pair: torch.Tensor, *, update: str = "split", kind: str = "lsgan"
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One discriminator update on ``concat(L, ab)`` pairs (``fake_pair`` detached): ``update="split"`` steps on
+    the real pairs, then on the fake ones (the reference's two ``train_on_batch`` calls); ``"joint"`` one step on
+    ``½(d_real + d_fake)``. ``kind``: the adversarial loss (:func:`colorbench.nets.gan.gan_loss`). Returns
+    ``(d_real, d_fake)``."""
+    from colorbench.nets.gan import gan_loss
+
+    def step(loss: torch.Tensor) -> None:
+        opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_d.step()
+
+    if update == "split":
+        d_real = gan_loss(kind, discriminator(real_pair), True)
+        step(d_real)
+        d_fake = gan_loss(kind, discriminator(fake_pair), False)
+        step(d_fake)
+    elif update == "joint":
+        d_real = gan_loss(kind, discriminator(real_pair), True)
+        d_fake = gan_loss(kind, discriminator(fake_pair), False)
+        step(0.5 * (d_real + d_fake))
+    else:
+        raise ValueError(f"d_update must be 'split' or 'joint', got {update!r}")
+    return d_real, d_fake

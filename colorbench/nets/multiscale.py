@@ -11,7 +11,7 @@ combined model with ``loss_weights=[1] * d_scales``).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -58,17 +58,3 @@ class MultiScaleDiscriminator(nn.Module):
         """``[B,C,H,W]`` -> ``num_scales`` score maps ``[B,1,h_s,w_s]``, full resolution first."""
         return [d(m) for d, m in zip(self.discriminators, pyramid(x, self.num_scales))]
 
-
-def lsgan_loss(outputs: Sequence[torch.Tensor], target: float) -> torch.Tensor:
-    """Sum over scales of ``mean((output - target)**2)`` (computed in float32); a 0-dim tensor."""
-    return sum(F.mse_loss(o.float(), torch.full_like(o, target, dtype=torch.float32)) for o in outputs)
-
-
-def lsgan_d_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Discriminator loss: ``sum_s 0.5 * (mse(real_s, 1) + mse(fake_s, 0))`` (the reference's per-scale mean)."""
-    return 0.5 * (lsgan_loss(real, 1.0) + lsgan_loss(fake, 0.0))
-
-
-def lsgan_g_loss(fake: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Generator's adversarial loss: ``sum_s mse(fake_s, 1)`` (weight 1 per scale)."""
-    return lsgan_loss(fake, 1.0)

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from colorbench.nets.blocks import ConvWrapper, conv_same, make_norm
+from colorbench.nets.blocks import ConvWrapper, SameConv2d, make_norm
 
 
 class PatchGAN(nn.Module):
@@ -80,16 +80,18 @@ class PatchGAN(nn.Module):
 
     def _conv(self, c_in: int, c_out: int, stride: int, *, bias: bool, same: bool) -> nn.Module:
         if same and stride == 1:
-            return conv_same(c_in, c_out, 4, bias=bias, wrap=self._wrap)
+            return SameConv2d(c_in, c_out, 4, bias=bias, wrap=self._wrap)
         conv = nn.Conv2d(c_in, c_out, 4, stride=stride, padding=1, bias=bias)
         return self._wrap(conv) if self._wrap is not None else conv
 
     def output_size(self, side: int) -> int:
         """Side of the logit map for an input side of ``side`` px (0 when the input is too small)."""
+        inner: set[nn.Module] = set()
         for m in self.model.modules():
-            if isinstance(m, nn.ZeroPad2d):
-                side += m.padding[0] + m.padding[1]
-            elif isinstance(m, nn.Conv2d):
+            if isinstance(m, SameConv2d):
+                side = m.output_side(side)
+                inner.add(m.conv)
+            elif isinstance(m, nn.Conv2d) and m not in inner:
                 side = (side + 2 * m.padding[0] - m.kernel_size[0]) // m.stride[0] + 1
                 if side < 1:
                     return 0

@@ -28,7 +28,7 @@ from typing import Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from colorbench.nets.blocks import ConvWrapper, conv_same, make_norm
+from colorbench.nets.blocks import ConvWrapper, SameConv2d, make_norm
 
 Order = Literal["pre", "post"]
 Upsample = Literal["transpose", "nearest", "bilinear"]
@@ -142,7 +142,7 @@ class UNet(nn.Module):
         return [] if layer is None else [layer]
 
     def _stem(self, c_in: int, c_out: int) -> nn.Module:
-        layers = [conv_same(c_in, c_out, 4, bias=self._bias, wrap=self._wrap), *self._norm_layer("stem", 0, c_out)]
+        layers = [SameConv2d(c_in, c_out, 4, bias=self._bias, wrap=self._wrap), *self._norm_layer("stem", 0, c_out)]
         if self.order == "post":
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         return nn.Sequential(*layers)
@@ -162,7 +162,7 @@ class UNet(nn.Module):
         else:
             resize = nn.Upsample(scale_factor=2, mode=self._upsample,
                                  **({"align_corners": False} if self._upsample == "bilinear" else {}))
-            conv = nn.Sequential(resize, conv_same(c_in, c_out, self._up_kernel, bias=bias, wrap=self._wrap))
+            conv = nn.Sequential(resize, SameConv2d(c_in, c_out, self._up_kernel, bias=bias, wrap=self._wrap))
         norm = [] if is_out else self._norm_layer("up", index, c_out)
         dropout = [nn.Dropout(drop)] if drop > 0 else []
         if self.order == "pre":  # ReLU on the concatenation (skip + previous up), as pix2pix

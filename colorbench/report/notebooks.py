@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from colorbench import _atomic as atomic
 from colorbench.errors import UserError
 
 NOTEBOOKS = ("overview", "method", "c2f_resolution")
@@ -44,11 +45,7 @@ def to_html(nb_path: Path, html_path: Path) -> Path:
 
     nb = nbformat.read(str(nb_path), as_version=4)
     body, _ = HTMLExporter().from_notebook_node(nb)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = html_path.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(html_path)
-    return html_path
+    return atomic.write_text(html_path, body)
 
 
 def execute(source: Path, output: Path, parameters: dict[str, Any], timeout: int = 1800) -> None:

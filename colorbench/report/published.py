@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import csv
 import functools
+import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
+from colorbench.color import AB_SCALE
 from colorbench.metrics.table import HISTOGRAM_METRICS
 
 UNCLAIMED: dict[tuple[str, str, str], tuple[str, str, str]] = {
@@ -25,11 +27,18 @@ UNCLAIMED: dict[tuple[str, str, str], tuple[str, str, str]] = {
 
 def method_map() -> dict[tuple[str, str, str], tuple[str, str, str]]:
     """``(source, published method, published variant) -> (our method, our variant, how)``: every registered
-    method's ``published`` declaration, then :data:`UNCLAIMED`."""
-    from colorbench.registry import get_method, list_methods
+    method's ``published`` declaration, then :data:`UNCLAIMED` (built once per set of registered methods)."""
+    from colorbench.registry import list_methods
+
+    return _method_map(tuple(list_methods()))
+
+
+@functools.lru_cache(maxsize=4)
+def _method_map(names: tuple[str, ...]) -> dict[tuple[str, str, str], tuple[str, str, str]]:
+    from colorbench.registry import get_method
 
     out: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    for name in list_methods():
+    for name in names:
         for key, (variant, how) in get_method(name).published.items():
             out[tuple(key)] = (name, variant, how)
     for key, value in UNCLAIMED.items():
@@ -39,7 +48,7 @@ def method_map() -> dict[tuple[str, str, str], tuple[str, str, str]]:
 
 # published metric -> (our column, note)
 METRIC_MAP: dict[str, tuple[str, str]] = {
-    "mae_test": ("mae_ab", "mean |Δab| on ab/110, test split"),
+    "mae_test": ("mae_ab", "mean |Δab| on ab/110, test split (a source's other unit is converted: sources.toml)"),
     "mae_train": ("(not measured)", "training-set MAE: colorbench reports the test split only"),
     "mae_val": ("(not measured)", "validation MAE: colorbench reports the test split only"),
     "turing_test_detected": ("(study)", "share told apart from real: `colorbench study`, not `bench`"),
@@ -52,6 +61,38 @@ METRIC_MAP: dict[str, tuple[str, str]] = {
     "kl_b": ("kl_b", "published in legacy form"),
     "seconds": ("runtime ms/img", "per image; the paper does not state its hardware"),
 }
+
+@dataclass(frozen=True)
+class Source:
+    """One source document (``colorbench/reference/sources.toml``): how to cite it, our dataset for its data, what
+    is known of its test split, its reproduction-table layout, and the ab unit of its MAE (ours: ab/110)."""
+
+    key: str
+    cite: str
+    dataset: str
+    split: str
+    split_known: bool
+    layout: str = "methods"
+    mae_unit: float = AB_SCALE
+    figures: str = ""
+    methods: tuple[str, ...] = ()
+
+    def to_ours(self, metric: str) -> float:
+        """Factor from this source's unit of ``metric`` to ours (MAE on ab/``mae_unit`` -> ab/110; else 1)."""
+        return self.mae_unit / AB_SCALE if metric.startswith("mae") else 1.0
+
+
+@functools.lru_cache(maxsize=1)
+def load_sources() -> dict[str, Source]:
+    """Every source document of ``sources.toml``, by the key ``published.csv`` names it with."""
+    text = resources.files("colorbench").joinpath("reference/sources.toml").read_text(encoding="utf-8")
+    out = {}
+    for key, entry in tomllib.loads(text).items():
+        entry = dict(entry)
+        entry["methods"] = tuple(entry.get("methods", ()))
+        out[key] = Source(key=key, **entry)
+    return out
+
 
 @dataclass(frozen=True)
 class PublishedRow:
@@ -70,6 +111,12 @@ class PublishedRow:
         method, variant, _ = method_map().get((self.source, self.method, self.variant),
                                               (self.method, self.variant, ""))
         return method, variant
+
+    @property
+    def our_value(self) -> float:
+        """The published value in our unit (KTH's MAE on ab/127.5 becomes ab/110); the same for other metrics."""
+        src = load_sources().get(self.source)
+        return self.value * (src.to_ours(self.metric) if src else 1.0)
 
     @property
     def our_metric(self) -> str:
@@ -96,7 +143,12 @@ def load_published() -> list[PublishedRow]:
 
 
 def format_value(row: PublishedRow) -> str:
+    """The published figure as our tables show it: in our unit (with the published value and its unit beside it
+    when they differ), flagged when impossible or in the legacy histogram form."""
     s = f"{row.value:g}"
+    if row.our_value != row.value:
+        src = load_sources()[row.source]
+        s = f"{row.our_value:.4f} (published {row.value:g} on ab/{src.mae_unit:g})"
     if row.impossible:
         s += " ⚠ impossible (SSIM ≤ 1)"
     elif row.metric in HISTOGRAM_METRICS:
@@ -111,8 +163,8 @@ def published_table(metrics: list[str], exclude_tables: tuple[str, ...] = ("Tabl
     for row in load_published():
         if row.table in exclude_tables:
             continue
-        key = (row.source, row.dataset, row.method, row.variant, row.resolution)
-        groups.setdefault(key, {})[row.our_metric if row.our_metric in metrics else row.metric] = row
+        key = (row.source, row.table, row.dataset, row.method, row.variant, row.resolution)  # a row per table:
+        groups.setdefault(key, {})[row.our_metric if row.our_metric in metrics else row.metric] = row  # never merged
         if row.table not in tables.setdefault(key, []):
             tables[key].append(row.table)
     cols: list[str] = []
@@ -121,10 +173,10 @@ def published_table(metrics: list[str], exclude_tables: tuple[str, ...] = ("Tabl
     ordered = [c for c in metrics if c in cols] + [c for c in cols if c not in metrics]
     lines = ["| published | source | dataset | resolution | " + " | ".join(ordered) + " |",
              "|---" * (4 + len(ordered)) + "|"]
+    names = method_map()
     for key, g in groups.items():
-        source, dataset, method, variant, res = key
-        table = ", ".join(tables[key])
-        ours_m, ours_v, _ = method_map().get((source, method, variant), (method, variant, ""))
+        source, table, dataset, method, variant, res = key
+        ours_m, ours_v, _ = names.get((source, method, variant), (method, variant, ""))
         name = ours_m + (f" [{ours_v}]" if ours_v and ours_v != "default" else "")
         cells = [format_value(g[c]) if c in g else "" for c in ordered]
         lines.append(f"| *{name}* (published) | {source} {table} | {dataset} | {res} | " + " | ".join(cells) + " |")

@@ -294,15 +294,23 @@ def compare(s: Summary, a: str, b: str, metric: str) -> int:
     return stats.seed_verdict([sign * v for v in s.seeds[a][metric]], [sign * v for v in s.seeds[b][metric]])
 
 
+def _eligible_scores(s: Summary, metric: str) -> list[tuple[str, float]] | None:
+    """``(label, score)`` of the eligible rows with a number on ``metric`` (lower score = better, by its goal);
+    None when the metric is not ranked or not in the summary."""
+    info = METRICS.get(metric)
+    if info is None or not info.ranked or f"{metric}_mean" not in s.frame:
+        return None
+    scored = [(lab, _mean_score(s, lab, info)) for lab in s.labels if s.eligible(lab)]
+    return [(lab, v) for lab, v in scored if is_number(v)]
+
+
 def marks(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, Mark]:
     """Per ranked metric: the bold row, or the rows tied for best. Only eligible rows (not flagged) compete."""
     out = {}
     for m in names:
-        info = METRICS.get(m)
-        if info is None or not info.ranked or f"{m}_mean" not in s.frame:
+        scored = _eligible_scores(s, m)
+        if scored is None:
             continue
-        scored = [(lab, _mean_score(s, lab, info)) for lab in s.labels if s.eligible(lab)]
-        scored = [(lab, v) for lab, v in scored if is_number(v)]
         if len(scored) < 2:
             out[m] = Mark(best=scored[0][0] if scored else None)
             continue
@@ -488,9 +496,5 @@ def comparison_table(s: Summary, names: Sequence[str] = TABLE_METRICS, published
 def best(s: Summary, metric: str) -> str | None:
     """The row with the best mean on ``metric`` by its goal among eligible rows (None when none), whether or not
     the difference is real (see :func:`marks` for that)."""
-    info = METRICS.get(metric)
-    if info is None or not info.ranked or f"{metric}_mean" not in s.frame:
-        return None
-    scored = [(lab, _mean_score(s, lab, info)) for lab in s.labels if s.eligible(lab)]
-    scored = [(lab, v) for lab, v in scored if is_number(v)]
+    scored = _eligible_scores(s, metric)
     return min(scored, key=lambda x: x[1])[0] if scored else None

@@ -1,11 +1,19 @@
-"""The loss log (CSV, one row per logged step, for loss-curve plots) and the progress bar."""
+"""A run's logs: the CSV logs (one row per logged step, for loss-curve plots), TensorBoard events (optional), the
+validation image grids, and the progress display (a bar on a terminal, plain lines elsewhere)."""
 from __future__ import annotations
 
 import csv
 import math
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from colorbench.errors import UserError
+
+LOGGERS = ("csv", "tensorboard")
+"""``csv``: ``train_log.csv``, ``val_log.csv`` and ``val_grids/step_NNNNNNN.png``; ``tensorboard``: the same CSV
+logs plus TensorBoard events under ``tensorboard/`` (scalars and grids), written with ``SummaryWriter``."""
 
 
 class CsvLog:
@@ -61,13 +69,115 @@ def _fmt(value: Any) -> Any:
     return value
 
 
-def progress_bar(total: int, initial: int, enabled: bool, desc: str):
-    """A tqdm bar (or a no-op stand-in when disabled)."""
+class RunLogs:
+    """Where a run's numbers go. ``out=None``: nowhere (the logger name is still checked). The CSV logs are always
+    written (the bench copies ``train_log.csv``; resume truncates them); ``logger="tensorboard"`` adds an event file
+    under ``out/tensorboard/`` (``train/<key>`` and ``val/<metric>`` scalars, ``val/grid`` images) and keeps the
+    grids there instead of in ``val_grids/``. ``start``: the step a resumed run starts from; rows and events after it
+    (logged by a killed session) are dropped."""
+
+    def __init__(self, out: Path | None, logger: str = "csv", start: int = 0) -> None:
+        if logger not in LOGGERS:
+            raise UserError(f"unknown logger {logger!r}; use one of {', '.join(LOGGERS)}")
+        self.out, self.logger = out, logger
+        self.train_csv = CsvLog(out / "train_log.csv" if out is not None else None)
+        self.val_csv = CsvLog(out / "val_log.csv" if out is not None else None)
+        self.writer = None
+        if logger == "tensorboard":
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise UserError("--logger tensorboard needs the tensorboard package: pip install "
+                                "'colorbench[tensorboard]' (or pip install tensorboard), or use --logger csv") from None
+            if out is not None:
+                self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=start + 1 if start else None)
+        if out is not None:
+            self.train_csv.truncate(start)
+            self.val_csv.truncate(start)
+
+    def train(self, row: dict[str, Any]) -> None:
+        """One logged training step: ``step``, ``epoch``, every loss, ``lr_<optimiser>``, ``images_per_s``, ..."""
+        self.train_csv.append(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"train/{key}", float(value), int(row["step"]))
+
+    def val(self, row: dict[str, Any]) -> None:
+        """One validation: ``step`` and ``val_<figure>`` for every figure the evaluator reports."""
+        self.val_csv.append(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"val/{key.removeprefix('val_')}", float(value), int(row["step"]))
+
+    def grid(self, step: int, image: Any) -> None:
+        """A validation grid (``[3,H,W]`` in [0,1], see :func:`colorbench.train.grid.val_grid`) at ``step``."""
+        if self.out is None:
+            return
+        if self.writer is not None:
+            self.writer.add_image("val/grid", image, int(step), dataformats="CHW")
+            return
+        from colorbench import _atomic as atomic
+        from colorbench.train.grid import png_bytes
+
+        atomic.write_bytes(self.out / "val_grids" / f"step_{int(step):07d}.png", png_bytes(image))
+
+    def flush(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _interactive(stream: TextIO) -> bool:
+    """A terminal, or a Jupyter kernel (where tqdm draws a widget)."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return True
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    return get is not None and type(get()).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar(total: int, initial: int, enabled: bool, desc: str, stream: TextIO | None = None):
+    """The progress display on ``stream`` (default stderr): a tqdm bar on a terminal or in a notebook, plain
+    log lines (:class:`PlainProgress`, no carriage returns) when it is a file or a pipe, a no-op when disabled."""
     if not enabled:
         return _NoBar()
+    stream = stream if stream is not None else sys.stderr
+    if not _interactive(stream):
+        return PlainProgress(total, initial, desc, stream)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, smoothing=0.1)
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, smoothing=0.1, file=stream)
+
+
+class PlainProgress:
+    """Progress as whole lines, for logs: ``desc: step N/TOTAL (P%) loss ... img/s ...`` every ``every`` steps
+    (default: a twentieth of the run) and at the last step; :meth:`write` prints a line (validation results)."""
+
+    def __init__(self, total: int, initial: int, desc: str, stream: TextIO, every: int | None = None) -> None:
+        self.total, self.n, self.desc, self.stream = total, initial, desc, stream
+        self.every = every or max(1, total // 20)
+        self.postfix: dict[str, str] = {}
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n % self.every == 0 or self.n == self.total:
+            pct = 100 * self.n / self.total if self.total else 100.0
+            text = " ".join(f"{k} {v}" for k, v in self.postfix.items())
+            self.write(f"{self.desc}: step {self.n}/{self.total} ({pct:.0f}%) {text}".rstrip())
+
+    def set_postfix(self, postfix: dict[str, str] | None = None, refresh: bool = False, **kwargs: Any) -> None:
+        self.postfix = {**(postfix or {}), **{k: str(v) for k, v in kwargs.items()}}
+
+    def write(self, s: str) -> None:
+        print(s, file=self.stream, flush=True)
+
+    def close(self) -> None: ...
 
 
 class _NoBar:

@@ -1,11 +1,10 @@
-"""The training loop: seeded, resumable, distributed, with a loss log, validation and atomic checkpoints."""
+"""The training loop: seeded, resumable, distributed, with logs, validation, image grids and atomic checkpoints."""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import json
 import resource
-import shutil
 import signal
 import sys
 import threading
@@ -23,12 +22,15 @@ from colorbench.method import Method
 from colorbench.train import distributed
 from colorbench.train.batches import BatchPlan, iterate, seed_for, to_device
 from colorbench.train.finite import FiniteWatch, weights_finite
-from colorbench.train.logs import CsvLog, postfix, progress_bar
+from colorbench.train.best import Best
+from colorbench.train.grid import val_grid
+from colorbench.train.logs import RunLogs, postfix, progress_bar
 from colorbench.train.state import rng_state, set_rng_state
 from colorbench.train.validate import validate
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-# Settings that must match for a run folder to be resumed (steps may grow: that extends a run).
+# Settings that must match for a run folder to be resumed (steps may grow: that extends a run). The config is
+# compared without its batch_size, which the trainer's batch_size sets (runs saved before it did recorded the default).
 _RESUME_KEYS = ("method", "variant", "config", "dataset", "size", "seed", "batch_size")
 
 
@@ -94,8 +96,14 @@ class _StopFlag:
 
 
 def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
+    def same(key: str) -> bool:
+        if key == "config" and isinstance(saved[key], dict) and isinstance(now[key], dict):
+            return {k: v for k, v in saved[key].items() if k != "batch_size"} == \
+                {k: v for k, v in now[key].items() if k != "batch_size"}
+        return saved[key] == now[key]
+
     for key in _RESUME_KEYS:
-        if key in saved and key in now and saved[key] != now[key]:
+        if key in saved and key in now and not same(key):
             raise UserError(f"{out_dir} holds a run with {key}={saved[key]!r}, not {now[key]!r}; to resume it use "
                             f"the same settings, otherwise choose another --out or delete {out_dir}")
 
@@ -105,7 +113,9 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
     """Depth follows size: a config field ``image_size`` (the training crop) and the trainer's ``size`` agree.
 
     ``size=None`` takes the config's ``image_size`` (else 64); a given ``size`` sets ``image_size`` unless the
-    overrides set it. ``batch_size=None`` takes the config's ``batch_size`` (else 16)."""
+    overrides set it. ``batch_size=None`` takes the config's ``batch_size`` (else 16); a given one sets the config's
+    ``batch_size`` (a method given by name; also over a ``batch_size`` override or variant), so the run records the
+    one batch size it trained with."""
     overrides = dict(overrides or {})
     if isinstance(method, str):
         from colorbench.registry import build_config, get_method
@@ -113,14 +123,13 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
         config = build_config(get_method(method), overrides, variant)
     else:
         config = method.config
+    if isinstance(method, str):
+        from colorbench.registry import follow_size, get_method
+
+        overrides = follow_size(get_method(method), overrides, size, batch_size)
     default_size = getattr(config, "image_size", None)
-    if size is None:
-        size = int(default_size) if default_size else 64
-    elif default_size is not None and default_size != size and "image_size" not in overrides \
-            and isinstance(method, str):
-        overrides["image_size"] = size
-    if batch_size is None:
-        batch_size = int(getattr(config, "batch_size", 0) or 16)
+    size = size if size is not None else (int(default_size) if default_size else 64)
+    batch_size = batch_size if batch_size is not None else int(getattr(config, "batch_size", 0) or 16)
     return method, overrides, int(size), int(batch_size)
 
 
@@ -149,6 +158,9 @@ def train(
     val_dataset: Dataset | None = None,
     ckpt_every: int | None = None,
     keep_checkpoints: int = 2,
+    keep_best: str | None = None,
+    logger: str = "csv",
+    grid_every: int | None = None,
     nonfinite_patience: int = 1,
     num_workers: int = 0,
     data_options: Mapping[str, Any] | None = None,
@@ -164,8 +176,14 @@ def train(
     ``dataset``: a name for :func:`colorbench.data.build_dataset` (train split at
     ``size``, with ``data_options``) or a torch Dataset of batch items. With ``out_dir`` the run writes
     ``train_log.csv``, ``val_log.csv`` and ``checkpoints/step_NNNNNNN/`` (every ``ckpt_every`` steps and at the
-    end), and running the same call again resumes from the newest checkpoint, giving the same weights as an
-    uninterrupted run (on CPU). Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
+    end; the newest ``keep_checkpoints`` stay, and only the one ``checkpoints/LAST`` names keeps ``train_state.pt``),
+    and running the same call again resumes from it, giving the same weights as an uninterrupted run (on CPU).
+    ``keep_best="psnr"`` (any metric whose declared goal is higher or lower) also keeps
+    ``checkpoints/best-psnr/`` (weights only), the validation step with the best value. ``logger``: ``"csv"`` or
+    ``"tensorboard"`` (also writes TensorBoard events, see :class:`~colorbench.train.logs.RunLogs`). ``grid_every``:
+    every that many steps (and at the end) a grid of the first val images (grey | prediction | truth) goes to the
+    logger. Logging, validation and grids never touch the training RNG: the weights do not depend on them.
+    Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
     ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains with DDP.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
@@ -183,17 +201,20 @@ def train(
 
 
 def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
-           channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints,
-           nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch, info,
-           dev) -> TrainResult:
+           channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints, keep_best,
+           logger, grid_every, nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch,
+           info, dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
+    best = Best(keep_best, Path(out_dir) if out_dir is not None else None) if keep_best else None
+    if best is not None and not val_every:
+        raise UserError(f"--keep-best {keep_best} needs validation: give --val-every N (steps between validations)")
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
     if isinstance(dataset, str):
         from colorbench.data import build_dataset, protocol_for
 
         dataset = build_dataset(dataset_name, "train", size=size, seed=seed, **dict(data_options or {}))
-        if val_dataset is None and val_every:  # the dataset's evaluation protocol, on its val split
+        if val_dataset is None and (val_every or grid_every):  # the dataset's evaluation protocol, on its val split
             val = protocol_for(dataset_name).validation(val_images)
             val_dataset = build_dataset(dataset_name, val.split, size=val.size, seed=seed, **dict(data_options or {}))
     if isinstance(method, str):
@@ -246,12 +267,10 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         if saved.get("world_size", 1) != info.world:
             warnings.warn(f"resuming a run made with {saved.get('world_size', 1)} process(es) on {info.world}: "
                           "the batch order changes from here on", stacklevel=2)
-    log = CsvLog(out / "train_log.csv" if writes else None)
-    val_log = CsvLog(out / "val_log.csv" if writes else None)
     if writes:
         out.mkdir(parents=True, exist_ok=True)
-        log.truncate(start)
-        val_log.truncate(start)
+    logs = RunLogs(out if writes else None, logger, start)
+    if writes:
         (out / "run.json").write_text(json.dumps({**run, "steps": total}, indent=2) + "\n")
 
     wrapped = distributed.wrap(method, dev) if info.world > 1 else []
@@ -267,10 +286,14 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                                     peak_memory_mb=_peak_memory_mb(dev))
         ckpt.mark_last(out, path)
         last_ckpt = path
-        olds = sorted(p for p in (out / "checkpoints").glob("step_*") if p.is_dir() and p != path)
-        for old in olds[: max(0, len(olds) - max(keep_checkpoints, 1) + 1)]:
-            shutil.rmtree(old, ignore_errors=True)
+        ckpt.prune(out, keep_checkpoints)  # after LAST moved: a kill here leaves LAST whole, with its state
         return path
+
+    def save_best(step: int, vrow: dict[str, float]) -> None:
+        if best is None or not best.offer(step, vrow) or not writes or not weights_finite(method):
+            return
+        ckpt.save_checkpoint(best.folder, method, step, train_state=False,
+                             info={**{k: v for k, v in run.items() if k != "config"}, "best": best.record()})
 
     # ------------------------------------------------------------------------------------------------- loop
     history: list[dict[str, float]] = []
@@ -300,7 +323,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                     row = {"step": done, "epoch": epoch, **losses, **_lrs(method), "images_per_s": rate,
                            "elapsed_s": prev_seconds + seconds}
                     history.append(row)
-                    log.append(row)
+                    logs.train(row)
                     bar.set_postfix(postfix(losses, rate), refresh=False)
                 bar.update(1)
                 if on_step is not None:
@@ -312,8 +335,14 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                     vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, val_images, autocast,
                                                      channels_last)}
                     val_rows.append(vrow)
-                    val_log.append(vrow)
+                    logs.val(vrow)
+                    bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in vrow.items() if k != "step"))
+                    save_best(done, vrow)
                     method.train()
+                if watch.finite and grid_every and val_dataset is not None and (done % grid_every == 0
+                                                                                or done == total):
+                    logs.grid(done, val_grid(method, val_dataset, dev, autocast, channels_last))
+                    logs.flush()
                 if ckpt_every and done % ckpt_every == 0 and done < total:
                     save(done, prev_seconds + seconds)
                 if stop.set:
@@ -326,6 +355,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         raise
     finally:
         bar.close()
+        logs.close()
     if done > start or (writes and last_ckpt is None):
         save(done, prev_seconds + seconds)
     distributed.barrier(info)
