@@ -25,7 +25,7 @@ test: $(STAMP)  ## the test suite (no timed assertions; speed lives in `make per
 bench: $(STAMP)  ## the quick comparison grid on the embedded `sample` dataset, into results/
 	$(BIN)/colorbench bench --profile quick
 
-perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, trainer overhead
+perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, trainer overhead, `colorbench --help` vs import torch
 	$(BIN)/python -m pytest tests/perf -p no:cacheprovider --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,rounds -m perf
 
 report: $(STAMP)  ## execute the notebooks against results/ into HTML

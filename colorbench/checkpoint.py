@@ -235,6 +235,7 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     optimiser states. ``train_state=False`` writes weights and ``config.json`` only (``extra`` is then unused).
     """
     from colorbench import _atomic as atomic
+    from colorbench.registry import method_origin
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,8 +248,8 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
     if train_state:
         state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
         torch.save(state, tmp / STATE)
-    record = {"method": method.name, "variant": "default", **(info or {}), "step": int(step),
-              "config": config_dict(method.config), "num_classes": method.num_classes,
+    record = {"method": method.name, "variant": "default", "origin": method_origin(type(method)),  # never imported
+              **(info or {}), "step": int(step), "config": config_dict(method.config), "num_classes": method.num_classes,
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
     (tmp / CONFIG).write_text(json.dumps(record, indent=2, default=str) + "\n")
     atomic.fsync_tree(tmp)  # the files are on disk before the folder gets its name
@@ -391,7 +392,8 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
     record = read_config(path)
     if not isinstance(record.get("method"), str):
         raise UserError(f"checkpoint {resolve(path)}: config.json names no method; the checkpoint is corrupt")
-    cls = get_method(record["method"])  # an unknown name raises with the closest registered names
+    # an unknown name raises naming the recorded origin and how to load it (nothing it names is imported)
+    cls = get_method(record["method"], record.get("origin"), where=str(resolve(path) / CONFIG))
     config = config_from_dict(cls, record.get("config", {}), where=str(resolve(path) / CONFIG))
     try:
         method = cls(config, num_classes=record.get("num_classes"))

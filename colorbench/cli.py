@@ -1,9 +1,14 @@
-"""The ``colorbench`` command line: one entry point, one module per sub-command in ``colorbench.commands``."""
+"""The ``colorbench`` command line: one entry point, one module per sub-command in ``colorbench.commands``.
+
+Building the parser imports nothing heavy (no torch, numpy or PIL): each command module imports what it needs
+inside ``run``, so ``colorbench --help`` and every ``COMMAND --help`` answer at once.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import textwrap
 from typing import Sequence
 
 from colorbench.errors import UserError
@@ -18,15 +23,33 @@ COMMANDS = {
     "report": "report",
     "weights": "weights",
     "study": "study",
+    "check-method": "check_method",
 }
+
+EXAMPLES = """examples:
+  colorbench list methods
+  colorbench train pix2pix --dataset sample --steps 500
+  colorbench eval runs/pix2pix-default-sample-s0
+  colorbench colorize runs/pix2pix-default-sample-s0 photo.jpg --out coloured/
+  colorbench bench --profile quick
+  colorbench check-method my_method"""
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows an option's default unless its help already says it, or the default is empty (None/False/[])."""
+    """Shows an option's default unless its help already says it, or the default is empty (None/False/[]); keeps
+    the lines of a description or epilog, wrapping a long one unless it is indented (an example command, which a
+    reader copies whole)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line if line[:1].isspace() else textwrap.fill(line, width, initial_indent=indent,
+                                                                                subsequent_indent=indent)
+                         for line in text.splitlines())
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text.lower() or action.default in (None, False, [], argparse.SUPPRESS):
+        empty = action.default is None or action.default is False or action.default == [] \
+            or action.default == argparse.SUPPRESS
+        if "default" in text.lower() or empty:
             return text
         return super()._get_help_string(action)
 
@@ -36,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="colorbench",
         description="Train and compare image-colourisation methods on equal terms. "
         "`colorbench COMMAND --help` explains each command.",
+        epilog=EXAMPLES, formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"colorbench {__import__('colorbench').__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -46,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"colorbench.commands.{module_name}":
                 raise
             continue  # command not built yet
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=module.EXAMPLES,
                            formatter_class=HelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

@@ -16,8 +16,16 @@ It subclasses :class:`Method` and provides:
 * ``train_step(batch, step) -> dict[str, float]``: one optimisation step; schedules derive from ``step`` (a
   schedule stated in epochs converts with :meth:`Method.epoch_steps`, from the ``steps_per_epoch`` the trainer
   sets before the first step);
-* ``colorize(L) -> ab``: ``[B,1,H,W]`` normalised L (L/50-1) -> ``[B,2,H,W]`` normalised ab (ab/110),
-  no gradients, any H and W, at the input's size.
+* ``predict(L, **kwargs) -> ab``: the method's own prediction, ``[B,1,H,W]`` normalised L (L/50-1) ->
+  ``[B,2,H,W]`` normalised ab (ab/110), any H and W, at the input's size. A method never calls ``eval()``,
+  ``train()`` or ``torch.no_grad()`` here: callers use :meth:`Method.colorize`, which the base class owns.
+
+:meth:`Method.colorize` (not overridden: registration refuses a class that does) runs ``predict`` under
+``torch.no_grad()``, with ``L`` moved to the method's device and every submodule in eval mode (running batch-norm
+statistics, no dropout), then puts back each submodule's previous train/eval flag, so a notebook's
+``method.colorize(L)`` changes no buffer. A method whose paper normalises with the statistics of the batch at
+inference declares :attr:`Method.inference_norm` ``= "batch"`` (batch norms use the batch's statistics and leave
+their running buffers untouched, :func:`colorbench.nets.blocks.batch_statistics`).
 
 Units: a batch's ``"L"`` and ``"ab"`` are normalised (``L/50 - 1`` and ``ab/110``, both about [-1, 1]); a tensor in
 Lab units is named ``lab`` / ``ab_lab``. ``state_dict`` / ``load_state_dict`` come from ``nn.Module`` and hold
@@ -25,7 +33,8 @@ every network; optimiser state is reached through :meth:`Method.optimizers` so t
 
 The trainer (``colorbench.train``) moves the method to a device and memory format, may replace a network
 attribute with a ``DistributedDataParallel`` wrapper (see :meth:`Method.replace_network`), runs ``train_step``
-under autocast on CUDA, and switches ``train()`` / ``eval()`` modes: method code never needs to know.
+under autocast on CUDA, and switches ``train()`` / ``eval()`` modes (``colorize`` switches to eval mode and
+back): method code never needs to know.
 """
 from __future__ import annotations
 
@@ -72,6 +81,10 @@ class Method(nn.Module):
     """Pretrained weight sets (names in ``colorbench.pretrained.BACKBONES``) some variant of this method loads."""
     table_notes: ClassVar[dict[str, str]] = {}
     """variant -> a sentence every table prints under this method's row (an assumption a reader must know)."""
+    inference_norm: ClassVar[str] = "running"
+    """How batch norms normalise inside :meth:`colorize`: ``"running"`` (eval mode, the running statistics) or
+    ``"batch"`` (each batch's own statistics, running buffers unchanged). A class attribute or a property reading
+    the config."""
     # Set by the trainer before the first step: batches per epoch on this rank (None outside the trainer).
     steps_per_epoch: int | None = None
 
@@ -95,10 +108,24 @@ class Method(nn.Module):
         """One optimisation step on ``batch`` at global step ``step`` (0-based); returns the losses as floats."""
         raise NotImplementedError
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
-        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 at the same H and W."""
+    def predict(self, L: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """The method's prediction: ``[B,1,H,W]`` L/50-1 on the method's device -> ``[B,2,H,W]`` ab/110 at the same
+        H and W. Called by :meth:`colorize` (no gradients, eval mode); never call ``eval()``/``train()`` here."""
         raise NotImplementedError
+
+    def colorize(self, L: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 (any device) -> ``[B,2,H,W]`` ab/110 on the method's device, at the same H and W.
+
+        Runs :meth:`predict` without gradients, in eval mode (or with batch statistics where
+        :attr:`inference_norm` is ``"batch"``), and restores every submodule's train/eval flag afterwards: no
+        parameter, buffer or mode changes. ``kwargs`` go to ``predict`` (e.g. :meth:`inference_kwargs`)."""
+        from colorbench.nets.blocks import batch_statistics, evaluating
+
+        mode = self.inference_norm
+        if mode not in ("running", "batch"):
+            raise ValueError(f"{self.name}: inference_norm must be 'running' or 'batch', got {mode!r}")
+        with torch.no_grad(), (batch_statistics if mode == "batch" else evaluating)(self):
+            return self.predict(L.to(self.device), **kwargs)
 
     # ------------------------------------------------------------------------------- trainer's helpers
     def networks(self) -> dict[str, nn.Module]:

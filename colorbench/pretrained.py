@@ -26,12 +26,13 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Literal
 
 from colorbench.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where it is used, so `colorbench weights --help` stays fast
+    import torch
+    from torch import nn
 
 PretrainedMode = Literal["auto", "true", "false"]
 
@@ -128,6 +129,8 @@ def get_backbone(name: str) -> Backbone:
 
 def torch_hub_dir() -> Path:
     """``$TORCH_HOME/hub/checkpoints`` (read from the environment at each call)."""
+    import torch
+
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
@@ -191,6 +194,8 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None) -> Path | 
 # ------------------------------------------------------------------------------------------------ loading
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a ``.safetensors`` or torch file (``weights_only``), unwrapping ``state_dict``/``model`` keys."""
+    import torch
+
     if path.suffix == ".safetensors":
         from colorbench.checkpoint import BadTensorFile, read_safetensors
 

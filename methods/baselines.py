@@ -35,8 +35,7 @@ class Gray(Method):
         """Nothing to learn; reports the L1 of ab = 0 on the batch (ab/110 units)."""
         return {"loss": batch["ab"].abs().mean().item()}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` -> zeros ``[B,2,H,W]``."""
         return torch.zeros(L.shape[0], 2, *L.shape[-2:], dtype=L.dtype, device=L.device)
 
@@ -78,8 +77,7 @@ class MeanColor(Method):
         update = (self.mean_ab - before).abs().max().item()
         return {"loss": l1, "l1": l1, "mse": mse, "update": update}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` -> ``[B,2,H,W]`` filled with the mean ab (ab/110)."""
         mean = self.mean_ab.to(device=L.device, dtype=L.dtype).view(1, 2, 1, 1)
         return mean.expand(L.shape[0], 2, *L.shape[-2:]).clone()

@@ -79,7 +79,6 @@ from torch import nn
 
 from colorbench.nets.gan import gan_loss
 from colorbench.method import Batch, Method
-from colorbench.nets.blocks import batch_statistics, evaluating
 from colorbench.nets.init import init_normal_
 from colorbench.nets.padding import crop_to, pad_to_multiple
 from colorbench.nets.patchgan import PatchGAN
@@ -385,13 +384,15 @@ class C2F(Method):
         return {"loss": g.item(), "l1": l1s[-1], "g_gan": g_gan.item(), "l1_levels": sum(l1s) / len(l1s), **d}
 
     # --------------------------------------------------------------------------------------------- infer
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor, *, shrink_size: float | None = None, max_c2f_depth: int | None = None,
+    def predict(self, L: torch.Tensor, *, shrink_size: float | None = None, max_c2f_depth: int | None = None,
                  min_ax_size: int | None = None) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, running the levels the config (read now) or the given
-        settings give for this H×W, with the batch norms ``inference_norm`` names (running buffers unchanged)."""
+        settings give for this H×W. Batch norms normalise as :attr:`inference_norm` says (``Method.colorize``
+        applies it; running buffers unchanged either way)."""
         sizes = self.level_sizes(*L.shape[-2:], shrink_size=shrink_size, max_c2f_depth=max_c2f_depth,
                                  min_ax_size=min_ax_size)
-        norms = batch_statistics if self.config.inference_norm == "batch" else evaluating
-        with norms(self.generator):
-            return self.generator(pyramid(L, sizes))[-1].to(L.dtype)
+        return self.generator(pyramid(L, sizes))[-1].to(L.dtype)
+
+    @property
+    def inference_norm(self) -> str:  # the contract's declaration, read from the config (module docstring)
+        return self.config.inference_norm

@@ -177,9 +177,9 @@ class Cic(Method):
             plain = ab_bins.rebalanced_cross_entropy(out, index, weight).item()
         return {"ce": loss.item(), "ce_plain": plain, "lr": lr}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor, decode: str | None = None) -> torch.Tensor:
-        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110: decoded at a quarter, upsampled ×4 bilinearly, cropped."""
+    def predict(self, L: torch.Tensor, decode: str | None = None) -> torch.Tensor:
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110: decoded at a quarter, upsampled ×4 bilinearly, cropped
+        (``colorize``, which wraps this, owns no_grad and eval mode)."""
         cfg = self.config
         ab_q = ab_bins.decode(self.logits(L), self.bin_centres, decode or cfg.decode, cfg.annealed_t)
         ab = F.interpolate(ab_q, scale_factor=OUT_STRIDE, mode="bilinear", align_corners=False)

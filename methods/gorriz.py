@@ -92,8 +92,7 @@ class Gorriz(Method):
         return {"loss_g": loss_g.item(), "l1": l1.item(), "g_adv": adv.item(),
                 "loss_d": 0.5 * (d_real.item() + d_fake.item()), "d_real": d_real.item(), "d_fake": d_fake.item()}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 at the same H×W."""
         return self.generate(L).to(L.dtype)
 

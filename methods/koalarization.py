@@ -302,7 +302,6 @@ class Koalarization(Method):
         self.opt.step()
         return {"loss": loss.item(), **logs, "lr": lr}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110; the extractor sees the luma of the neutral image of L."""
         return self._decode(self._predict(L, self.extractor_grey(L))).to(L.dtype)

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 
 from colorbench.nets.gan import gan_loss
 from colorbench.method import Batch, Method
-from colorbench.nets.blocks import evaluating
 from colorbench.nets.init import init_normal_
 from colorbench.nets.padding import apply_padded
 from colorbench.nets.patchgan import PatchGAN
@@ -139,12 +138,10 @@ class Pix2Pix(Method):
         self.discriminator.requires_grad_(True)
         return {**{k: v.item() for k, v in {**d, **g}.items()}, "lr": lr}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout).
 
         The reference's test script keeps train mode by default (batch statistics and dropout as noise); a
         benchmark needs repeatable outputs, so we use eval mode, as its ``--eval`` option does.
         """
-        with evaluating(self):
-            return apply_padded(self.generator, L.to(self.device), self.multiple)
+        return apply_padded(self.generator, L, self.multiple)

@@ -38,7 +38,6 @@ import torch
 import torch.nn.functional as F
 
 from colorbench.method import Batch, Method
-from colorbench.nets.blocks import evaluating
 from colorbench.nets.init import init_by_name_
 from colorbench.nets.padding import apply_padded
 from colorbench.nets.unet import kth_unet, levels_for
@@ -107,12 +106,10 @@ class _KTHUNet(Method):
         self.opt.step()
         return {"loss": loss.item(), "lr": lr}
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout; the
         ``code`` variant's frozen-statistics norm is the same in both modes)."""
-        with evaluating(self):
-            return apply_padded(self.net, L.to(self.device), self.multiple)
+        return apply_padded(self.net, L, self.multiple)
 
 
 SOURCE = ("D. Galvão, P. Santos, R. Sánchez-Mateos Lizano, \"Image Colorization\", KTH project report 2019, §4.1 "

@@ -48,7 +48,7 @@ from torch import nn
 from colorbench.nets.gan import gan_loss
 from colorbench.errors import UserError
 from colorbench.method import Batch, Method
-from colorbench.nets.blocks import SameConv2d, evaluating
+from colorbench.nets.blocks import SameConv2d
 from colorbench.nets.init import init_by_name_
 from colorbench.nets.padding import apply_padded
 from colorbench.nets.patchgan import PatchGAN
@@ -245,8 +245,6 @@ class VACGAN(Method):
         out.update({k: v.item() for k, v in g.items()})
         return out
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (the code's sampler: no dropout)."""
-        with evaluating(self):
-            return apply_padded(self.generator, L.to(self.device), self.multiple)
+        return apply_padded(self.generator, L, self.multiple)

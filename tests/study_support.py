@@ -39,7 +39,7 @@ class GreyMethod(Method):
     Config = NoConfig
     name = "grey-test"
 
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         return torch.zeros(L.shape[0], 2, *L.shape[-2:])
 
 
@@ -49,7 +49,7 @@ class WarmMethod(Method):
     Config = NoConfig
     name = "warm-test"
 
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         ab = torch.tensor([10.0, 25.0]).view(1, 2, 1, 1) / 110.0
         return ab.expand(L.shape[0], 2, *L.shape[-2:]).clone()
 

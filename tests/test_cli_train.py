@@ -88,8 +88,7 @@ class ConstAB(Method):
     def train_step(self, batch, step):
         return {"loss": 0.0}
 
-    @torch.no_grad()
-    def colorize(self, L):
+    def predict(self, L):
         ConstAB.seen.append(tuple(L.shape))
         ab = torch.tensor([self.config.a, self.config.b]).view(1, 2, 1, 1) * self.scale
         return ab.expand(L.shape[0], 2, *L.shape[-2:]).clone()

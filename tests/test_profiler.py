@@ -26,8 +26,7 @@ class OneConv(Method):
         self.net = nn.Conv2d(1, 2, 3, padding=1)
         self.seen: list[tuple[int, ...]] = []
 
-    @torch.no_grad()
-    def colorize(self, L: torch.Tensor) -> torch.Tensor:
+    def predict(self, L: torch.Tensor) -> torch.Tensor:
         self.seen.append(tuple(L.shape))
         cfg = self.config
         if cfg.oom_above_pixels and L.shape[-1] * L.shape[-2] > cfg.oom_above_pixels:

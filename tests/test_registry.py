@@ -28,8 +28,7 @@ GOOD = textwrap.dedent('''
     class Dropped(Method):
         Config = Config
 
-        @torch.no_grad()
-        def colorize(self, L):
+        def predict(self, L):
             return torch.zeros(L.shape[0], 2, *L.shape[-2:])
 ''')
 
@@ -99,6 +98,9 @@ class _M(Method):
     Config = _Cfg
     variants = {"default": {}, "inst": {"norm": "instance"}}
 
+    def predict(self, L):
+        return L.new_zeros(L.shape[0], 2, *L.shape[-2:])
+
 
 def test_set_strings_are_coerced_to_field_types():
     cfg = registry.build_config(_M, {"lr": "2e-4", "flag": "off", "betas": "0.9,0.99", "levels": "none"}, "inst")
@@ -137,3 +139,25 @@ def test_unknown_method_suggests_the_closest(clean_registry):
         registry.get_method("droped_in")
     assert "Did you mean 'dropped_in'" in str(err.value) and "Valid: " in str(err.value)
     assert isinstance(err.value, KeyError)  # callers catching KeyError keep working
+
+
+def test_methods_path_rules_several_folders_no_sub_folders_unique_names(clean_registry, tmp_path, monkeypatch):
+    """COLORBENCH_METHODS_PATH as docs/adding-a-method.md states it: folders joined by os.pathsep, top-level .py files
+    only, `_` files and empty entries skipped, a repeated file name skipped with a warning."""
+    import os
+
+    a, b, deep = tmp_path / "a", tmp_path / "b", tmp_path / "b" / "sub"
+    deep.mkdir(parents=True)
+    a.mkdir()
+    (a / "one.py").write_text(GOOD.format(name="rule_one"))
+    (a / "_private.py").write_text(GOOD.format(name="rule_private"))
+    (b / "two.py").write_text(GOOD.format(name="rule_two"))
+    (b / "one.py").write_text(GOOD.format(name="rule_one_again"))
+    (deep / "three.py").write_text(GOOD.format(name="rule_three"))
+    monkeypatch.setenv("COLORBENCH_METHODS_PATH", os.pathsep.join([str(a), "", str(b), str(tmp_path / "missing")]))
+    with pytest.warns(UserWarning, match="same file name"):
+        registry.discover(force=True)
+    names = set(registry.list_methods())
+    assert {"rule_one", "rule_two"} <= names
+    assert not names & {"rule_private", "rule_three", "rule_one_again"}
+    assert registry.method_origin("rule_two")["folder"] == str(b.resolve())

@@ -52,8 +52,7 @@ class Tiny(Method):
         self.opt.step()
         return {"l1": loss.item()}
 
-    @torch.no_grad()
-    def colorize(self, L):
+    def predict(self, L):
         return self.net(L)
 
 

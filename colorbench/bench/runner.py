@@ -21,6 +21,7 @@ from colorbench.bench.cluster import JobOptions
 from colorbench.bench.outputs import load_record, write_outputs
 from colorbench.bench.profiles import apply_profile_sets, check_bench_sets, check_profile, load_profile
 from colorbench.errors import UserError
+from colorbench.registry import UnknownNameError
 
 RECORD_FILES = ("row.json", "per_image.csv", "hist.npz", "samples.npz", "loss.csv")
 
@@ -80,9 +81,13 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     summary = Summary(prof.name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
-                            per_method_cfg=per_method_cfg, device=str(dev), threads=threads,
-                            baselines=baselines)
+        try:
+            cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
+                                per_method_cfg=per_method_cfg, device=str(dev), threads=threads,
+                                baselines=baselines)
+        except UnknownNameError:
+            _raise_recorded_origin(methods or [], cache)
+            raise
     for w in caught:
         msg = str(w.message)
         if msg.startswith("bench:"):
@@ -216,6 +221,24 @@ class _Labelled:
     @property
     def key(self) -> str:
         return self.cell.key
+
+
+def _raise_recorded_origin(names: list[str], cache: Path) -> None:
+    """If a cached cell was trained with one of ``names`` (not registered here), raise naming where that method
+    came from (its ``run.json``'s origin) and what loads it. Reads JSON only: nothing it names is imported."""
+    import json
+
+    from colorbench.registry import how_to_load, list_methods
+
+    missing = [n for n in names if n not in list_methods()]
+    for run_json in sorted(Path(cache).glob("*/train/run.json")) if missing else []:
+        try:
+            record = json.loads(run_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("method") in missing:
+            raise UnknownNameError(f"method {record['method']!r} is not registered here, but the cached cell "
+                                   f"{run_json.parent.parent} was trained with it; {how_to_load(record.get('origin'))}")
 
 
 def _worker_init() -> None:

@@ -6,6 +6,11 @@ import sys
 from pathlib import Path
 
 HELP = "run the comparison grid of a profile (resumable, cached under runs/bench) and write results/<profile>/"
+EXAMPLES = """examples:
+  colorbench bench --profile quick
+  colorbench bench --profile quick --methods pix2pix --seeds 1 --set train.steps=20
+  colorbench bench --profile paper --dry-run
+  colorbench bench --profile paper --shard 1/4     # then: --merge"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the profile's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                         help="train.steps=5 / data.size=32 (profile), pix2pix.lr=1e-4 (one method), lr=1e-4 "
-                        "(every method with that field); repeatable")
+                        "(every method with that field); repeatable (default: the profile's values)")
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if cached")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--shard", metavar="i/N", help="run shard i of N (1-based); rows go to "
-                        "results/<profile>/shards/i-of-N/, join them with --merge")
+                        "results/<profile>/shards/i-of-N/, join them with --merge (default: the whole grid)")
     parser.add_argument("--merge", action="store_true", help="join the shards' rows into the tables (runs nothing)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
@@ -38,26 +43,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "array), then write the tables")
     jobs.add_argument("--collect", action="store_true", help="write the tables of the grid last submitted for "
                       "this profile from the cells in --cache (runs nothing)")
-    jobs.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition of every job")
+    jobs.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition of every job (default: the cluster's default partition)")
     jobs.add_argument("--gpus-per-cell", metavar="N", help="GPUs per train cell, trained with DDP under torchrun "
                       "when above 1 (on a CPU device: gloo processes); default: the profile's per-method `gpus`, "
                       "else 1 on a GPU device")
     jobs.add_argument("--cpus-per-cell", metavar="N", help="CPU cores per job (also the torch thread count its "
-                      "key records)")
-    jobs.add_argument("--mem", metavar="SIZE", help="memory per job as sbatch reads it, e.g. 32G")
+                      "key records; default: not set, the scheduler's)")
+    jobs.add_argument("--mem", metavar="SIZE", help="memory per job as sbatch reads it, e.g. 32G (default: "
+                      "the partition's)")
     jobs.add_argument("--time", metavar="LIMIT", dest="time_limit", help="wall-clock limit per job, minutes or "
-                      "[D-]HH:MM:SS, e.g. 2-00:00:00 (required by --launcher submitit)")
+                      "[D-]HH:MM:SS, e.g. 2-00:00:00 (no default: required by --launcher submitit)")
     jobs.add_argument("--slurm-opt", action="append", default=[], metavar="KEY=VALUE", dest="slurm_opts",
-                      help="any further sbatch option, e.g. qos=high or constraint=a100; repeatable")
+                      help="any further sbatch option, e.g. qos=high or constraint=a100; repeatable (default: none)")
     dry = parser.add_argument_group("dry run (colorbench.bench.dryrun)")
     dry.add_argument("--dry-run", action="store_true", help="build every cell, train 2 steps and colourise one "
                      "batch on stand-in data of the cell's shape, print parameters, s/step, peak memory and the "
                      "projected wall time of each full cell on this device into results/<profile>/dryrun.{md,csv} "
                      "(trains nothing), and the reproduction tables of the sources on the profile's data with them")
-    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked)")
-    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked)")
+    dry.add_argument("--max-batch", type=int, metavar="N", help="dry run: cap every batch at N (marked; default: no "
+                     "cap)")
+    dry.add_argument("--max-size", type=int, metavar="PX", help="dry run: cap every training crop at PX (marked; "
+                     "default: no cap)")
     dry.add_argument("--data-dir", type=Path, metavar="DIR", help="dry run: real data from DIR/<dataset> where "
-                     "present (else the profile's data_dirs, else stand-in data)")
+                     "present (default: the profile's data_dirs, else stand-in data)")
 
 
 def run(args: argparse.Namespace) -> int:

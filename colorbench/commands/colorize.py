@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
-from colorbench.color import AB_SCALE, lab_to_rgb, normalize_l, rgb_to_lab
-from colorbench.data import images
-from colorbench.data.images import DEFAULT_MAX_PIXELS
 from colorbench.errors import UserError
-from colorbench.method import Method
+from colorbench.limits import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:  # torch, numpy and PIL load where they are used, so `colorbench colorize --help` answers at once
+    import torch
+
+    from colorbench.method import Method
 
 HELP = "colourise photos (grey or colour, any size) with a trained checkpoint; writes PNGs at full resolution"
+EXAMPLES = """examples:
+  colorbench colorize runs/pix2pix-default-sample-s0 photo.jpg --out coloured/
+  colorbench colorize runs/pix2pix-default-sample-s0 a.png b.jpg --out coloured/ --working-size 0"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def read_rgb(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """A photo as ``[1,3,H,W]`` float32 sRGB in [0,1], read by the data layer's reader (EXIF rotation, alpha
     composited over white, grey and palette images expanded, at most ``max_pixels`` pixels)."""
+    import torch
+
+    from colorbench.data import images
+
     try:
         arr = images.read_rgb(path, allow_grey=True, max_pixels=max_pixels)
     except FileNotFoundError:
@@ -56,12 +62,23 @@ def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-@torch.no_grad()
 def colorize_rgb(method: Method, rgb: torch.Tensor, working_size: int = 256) -> torch.Tensor:
     """``[1,3,H,W]`` sRGB in [0,1] (colour or grey) -> ``[1,3,H,W]`` colourised sRGB in [0,1] at the same size.
 
     The output's L equals the input's L at full resolution; ab comes from ``method.colorize`` at the working size,
     upsampled bilinearly."""
+    import torch
+
+    with torch.no_grad():
+        return _colorize_rgb(method, rgb, working_size)
+
+
+def _colorize_rgb(method: Method, rgb: torch.Tensor, working_size: int) -> torch.Tensor:
+    import torch
+    import torch.nn.functional as F
+
+    from colorbench.color import AB_SCALE, lab_to_rgb, normalize_l, rgb_to_lab
+
     device = method.device
     lab = rgb_to_lab(rgb.to(device=device, dtype=torch.float32))
     L_lab = lab[:, :1]
@@ -83,6 +100,7 @@ def colorize_rgb(method: Method, rgb: torch.Tensor, working_size: int = 256) -> 
 
 def save_png(rgb: torch.Tensor, path: Path) -> None:
     """``[1,3,H,W]`` in [0,1] -> 8-bit PNG."""
+    import numpy as np
     from PIL import Image
 
     arr = (rgb[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
@@ -113,6 +131,7 @@ def plan_outputs(inputs: list[str], out: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from colorbench import checks
     from colorbench.checkpoint import load_method
+    from colorbench.data import images
     from colorbench.train.distributed import resolve_device
     from colorbench.train.finite import weights_finite
 

@@ -6,14 +6,20 @@ import argparse
 import csv
 import math
 from pathlib import Path
-from typing import Any
-
-from torch.utils.data import Dataset
+from typing import TYPE_CHECKING, Any
 
 from colorbench.errors import UserError
-from colorbench.method import Method
+
+if TYPE_CHECKING:  # torch loads in run(), so `colorbench eval --help` answers at once
+    from torch.utils.data import Dataset
+
+    from colorbench.method import Method
 
 HELP = "evaluate a trained checkpoint on a dataset split: print the metrics and append a row to a CSV file"
+EXAMPLES = """examples:
+  colorbench eval runs/pix2pix-default-sample-s0
+  colorbench eval runs/pix2pix-default-sample-s0 --split val --max-images 100 --csv scores.csv
+  colorbench eval runs/pix2pix-default-sample-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=16,
                    help="images per colorize call (the figures do not depend on it)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--data-dir", default=None, help="where the dataset lives (folder/cifar10)")
+    p.add_argument("--data-dir", default=None, help="where the dataset lives (folder, cifar10; default: "
+                   "a recipe's own data_dir; built-in sets need none)")
     p.add_argument("--csv", type=Path, default=None, help="CSV to append the row to (default: <run folder>/eval.csv)")
 
 

@@ -14,6 +14,10 @@ from typing import Any, Iterable
 
 HELP = "list the registered methods, datasets or metrics, with descriptions and sources"
 KINDS = ("methods", "datasets", "metrics")
+EXAMPLES = """examples:
+  colorbench list
+  colorbench list methods
+  colorbench list datasets"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

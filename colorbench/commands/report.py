@@ -5,6 +5,9 @@ import argparse
 from pathlib import Path
 
 HELP = "execute the report notebooks against results/<profile>/ and write HTML into results/<profile>/report/"
+EXAMPLES = """examples:
+  colorbench report
+  colorbench report --profile quick --methods pix2pix c2f --out report-html/"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution-sizes", nargs="+", metavar="WxH",
                         help="resolutions of the rebuilt resolution study, e.g. the C2F paper's Table 1 (default: "
                         "the notebook's, 750x500 1500x1000; the paper also has 3000x2000 6000x4000)")
-    parser.add_argument("--resolution-photos", type=int, metavar="N", help="held-out test photos per resolution")
+    parser.add_argument("--resolution-photos", type=int, metavar="N", help="held-out test photos per resolution (default: the notebook's)")
     parser.add_argument("--notebooks", type=Path, help="folder holding the .ipynb sources (default: ./notebooks)")
     parser.add_argument("--in-place", action="store_true",
                         help="also write the executed notebooks back over notebooks/ (for committing their outputs)")

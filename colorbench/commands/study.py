@@ -9,12 +9,19 @@ from colorbench.cli import HelpFormatter
 from colorbench.errors import UserError
 
 HELP = "the human perceptual study: create images + manifest, serve the web page (answers in SQLite), report"
+EXAMPLES = """examples:
+  colorbench study create --from-results results/quick/sample --out study/
+  colorbench study serve study/ --port 8765
+  colorbench study report study/ --simulate 40"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="study_command", metavar="create|serve|report")
     c = sub.add_parser("create", help="pick test photos, render each method's colourisation, write the manifest",
-                       formatter_class=HelpFormatter)
+                       formatter_class=HelpFormatter, epilog="examples:\n"
+                       "  colorbench study create --from-results results/quick/sample --out study/\n"
+                       "  colorbench study create --checkpoints runs/pix2pix-default-sample-s0 "
+                       "runs/c2f-default-sample-s0 --out study/ --n-images 20")
     src = c.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-results", metavar="DIR", help="a bench folder, e.g. results/quick/sample (its metrics.csv "
                      "names one checkpoint per method and variant)")
@@ -23,26 +30,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "or 'sample', whose held-out photo bands are used)")
     c.add_argument("--out", required=True, help="new study folder")
     c.add_argument("--n-images", type=int, default=None, help="photos to draw (default: all)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="seed of the photo draw and of each participant's order")
     c.add_argument("--size", default="256", help="display size: long side in px, or 'original'")
     c.add_argument("--per-participant", type=int, default=None, help="trials per participant (default min(50, photos))")
     c.set_defaults(_study=_create)
 
     s = sub.add_parser("serve", help="serve the study page; answers go to DIR/answers.sqlite",
-                       formatter_class=HelpFormatter)
-    s.add_argument("dir")
+                       formatter_class=HelpFormatter, epilog="examples:\n  colorbench study serve study/\n"
+                       "  colorbench study serve study/ --protocol pair --port 9000 --host 0.0.0.0")
+    s.add_argument("dir", metavar="DIR", help="study folder made by `colorbench study create`")
     s.add_argument("--host", default="127.0.0.1", help="bind address; 0.0.0.0 exposes the study to your network")
-    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--port", type=int, default=8765, help="TCP port the page is served on")
     s.add_argument("--protocol", choices=["single", "pair"], default="single",
                    help="single: real or colourised; pair: which of two is real (2AFC)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="S", help="hide each image after S seconds")
+    s.add_argument("--time-limit", type=float, default=None, metavar="S", help="hide each image after S seconds (default: no limit)")
     s.add_argument("--max-participants", type=int, default=None, metavar="N",
                    help="participants the protocol takes (default: one per photo and condition of the schedule)")
     s.set_defaults(_study=_serve)
 
     r = sub.add_parser("report", help="naturalness with 95%% Wilson intervals, fool rate; study.md/.csv/.png",
-                       formatter_class=HelpFormatter)
-    r.add_argument("dir")
+                       formatter_class=HelpFormatter, epilog="examples:\n  colorbench study report study/\n"
+                       "  colorbench study report study/ --simulate 40 --bias ground_truth=0.85,pix2pix=0.5")
+    r.add_argument("dir", metavar="DIR", help="study folder (its answers.sqlite holds the answers)")
     r.add_argument("--out", default=None, help="folder for study.md/.csv/.png (default: the study folder)")
     r.add_argument("--simulate", type=int, default=0, metavar="K",
                    help="add K synthetic participants per protocol with a known bias (written to DIR/simulated.sqlite)")

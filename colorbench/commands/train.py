@@ -15,6 +15,13 @@ RETENTION = ("checkpoints go to RUN/checkpoints/step_NNNNNNN/ every --ckpt-every
              "--keep of them stay, and only the newest (named by RUN/checkpoints/LAST) keeps train_state.pt, the "
              "optimiser and RNG state a resume needs; the older ones hold weights only (enough for eval and "
              "colorize). --keep-best METRIC also keeps RUN/checkpoints/best-METRIC/ (weights only), never pruned.")
+EXAMPLES = """examples:
+  colorbench train pix2pix --dataset sample --steps 500
+  colorbench train pix2pix --dataset sample --steps 500    # again: resumes
+  colorbench train unet_l1 --dataset folder --data-dir ~/photos --size 128 --set lr=1e-4 --variant tarres
+  colorbench train pix2pix --dataset sample --logger tensorboard --keep-best psnr --keep 3
+  colorbench train gorriz --config my_run.toml --out runs/gorriz-try
+  torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset sample    # DDP"""
 
 # Trainer settings a --config TOML may hold in its [train] table (the command-line flags win over them).
 TRAIN_KEYS = ("steps", "epochs", "batch_size", "size", "seed", "device", "precision", "val_every", "ckpt_every",
@@ -27,19 +34,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("method", help="registered method name (`colorbench list methods`)")
     p.add_argument("--dataset", default=None, help="dataset name (`colorbench list datasets`); default: sample")
     p.add_argument("--config", metavar="F.toml", type=Path,
-                   help="TOML file: top-level keys are config overrides, a [train] table holds trainer settings")
+                   help="TOML file: top-level keys are config overrides, a [train] table holds trainer settings "
+                   "(default: none; the flags win over it)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
-                   help="override one config field (repeatable); a wrong key lists the valid ones")
+                   help="override one config field (repeatable; default: the variant's config); a wrong key lists the "
+                   "valid ones")
     p.add_argument("--variant", default=None, help="named variant declared by the method (default: default)")
     p.add_argument("--seed", type=int, default=None, help="seed of initialisation, batch order and noise (default 0)")
     p.add_argument("--steps", type=int, default=None, help="training steps in total (default 1000 unless --epochs)")
-    p.add_argument("--epochs", type=int, default=None, help="train for this many epochs instead of --steps")
+    p.add_argument("--epochs", type=int, default=None, help="train for this many epochs instead of --steps (default: steps, not epochs)")
     p.add_argument("--batch-size", type=int, default=None, help="per process (default: the config's, else 16)")
     p.add_argument("--size", type=int, default=None,
                    help="square training crop in px; sets the method's image_size (default: the config's, else 64)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default auto)")
     p.add_argument("--precision", default=None, choices=PRECISIONS,
-                   help="auto = bf16 autocast on CUDA, fp32 elsewhere")
+                   help="auto = bf16 autocast on CUDA, fp32 elsewhere (default auto)")
     p.add_argument("--val-every", type=int, default=None, help="validate every N steps (default 250; 0 = never)")
     p.add_argument("--ckpt-every", type=int, default=None, help="checkpoint every N steps (default 250) and at the end")
     p.add_argument("--keep", type=int, default=None, metavar="N",
@@ -57,13 +66,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-workers", type=int, default=None, help="data-loader worker processes (default 0)")
     p.add_argument("--nonfinite-patience", type=int, default=None, metavar="N",
                    help="stop after N consecutive steps with a non-finite loss (default 1: the first one)")
-    p.add_argument("--data-dir", default=None, help="where the dataset lives (folder/cifar10)")
+    p.add_argument("--data-dir", default=None, help="where the dataset lives (folder, cifar10; default: "
+                   "a recipe's own data_dir; built-in sets need none)")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress display (logs still go to the run folder); when stderr is not a terminal the "
                         "progress is plain log lines, not a bar (default: shown)")
-    p.epilog = f"{p.epilog}\n\n{RETENTION}" if p.epilog else RETENTION
+    p.epilog = f"{RETENTION}\n\n{p.epilog}" if p.epilog else RETENTION  # the examples stay last
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:

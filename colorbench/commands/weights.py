@@ -8,17 +8,15 @@ that the host can be reached, so a machine without a network gets a clear error 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import hashlib
-import socket
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from colorbench import pretrained as pt
 from colorbench.errors import UserError
 
 HELP = "which pretrained backbones are on disk and where each is expected; `fetch` downloads them (needs a network)"
+EXAMPLES = """examples:
+  colorbench weights list
+  colorbench weights fetch resnet18 vgg16"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +51,10 @@ def format_table(names: list[str]) -> str:
 
 def check_reachable(url: str, timeout: float) -> None:
     """Raise :class:`UserError` within about ``timeout`` seconds if ``url``'s host cannot be reached."""
+    import concurrent.futures
+    import socket
+    import urllib.parse
+
     host = urllib.parse.urlparse(url).hostname or url
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
@@ -69,6 +71,9 @@ def check_reachable(url: str, timeout: float) -> None:
 
 def _download(url: str, dest: Path, timeout: float) -> Path:
     """Stream ``url`` into ``dest`` atomically; a torchvision-style ``name-<sha256 prefix>.pth`` is checked."""
+    import hashlib
+    import urllib.request
+
     from colorbench import _atomic as atomic
 
     digest = hashlib.sha256()

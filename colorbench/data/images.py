@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorbench.limits import DEFAULT_MAX_PIXELS
+
 # The reader enforces its own limit (max_pixels) from the header, before decoding; Pillow's global one would warn at
 # 89 MP and raise a DecompressionBombError traceback at 179 MP whatever the user's --max-pixels says.
 Image.MAX_IMAGE_PIXELS = None
 
-DEFAULT_MAX_PIXELS = 50_000_000  # pixels (50 MP); ``--max-pixels`` / the dataset option ``max_pixels`` change it
 MAX_PIXELS_FIX = "raise the limit with --max-pixels (a folder dataset: the option max_pixels) or resize the image"
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")

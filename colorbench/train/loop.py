@@ -249,8 +249,11 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
         method.to(memory_format=torch.channels_last)
     autocast = _autocast(dev, precision)
 
+    from colorbench.registry import method_origin
+
     run = {"method": method.name, "variant": variant, "config": ckpt.config_dict(method.config),
-           "dataset": dataset_name, "size": size, "seed": seed, "batch_size": batch_size, "world_size": info.world}
+           "dataset": dataset_name, "size": size, "seed": seed, "batch_size": batch_size, "world_size": info.world,
+           "origin": method_origin(type(method))}  # where the code came from: later commands name it, never import it
     out = Path(out_dir) if out_dir is not None else None
     writes = out is not None and info.is_main
 
