@@ -294,8 +294,8 @@ def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.d
     order, whatever ``batch_size``) with ``method.colorize`` and score them. The one evaluation loop of colorbench:
     bench cells, ``colorbench eval`` and validation during training all call it.
 
-    ``method`` is put in eval mode for the loop and returned to the mode it was in. ``device``: where to run (default:
-    the method's). ``autocast``: a context factory around ``colorize`` (the trainer's mixed precision);
+    ``method.colorize`` runs each batch in eval mode and restores the method's modes (the base class owns that:
+    :meth:`colorbench.method.Method.colorize`). ``device``: where to run (default: the method's). ``autocast``: a context factory around ``colorize`` (the trainer's mixed precision);
     predictions are scored in float32. Raises :class:`NonFiniteError` on NaN/inf predictions.
     """
     from torch.utils.data import DataLoader, Subset
@@ -308,25 +308,20 @@ def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.d
     evaluator = Evaluator(method_name=getattr(method, "name", "prediction"), legacy_histograms=legacy_histograms,
                           keep_records=keep_records)
     keep: dict[str, list[np.ndarray]] = {"L": [], "ab_true": [], "ab_pred": []}
-    was_training = method.training
-    method.eval()
-    try:
-        for batch in DataLoader(subset, batch_size=int(batch_size), shuffle=False):
-            batch = to_device(batch, dev, channels_last)
-            if autocast is not None:
-                with autocast():
-                    pred = method.colorize(batch["L"])
-            else:
+    for batch in DataLoader(subset, batch_size=int(batch_size), shuffle=False):
+        batch = to_device(batch, dev, channels_last)
+        if autocast is not None:
+            with autocast():
                 pred = method.colorize(batch["L"])
-            pred = pred.float()
-            evaluator.update(pred, batch)
-            have = sum(len(x) for x in keep["L"])
-            if have < samples:
-                take = samples - have
-                for name, t in (("L", batch["L"]), ("ab_true", batch["ab"]), ("ab_pred", pred)):
-                    keep[name].append(t[:take].float().cpu().numpy().astype(np.float16))
-    finally:
-        method.train(was_training)
+        else:
+            pred = method.colorize(batch["L"])
+        pred = pred.float()
+        evaluator.update(pred, batch)
+        have = sum(len(x) for x in keep["L"])
+        if have < samples:
+            take = samples - have
+            for name, t in (("L", batch["L"]), ("ab_true", batch["ab"]), ("ab_pred", pred)):
+                keep[name].append(t[:take].float().cpu().numpy().astype(np.float16))
     result = evaluator.compute()
     figures, notes = {}, {}
     for k, v in result.items():
