@@ -10,7 +10,8 @@ The photo is a synthetic PNG (smooth gradients and edges) written once to a temp
 built untrained (``create_method(name)``, default variant, 8 classes where it needs labels, random weights where a pretrained backbone file is
 absent): the cost of a forward pass does not depend on the weights' values. The path timed is the command's own:
 read and decode the file, colourise (full resolution, tiled, unless ``--working-size``), encode and write the PNG.
-Peak RSS is ``getrusage(RUSAGE_SELF).ru_maxrss`` of the child (the process's whole high-water mark, torch included;
+Seconds are wall-clock; CPU seconds (the child's user + system time) say more on a shared machine. Peak RSS is
+``getrusage(RUSAGE_SELF).ru_maxrss`` of the child (the process's whole high-water mark, torch included;
 ``import`` gives the mark after importing colorbench and building the method, before the photo is read).
 """
 from __future__ import annotations
@@ -58,13 +59,15 @@ def child(name: str, photo: Path, out: Path, settings: dict) -> dict:
         method = create_method(name, num_classes=8).eval()
     s = inference.Settings(**settings)
     after_import = _peak_mb()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     rgb = inference.read_photo(photo, max_pixels=None)
     tiles = inference.tiles_for(rgb.shape[0], rgb.shape[1], s)
     result = inference.colorize_photo(method, rgb, s)
     _atomic.write_bytes(out, inference.encode_png(result))
     seconds = time.perf_counter() - start
-    return {"method": name, "seconds": round(seconds, 1), "peak_rss_mb": round(_peak_mb()),
+    cpu = time.process_time() - cpu_start
+    return {"method": name, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
+            "peak_rss_mb": round(_peak_mb()),
             "rss_after_import_mb": round(after_import), "tiles": tiles, "settings": s.describe(),
             "threads": torch.get_num_threads()}
 
@@ -97,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo.png"
         make_photo(photo, width, height)
-        print(f"{width}x{height} photo, {os.environ.get('OMP_NUM_THREADS', '2')} threads; "
-              f"| method | seconds | peak RSS MB | RSS after import MB | tiles | settings |", flush=True)
+        print(f"{width}x{height} photo, {os.environ.get('OMP_NUM_THREADS', '2')} threads\n"
+              f"| method | seconds | CPU seconds | peak RSS MB | RSS after import MB | tiles | settings |", flush=True)
         for name in names:
             proc = subprocess.run([sys.executable, __file__, "--child", name, "--photo", str(photo),
                                    "--settings", json.dumps(settings)], capture_output=True, text=True)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {name} | failed: {row['error']} |", flush=True)
             else:
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
-                print(f"| {name} | {row['seconds']} | {row['peak_rss_mb']} | {row['rss_after_import_mb']} | "
+                print(f"| {name} | {row['seconds']} | {row['cpu_seconds']} | {row['peak_rss_mb']} | {row['rss_after_import_mb']} | "
                       f"{row['tiles']} | {row['settings']} |", flush=True)
             rows.append(row)
     if args.json:
