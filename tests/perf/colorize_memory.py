@@ -11,7 +11,7 @@ built untrained (``create_method(name)``, default variant, 8 classes where it ne
 absent): the cost of a forward pass does not depend on the weights' values. The path timed is the command's own:
 read and decode the file, colourise (full resolution, tiled, unless ``--working-size``), encode and write the PNG.
 Seconds are wall-clock; CPU seconds (the child's user + system time) say more on a shared machine. Peak RSS is
-``getrusage(RUSAGE_SELF).ru_maxrss`` of the child (the process's whole high-water mark, torch included;
+the child's ``VmHWM`` (its whole high-water mark, torch included;
 ``import`` gives the mark after importing colorbench and building the method, before the photo is read).
 """
 from __future__ import annotations
@@ -32,17 +32,28 @@ def make_photo(path: Path, width: int, height: int) -> None:
     import numpy as np
     from PIL import Image
 
-    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    out = np.empty((height, width, 3), dtype=np.uint8)
     x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
-    r = 0.5 + 0.5 * np.sin(6 * x + 2 * y)
-    g = 0.5 + 0.5 * np.cos(4 * y - 3 * x)
-    b = ((x * 8).astype(np.int32) % 2) * 0.5 + 0.25 * y
-    rgb = np.stack(np.broadcast_arrays(r, g, b), axis=-1)
-    Image.fromarray((rgb.clip(0, 1) * 255).astype(np.uint8)).save(path, compress_level=1)
+    for y0 in range(0, height, 256):  # in bands: the parent stays small
+        y = np.linspace(0, 1, height, dtype=np.float32)[y0:y0 + 256, None]
+        r = 0.5 + 0.5 * np.sin(6 * x + 2 * y)
+        g = 0.5 + 0.5 * np.cos(4 * y - 3 * x)
+        b = ((x * 8).astype(np.int32) % 2) * 0.5 + 0.25 * y
+        out[y0:y0 + 256] = (np.stack(np.broadcast_arrays(r, g, b), axis=-1).clip(0, 1) * 255).astype(np.uint8)
+    Image.fromarray(out).save(path, compress_level=1)
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """This process's peak resident memory in MB: ``VmHWM`` of /proc/self/status (reset by exec, unlike
+    ``getrusage``'s ``ru_maxrss``, which a child started by fork and exec inherits from its parent)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # elsewhere (macOS: bytes; rough)
 
 
 def child(name: str, photo: Path, out: Path, settings: dict) -> dict:
