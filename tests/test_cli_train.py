@@ -114,3 +114,34 @@ def test_colorize_keeps_full_resolution_L_and_predicts_at_working_size(tmp_path,
         assert (lab_out[0, 0] - lab_in[0, 0]).abs()[inside].mean() < 0.5  # full-resolution L kept (8-bit rounding)
         assert lab_out[0, 1][inside].mean() == pytest.approx(22.0, abs=1.0)
         assert lab_out[0, 2][inside].mean() == pytest.approx(-11.0, abs=1.0)
+
+
+def test_colorize_takes_folders_and_globs_and_colourises_every_photo(tmp_path, capsys):
+    with registered(ConstAB, "test_const"):
+        assert main(["train", "test_const", *FAST, "--steps", "1", "--out", str(tmp_path / "r")]) == 0
+        rng = np.random.default_rng(1)
+        photos = {"album/a.png": (21, 30), "album/sub/b.jpg": (40, 17), "album/sub/a.png": (9, 12),
+                  "loose/c.png": (33, 33), "loose/d.png": (12, 50)}
+        for rel, (h, w) in photos.items():
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(tmp_path / rel)
+        (tmp_path / "album" / "notes.txt").write_text("not a photo")
+        ConstAB.seen.clear()
+        assert main(["colorize", str(tmp_path / "r"), str(tmp_path / "album"), str(tmp_path / "loose" / "*.png"),
+                     str(tmp_path / "loose" / "c.png"), "--out", str(tmp_path / "out"), "--tile", "16",
+                     "--overlap", "8"]) == 0
+        out = capsys.readouterr().out
+        # every photo once (c.png named twice), full resolution: no working size, tiles of at most 16 px
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-2.png", "a.png", "b.png", "c.png",
+                                                                       "d.png"]
+        assert max(max(s[-2:]) for s in ConstAB.seen) == 16
+        for rel, name in [("album/a.png", "a.png"), ("album/sub/a.png", "a-2.png"), ("album/sub/b.jpg", "b.png"),
+                          ("loose/c.png", "c.png"), ("loose/d.png", "d.png")]:
+            result = np.asarray(Image.open(tmp_path / "out" / name))
+            assert result.shape == (*photos[rel], 3), name
+        assert "[5/5]" in out and "5 photos colourised" in out and "\r" not in out  # plain lines, not a terminal
+        for bad, expected in [(tmp_path / "empty", "holds no photo"), (tmp_path / "loose" / "*.gif", "holds no photo")]:
+            if "empty" in str(bad):
+                bad.mkdir()
+            assert main(["colorize", str(tmp_path / "r"), str(bad), "--out", str(tmp_path / "o2")]) == 2
+            assert expected in capsys.readouterr().err

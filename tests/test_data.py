@@ -146,6 +146,32 @@ def test_sample_test_photos_are_the_native_test_bands():
     np.testing.assert_array_equal((rgb * 255).round().byte().permute(1, 2, 0).numpy(), astronaut[410:])
 
 
+def test_held_out_squares_are_native_squares_no_train_item_reaches():
+    from colorbench.data import held_out_squares
+
+    squares = held_out_squares(min_side=128)
+    views = {name: image for name, _, image in _photos()}
+    assert len(squares) == 17  # chelsea's held-out rows are 120 px: too short; one stereo view only
+    assert not any(n.startswith(("chelsea", "stereo_motorcycle_right")) for n, _ in squares)
+    for name, rgb in squares:
+        view, i = name.rsplit("-", 1)
+        image = views[view]
+        H, W = image.shape[:2]
+        side = rgb.shape[-1]
+        assert rgb.shape == (3, side, side) and side >= 128
+        y0 = band_rows(H, "val")[0]
+        assert y0 >= band_rows(H, "train")[1] and y0 + side == H  # below every train row, down to the bottom
+        # the crop is the photo's own pixels: find it among the held-out rows' centred squares
+        arr = (rgb * 255).round().byte().permute(1, 2, 0).numpy()
+        x0 = (W - (W // side) * side) // 2 + int(i) * side
+        np.testing.assert_array_equal(arr, image[y0:, x0:x0 + side])
+    # a train patch never covers a held-out row at any size: the train band ends where the squares begin
+    ds = SampleDataset("train", size=64)
+    for v, band in enumerate(ds.bands):
+        H = views[ds.view_names[v]].shape[0]
+        assert band_rows(H, "train")[1] == band_rows(H, "val")[0]
+
+
 def test_sample_builds_offline_without_files(monkeypatch):
     import socket
 

@@ -257,7 +257,8 @@ def test_refusals_are_plain_4xx_and_store_nothing(tmp_path):
     assert client.get("/organiser").status_code == 403
     assert client.get("/organiser?key=wrong").status_code == 403
     r = client.get("/organiser?key=organiser-key")
-    assert r.status_code == 200 and "3 participants" in r.text
+    assert r.status_code == 200 and "<b>3</b> participants" in r.text
+    assert "href='static/style.css'" in r.text and r.text.count("<progress max=") == 3  # styled like the page
     assert study.store.answers() == []
     assert client.post("/api/answer", json=ok).json()["stored"] is True
 
@@ -408,7 +409,7 @@ def test_create_from_checkpoints_and_from_bench_results(tmp_path, capsys):
         m = load_manifest(tmp_path / "s1")
         assert m.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-b"] and len(m.photos) == 4
         assert m.per_participant == 4 and m.sources["study_tiny"]["checkpoint"] == str(a)
-        assert all(max(Image.open(m.image_path(i)).size) == 24 for i in m.items)
+        assert all(Image.open(m.image_path(i)).size == (24, 24) for i in m.items)  # square held-out crops
         results = tmp_path / "results" / "quick" / "sample"
         results.mkdir(parents=True)
         (results / "metrics.csv").write_text(

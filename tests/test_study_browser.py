@@ -19,7 +19,7 @@ import pytest
 from colorbench.study.service import participant_id
 from colorbench.study.manifest import DATABASE, load_manifest
 from colorbench.study.report import summarise
-from study_support import make_study, served
+from study_support import make_study, organiser_url, served
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -69,7 +69,7 @@ def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
     root = tmp_path / "s"
     m = make_study(root, n_photos=20, per_participant=20, size=256, crop=256, n_methods=1)
     sent: list[dict] = []
-    with served(root) as (base, _):
+    with served(root) as (base, proc):
         context = browser.new_context(**DESKTOP)
         page = context.new_page()
         page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/api/answer") else None)
@@ -81,6 +81,7 @@ def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
         for i in range(20):
             wait_trial(page, i + 1, 20)
             if i == 1:
+                assert page.locator("#photos img").bounding_box()["width"] >= 256  # shown at 256 px or more
                 shoot(page, tmp_path, "desktop-trial.png")
             if i == 10:
                 page.reload()  # the token in localStorage brings the participant back to photo 11
@@ -110,6 +111,15 @@ def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
         assert box["height"] >= 44 and box["y"] + box["height"] <= 844  # big enough and on screen
         shoot(page, tmp_path, "phone-trial.png")
         phone.close()
+
+        organiser = browser.new_context(**DESKTOP)  # the organiser's page wears the participant page's stylesheet
+        page = organiser.new_page()
+        page.goto(organiser_url(proc))
+        page.wait_for_selector("table.organiser")
+        style = "(s => [s.fontFamily, s.backgroundColor])(getComputedStyle(document.body))"
+        assert page.evaluate(style)[1] == "rgb(244, 244, 242)" and page.locator("progress").count() == 2
+        shoot(page, tmp_path, "desktop-organiser.png")
+        organiser.close()
 
     expected = {(a["trial"], a["answer"]) for a in sent[:20]}
     assert len(sent) == 20 and len(expected) == 20  # the phone participant's page is not listened to

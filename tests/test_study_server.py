@@ -83,7 +83,8 @@ def test_kill_9_mid_run_then_restart_resumes_everyone(tmp_path):
         assert all(status == 200 for status, *_ in log)
         key_url = organiser_url(proc)
         page = httpx.get(key_url).text
-        assert f"4 participants, 4 finished, {4 * m.per_participant} answers" in page
+        assert (f"<b>4</b> participants</div><div><b>4</b> finished</div><div><b>{4 * m.per_participant}</b> answers"
+                in page)
     rows = db_rows(root)
     assert len(rows) == len({(t, tr) for t, tr, _ in rows}) == 4 * m.per_participant
 

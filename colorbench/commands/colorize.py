@@ -1,110 +1,91 @@
-"""``colorbench colorize CHECKPOINT IMAGE... --out DIR``: colourise photos of any size at full resolution.
+"""``colorbench colorize CHECKPOINT INPUT... --out DIR``: colourise photos of any size at full resolution.
 
-Each photo is read by the data layer's reader (:func:`colorbench.data.images.read_rgb`: EXIF rotation, alpha over
-white, at most ``--max-pixels``) and turned into its lightness (a colour photo becomes grey first: only its L is
-used). Every input is checked before any work, an output never replaces an input, and a prediction that is not
-finite is refused instead of written.
-The full-resolution L is kept; ab is predicted on L resized to the working size (longer side, aspect kept; never
-enlarged), upsampled bilinearly to the photo's size, and joined with the full-resolution L.
+INPUT is a photo, a folder (every photo under it, recursively) or a glob (``'photos/**/*.jpg'``, quoted so the
+shell leaves it alone). Each photo is read by the data layer's reader (:func:`colorbench.data.images.read_rgb`: EXIF
+rotation, alpha over white, at most ``--max-pixels``) and turned into its lightness (a colour photo becomes grey
+first: only its L is used). Every input is checked before any work, an output never replaces an input, and a
+prediction that is not finite is refused instead of written.
+
+The full-resolution L is kept. By default ab is predicted at full resolution too, on overlapping tiles blended with
+a smooth window (:mod:`colorbench.tiling`), which bounds memory whatever the photo's size; ``--working-size N``
+predicts ab on L resized to longer side N instead and upsamples it (what :mod:`colorbench.inference` documents).
+A progress bar counts tiles on a terminal; elsewhere one line per photo is printed.
 """
 from __future__ import annotations
 
 import argparse
+import glob
+import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from colorbench.errors import UserError
 from colorbench.limits import DEFAULT_MAX_PIXELS
+from colorbench.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
-if TYPE_CHECKING:  # torch, numpy and PIL load where they are used, so `colorbench colorize --help` answers at once
-    import torch
-
-    from colorbench.method import Method
-
-HELP = "colourise photos (grey or colour, any size) with a trained checkpoint; writes PNGs at full resolution"
+HELP = "colourise photos (grey or colour, any size; files, folders or globs) with a trained checkpoint; writes PNGs"
 EXAMPLES = """examples:
-  colorbench colorize runs/pix2pix-default-sample-s0 photo.jpg --out coloured/
-  colorbench colorize runs/pix2pix-default-sample-s0 a.png b.jpg --out coloured/ --working-size 0"""
+  colorbench colorize runs/pix2pix-default-sample-s0 photo.jpg --out coloured/            # full resolution, tiled
+  colorbench colorize runs/pix2pix-default-sample-s0 photos/ 'more/**/*.jpg' --out coloured/
+  colorbench colorize runs/pix2pix-default-sample-s0 big.tif --out coloured/ --tile 384     # less memory
+  colorbench colorize runs/pix2pix-default-sample-s0 a.png --out coloured/ --working-size 256"""
+GLOB_CHARS = set("*?[")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train`)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos to colourise (PNG, JPEG, ...)")
-    p.add_argument("--out", type=Path, required=True, help="folder for the colourised PNGs")
-    p.add_argument("--working-size", type=int, default=256,
-                   help="longer side (px) at which ab is predicted; 0 = the photo's own size")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("images", nargs="+", metavar="INPUT",
+                   help="photos (PNG, JPEG, ...), folders (every photo under them) or quoted globs ('in/**/*.jpg')")
+    p.add_argument("--out", type=Path, required=True, help="folder for the colourised PNGs (<stem>.png each)")
+    p.add_argument("--working-size", type=int, default=0,
+                   help="longer side (px) at which ab is predicted, then upsampled; 0 = full resolution, tiled "
+                   "(default: 0, full resolution)")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX",
+                   help="predict on PX-square tiles blended over their overlap, so memory stays bounded at any "
+                   "size; 0 = the whole image at once")
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="PX",
+                   help="least overlap of neighbouring tiles; its outer quarter next to a cut gets no weight")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="network precision: auto = bf16 autocast on CUDA, fp32 elsewhere (default: auto)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (default: auto)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse photos of more than N pixels (read from the header, before decoding)")
 
 
-def read_rgb(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> torch.Tensor:
-    """A photo as ``[1,3,H,W]`` float32 sRGB in [0,1], read by the data layer's reader (EXIF rotation, alpha
-    composited over white, grey and palette images expanded, at most ``max_pixels`` pixels)."""
-    import torch
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Photos named by ``inputs``, in order, each once: a folder gives every photo under it (recursive, sorted, by
+    extension); an argument with ``* ? [`` that is not a file is a glob (``**`` recurses); anything else is a photo
+    path (checked later). A folder or glob that yields no photo is a UserError."""
+    from colorbench.data.images import EXTENSIONS
 
-    from colorbench.data import images
+    exts = {e.lower() for e in EXTENSIONS}
+    found: list[str] = []
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            from colorbench.data.images import find_images
 
-    try:
-        arr = images.read_rgb(path, allow_grey=True, max_pixels=max_pixels)
-    except FileNotFoundError:
-        raise UserError(f"image {path} does not exist") from None
-    except images.BadImage as exc:
-        raise UserError(f"cannot use {path}: {exc}; give a PNG, JPEG, TIFF, BMP or WebP photo") from None
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
-    """The size at which ab is predicted: longer side ``working_size`` (aspect kept), never larger than the photo."""
-    if working_size <= 0 or max(height, width) <= working_size:
-        return height, width
-    scale = working_size / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def colorize_rgb(method: Method, rgb: torch.Tensor, working_size: int = 256) -> torch.Tensor:
-    """``[1,3,H,W]`` sRGB in [0,1] (colour or grey) -> ``[1,3,H,W]`` colourised sRGB in [0,1] at the same size.
-
-    The output's L equals the input's L at full resolution; ab comes from ``method.colorize`` at the working size,
-    upsampled bilinearly."""
-    import torch
-
-    with torch.no_grad():
-        return _colorize_rgb(method, rgb, working_size)
-
-
-def _colorize_rgb(method: Method, rgb: torch.Tensor, working_size: int) -> torch.Tensor:
-    import torch
-    import torch.nn.functional as F
-
-    from colorbench.color import AB_SCALE, lab_to_rgb, normalize_l, rgb_to_lab
-
-    device = method.device
-    lab = rgb_to_lab(rgb.to(device=device, dtype=torch.float32))
-    L_lab = lab[:, :1]
-    H, W = L_lab.shape[-2:]
-    h, w = working_shape(H, W, working_size)
-    L_small = L_lab if (h, w) == (H, W) else F.interpolate(L_lab, size=(h, w), mode="bilinear", antialias=True,
-                                                            align_corners=False)
-    ab = method.colorize(normalize_l(L_small)).float()
-    if ab.shape[-2:] != (h, w):
-        raise RuntimeError(f"{method.name}.colorize returned {tuple(ab.shape)} for L of {h}x{w}: breaks the contract")
-    if not torch.isfinite(ab).all():
-        bad = (~torch.isfinite(ab)).float().mean().item()
-        raise UserError(f"{method.name} predicted non-finite colours ({bad:.1%} of ab values are NaN or infinite); "
-                        "nothing was written: use a checkpoint whose training losses stayed finite")
-    if (h, w) != (H, W):
-        ab = F.interpolate(ab, size=(H, W), mode="bilinear", align_corners=False)
-    return lab_to_rgb(torch.cat([L_lab, ab * AB_SCALE], dim=1), warn=False)
-
-
-def save_png(rgb: torch.Tensor, path: Path) -> None:
-    """``[1,3,H,W]`` in [0,1] -> 8-bit PNG."""
-    import numpy as np
-    from PIL import Image
-
-    arr = (rgb[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    Image.fromarray(arr).save(path)
+            matches = [str(p) for p in find_images(path)]
+            what = f"folder {arg}"
+        elif GLOB_CHARS & set(arg) and not path.exists():
+            matches = sorted(p for p in glob.glob(arg, recursive=True)
+                             if Path(p).is_file() and Path(p).suffix.lower() in exts)
+            what = f"glob {arg!r}"
+        else:
+            found.append(arg)
+            continue
+        if not matches:
+            raise UserError(f"{what} holds no photo ({', '.join(sorted(exts))}); give files, a folder of photos or "
+                            "a glob that matches some")
+        found += matches
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        key = Path(p).resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
 
 
 def plan_outputs(inputs: list[str], out: Path) -> list[Path]:
@@ -129,7 +110,7 @@ def plan_outputs(inputs: list[str], out: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorbench import checks
+    from colorbench import _atomic, checks, inference
     from colorbench.checkpoint import load_method
     from colorbench.data import images
     from colorbench.train.distributed import resolve_device
@@ -137,22 +118,48 @@ def run(args: argparse.Namespace) -> int:
 
     checks.integer(args.working_size, "--working-size", minimum=0,
                    fix="give the longer side in px at which ab is predicted, or 0 for the photo's own size")
+    checks.integer(args.tile, "--tile", minimum=0, fix="give the tile side in px (e.g. 512), or 0 for no tiling")
+    if args.tile and not 0 <= args.overlap < args.tile:
+        raise UserError(f"--overlap {args.overlap}: must lie in 0..{args.tile - 1} (below --tile {args.tile}); "
+                        f"e.g. --overlap {args.tile // 4}")
+    settings = inference.Settings(working_size=args.working_size, tile=args.tile, overlap=args.overlap,
+                                  precision=args.precision)
     max_pixels = checks.setting("max_pixels", args.max_pixels, "--max-pixels")
-    targets = plan_outputs(args.images, args.out)
-    for image in args.images:  # every input is checked (exists, readable header, size) before any work
+    photos = expand_inputs(args.images)
+    targets = plan_outputs(photos, args.out)
+    tiles = []
+    for image in photos:  # every input is checked (exists, readable header, size) before any work
         try:
-            images.probe(image, max_pixels)
+            (width, height), _ = images.probe(image, max_pixels)
         except FileNotFoundError:
             raise UserError(f"image {image} does not exist") from None
         except images.BadImage as exc:
             raise UserError(f"cannot use {image}: {exc}") from None
+        tiles.append(inference.tiles_for(height, width, settings))
     method = load_method(args.checkpoint, map_location=resolve_device(args.device))
     if not weights_finite(method):
         raise UserError(f"checkpoint {args.checkpoint} holds non-finite weights (NaN or infinite); nothing was "
                         "written: use a checkpoint whose training losses stayed finite")
     args.out.mkdir(parents=True, exist_ok=True)
-    for image, target in zip(args.images, targets):
-        rgb = read_rgb(image, max_pixels)
-        save_png(colorize_rgb(method, rgb, args.working_size), target)
-        print(f"{image} -> {target} ({rgb.shape[-1]}x{rgb.shape[-2]})")
+    bar = _bar(sum(tiles))
+    try:
+        for i, (image, target) in enumerate(zip(photos, targets), 1):
+            start = time.perf_counter()
+            bar.set_description(Path(image).name)
+            rgb = inference.read_photo(image, max_pixels)
+            out = inference.colorize_photo(method, rgb, settings, on_tile=bar.update)
+            _atomic.write_bytes(target, inference.encode_png(out))
+            line = (f"[{i}/{len(photos)}] {image} -> {target} ({rgb.shape[1]}x{rgb.shape[0]}, {tiles[i - 1]} "
+                    f"tile{'s' * (tiles[i - 1] != 1)}, {time.perf_counter() - start:.1f} s)")
+            bar.write(line)  # above the bar on a terminal; a plain line elsewhere
+    finally:
+        bar.close()
+    print(f"{len(photos)} photo{'s' * (len(photos) != 1)} colourised into {args.out} ({settings.describe()})")
     return 0
+
+
+def _bar(total: int):
+    """A tqdm bar over tiles on stderr when it is a terminal; disabled (and silent) otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="tile", dynamic_ncols=True, disable=not sys.stderr.isatty(), file=sys.stderr)

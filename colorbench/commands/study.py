@@ -27,11 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "names one checkpoint per method and variant)")
     src.add_argument("--checkpoints", nargs="+", metavar="CKPT", help="checkpoints to compare")
     c.add_argument("--dataset", default=None, help="test photos from this dataset (default: the results' dataset, "
-                   "or 'sample', whose held-out photo bands are used)")
+                   "or 'sample': square crops, 160-564 px native, of the photos' held-out rows)")
     c.add_argument("--out", required=True, help="new study folder")
     c.add_argument("--n-images", type=int, default=None, help="photos to draw (default: all)")
     c.add_argument("--seed", type=int, default=0, help="seed of the photo draw and of each participant's order")
-    c.add_argument("--size", default="256", help="display size: long side in px, or 'original'")
+    c.add_argument("--size", default="256", help="display size: long side in px (the page shows it at 256 px or "
+                   "more), or 'original'")
     c.add_argument("--per-participant", type=int, default=None, help="trials per participant (default min(50, photos))")
     c.set_defaults(_study=_create)
 

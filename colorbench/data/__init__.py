@@ -14,7 +14,7 @@ from __future__ import annotations
 from colorbench.data.protocol import Protocol
 from colorbench.data.registry import (DatasetInfo, build_dataset, dataset_folder, dataset_info, list_datasets,
                                       protocol_for)
-from colorbench.data.sample import sample_test_photos
+from colorbench.data.sample import held_out_squares, sample_test_photos
 
 __all__ = ["DatasetInfo", "Protocol", "build_dataset", "dataset_folder", "dataset_info", "list_datasets",
-           "protocol_for", "sample_test_photos"]
+           "protocol_for", "sample_test_photos", "held_out_squares"]

@@ -65,6 +65,36 @@ def sample_test_photos() -> list[tuple[str, torch.Tensor]]:
     return out
 
 
+HELD_OUT_ROWS = (BANDS["val"][0], BANDS["test"][1])
+"""Rows (fractions of a photo's height) that no train item ever reaches: the val and test bands together."""
+
+
+def held_out_squares(min_side: int = 128) -> list[tuple[str, torch.Tensor]]:
+    """Square crops of the embedded photos' held-out rows at native resolution, for people to judge:
+    ``[(f"{view}-{i}", rgb [3,s,s] float32 in [0,1])]``.
+
+    Each view's held-out rows (:data:`HELD_OUT_ROWS`, the val and test bands: no train item reaches them, at any
+    size) give a centred row of non-overlapping squares as tall as those rows; a view whose rows are shorter than
+    ``min_side`` px gives none, and of the two stereo views only the left is used (the right shows the same scene,
+    which a participant would see twice). The test bands alone are 60-282 px tall, too thin for squares of 128 px in most
+    photos; taking val with them leaves the split and the evaluation protocol as they are.
+    """
+    out, labels = [], set()
+    for name, label, image in _photos():
+        if label in labels:
+            continue
+        labels.add(label)
+        H, W = image.shape[:2]
+        y0, y1 = round(HELD_OUT_ROWS[0] * H), round(HELD_OUT_ROWS[1] * H)
+        side = y1 - y0
+        if side < min_side:
+            continue
+        for i, (_, x) in enumerate(grid_boxes(side, W, side)):
+            crop = np.array(image[y0:y1, x:x + side])
+            out.append((f"{name}-{i}", torch.from_numpy(crop).permute(2, 0, 1).float().div_(255.0).contiguous()))
+    return out
+
+
 def grid_boxes(height: int, width: int, size: int) -> list[tuple[int, int]]:
     """Top-left corners of the centred grid of non-overlapping ``size`` patches in ``height``×``width``."""
     ny, nx = height // size, width // size

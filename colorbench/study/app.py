@@ -71,6 +71,29 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def organiser_page(study_id: str, per_participant: int, protocol: str, progress: dict[str, Any]) -> str:
+    """The organiser's progress page, styled by the participant page's stylesheet: totals, then one row per
+    participant with a bar of answers out of ``per_participant`` (a ``<progress>`` element: the page's CSP allows no
+    inline style)."""
+    participants = progress["participants"]
+    done = sum(p["answers"] >= per_participant for p in participants)
+    rows = "".join(
+        f"<tr><td>{html.escape(str(p['protocol']))}</td><td>{int(p['index'])}</td>"
+        f"<td><progress max='{per_participant}' value='{min(int(p['answers']), per_participant)}'></progress></td>"
+        f"<td class='num'>{int(p['answers'])} / {per_participant}</td></tr>" for p in participants)
+    table = (f"<table class='organiser'><thead><tr><th>protocol</th><th>participant</th><th>progress</th>"
+             f"<th class='num'>answers</th></tr></thead><tbody>{rows}</tbody></table>" if participants
+             else "<p class='count'>No participant has started yet.</p>")
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'><meta name='robots' content='noindex'>"
+            "<title>Study progress</title><link rel='stylesheet' href='static/style.css'></head><body><main>"
+            f"<h1>Study {html.escape(study_id)}</h1>"
+            f"<div class='totals'><div><b>{len(participants)}</b> participants</div><div><b>{done}</b> finished</div>"
+            f"<div><b>{progress['answers']}</b> answers</div></div>"
+            f"<p class='count'>New participants get the <b>{html.escape(protocol)}</b> protocol, "
+            f"{per_participant} trials each. This page does not refresh itself; reload it.</p>{table}</main></body></html>")
+
+
 def create_app(study: Study, organiser_key: str) -> Starlette:
     """The Starlette app serving ``study``; ``organiser_key`` guards ``/organiser``."""
     pages = {name: _static(name) for name in STATIC}
@@ -113,15 +136,7 @@ def create_app(study: Study, organiser_key: str) -> Starlette:
         if not hmac.compare_digest(key.encode(), organiser_key.encode()):
             return _plain(403, "organiser key required: use the URL printed when the server started")
         progress = await run_in_threadpool(study.store.progress)
-        per = study.manifest.per_participant
-        rows = "".join(f"<tr><td>{p['protocol']}</td><td>{p['index']}</td><td>{p['answers']} / {per}</td></tr>"
-                       for p in progress["participants"])
-        done = sum(p["answers"] >= per for p in progress["participants"])
-        page = (f"<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-                f"<title>Study progress</title><h1>Study {html.escape(study.manifest.study_id)}</h1>"
-                f"<p>{len(progress['participants'])} participants, {done} finished, {progress['answers']} answers. "
-                f"New participants get the <b>{study.protocol}</b> protocol.</p>"
-                f"<table><tr><th>protocol</th><th>participant</th><th>answers</th></tr>{rows}</table>")
+        page = organiser_page(study.manifest.study_id, study.manifest.per_participant, study.protocol, progress)
         return Response(page, media_type="text/html; charset=utf-8",
                         headers={**HEADERS, "Cache-Control": "no-store"})
 

@@ -1,4 +1,4 @@
-"""``colorbench study create``: pick test photos, write the ground truth and each method's colourisation at a
+"""``colorbench study create``: pick held-out square photos, write the ground truth and each method's colourisation at a
 display size under opaque random names, and the manifest.
 
 Each photo is first resized to the display size (long side ``size`` px, antialiased; ``"original"`` keeps it), then
@@ -25,6 +25,8 @@ from colorbench.method import Method
 from colorbench.study.manifest import GROUND_TRUTH, IMAGES, MANIFEST, Manifest, load_manifest
 
 DEFAULT_PER_PARTICIPANT = 50  # Tarrés: 50 images per participant
+MIN_NATIVE = 128
+"""Shortest side in px of a ``sample`` trial image before display resizing (square crops of held-out rows)."""
 
 
 def display_resize(rgb: torch.Tensor, size: int | str) -> torch.Tensor:
@@ -181,10 +183,12 @@ def methods_from_results(folder: str | Path) -> tuple[dict[str, Method], dict[st
 
 
 def test_photos(dataset: str, size: int | str = 256, seed: int = 0) -> list[tuple[str, torch.Tensor]]:
-    """The test images of ``dataset``: the embedded photos' held-out bands for ``sample``, else the test split."""
+    """Square images people can judge: for ``sample``, square crops (at least 128 px, native resolution) of the
+    embedded photos' held-out rows (:func:`colorbench.data.held_out_squares`); else the test split's square crops
+    at ``size`` px (256 for ``original``)."""
     from colorbench import data
 
     if dataset == "sample":
-        return data.sample_test_photos()
+        return data.held_out_squares(min_side=MIN_NATIVE)
     ds = data.build_dataset(dataset, split="test", size=256 if size == "original" else int(size), seed=seed)
     return [(f"{dataset}-test-{i}", ds[i]["rgb"]) for i in range(len(ds))]
