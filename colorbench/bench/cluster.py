@@ -296,9 +296,9 @@ def write_spec(cell: grid.Cell, cache: Path, device_kind: str, nproc: int) -> Pa
 
 def wait(jobs: list[tuple[grid.Cell, Any]], progress: bool, poll_s: float = 1.0) -> None:
     """Block until every job has ended, with a progress bar over the array."""
-    from colorbench.bench.runner import _bar
+    from colorbench.bench.progress import cell_bar
 
-    bar = _bar(len(jobs), progress)
+    bar = cell_bar(len(jobs), progress)
     ended: set[int] = set()
     while len(ended) < len(jobs):
         for i, (cell, job) in enumerate(jobs):

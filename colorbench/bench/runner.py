@@ -17,6 +17,7 @@ from typing import Any
 from colorbench import _atomic as atomic
 from colorbench.bench import cluster, grid
 from colorbench.bench.cell import run_cell
+from colorbench.bench.progress import cell_bar
 from colorbench.bench.cluster import JobOptions
 from colorbench.bench.outputs import load_record, write_outputs
 from colorbench.bench.profiles import apply_profile_sets, check_bench_sets, check_profile, load_profile
@@ -103,7 +104,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     if launcher != "inprocess":
         return _submit(prof, cells, summary, cache=cache, results=results, device=dev, launcher=launcher,
                        opts=job_opts, force=force, wait=wait, progress=progress, shard=shard)
-    bar = _bar(len(cells), progress)
+    bar = cell_bar(len(cells), progress)
 
     def record(cell: grid.Cell, row: dict[str, Any], computed: bool) -> None:
         summary.computed += computed
@@ -301,17 +302,3 @@ def merge(profile: str = "quick", *, results: Path = Path("results"), extra: lis
     summary = Summary(prof.name, total=len(rows), cached=len(rows), rows=list(rows.values()))
     summary.written = write_outputs(results, prof.name, summary.rows, readme=results.parent / "README.md")
     return summary
-
-
-class _NoBar:
-    def set_description(self, *_: Any) -> None: ...
-    def update(self, *_: Any) -> None: ...
-    def close(self) -> None: ...
-
-
-def _bar(total: int, progress: bool) -> Any:
-    if not progress:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="cell", position=0, leave=True, dynamic_ncols=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorbench.commands import study
+from colorbench.study import cli as study
 from colorbench.errors import UserError
 
 
