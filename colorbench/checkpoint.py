@@ -249,7 +249,8 @@ def save_checkpoint(path: str | os.PathLike, method: Method, step: int, *, info:
         state = {"step": int(step), "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()}, **extra}
         torch.save(state, tmp / STATE)
     record = {"method": method.name, "variant": "default", "origin": method_origin(type(method)),  # never imported
-              **(info or {}), "step": int(step), "config": config_dict(method.config), "num_classes": method.num_classes,
+              **(info or {}), "step": int(step), "config": config_dict(method.config),
+              "num_classes": method.num_classes,
               "pretrained": method.pretrained_flags(), "versions": versions(), "git_commit": git_commit()}
     (tmp / CONFIG).write_text(json.dumps(record, indent=2, default=str) + "\n")
     atomic.fsync_tree(tmp)  # the files are on disk before the folder gets its name

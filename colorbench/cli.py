@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"colorbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"colorbench {args.command}: interrupted; what was written so far is kept (run the same command to resume)",
+        print(f"colorbench {args.command}: interrupted; what was written so far is kept "
+              "(run the same command to resume)",
               file=sys.stderr)
         return 130
 

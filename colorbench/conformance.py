@@ -183,7 +183,8 @@ def colorize_changes_nothing(method: Method, mode: str = "train") -> None:
     before = {k: v.detach().clone() for k, v in method.state_dict(keep_vars=True).items()}
     ab = method.colorize(random_L(2, 32, 32))
     _require(tuple(ab.shape) == (2, 2, 32, 32) and not ab.requires_grad,
-             f"{method.name}: colorize gave {tuple(ab.shape)} (requires_grad={ab.requires_grad}), expected (2, 2, 32, 32)")
+             f"{method.name}: colorize gave {tuple(ab.shape)} (requires_grad={ab.requires_grad}), "
+             "expected (2, 2, 32, 32)")
     after = method.state_dict(keep_vars=True)
     changed = [k for k in before if k not in after or not torch.equal(before[k], after[k].detach())]
     _require(not changed and after.keys() == before.keys(),

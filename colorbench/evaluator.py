@@ -295,8 +295,9 @@ def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.d
     bench cells, ``colorbench eval`` and validation during training all call it.
 
     ``method.colorize`` runs each batch in eval mode and restores the method's modes (the base class owns that:
-    :meth:`colorbench.method.Method.colorize`). ``device``: where to run (default: the method's). ``autocast``: a context factory around ``colorize`` (the trainer's mixed precision);
-    predictions are scored in float32. Raises :class:`NonFiniteError` on NaN/inf predictions.
+    :meth:`colorbench.method.Method.colorize`). ``device``: where to run (default: the method's). ``autocast``: a
+    context factory around ``colorize`` (the trainer's mixed precision); predictions are scored in float32. Raises
+    :class:`NonFiniteError` on NaN/inf predictions.
     """
     from torch.utils.data import DataLoader, Subset
 

@@ -204,10 +204,10 @@ def profile_colorize(method: Method, sizes: Sequence[tuple[int, int]] = DEFAULT_
     """Time ``method.colorize`` on one image at each ``(width, height)`` in ``sizes``.
 
     Returns one dict per size: ``width``, ``height``, ``size`` ("750×500"), ``device``, ``status`` ("ok" or
-    "out of memory"), ``ms_per_image`` (median of ``repeats``), ``ms_min`` / ``ms_max`` (their spread), ``images_per_s``, ``peak_memory_mb`` and
-    ``memory_kind`` (see the module docstring), ``params`` (parameter count), ``repeats``.
-    ``device`` defaults to the method's device; the method is moved there and put in eval mode (its previous
-    training mode is restored afterwards).
+    "out of memory"), ``ms_per_image`` (median of ``repeats``), ``ms_min`` / ``ms_max`` (their spread),
+    ``images_per_s``, ``peak_memory_mb`` and ``memory_kind`` (see the module docstring), ``params`` (parameter count),
+    ``repeats``. ``device`` defaults to the method's device; the method is moved there and put in eval mode (its
+    previous training mode is restored afterwards).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"profile_colorize: need repeats >= 1 and warmup >= 0; got repeats={repeats}, warmup={warmup}")

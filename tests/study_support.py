@@ -55,7 +55,8 @@ class WarmMethod(Method):
 
 
 def photo_crops(n: int, size: int = 48) -> list[tuple[str, torch.Tensor]]:
-    """``n`` distinct ``size``×``size`` crops of scikit-image's bundled colour photos: ``[(name, rgb [3,s,s] in [0,1])]``."""
+    """``n`` distinct ``size``×``size`` crops of scikit-image's bundled colour photos:
+    ``[(name, rgb [3,s,s] in [0,1])]``."""
     sources = {"astronaut": skdata.astronaut(), "coffee": skdata.coffee(), "chelsea": skdata.chelsea(),
                "rocket": skdata.rocket()}
     out = []

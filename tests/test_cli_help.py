@@ -89,6 +89,8 @@ def test_help_pages_leave_torch_unimported():
 
 
 def test_the_console_script_answers_help_without_torch():
-    code = "import runpy, sys; sys.argv = ['colorbench', '--help']\ntry:\n    runpy.run_module('colorbench.cli', run_name='__main__')\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    code = ("import runpy, sys; sys.argv = ['colorbench', '--help']\ntry:\n"
+            "    runpy.run_module('colorbench.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "check-method" in out and out.strip().endswith("False")

@@ -167,7 +167,7 @@ def test_held_out_squares_are_native_squares_no_train_item_reaches():
         np.testing.assert_array_equal(arr, image[y0:, x0:x0 + side])
     # a train patch never covers a held-out row at any size: the train band ends where the squares begin
     ds = SampleDataset("train", size=64)
-    for v, band in enumerate(ds.bands):
+    for v, _band in enumerate(ds.bands):
         H = views[ds.view_names[v]].shape[0]
         assert band_rows(H, "train")[1] == band_rows(H, "val")[0]
 

@@ -146,7 +146,8 @@ def test_missing_image_is_a_clear_error_at_create_and_serve(tmp_path, capsys):
     assert "checkpoint not found" in capsys.readouterr().err and not (tmp_path / "n").exists()
     assert main(["study", "create", "--from-results", str(tmp_path), "--out", str(tmp_path / "n")]) == 2
     assert "metrics.csv not found" in capsys.readouterr().err
-    (tmp_path / "metrics.csv").write_text("method,variant,seed,status,checkpoint\npix2pix,default,0,ok,runs/x/gone.ckpt\n")
+    (tmp_path / "metrics.csv").write_text("method,variant,seed,status,checkpoint\n"
+                                          "pix2pix,default,0,ok,runs/x/gone.ckpt\n")
     assert main(["study", "create", "--from-results", str(tmp_path), "--out", str(tmp_path / "n")]) == 2
     assert "gone.ckpt" in capsys.readouterr().err
 
@@ -279,7 +280,7 @@ def test_pair_protocol_shows_truth_and_method_side_by_side(tmp_path):
     assert sides[True] and sides[False]  # the real photo is not always on one side
 
 
-# ------------------------------------------------------------------------------------------------ leaks a participant can probe
+# ------------------------------------------------------------------------------- leaks a participant can probe
 def test_images_carry_no_validator_from_write_order(tmp_path):
     root = tmp_path / "s"
     make_study(root)
@@ -361,7 +362,8 @@ def test_simulated_study_recovers_its_bias(tmp_path):
             q = fool_probability(bias, cond)
             assert r["pair_answers"] == 40 * 18 // 2 and r["fool_rate_low"] <= q <= r["fool_rate_high"], (cond, q, r)
     # the recovered shares are ordered as the bias is: a real check, not only interval coverage
-    assert rows[GROUND_TRUTH]["naturalness"] > rows[METHOD_NAMES[0]]["naturalness"] > rows[METHOD_NAMES[1]]["naturalness"]
+    natural = [rows[c]["naturalness"] for c in (GROUND_TRUTH, METHOD_NAMES[0], METHOD_NAMES[1])]
+    assert natural[0] > natural[1] > natural[2]
 
 
 def test_report_cli_writes_tables_with_published_rows(study_dir, tmp_path, capsys):
@@ -388,7 +390,8 @@ def test_report_counts_only_this_studys_answers(tmp_path):
     client, study = client_for(root)
     token = client.post("/api/start", json={}).json()["token"]
     for t, a in zip(client.post("/api/state", json={"token": token}).json()["remaining"][:5], [1, 1, 0, 1, 0]):
-        client.post("/api/answer", json={"study": m.study_id, "token": token, "trial": t["trial"], "answer": a, "rt_ms": 1})
+        client.post("/api/answer",
+                    json={"study": m.study_id, "token": token, "trial": t["trial"], "answer": a, "rt_ms": 1})
     study.store.close()
     rows, md = report(m)
     assert sum(r["answers"] for r in rows) == 5 and sum(r["judged_real"] for r in rows) == 3

@@ -29,9 +29,11 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
 
 pytestmark = pytest.mark.browser
 if not Path(CHROMIUM).is_file():
-    pytest.skip(f"BROWSER TEST NOT RUN: {CHROMIUM} is missing; install Debian's chromium (`apt-get install -y chromium`, "
-                "as .ci/run does) to run the perceptual-study browser test", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is in the test extra: pip install playwright")
+    pytest.skip(f"BROWSER TEST NOT RUN: {CHROMIUM} is missing; install Debian's chromium "
+                "(`apt-get install -y chromium`, as .ci/run does) to run the perceptual-study browser test",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright (Python) is in the test extra: pip install playwright")
 
 KEYS = ["r", "c", "ArrowLeft", "ArrowRight", "1", "2"]
 IMAGES_LOADED = "Array.from(document.querySelectorAll('#photos img')).every(i => i.complete && i.naturalWidth > 0)"
@@ -124,7 +126,8 @@ def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
     expected = {(a["trial"], a["answer"]) for a in sent[:20]}
     assert len(sent) == 20 and len(expected) == 20  # the phone participant's page is not listened to
     key_answer = {"r": 1, "c": 0, "ArrowLeft": 1, "ArrowRight": 0, "1": 1, "2": 0}
-    clicks_and_keys = [(1 if i % 4 == 0 else 0) if i % 2 == 0 else key_answer[KEYS[(i // 2) % len(KEYS)]] for i in range(20)]
+    clicks_and_keys = [(1 if i % 4 == 0 else 0) if i % 2 == 0 else key_answer[KEYS[(i // 2) % len(KEYS)]]
+                       for i in range(20)]
     assert [a["answer"] for a in sent[:20]] == clicks_and_keys
     conn = sqlite3.connect(root / DATABASE)
     rows = conn.execute("SELECT token, trial, answer, protocol, rt_ms FROM answers ORDER BY id").fetchall()
@@ -156,7 +159,8 @@ def test_pair_page_with_display_time_limit(browser, tmp_path):
             imgs = page.locator("#photos img")
             assert imgs.count() == 2
             left, right = imgs.nth(0).bounding_box(), imgs.nth(1).bounding_box()
-            assert abs(left["y"] - right["y"]) < 1 and left["x"] + left["width"] <= right["x"]  # side by side, as the buttons say
+            # side by side, as the buttons say
+            assert abs(left["y"] - right["y"]) < 1 and left["x"] + left["width"] <= right["x"]
             shoot(page, tmp_path, f"{name}-pair.png")
             page.wait_for_selector("#timeout", state="visible", timeout=5_000)  # the images are hidden after 0.6 s
             assert page.evaluate("getComputedStyle(document.querySelector('#photos img')).visibility") == "hidden"

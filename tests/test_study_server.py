@@ -96,7 +96,8 @@ def test_twenty_concurrent_participants_on_loopback(tmp_path):
     with served(root) as (base, proc):
         tokens = [httpx.post(base + "/api/start", json={}).json()["token"] for _ in range(20)]
         assert len(set(tokens)) == 20
-        threads = [threading.Thread(target=answer_all, args=(base, m.study_id, t, stop, log, lock, True)) for t in tokens]
+        threads = [threading.Thread(target=answer_all, args=(base, m.study_id, t, stop, log, lock, True))
+                   for t in tokens]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -112,5 +113,5 @@ def test_twenty_concurrent_participants_on_loopback(tmp_path):
     rows = db_rows(root)
     assert len(rows) == len({(t, tr) for t, tr, _ in rows}) == 20 * m.per_participant  # none lost, none doubled
     requests = len(log) + 20  # answers + one state call per participant
-    print(f"\nstudy load test: 20 participants, {requests} requests in {elapsed:.2f} s = {requests / elapsed:.0f} requests/s "
-          "(loopback, fsync per answer)")
+    print(f"\nstudy load test: 20 participants, {requests} requests in {elapsed:.2f} s = "
+          f"{requests / elapsed:.0f} requests/s (loopback, fsync per answer)")

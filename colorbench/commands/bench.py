@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "array), then write the tables")
     jobs.add_argument("--collect", action="store_true", help="write the tables of the grid last submitted for "
                       "this profile from the cells in --cache (runs nothing)")
-    jobs.add_argument("--slurm-partition", metavar="NAME", help="SLURM partition of every job (default: the cluster's default partition)")
+    jobs.add_argument("--slurm-partition", metavar="NAME",
+                      help="SLURM partition of every job (default: the cluster's default partition)")
     jobs.add_argument("--gpus-per-cell", metavar="N", help="GPUs per train cell, trained with DDP under torchrun "
                       "when above 1 (on a CPU device: gloo processes); default: the profile's per-method `gpus`, "
                       "else 1 on a GPU device")

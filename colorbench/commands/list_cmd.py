@@ -52,7 +52,8 @@ def format_methods(width: int) -> str:
     text = "\n".join(blocks) if blocks else "(no methods registered yet)"
     errors = registry.load_errors()
     if errors:
-        text += "\n\nmethod files that failed to load:\n" + "\n".join(f"  {where}: {err}" for where, err in errors.items())
+        failed = "\n".join(f"  {where}: {err}" for where, err in errors.items())
+        text += "\n\nmethod files that failed to load:\n" + failed
     return text
 
 

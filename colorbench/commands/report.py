@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution-sizes", nargs="+", metavar="WxH",
                         help="resolutions of the rebuilt resolution study, e.g. the C2F paper's Table 1 (default: "
                         "the notebook's, 750x500 1500x1000; the paper also has 3000x2000 6000x4000)")
-    parser.add_argument("--resolution-photos", type=int, metavar="N", help="held-out test photos per resolution (default: the notebook's)")
+    parser.add_argument("--resolution-photos", type=int, metavar="N",
+                        help="held-out test photos per resolution (default: the notebook's)")
     parser.add_argument("--notebooks", type=Path, help="folder holding the .ipynb sources (default: ./notebooks)")
     parser.add_argument("--in-place", action="store_true",
                         help="also write the executed notebooks back over notebooks/ (for committing their outputs)")

@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default=None, help="named variant declared by the method (default: default)")
     p.add_argument("--seed", type=int, default=None, help="seed of initialisation, batch order and noise (default 0)")
     p.add_argument("--steps", type=int, default=None, help="training steps in total (default 1000 unless --epochs)")
-    p.add_argument("--epochs", type=int, default=None, help="train for this many epochs instead of --steps (default: steps, not epochs)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="train for this many epochs instead of --steps (default: steps, not epochs)")
     p.add_argument("--batch-size", type=int, default=None, help="per process (default: the config's, else 16)")
     p.add_argument("--size", type=int, default=None,
                    help="square training crop in px; sets the method's image_size (default: the config's, else 64)")

@@ -76,8 +76,8 @@ def held_out_squares(min_side: int = 128) -> list[tuple[str, torch.Tensor]]:
     Each view's held-out rows (:data:`HELD_OUT_ROWS`, the val and test bands: no train item reaches them, at any
     size) give a centred row of non-overlapping squares as tall as those rows; a view whose rows are shorter than
     ``min_side`` px gives none, and of the two stereo views only the left is used (the right shows the same scene,
-    which a participant would see twice). The test bands alone are 60-282 px tall, too thin for squares of 128 px in most
-    photos; taking val with them leaves the split and the evaluation protocol as they are.
+    which a participant would see twice). The test bands alone are 60-282 px tall, too thin for squares of 128 px in
+    most photos; taking val with them leaves the split and the evaluation protocol as they are.
     """
     out, labels = [], set()
     for name, label, image in _photos():

@@ -91,7 +91,8 @@ def organiser_page(study_id: str, per_participant: int, protocol: str, progress:
             f"<div class='totals'><div><b>{len(participants)}</b> participants</div><div><b>{done}</b> finished</div>"
             f"<div><b>{progress['answers']}</b> answers</div></div>"
             f"<p class='count'>New participants get the <b>{html.escape(protocol)}</b> protocol, "
-            f"{per_participant} trials each. This page does not refresh itself; reload it.</p>{table}</main></body></html>")
+            f"{per_participant} trials each. This page does not refresh itself; reload it.</p>{table}"
+            "</main></body></html>")
 
 
 def create_app(study: Study, organiser_key: str) -> Starlette:

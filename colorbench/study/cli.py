@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--port", type=int, default=8765, help="TCP port the page is served on")
     s.add_argument("--protocol", choices=["single", "pair"], default="single",
                    help="single: real or colourised; pair: which of two is real (2AFC)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="S", help="hide each image after S seconds (default: no limit)")
+    s.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="hide each image after S seconds (default: no limit)")
     s.add_argument("--max-participants", type=int, default=None, metavar="N",
                    help="participants the protocol takes (default: one per photo and condition of the schedule)")
     s.set_defaults(_study=_serve)

@@ -30,7 +30,8 @@ MIN_NATIVE = 128
 
 
 def display_resize(rgb: torch.Tensor, size: int | str) -> torch.Tensor:
-    """``[3,H,W]`` in [0,1] -> ``[3,h,w]`` with ``max(h, w) == size`` (aspect kept, antialiased); ``"original"`` keeps it."""
+    """``[3,H,W]`` in [0,1] -> ``[3,h,w]`` with ``max(h, w) == size`` (aspect kept, antialiased); ``"original"``
+    keeps it."""
     if size == "original":
         return rgb
     h, w = rgb.shape[-2:]
@@ -113,11 +114,13 @@ def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequenc
 # ---------------------------------------------------------------------------------------- sources of methods
 def methods_from_checkpoints(paths: Sequence[str | Path], labels: Sequence[str] | None = None
                              ) -> tuple[dict[str, Method], dict[str, Any]]:
-    """Load each checkpoint (a run folder or a checkpoint folder) with ``colorbench.checkpoint.load_method``; labels are ``labels`` or the method names,
-    made unique with the checkpoint's file stem when two share a name. Returns (label -> method, label -> provenance)."""
+    """Load each checkpoint (a run folder or a checkpoint folder) with ``colorbench.checkpoint.load_method``; labels
+    are ``labels`` or the method names, made unique with the checkpoint's file stem when two share a name. Returns
+    (label -> method, label -> provenance)."""
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
-        raise UserError(f"checkpoint not found: {', '.join(missing)}; train with `colorbench train` or `make bench` first")
+        raise UserError(f"checkpoint not found: {', '.join(missing)}; train with `colorbench train` or `make bench` "
+                        "first")
     try:
         from colorbench.checkpoint import load_method
     except ImportError as exc:

@@ -87,11 +87,13 @@ def load_manifest(root: str | Path, check_files: bool = True) -> Manifest:
     root = Path(root)
     path = root / MANIFEST
     if not path.is_file():
-        raise UserError(f"{root} is not a study folder: {path} is missing; make one with `colorbench study create --out {root} ...`")
+        raise UserError(f"{root} is not a study folder: {path} is missing; make one with "
+                        f"`colorbench study create --out {root} ...`")
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); re-create the study with `colorbench study create`") from None
+        raise UserError(f"{path} is not valid JSON ({exc}); re-create the study with "
+                        "`colorbench study create`") from None
     if data.get("format") != FORMAT:
         raise UserError(f"{path}: unsupported manifest format {data.get('format')!r} (expected {FORMAT})")
     try:
@@ -100,23 +102,27 @@ def load_manifest(root: str | Path, check_files: bool = True) -> Manifest:
                      conditions=list(data["conditions"]), photos=list(data["photos"]),
                      sources=dict(data.get("sources", {})))
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: missing or malformed field {exc}; re-create the study with `colorbench study create`") from None
+        raise UserError(f"{path}: missing or malformed field {exc}; re-create the study with "
+                        "`colorbench study create`") from None
     _validate(m, path, check_files)
     return m
 
 
 def _validate(m: Manifest, path: Path, check_files: bool) -> None:
     if not m.conditions or m.conditions[0] != GROUND_TRUTH or len(set(m.conditions)) != len(m.conditions):
-        raise UserError(f"{path}: 'conditions' must start with {GROUND_TRUTH!r} and name each method once; got {m.conditions}")
+        raise UserError(f"{path}: 'conditions' must start with {GROUND_TRUTH!r} and name each method once; "
+                        f"got {m.conditions}")
     if not m.methods:
         raise UserError(f"{path}: the study has no colourised condition (only {GROUND_TRUTH!r})")
     if not 1 <= m.per_participant <= len(m.photos):
-        raise UserError(f"{path}: per_participant={m.per_participant} must lie in 1..{len(m.photos)} (the number of photos), "
+        raise UserError(f"{path}: per_participant={m.per_participant} must lie in 1..{len(m.photos)} "
+                        "(the number of photos), "
                         "since nobody sees one photo twice")
     seen: set[str] = set()
     for i, photo in enumerate(m.photos):
         if set(photo.get("items", {})) != set(m.conditions) or set(photo.get("pairs", {})) != set(m.methods):
-            raise UserError(f"{path}: photo {i} ({photo.get('name')!r}) must have one item per condition and one pair per method")
+            raise UserError(f"{path}: photo {i} ({photo.get('name')!r}) must have one item per condition and one "
+                            "pair per method")
         for iid in [*photo["items"].values(), *photo["pairs"].values()]:
             if not isinstance(iid, str) or not ID_RE.match(iid) or iid in seen:
                 raise UserError(f"{path}: photo {i} has a bad or repeated ID {iid!r} (16 lowercase hex digits, unique)")
@@ -125,5 +131,6 @@ def _validate(m: Manifest, path: Path, check_files: bool) -> None:
             for cond, iid in photo["items"].items():
                 img = m.root / IMAGES / f"{iid}.png"
                 if not img.is_file():
-                    raise UserError(f"{path} names image {img} (photo {photo.get('name')!r}, {cond}) but the file is missing; "
+                    raise UserError(f"{path} names image {img} (photo {photo.get('name')!r}, {cond}) but the file "
+                                    "is missing; "
                                     "restore it or re-create the study with `colorbench study create`")

@@ -26,7 +26,8 @@ def published_rows(path: Path | None = None) -> tuple[list[dict[str, str]], str 
     """The KTH Table 1 Turing-test and Tarrés Table 4 naturalness rows, and a note when the file is missing."""
     path = path or published_csv()
     if not path.is_file():
-        note = f"published rows unavailable: {path} not found (the bench ships it as colorbench/reference/published.csv)"
+        note = (f"published rows unavailable: {path} not found (the bench ships it as "
+                "colorbench/reference/published.csv)")
         warnings.warn(note, stacklevel=2)
         return [], note
     with path.open(newline="") as fh:
@@ -92,10 +93,11 @@ def write_markdown(path: Path, manifest: Manifest, rows: list[dict[str, Any]], p
     if truth:
         head += ["simulated P(real)", "simulated P(fooled)"]
     lines = [f"# Perceptual study {manifest.study_id}", "",
-             f"{len(manifest.photos)} photos at {manifest.size} px (long side), {len(manifest.methods)} methods + ground "
-             f"truth, {manifest.per_participant} trials per participant. Naturalness = share judged real (Tarrés "
-             "Table 4); identified as colourised = 1 − naturalness (KTH Table 1's \"Turing test\"); 2AFC fool rate = share "
-             "of pairs where the colourised image was picked as the real one (50% = indistinguishable). Measured here.",
+             f"{len(manifest.photos)} photos at {manifest.size} px (long side), {len(manifest.methods)} methods + "
+             f"ground truth, {manifest.per_participant} trials per participant. Naturalness = share judged real "
+             "(Tarrés Table 4); identified as colourised = 1 − naturalness (KTH Table 1's \"Turing test\"); 2AFC fool "
+             "rate = share of pairs where the colourised image was picked as the real one (50% = indistinguishable). "
+             "Measured here.",
              "", *[f"- {n}" for n in notes], "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -114,7 +116,8 @@ def write_markdown(path: Path, manifest: Manifest, rows: list[dict[str, Any]], p
     if published:
         lines += ["Reported by the source documents on their own data, models and participants; not comparable "
                   "number for number.", "",
-                  "| source | table | dataset | method | variant | metric | value | |", "|---|---|---|---|---|---|---|---|"]
+                  "| source | table | dataset | method | variant | metric | value | |",
+                  "|---|---|---|---|---|---|---|---|"]
         for p in published:
             lines.append(f"| {p['source']} | {p['table']} | {p['dataset']} | `{p['method']}` | {p['variant']} | "
                          f"{p['metric']} | {_pct(float(p['value']))} | *published* |")
@@ -148,7 +151,8 @@ def plot(path: Path, rows: list[dict[str, Any]], published: list[dict[str, str]]
         val = [0 if math.isnan(r[key]) else r[key] for r in sel]
         err = [[0 if math.isnan(r[key]) else r[key] - r[key + "_low"] for r in sel],
                [0 if math.isnan(r[key]) else r[key + "_high"] - r[key] for r in sel]]
-        ax.bar(x, val, yerr=err, capsize=4, color=["#999" if r["condition"] == GROUND_TRUTH else "#4a7a9c" for r in sel],
+        colours = ["#999" if r["condition"] == GROUND_TRUTH else "#4a7a9c" for r in sel]
+        ax.bar(x, val, yerr=err, capsize=4, color=colours,
                label="measured (95% Wilson CI)")
         if key == "naturalness":
             pub = {p["method"]: float(p["value"]) for p in published if p["metric"] == "naturalness"}
@@ -170,7 +174,8 @@ def plot(path: Path, rows: list[dict[str, Any]], published: list[dict[str, str]]
 
 
 def report(manifest: Manifest, out: Path | None = None, *, simulated: list[dict[str, Any]] | None = None,
-           truth: dict[str, float] | None = None, published_path: Path | None = None) -> tuple[list[dict[str, Any]], Path]:
+           truth: dict[str, float] | None = None,
+           published_path: Path | None = None) -> tuple[list[dict[str, Any]], Path]:
     """Summarise the study's stored answers (plus ``simulated`` rows), write ``study.{md,csv,png}`` into ``out``
     (default the study folder); return the rows and the markdown path."""
     from colorbench.study.store import Store

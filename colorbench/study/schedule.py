@@ -36,7 +36,8 @@ class Scheduler:
         if not conditions:
             raise ValueError("Scheduler: no conditions")
         if not 1 <= per_participant <= n_photos:
-            raise ValueError(f"Scheduler: per_participant={per_participant} must lie in 1..{n_photos} (the number of photos)")
+            raise ValueError(f"Scheduler: per_participant={per_participant} must lie in 1..{n_photos} "
+                             "(the number of photos)")
         self.n_photos, self.conditions, self.n = n_photos, list(conditions), per_participant
         self.seed, self.protocol = seed, protocol
         self._photo_uses = [0] * n_photos

@@ -145,7 +145,8 @@ class Study:
             raise AnswerError(400, "malformed trial id")
         if type(answer) is not int or answer not in (0, 1):  # not True, not 1.0
             raise AnswerError(400, "answer must be 0 or 1")
-        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt) or not 0 <= rt <= MAX_RT_MS:
+        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt) \
+                or not 0 <= rt <= MAX_RT_MS:
             raise AnswerError(400, "rt_ms must be a number of milliseconds between 0 and 86400000")
         protocol, trials = self.schedule(payload["token"])
         behind = self.resolve(payload["token"], trial)

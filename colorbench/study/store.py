@@ -54,7 +54,8 @@ class Store:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('study_id', ?)", (study_id,))
             elif row[0] != study_id:
-                raise UserError(f"{self.path} holds answers of study {row[0]}, not of this manifest's study {study_id}; "
+                raise UserError(f"{self.path} holds answers of study {row[0]}, not of this manifest's study "
+                                f"{study_id}; "
                                 "move the database away or serve the folder it belongs to")
 
     def alias_key(self) -> bytes:
@@ -116,7 +117,8 @@ class Store:
     def answers(self) -> list[dict[str, Any]]:
         """Every stored answer as a dict (columns of ``answers``), in insertion order."""
         with self._lock:
-            cur = self._db.execute("SELECT study_id, token, trial, protocol, answer, rt_ms, ts, shown FROM answers ORDER BY id")
+            cur = self._db.execute("SELECT study_id, token, trial, protocol, answer, rt_ms, ts, shown FROM answers "
+                                   "ORDER BY id")
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row)) for row in cur]
 

@@ -7,11 +7,11 @@ per method on a CPU at 6000x4000. Each method runs in its own process, so each p
     OMP_NUM_THREADS=2 .venv/bin/python tests/perf/colorize_memory.py --size 600x400 --methods pix2pix gray
 
 The photo is a synthetic PNG (smooth gradients and edges) written once to a temporary folder. The methods are
-built untrained (``create_method(name)``, default variant, 8 classes where it needs labels, random weights where a pretrained backbone file is
-absent): the cost of a forward pass does not depend on the weights' values. The path timed is the command's own:
-read and decode the file, colourise (full resolution, tiled, unless ``--working-size``), encode and write the PNG.
-Seconds are wall-clock; CPU seconds (the child's user + system time) say more on a shared machine. Peak RSS is
-the child's ``VmHWM`` (its whole high-water mark, torch included;
+built untrained (``create_method(name)``, default variant, 8 classes where it needs labels, random weights where a
+pretrained backbone file is absent): the cost of a forward pass does not depend on the weights' values. The path
+timed is the command's own: read and decode the file, colourise (full resolution, tiled, unless ``--working-size``),
+encode and write the PNG. Seconds are wall-clock; CPU seconds (the child's user + system time) say more on a shared
+machine. Peak RSS is the child's ``VmHWM`` (its whole high-water mark, torch included;
 ``import`` gives the mark after importing colorbench and building the method, before the photo is read).
 """
 from __future__ import annotations
@@ -28,7 +28,8 @@ from pathlib import Path
 
 
 def make_photo(path: Path, width: int, height: int) -> None:
-    """A ``width``×``height`` RGB PNG: colour gradients with a few hard edges (compresses well, decodes like a photo)."""
+    """A ``width``×``height`` RGB PNG: colour gradients with a few hard edges (compresses well, decodes like a
+    photo)."""
     import numpy as np
     from PIL import Image
 
@@ -121,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {name} | failed: {row['error']} |", flush=True)
             else:
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
-                print(f"| {name} | {row['seconds']} | {row['cpu_seconds']} | {row['peak_rss_mb']} | {row['rss_after_import_mb']} | "
-                      f"{row['tiles']} | {row['settings']} |", flush=True)
+                print(f"| {name} | {row['seconds']} | {row['cpu_seconds']} | {row['peak_rss_mb']} | "
+                      f"{row['rss_after_import_mb']} | {row['tiles']} | {row['settings']} |", flush=True)
             rows.append(row)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")

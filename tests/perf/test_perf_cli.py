@@ -45,7 +45,8 @@ def test_help_vs_import_torch(benchmark, argv):
     _seconds(help_cmd)  # warm-up: the file cache
     benchmark.pedantic(_seconds, setup=setup, rounds=ROUNDS, iterations=1)
     stats = benchmark.stats.stats
-    benchmark.extra_info.update(import_torch_min_s=min(torch_times), import_torch_median_s=statistics.median(torch_times),
+    benchmark.extra_info.update(import_torch_min_s=min(torch_times),
+                                import_torch_median_s=statistics.median(torch_times),
                                 help_min_s=stats.min, help_median_s=stats.median, goal_s=0.5,
                                 command=" ".join(["colorbench", *argv, "--help"]))
     print(f"\n`colorbench {' '.join([*argv, '--help'])}`: median {stats.median:.2f} s (min {stats.min:.2f}); "
