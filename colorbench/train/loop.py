@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from colorbench import checkpoint as ckpt
 from colorbench.errors import UserError
 from colorbench.method import Method
-from colorbench.train import distributed
+from colorbench.train import distributed, speed
 from colorbench.train.batches import BatchPlan, iterate, seed_for, to_device
 from colorbench.train.finite import FiniteWatch, weights_finite
 from colorbench.train.logs import CsvLog, postfix, progress_bar
@@ -156,6 +156,8 @@ def train(
     log_every: int = 1,
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    compile: bool = False,
+    cuda_graphs: bool = False,
 ) -> TrainResult:
     """Train ``method`` on ``dataset`` for ``steps`` (or ``epochs``) and return a :class:`TrainResult`.
 
@@ -168,6 +170,8 @@ def train(
     end), and running the same call again resumes from the newest checkpoint, giving the same weights as an
     uninterrupted run (on CPU). Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
     ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains with DDP.
+    ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`); ``cuda_graphs``: a whole-step CUDA
+    graph, refused with a :class:`UserError` saying why when the device or the method cannot have one.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
     :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
@@ -185,8 +189,8 @@ def train(
 
 def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
            channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints,
-           nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch, info,
-           dev) -> TrainResult:
+           nonfinite_patience, num_workers, data_options, log_every, progress, on_step, compile, cuda_graphs, watch,
+           info, dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
@@ -221,6 +225,10 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     if channels_last:
         method.to(memory_format=torch.channels_last)
     autocast = _autocast(dev, precision)
+    if cuda_graphs and (why := speed.graph_refusal(method, dev)):
+        raise UserError(why)
+    if compile:
+        speed.compile_networks(method)
 
     run = {"method": method.name, "variant": variant, "config": ckpt.config_dict(method.config),
            "dataset": dataset_name, "size": size, "seed": seed, "batch_size": batch_size, "world_size": info.world}
