@@ -39,7 +39,7 @@ class Sizes:
     @classmethod
     def quick(cls) -> "Sizes":
         return cls(conf_steps=2, trainer_size=32, trainer_batch=4, trainer_warmup=1, trainer_steps=2, graph_steps=2,
-                   metric_size=32, metric_pairs=(4, 8), metric_repeats=2, runtime_sizes=((32, 32), (48, 32)),
+                   metric_size=32, metric_pairs=(4, 8), metric_repeats=2, runtime_sizes=((48, 32),),
                    runtime_small_config=True, runtime_repeats=1)
 
 
@@ -133,10 +133,10 @@ def conformance(ctx: Context) -> tuple[list[dict], list[str]]:
             row = {"method": name, "variant": variant, "check": "build", "precision": "", "status": "ok"}
             try:
                 try:
-                    config = build_config(cls, cls.test_overrides, variant)
+                    create_method(name, build_config(cls, cls.test_overrides, variant), variant=variant,
+                                  num_classes=10)
                 except ValueError:  # the tiny overrides clash with the variant: build it at the paper's size
-                    config = build_config(cls, {}, variant)
-                create_method(name, config, variant=variant, num_classes=10)
+                    create_method(name, build_config(cls, {}, variant), variant=variant, num_classes=10)
             except Exception as exc:  # noqa: BLE001 - reported in the row
                 row["status"] = missing_module(exc) or f"FAILED: {type(exc).__name__}: {exc}"
             rows.append(row)
@@ -328,12 +328,13 @@ def metrics(ctx: Context) -> tuple[list[dict], list[str]]:
                 lambda: (structural_similarity_index_measure(pred_rgb, batch["rgb"], data_range=1.0),
                          peak_signal_noise_ratio(pred_rgb, batch["rgb"], data_range=1.0)),
                 ctx.device, s.metric_repeats)
-            row["speedup_vs_torchmetrics"] = row["torchmetrics_ssim_psnr_ms"] / row["ssim_psnr_ms"]
+            row["metric_set_speedup"] = row["torchmetrics_ssim_psnr_ms"] / row["metric_set_ms"]
+            row["ssim_psnr_speedup"] = row["torchmetrics_ssim_psnr_ms"] / row["ssim_psnr_ms"]
         rows.append(row)
         text = f"{n} pairs of {s.metric_size}²: metric set {row['metric_set_ms']:.2f} ms, SSIM + PSNR " \
                f"{row['ssim_psnr_ms']:.2f} ms"
         if "torchmetrics_ssim_psnr_ms" in row:
             text += f", torchmetrics SSIM + PSNR {row['torchmetrics_ssim_psnr_ms']:.2f} ms " \
-                    f"({row['speedup_vs_torchmetrics']:.1f}× faster)"
+                    f"(metric set {row['metric_set_speedup']:.2f}×, SSIM + PSNR {row['ssim_psnr_speedup']:.2f}× as fast)"
         notes.append(text)
     return rows, notes
