@@ -94,12 +94,14 @@ def iterate(dataset: Dataset, plan: BatchPlan, start: int, end: int, *, num_work
 
 
 def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
-    """Move a batch's tensors to ``device`` (non-blocking); images ``[B,C,H,W]`` optionally to channels_last."""
+    """Move a batch's tensors to ``device`` (non-blocking); a uint8 ``rgb_u8`` batch becomes L, ab and rgb there
+    (:func:`colorbench.data.transforms.lab_batch`); images ``[B,C,H,W]`` optionally to channels_last."""
+    from colorbench.data.transforms import lab_batch
+
+    moved = {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     out = {}
-    for key, value in batch.items():
-        if isinstance(value, torch.Tensor):
-            value = value.to(device, non_blocking=True)
-            if channels_last and value.ndim == 4 and value.is_floating_point():
-                value = value.contiguous(memory_format=torch.channels_last)
+    for key, value in lab_batch(moved).items():
+        if channels_last and isinstance(value, torch.Tensor) and value.ndim == 4 and value.is_floating_point():
+            value = value.contiguous(memory_format=torch.channels_last)
         out[key] = value
     return out

@@ -216,6 +216,8 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                             f"{dict(overrides or {})}: {str(exc).splitlines()[0]}") from None
     elif overrides:
         raise UserError("config overrides apply only when the method is given by name; build the Method with them")
+    if dev.type == "cuda" and getattr(dataset, "uint8_batches", None) is False:
+        dataset.uint8_batches = True  # uint8 RGB crosses the bus, Lab is made on the GPU (to_device)
     plan = BatchPlan(len(dataset), batch_size, seed, rank=info.rank, world=info.world)
     method.steps_per_epoch = plan.steps_per_epoch  # schedules given in epochs (Method.epoch_steps)
     total = steps if steps is not None else epochs * plan.steps_per_epoch
