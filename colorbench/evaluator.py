@@ -244,7 +244,7 @@ def _to_host(values: torch.Tensor, moments: torch.Tensor, counts: torch.Tensor,
     """One batch's per-image metrics ``[n,7]``, pixel statistics ``[5]`` and histogram counts ``[2,2,220]`` on the
     CPU (float64, float64, int64). On CUDA they travel packed in one float64 tensor: one copy per batch, not one per
     image or per figure (counts are exact in float64 below 2**53 pixels). ``pack``: force either way (tests)."""
-    if not (values.device.type == "cuda" if pack is None else pack):  # the CPU (a no-op) and MPS (no float64 there: convert after the copy)
+    if not (values.device.type == "cuda" if pack is None else pack):  # CPU: a no-op; MPS: float64 after the copy
         return values.cpu().double(), moments.cpu().double(), counts.cpu()
     n = values.shape[0]
     packed = torch.cat((values.double().flatten(), moments.double(), counts.double().flatten())).cpu()

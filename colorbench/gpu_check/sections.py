@@ -289,52 +289,59 @@ def _median_ms(fn: Callable[[], Any], device: torch.device, repeats: int) -> flo
     return statistics.median(times)
 
 
-def metrics(ctx: Context) -> tuple[list[dict], list[str]]:
-    """ms per batch: the evaluator's whole metric set (update + compute), its SSIM + PSNR alone, torchmetrics'."""
+def _metric_row(ctx: Context, n: int, torchmetrics: Any) -> dict[str, Any]:
+    """ms per call on ``n`` random pairs (``torchmetrics``: its ``functional.image`` module, or None)."""
     from colorbench.color import network_to_rgb
     from colorbench.evaluator import Evaluator
     from colorbench.metrics import psnr, ssim
 
+    size, repeats = ctx.sizes.metric_size, ctx.sizes.metric_repeats
+    g = torch.Generator(device="cpu").manual_seed(n)
+    L = (torch.rand(n, 1, size, size, generator=g) * 2 - 1).to(ctx.device)
+    ab = ((torch.rand(n, 2, size, size, generator=g) - 0.5) * 0.6).to(ctx.device)
+    pred = (ab + 0.05 * torch.randn(ab.shape, generator=g).to(ctx.device)).clamp(-1, 1)
+    batch = {"L": L, "ab": ab, "rgb": network_to_rgb(L, ab), "index": torch.arange(n)}
+    pred_rgb, true_rgb = network_to_rgb(L, pred), batch["rgb"]
+
+    def full() -> None:
+        ev = Evaluator(keep_records=False)
+        ev.update(pred, batch)
+        ev.compute()
+
+    row: dict[str, Any] = {"pairs": n, "size": size, "status": "ok",
+                           "metric_set_ms": _median_ms(full, ctx.device, repeats),
+                           "ssim_psnr_ms": _median_ms(lambda: (ssim(pred_rgb, true_rgb), psnr(pred_rgb, true_rgb)),
+                                                      ctx.device, repeats)}
+    if torchmetrics is not None:
+        row["torchmetrics_ssim_psnr_ms"] = _median_ms(
+            lambda: (torchmetrics.structural_similarity_index_measure(pred_rgb, true_rgb, data_range=1.0),
+                     torchmetrics.peak_signal_noise_ratio(pred_rgb, true_rgb, data_range=1.0)),
+            ctx.device, repeats)
+        row["metric_set_speedup"] = row["torchmetrics_ssim_psnr_ms"] / row["metric_set_ms"]
+        row["ssim_psnr_speedup"] = row["torchmetrics_ssim_psnr_ms"] / row["ssim_psnr_ms"]
+    return row
+
+
+def metrics(ctx: Context) -> tuple[list[dict], list[str]]:
+    """ms per batch: the evaluator's whole metric set (update + compute), its SSIM + PSNR alone, torchmetrics'."""
+
     s = ctx.sizes
     rows, notes = [], []
     try:
-        from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+        from torchmetrics.functional import image as torchmetrics
     except ImportError:
-        peak_signal_noise_ratio = structural_similarity_index_measure = None
+        torchmetrics = None
         notes.append("torchmetrics: not installed (no comparison)")
     for n in s.metric_pairs:
         if ctx.left() <= 0:
             rows.append({"pairs": n, "status": BUDGET})
             continue
-        g = torch.Generator(device="cpu").manual_seed(n)
-        L = (torch.rand(n, 1, s.metric_size, s.metric_size, generator=g) * 2 - 1).to(ctx.device)
-        ab = ((torch.rand(n, 2, s.metric_size, s.metric_size, generator=g) - 0.5) * 0.6).to(ctx.device)
-        pred = (ab + 0.05 * torch.randn(ab.shape, generator=g).to(ctx.device)).clamp(-1, 1)
-        batch = {"L": L, "ab": ab, "rgb": network_to_rgb(L, ab), "index": torch.arange(n)}
-        pred_rgb = network_to_rgb(L, pred)
-
-        def full() -> None:
-            ev = Evaluator(keep_records=False)
-            ev.update(pred, batch)
-            ev.compute()
-
-        row: dict[str, Any] = {"pairs": n, "size": s.metric_size, "status": "ok",
-                               "metric_set_ms": _median_ms(full, ctx.device, s.metric_repeats),
-                               "ssim_psnr_ms": _median_ms(lambda: (ssim(pred_rgb, batch["rgb"]),
-                                                                   psnr(pred_rgb, batch["rgb"])),
-                                                          ctx.device, s.metric_repeats)}
-        if structural_similarity_index_measure is not None:
-            row["torchmetrics_ssim_psnr_ms"] = _median_ms(
-                lambda: (structural_similarity_index_measure(pred_rgb, batch["rgb"], data_range=1.0),
-                         peak_signal_noise_ratio(pred_rgb, batch["rgb"], data_range=1.0)),
-                ctx.device, s.metric_repeats)
-            row["metric_set_speedup"] = row["torchmetrics_ssim_psnr_ms"] / row["metric_set_ms"]
-            row["ssim_psnr_speedup"] = row["torchmetrics_ssim_psnr_ms"] / row["ssim_psnr_ms"]
+        row = _metric_row(ctx, n, torchmetrics)
         rows.append(row)
         text = f"{n} pairs of {s.metric_size}²: metric set {row['metric_set_ms']:.2f} ms, SSIM + PSNR " \
                f"{row['ssim_psnr_ms']:.2f} ms"
         if "torchmetrics_ssim_psnr_ms" in row:
-            text += f", torchmetrics SSIM + PSNR {row['torchmetrics_ssim_psnr_ms']:.2f} ms " \
-                    f"(metric set {row['metric_set_speedup']:.2f}×, SSIM + PSNR {row['ssim_psnr_speedup']:.2f}× as fast)"
+            text += f", torchmetrics SSIM + PSNR {row['torchmetrics_ssim_psnr_ms']:.2f} ms (metric set " \
+                    f"{row['metric_set_speedup']:.2f}×, SSIM + PSNR {row['ssim_psnr_speedup']:.2f}× as fast)"
         notes.append(text)
     return rows, notes
