@@ -145,16 +145,16 @@ class Evaluator:
         step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
 
         def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any, torch.Tensor]:
-            """Metrics ``[b,7]`` float64 on the CPU, histogram counts of truth and prediction, (pred_rgb, true_rgb)
-            when the perceptual metrics need them, and the prediction's pixel statistics ``[5]`` float64 (out-of-gamut
-            pixels, Σa, Σa², Σb, Σb² in Lab units)."""
+            """Metrics ``[b,7]``, histogram counts of truth and prediction, (pred_rgb, true_rgb) when the perceptual
+            metrics need them, and the prediction's pixel statistics ``[5]`` (out-of-gamut pixels, Σa, Σa², Σb, Σb² in
+            Lab units), all on the prediction's device (float64 but on MPS, which has none): no host round-trip."""
             sl = slice(i, i + step)
             pred_rgb = network_to_rgb(L[sl], pred_ab[sl], clip=False)
             outside = ((pred_rgb < -GAMUT_TOLERANCE) | (pred_rgb > 1 + GAMUT_TOLERANCE)).any(dim=1).sum()
             pred_rgb = pred_rgb.clamp_(0.0, 1.0)
             ab_lab = pred_ab[sl].to(torch.float64 if device.type != "mps" else torch.float32) * AB_SCALE
             moments = torch.stack((outside.to(ab_lab.dtype), ab_lab[:, 0].sum(), ab_lab[:, 0].square().sum(),
-                                   ab_lab[:, 1].sum(), ab_lab[:, 1].square().sum())).cpu().double()
+                                   ab_lab[:, 1].sum(), ab_lab[:, 1].square().sum()))
             if true_rgb_all is not None:
                 true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
             else:
@@ -163,7 +163,8 @@ class Evaluator:
             values = torch.stack((
                 psnr(pred_rgb, true_rgb), ssim(pred_rgb, true_rgb), cf_pred, cf_true, (cf_true - cf_pred).abs(),
                 mae_ab(pred_ab[sl], true_ab[sl]), delta_e76(pred_ab[sl], true_ab[sl]),
-            ), dim=1).cpu().double()  # on the CPU first: MPS has no float64
+            ), dim=1)
+            values = values.double() if device.type != "mps" else values
             rgbs = (pred_rgb, true_rgb) if self._perceptual else None
             return values, ab_counts(true_ab[sl]), ab_counts(pred_ab[sl]), rgbs, moments
 
@@ -179,12 +180,13 @@ class Evaluator:
                         self._update_perceptual(name, metric, *pieces[-1][3])
         except ValueError as exc:
             raise ValueError(f"{self._where()}: {exc}") from exc
-        self.hist_true.add_counts(sum(p[1] for p in pieces), n)
-        self.hist_pred.add_counts(sum(p[2] for p in pieces), n)
-        self._moments += sum(p[4] for p in pieces)
+        values, moments, counts = _to_host(torch.cat([p[0] for p in pieces]), sum(p[4] for p in pieces),
+                                           torch.stack((sum(p[1] for p in pieces), sum(p[2] for p in pieces))))
+        self.hist_true.add_counts(counts[0], n)
+        self.hist_pred.add_counts(counts[1], n)
+        self._moments += moments
         self._pixels += n * h * w
-        rows = [p[0] for p in pieces]
-        values = torch.cat(rows).cpu().tolist()
+        values = values.tolist()
         names = ("psnr", "ssim", "colorfulness", "colorfulness_true", "delta_colorfulness", "mae_ab", "delta_e76")
         for idx, vals in zip(index, values):
             record = dict(zip(names, vals))
@@ -239,6 +241,19 @@ class Evaluator:
         outside, sa, saa, sb, sbb = self._moments.tolist()
         std = [math.sqrt(max(ss / n - (s1 / n) ** 2, 0.0)) for s1, ss in ((sa, saa), (sb, sbb))]
         return {"ab_std": (std[0] + std[1]) / 2, "gamut_clipped": outside / n}
+
+
+def _to_host(values: torch.Tensor, moments: torch.Tensor, counts: torch.Tensor,
+             pack: bool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch's per-image metrics ``[n,7]``, pixel statistics ``[5]`` and histogram counts ``[2,2,220]`` on the
+    CPU (float64, float64, int64). On CUDA they travel packed in one float64 tensor: one copy per batch, not one per
+    image or per figure (counts are exact in float64 below 2**53 pixels). ``pack``: force either way (tests)."""
+    if not (values.device.type == "cuda" if pack is None else pack):  # CPU: a no-op; MPS: float64 after the copy
+        return values.cpu().double(), moments.cpu().double(), counts.cpu()
+    n = values.shape[0]
+    packed = torch.cat((values.double().flatten(), moments.double(), counts.double().flatten())).cpu()
+    return (packed[: n * 7].view(n, 7), packed[n * 7: n * 7 + 5],
+            packed[n * 7 + 5:].view(counts.shape).round().to(torch.int64))
 
 
 def _valid_parts(pred_ab: torch.Tensor, batch: Mapping[str, Any], first: int):
@@ -301,7 +316,7 @@ def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.d
     """
     from torch.utils.data import DataLoader, Subset
 
-    from colorbench.train.batches import to_device
+    from colorbench.data.transforms import to_device
 
     dev = torch.device(device) if device is not None else method.device
     count = len(dataset) if max_images is None else min(len(dataset), int(max_images))

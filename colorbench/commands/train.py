@@ -74,6 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true",
                    help="no progress display (logs still go to the run folder); when stderr is not a terminal the "
                         "progress is plain log lines, not a bar (default: shown)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the networks (opt-in; on the CPU it needs a C++ compiler)")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="whole-step CUDA graph (opt-in; refused, with the reason, on the CPU or for a step that "
+                        "cannot be captured)")
     p.epilog = f"{RETENTION}\n\n{p.epilog}" if p.epilog else RETENTION  # the examples stay last
 
 
@@ -148,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=pick(args.num_workers, "num_workers", 0),
         nonfinite_patience=pick(args.nonfinite_patience, "nonfinite_patience", 1),
         data_options={"data_dir": args.data_dir} if args.data_dir else None, progress=not args.no_progress,
+        compile=args.compile, cuda_graphs=args.cuda_graphs,
     )
     if result.world_size > 1 and not _is_main():
         return 0

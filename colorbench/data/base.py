@@ -35,6 +35,10 @@ class ColorDataset(Dataset):
 
     name: str = "?"
     num_classes: int | None = None
+    uint8_batches: bool = False
+    """True: items hold ``rgb_u8`` (``[3,H,W]`` uint8) instead of L, ab and rgb, and the consumer converts whole
+    batches (``colorbench.data.transforms.lab_batch``; ``colorbench.train.batches.to_device`` does, on the training
+    device). The trainer sets it on CUDA for datasets that support it (padded folder crops stay float)."""
 
     def __init__(self, split: str = "train", *, size: int = 64, seed: int = 0) -> None:
         self.split = check_split(split)
@@ -70,7 +74,7 @@ class InMemoryDataset(ColorDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {self!r}")
         image, label, flip = self.crop(index)
-        return to_item(image, index, label, flip=flip)
+        return to_item(image, index, label, flip=flip, uint8=self.uint8_batches)
 
     def get_batch(self, indices: Sequence[int]) -> dict:
         """The collated batch of ``indices``: ``L [B,1,H,W]``, ``ab [B,2,H,W]``, ``rgb [B,3,H,W]``, ``index [B]``,
@@ -80,4 +84,5 @@ class InMemoryDataset(ColorDataset):
             if not 0 <= i < len(self):
                 raise IndexError(f"index {i} out of range for {self!r}")
         crops = [self.crop(i) for i in indices]
-        return to_batch([c[0] for c in crops], indices, [c[1] for c in crops], [c[2] for c in crops])
+        return to_batch([c[0] for c in crops], indices, [c[1] for c in crops], [c[2] for c in crops],
+                        uint8=self.uint8_batches)

@@ -203,4 +203,4 @@ class FolderDataset(ColorDataset):
             flip = self.flip and bool(rng.integers(0, 2))
         else:
             y, x = centre_crop_box(h, w, self.size)
-        return to_item(image[y:y + self.size, x:x + self.size], index, label, flip=flip)
+        return to_item(image[y:y + self.size, x:x + self.size], index, label, flip=flip, uint8=self.uint8_batches)

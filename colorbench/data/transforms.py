@@ -6,6 +6,8 @@ second run all see the same crops and flips.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -75,34 +77,66 @@ def pad_item(item: dict, size: int) -> dict:
     return out
 
 
-def to_item(rgb_u8: np.ndarray, index: int, label: int | None = None, flip: bool = False) -> dict:
+def to_item(rgb_u8: np.ndarray, index: int, label: int | None = None, flip: bool = False,
+            uint8: bool = False) -> dict:
     """``[H,W,3]`` uint8 sRGB -> a dataset item.
 
     Returns ``{"L": [1,H,W] float32 L/50-1, "ab": [2,H,W] float32 ab/110, "rgb": [3,H,W] float32 in [0,1],
-    "index": int, "label": int (only when ``label`` is not None)}``.
+    "index": int, "label": int (only when ``label`` is not None)}``; with ``uint8`` instead ``"rgb_u8"``:
+    ``[3,H,W]`` uint8 sRGB (flip applied) and no L, ab or rgb: :func:`lab_batch` makes them, on the training device.
     """
-    rgb = torch.from_numpy(np.array(rgb_u8, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
+    rgb = torch.from_numpy(np.array(rgb_u8, dtype=np.uint8)).permute(2, 0, 1)
     if flip:
         rgb = rgb.flip(-1)
     rgb = rgb.contiguous()
-    L, ab = rgb_to_network(rgb[None])
-    item = {"L": L[0], "ab": ab[0], "rgb": rgb, "index": int(index)}
+    if uint8:
+        item = {"rgb_u8": rgb, "index": int(index)}
+    else:
+        rgb = rgb.float().div_(255.0)
+        L, ab = rgb_to_network(rgb[None])
+        item = {"L": L[0], "ab": ab[0], "rgb": rgb, "index": int(index)}
     if label is not None:
         item["label"] = int(label)
     return item
 
 
-def to_batch(images: list[np.ndarray], indices: list[int], labels: list[int | None], flips: list[bool]) -> dict:
+def lab_batch(batch: dict) -> dict:
+    """A batch with ``"rgb_u8"`` ``[B,3,H,W]`` uint8 -> the same batch with ``L`` ``[B,1,H,W]`` L/50-1, ``ab``
+    ``[B,2,H,W]`` ab/110 and ``rgb`` ``[B,3,H,W]`` in [0,1] float32, computed where the uint8 tensor lies (the
+    training device: a quarter of the bytes cross the bus, the conversion runs on the GPU). Other batches pass."""
+    if "rgb_u8" not in batch:
+        return batch
+    out = {k: v for k, v in batch.items() if k != "rgb_u8"}
+    rgb = batch["rgb_u8"].float().div_(255.0)
+    out["L"], out["ab"] = rgb_to_network(rgb)
+    out["rgb"] = rgb
+    return out
+
+
+def to_batch(images: list[np.ndarray], indices: list[int], labels: list[int | None], flips: list[bool],
+             uint8: bool = False) -> dict:
     """Several ``[H,W,3]`` uint8 crops of one size -> the collated batch that torch's default collate would make of
     :func:`to_item`'s items (``L``, ``ab``, ``rgb`` stacked to ``[B,C,H,W]``, ``index`` and ``label`` as int64
-    ``[B]``), with one Lab conversion for the whole batch."""
-    rgb = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    ``[B]``), with one Lab conversion for the whole batch; with ``uint8``, ``rgb_u8`` ``[B,3,H,W]`` uint8 instead
+    of L, ab and rgb (see :func:`lab_batch`)."""
+    rgb = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
     flip = torch.tensor(flips, dtype=torch.bool)
     if flip.any():
         rgb[flip] = rgb[flip].flip(-1)
     rgb = rgb.contiguous()
-    L, ab = rgb_to_network(rgb)
-    batch = {"L": L, "ab": ab, "rgb": rgb, "index": torch.tensor(indices, dtype=torch.int64)}
+    batch = {"rgb_u8": rgb, "index": torch.tensor(indices, dtype=torch.int64)}
     if labels and labels[0] is not None:
         batch["label"] = torch.tensor(labels, dtype=torch.int64)
-    return batch
+    return batch if uint8 else lab_batch(batch)
+
+
+def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    """Move a batch's tensors to ``device`` (non-blocking); a uint8 ``rgb_u8`` batch becomes L, ab and rgb there
+    (:func:`lab_batch`); images ``[B,C,H,W]`` optionally to channels_last."""
+    moved = {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    out = {}
+    for key, value in lab_batch(moved).items():
+        if channels_last and isinstance(value, torch.Tensor) and value.ndim == 4 and value.is_floating_point():
+            value = value.contiguous(memory_format=torch.channels_last)
+        out[key] = value
+    return out

@@ -91,15 +91,3 @@ def iterate(dataset: Dataset, plan: BatchPlan, start: int, end: int, *, num_work
                             persistent_workers=False)
         for i, batch in enumerate(loader):
             yield first + i, epoch, batch
-
-
-def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
-    """Move a batch's tensors to ``device`` (non-blocking); images ``[B,C,H,W]`` optionally to channels_last."""
-    out = {}
-    for key, value in batch.items():
-        if isinstance(value, torch.Tensor):
-            value = value.to(device, non_blocking=True)
-            if channels_last and value.ndim == 4 and value.is_floating_point():
-                value = value.contiguous(memory_format=torch.channels_last)
-        out[key] = value
-    return out

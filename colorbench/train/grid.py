@@ -22,7 +22,7 @@ def val_grid(method: Method, dataset: Dataset, device: torch.device, autocast: C
 
     Touches nothing that training reads: runs under ``no_grad`` in eval mode (the mode it found is restored) and
     inside :func:`torch.random.fork_rng`, so the torch RNG (CPU and CUDA) is as it was before the call."""
-    from colorbench.train.batches import to_device
+    from colorbench.data.transforms import to_device
 
     items = [dataset[i] for i in range(min(n, len(dataset)))]
     batch = to_device({k: torch.stack([item[k] for item in items]) for k in ("L", "ab")}, device, channels_last)

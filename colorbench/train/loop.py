@@ -19,8 +19,9 @@ from torch.utils.data import Dataset
 from colorbench import checkpoint as ckpt
 from colorbench.errors import UserError
 from colorbench.method import Method
-from colorbench.train import distributed
-from colorbench.train.batches import BatchPlan, iterate, seed_for, to_device
+from colorbench.train import distributed, speed
+from colorbench.data.transforms import to_device
+from colorbench.train.batches import BatchPlan, iterate, seed_for
 from colorbench.train.finite import FiniteWatch, weights_finite
 from colorbench.train.best import Best
 from colorbench.train.grid import val_grid
@@ -167,6 +168,8 @@ def train(
     log_every: int = 1,
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    compile: bool = False,
+    cuda_graphs: bool = False,
 ) -> TrainResult:
     """Train ``method`` on ``dataset`` for ``steps`` (or ``epochs``) and return a :class:`TrainResult`.
 
@@ -185,6 +188,8 @@ def train(
     logger. Logging, validation and grids never touch the training RNG: the weights do not depend on them.
     Step ``s`` always sees the same batch and reseeds torch from ``(seed, s, rank)``.
     ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains with DDP.
+    ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`); ``cuda_graphs``: a whole-step CUDA
+    graph, refused with a :class:`UserError` saying why when the device or the method cannot have one.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
     :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
@@ -202,7 +207,8 @@ def train(
 
 def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
            channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints, keep_best,
-           logger, grid_every, nonfinite_patience, num_workers, data_options, log_every, progress, on_step, watch,
+           logger, grid_every, nonfinite_patience, num_workers, data_options, log_every, progress, on_step, compile,
+           cuda_graphs, watch,
            info, dev) -> TrainResult:
     # ---------------------------------------------------------------------------------------- data, method
     best = Best(keep_best, Path(out_dir) if out_dir is not None else None) if keep_best else None
@@ -239,6 +245,8 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                             f"{dict(overrides or {})}: {str(exc).splitlines()[0]}") from None
     elif overrides:
         raise UserError("config overrides apply only when the method is given by name; build the Method with them")
+    if dev.type == "cuda" and getattr(dataset, "uint8_batches", None) is False:
+        dataset.uint8_batches = True  # uint8 RGB crosses the bus, Lab is made on the GPU (to_device)
     plan = BatchPlan(len(dataset), batch_size, seed, rank=info.rank, world=info.world)
     method.steps_per_epoch = plan.steps_per_epoch  # schedules given in epochs (Method.epoch_steps)
     total = steps if steps is not None else epochs * plan.steps_per_epoch
@@ -248,6 +256,10 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     if channels_last:
         method.to(memory_format=torch.channels_last)
     autocast = _autocast(dev, precision)
+    if cuda_graphs and (why := speed.graph_refusal(method, dev)):
+        raise UserError(why)
+    if compile:
+        speed.compile_networks(method)
 
     from colorbench.registry import method_origin
 
