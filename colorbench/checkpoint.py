@@ -219,10 +219,19 @@ def read_safetensors(path: str | os.PathLike, device: str = "cpu") -> dict[str, 
 
 def write_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
                       metadata: dict[str, str] | None = None) -> None:
-    """Write ``tensors`` to ``path`` in safetensors format (through Python's file API, any path name)."""
+    """Write ``tensors`` to ``path`` in safetensors format (through Python's file API, any path name). The same
+    tensors and metadata give the same bytes in any process: safetensors writes its metadata map in a per-process
+    hash order, so the header is rewritten with the metadata sorted (same offsets, padded to 8 bytes)."""
     from safetensors.torch import save
 
-    Path(path).write_bytes(save(tensors, metadata=metadata))
+    raw = save(tensors, metadata=metadata)
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    Path(path).write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + n:])
 
 
 # ------------------------------------------------------------------------------------------------ save/load

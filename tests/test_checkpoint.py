@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -103,3 +104,28 @@ def test_config_key_the_method_no_longer_has(tiny, tmp_path):
     (path / "config.json").write_text(json.dumps(record))
     with pytest.raises(UserError, match="depth"):
         ckpt.load_method(path)
+
+
+def test_weights_file_bytes_do_not_depend_on_the_process(tmp_path):
+    """safetensors writes its metadata map in hash order (a resumed DDP run's final checkpoint differed from the
+    uninterrupted one's in those bytes alone); the header is rewritten sorted, and the file still loads."""
+    import subprocess
+    import sys
+
+    from safetensors import safe_open
+
+    from colorbench.checkpoint import write_safetensors
+
+    code = ("import sys, torch; from colorbench.checkpoint import write_safetensors; "
+            "write_safetensors({'b': torch.arange(3.0), 'a': torch.ones(2, 2)}, sys.argv[1], "
+            "metadata={'step': '6', 'method': 'x', 'zeta': '1', 'alpha': '2'})")
+    files = []
+    for i, seed in enumerate(("1", "2", "3", "4")):
+        path = tmp_path / f"w{i}.safetensors"
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        files.append(path.read_bytes())
+    assert len(set(files)) == 1
+    write_safetensors({"b": torch.arange(3.0)}, tmp_path / "x.safetensors", metadata={"step": "1", "method": "m"})
+    with safe_open(str(tmp_path / "w0.safetensors"), "pt") as f:
+        assert f.metadata() == {"step": "6", "method": "x", "zeta": "1", "alpha": "2"}
+        torch.testing.assert_close(f.get_tensor("a"), torch.ones(2, 2))
