@@ -25,6 +25,26 @@ def tiny():
 
 
 @pytest.fixture
+def clean_registry():
+    """Restore the method registry, its load errors and ``sys.modules`` after a test that registers or discovers
+    methods (files on ``COLORBENCH_METHODS_PATH``, entry-point packages)."""
+    import sys
+
+    from colorbench import registry
+
+    registry.discover()
+    saved, errors, modules = dict(registry._REGISTRY), dict(registry._LOAD_ERRORS), set(sys.modules)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+    registry._LOAD_ERRORS.clear()
+    registry._LOAD_ERRORS.update(errors)
+    for name in set(sys.modules) - modules:
+        if name.startswith(("colorbench_user_methods", "cb_ep_")):
+            del sys.modules[name]
+
+
+@pytest.fixture
 def caches(tmp_path, monkeypatch):
     """Empty torch hub and Hugging Face caches under ``tmp_path``, so weight lookups see only what a test puts there."""
     from colorbench import pretrained

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import runpy
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,9 @@ def example_code() -> str:
 
 
 @pytest.fixture
-def restore_registry():
-    registry.discover()
-    saved, errors, modules = dict(registry._REGISTRY), dict(registry._LOAD_ERRORS), set(sys.modules)
+def restore_registry(clean_registry):
     with one_thread():
         yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
-    registry._LOAD_ERRORS.clear()
-    registry._LOAD_ERRORS.update(errors)
-    for name in set(sys.modules) - modules:
-        if name.startswith("colorbench_user_methods"):
-            del sys.modules[name]
 
 
 def test_example_runs_as_printed(restore_registry, tmp_path, capsys):

@@ -66,20 +66,6 @@ METHOD = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def clean_registry():
-    registry.discover()
-    saved, errors, modules = dict(registry._REGISTRY), dict(registry._LOAD_ERRORS), set(sys.modules)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
-    registry._LOAD_ERRORS.clear()
-    registry._LOAD_ERRORS.update(errors)
-    for name in set(sys.modules) - modules:
-        if name.startswith("colorbench_user_methods"):
-            del sys.modules[name]
-
-
 def _forget(name: str) -> None:
     """This process no longer has method ``name`` (as a fresh shell without the variable or the package)."""
     registry._REGISTRY.pop(name, None)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import sys
 import textwrap
 from typing import Literal
 
@@ -31,21 +30,6 @@ GOOD = textwrap.dedent('''
         def predict(self, L):
             return torch.zeros(L.shape[0], 2, *L.shape[-2:])
 ''')
-
-
-@pytest.fixture
-def clean_registry(monkeypatch):
-    """Restore the registry, its load errors and sys.modules after a test that discovers new files."""
-    registry.discover()
-    saved, errors, modules = dict(registry._REGISTRY), dict(registry._LOAD_ERRORS), set(sys.modules)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
-    registry._LOAD_ERRORS.clear()
-    registry._LOAD_ERRORS.update(errors)
-    for name in set(sys.modules) - modules:
-        if name.startswith(("colorbench_user_methods", "cb_ep_")):
-            del sys.modules[name]
 
 
 def test_file_dropped_into_methods_path_is_found(clean_registry, tmp_path, monkeypatch):
