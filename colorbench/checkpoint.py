@@ -20,93 +20,21 @@ atomically); :func:`resolve` accepts a run folder, a checkpoint folder, or a fil
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import json
 import os
-import platform
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from colorbench.config import config_dict, config_from_dict
 from colorbench.errors import UserError
 from colorbench.method import Method
+from colorbench.provenance import git_commit, versions
 
 WEIGHTS, STATE, CONFIG, LAST = "weights.safetensors", "train_state.pt", "config.json", "LAST"
-
-
-# ---------------------------------------------------------------------------------------------- provenance
-def versions() -> dict[str, str]:
-    """Versions of what shapes the numbers: python, torch, numpy, colorbench, CUDA (if any)."""
-    import numpy
-
-    import colorbench
-
-    out = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-           "colorbench": colorbench.__version__}
-    if torch.version.cuda:
-        out["cuda"] = str(torch.version.cuda)
-    return out
-
-
-def _git_dir(root: Path) -> Path | None:
-    """The git directory of a checkout at ``root`` (``.git`` may be a folder, or a file naming a worktree's)."""
-    dot = root / ".git"
-    if dot.is_dir():
-        return dot
-    if dot.is_file():
-        text = dot.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            gitdir = Path(text[len("gitdir:"):].strip())
-            return gitdir if gitdir.is_absolute() else (root / gitdir).resolve()
-    return None
-
-
-def _head_commit(git_dir: Path) -> str | None:
-    """The commit HEAD names, read from the files (``HEAD``, the ref, ``packed-refs``): no process, no lock."""
-    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-    if not head.startswith("ref:"):
-        return head or None
-    ref = head[len("ref:"):].strip()
-    common = git_dir
-    if (git_dir / "commondir").is_file():
-        common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
-    for folder in (git_dir, common):
-        if (folder / ref).is_file():
-            return (folder / ref).read_text(encoding="utf-8").strip() or None
-    packed = common / "packed-refs"
-    if packed.is_file():
-        for line in packed.read_text(encoding="utf-8").splitlines():
-            sha, _, name = line.partition(" ")
-            if name.strip() == ref:
-                return sha
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str | None:
-    """The commit of the colorbench source tree (``+dirty`` when tracked files have local edits), or None outside
-    git. Computed once per process: HEAD is read from ``.git`` directly, and the dirty check runs ``git status``
-    with ``GIT_OPTIONAL_LOCKS=0``, so it never takes ``.git/index.lock`` in a checkout someone is working in."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        git_dir = _git_dir(root)
-        sha = _head_commit(git_dir) if git_dir is not None else None
-    except OSError:
-        return None
-    if sha is None:
-        return None
-    try:
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5,
-                               env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-        return sha + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return sha
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -140,27 +68,6 @@ def _load_weights_into(method: Method, weights: dict[str, torch.Tensor]) -> None
         head, _, rest = key.partition(".")
         mapped[f"{head}.module.{rest}" if head in wrapped else key] = value
     method.load_state_dict(mapped, strict=True)
-
-
-def config_dict(config: Any) -> dict[str, Any]:
-    """A method config as JSON-ready data (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
-
-
-def config_from_dict(cls: type[Method], values: dict[str, Any], where: str = "config.json") -> Any:
-    """Rebuild ``cls.Config`` from :func:`config_dict` output, each value checked and coerced to its field's type
-    (lists go back to tuples) by :func:`colorbench.checks.config_values`; ``where`` names the file in errors."""
-    from colorbench.checks import config_values
-
-    if not isinstance(values, dict):
-        raise UserError(f"{where}: 'config' must be a JSON object of config values, not {type(values).__name__}; "
-                        "the checkpoint is corrupt")
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise UserError(f"{where}: config keys {unknown} are not fields of method {cls.name!r}; it was saved by "
-                        f"another version of {cls.name!r} (valid keys: {sorted(fields)})")
-    return cls.Config(**config_values(cls, values, where=f"{where}: config"))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

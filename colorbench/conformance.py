@@ -52,7 +52,8 @@ def _require(ok: bool, message: str) -> None:
 
 def crop(name: str) -> int:
     """The suite's training crop for ``name`` in px: the test config's ``image_size`` (else 32), clamped to 16-32."""
-    from colorbench.registry import build_config, get_method
+    from colorbench.config import build_config
+    from colorbench.registry import get_method
 
     cls = get_method(name)
     size = getattr(build_config(cls, cls.test_overrides), "image_size", None) or 32

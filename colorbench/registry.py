@@ -29,8 +29,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-from colorbench.checks import config_values
-from colorbench.errors import UserError
+from colorbench.config import build_config, follow_size  # noqa: F401  (re-exported: the registry's callers use them)
+from colorbench.errors import UnknownNameError, UserError, unknown_name
 from colorbench.method import Method
 
 ENTRY_POINT_GROUP = "colorbench.methods"
@@ -46,13 +46,6 @@ M = TypeVar("M", bound=type[Method])
 
 class MethodContractError(UserError, TypeError):
     """A class that ``@register_method`` refuses: the message names the method, what is missing and the fix."""
-
-
-class UnknownNameError(UserError, KeyError):
-    """An unknown method or config key; the message names the closest matches."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 def register_method(name: str, *, description: str, source: str) -> Callable[[M], M]:
@@ -215,12 +208,6 @@ def list_methods() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _unknown(kind: str, name: str, valid: list[str]) -> UnknownNameError:
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    return UnknownNameError(f"unknown {kind} {name!r}.{hint} Valid: {', '.join(valid) or '(none)'}")
-
-
 def get_method(name: str, origin: Mapping[str, Any] | None = None, *, where: str = "") -> type[Method]:
     """The registered class called ``name``; an unknown name raises with the closest matches. ``origin`` (a
     :func:`method_origin` record read from a run folder, and ``where``, that file) makes the error say how to load
@@ -230,44 +217,11 @@ def get_method(name: str, origin: Mapping[str, Any] | None = None, *, where: str
         return _REGISTRY[name]
     except KeyError:
         if origin is None and not where:
-            raise _unknown("method", name, sorted(_REGISTRY)) from None
+            raise unknown_name("method", name, sorted(_REGISTRY)) from None
         close = difflib.get_close_matches(name, sorted(_REGISTRY), n=3, cutoff=0.5)
         hint = f" (registered names close to it: {', '.join(map(repr, close))})" if close else ""
         raise UnknownNameError(f"{where + ': ' if where else ''}method {name!r} is not registered here{hint}; "
                                f"{how_to_load(origin)}") from None
-
-
-def follow_size(cls: type[Method], overrides: Mapping[str, Any] | None, size: int | None,
-                batch: int | None = None) -> dict[str, Any]:
-    """The one rule that ties a method's config to the trainer's crop and batch (a copy of ``overrides``):
-    ``image_size = size`` when the config has that field and ``overrides`` do not set it (depth follows the crop);
-    ``batch_size = batch`` when the config has that field, over any override (the field is only the trainer's
-    default: the batch a run uses is the one its config records). ``None`` leaves that field alone."""
-    out = dict(overrides or {})
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    if size is not None and "image_size" in fields and "image_size" not in out:
-        out["image_size"] = int(size)
-    if batch is not None and "batch_size" in fields:
-        out["batch_size"] = int(batch)
-    return out
-
-
-def build_config(cls: type[Method], overrides: Mapping[str, Any] | None = None, variant: str = "default",
-                 where: str = "--set") -> Any:
-    """``cls.Config`` with ``variant``'s overrides, then ``overrides`` applied (strings coerced to field types).
-
-    An unknown key or variant raises with the valid names and the closest match; a value that does not fit its
-    field (type, finite, sign: see :func:`colorbench.checks.config_values`) raises a one-line ``UserError`` that
-    names the key after ``where``.
-    """
-    if variant not in cls.variants:
-        raise _unknown(f"variant of {cls.name}", variant, sorted(cls.variants))
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    merged = {**cls.variants[variant], **(overrides or {})}
-    for key in merged:
-        if key not in fields:
-            raise _unknown(f"config key of {cls.name}", key, sorted(fields))
-    return cls.Config(**config_values(cls, merged, where))
 
 
 def create_method(

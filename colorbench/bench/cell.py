@@ -22,7 +22,8 @@ import torch
 
 from colorbench import _atomic as atomic
 from colorbench.bench.grid import Cell, code_hash
-from colorbench.registry import build_config, create_method, get_method
+from colorbench.config import build_config
+from colorbench.registry import create_method, get_method
 from colorbench.train.distributed import resolve_device
 
 ROW = "row.json"
@@ -50,7 +51,7 @@ def timing_method(cell: Cell) -> Any:
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
-    from colorbench.checkpoint import git_commit, versions
+    from colorbench.provenance import git_commit, versions
 
     return {"git_commit": git_commit(), "versions": versions(), "device": _device_name(device)}
 

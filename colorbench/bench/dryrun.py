@@ -40,7 +40,8 @@ from typing import Any
 import torch
 
 from colorbench.bench.grid import Cell
-from colorbench.registry import build_config, get_method
+from colorbench.config import build_config
+from colorbench.registry import get_method
 
 TRAIN_STEPS = 2
 FIT_MARGIN = 0.9  # a projected peak must stay under this share of the free device memory

@@ -20,7 +20,8 @@ from typing import Any
 from colorbench import fingerprint
 from colorbench.bench.profiles import Profile, method_settings
 from colorbench.errors import UserError
-from colorbench.registry import build_config, follow_size, get_method, list_methods
+from colorbench.config import build_config, follow_size
+from colorbench.registry import get_method, list_methods
 
 CELL_FORMAT = 2  # bump when the content of row.json changes meaning
 RUNTIME_KEYS = ("sizes", "repeats", "warmup", "repeats_large", "warmup_large", "large_mp")

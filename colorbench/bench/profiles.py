@@ -167,7 +167,7 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
     """Split ``--set`` items into profile changes (applied to a copy) and method config overrides.
 
     Returns ``(profile, global_config_overrides, per_method_config_overrides)``; config values stay strings so
-    :func:`colorbench.registry.build_config` coerces them to each field's type.
+    :func:`colorbench.config.build_config` coerces them to each field's type.
     """
     profile = copy.deepcopy(profile)
     global_cfg: dict[str, Any] = {}
@@ -296,7 +296,8 @@ def check_bench_sets(global_cfg: dict[str, Any], per_method_cfg: dict[str, dict[
     """Check ``--set METHOD.key=value`` / ``--set key=value`` and ``--seeds`` before any cell runs: the method
     must be registered, the key one of its config fields, the value fit the field (type, finite, sign)."""
     from colorbench.checks import integer
-    from colorbench.registry import build_config, get_method, list_methods
+    from colorbench.config import build_config
+    from colorbench.registry import get_method, list_methods
 
     if seeds is not None:
         integer(seeds, "--seeds", minimum=1, fix="give the number of seeds, e.g. --seeds 3 runs seeds 0, 1, 2")

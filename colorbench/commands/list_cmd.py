@@ -37,6 +37,7 @@ def _block(name: str, first: str, details: Iterable[tuple[str, str]], width: int
 
 def format_methods(width: int) -> str:
     from colorbench import registry
+    from colorbench.config import build_config
 
     names = registry.list_methods()
     indent = max([len(n) for n in names] + [8]) + 2
@@ -44,7 +45,7 @@ def format_methods(width: int) -> str:
     for name in names:
         cls = registry.get_method(name)
         details = [("source", cls.source), ("variants", ", ".join(cls.variants) or "default")]
-        needing = [v for v in cls.variants if cls.labels_needed(registry.build_config(cls, {}, v))]
+        needing = [v for v in cls.variants if cls.labels_needed(build_config(cls, {}, v))]
         if needing:
             which = "" if len(needing) == len(cls.variants) else f" (variants {', '.join(needing)})"
             details.append(("needs", "class labels" + which))

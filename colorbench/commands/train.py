@@ -112,7 +112,8 @@ def read_toml(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     from colorbench import checks
-    from colorbench.registry import build_config, get_method
+    from colorbench.config import build_config
+    from colorbench.registry import get_method
     from colorbench.train import train
 
     overrides, settings = read_toml(args.config)

@@ -22,7 +22,8 @@ def runtime(ctx: Context) -> tuple[list[dict], list[str]]:
     """One row per (method, variant, size): ms per image (median), images/s, peak memory and its kind."""
     import colorbench
     from colorbench import profiler
-    from colorbench.registry import build_config, create_method, get_method
+    from colorbench.config import build_config
+    from colorbench.registry import create_method, get_method
 
     s = ctx.sizes
     rows: list[dict] = []

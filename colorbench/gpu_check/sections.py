@@ -85,7 +85,8 @@ def _conformance_checks(name: str, ctx: Context, precision: str, channels_last: 
 
     The one place that runs the conformance checks here (the CPU suite is ``tests/test_conformance.py``)."""
     from colorbench.data import build_dataset
-    from colorbench.registry import build_config, get_method
+    from colorbench.config import build_config
+    from colorbench.registry import get_method
     from colorbench.train import train
 
     cls = get_method(name)
@@ -125,7 +126,8 @@ def _conformance_checks(name: str, ctx: Context, precision: str, channels_last: 
 def conformance(ctx: Context) -> tuple[list[dict], list[str]]:
     """Every variant built once; every method's default variant through the conformance checks."""
     import colorbench
-    from colorbench.registry import build_config, create_method, get_method
+    from colorbench.config import build_config
+    from colorbench.registry import create_method, get_method
 
     rows: list[dict] = []
     precision, channels_last = ctx.precisions()[-1]
@@ -210,7 +212,8 @@ def _bare_loop(ctx: Context, dataset: Any, batch: int, size: int, precision: str
     """Images/s of ``train_step`` alone on one batch already on the device (no loader, no logging)."""
     from torch.utils.data import DataLoader
 
-    from colorbench.registry import create_method, follow_size, get_method
+    from colorbench.config import follow_size
+    from colorbench.registry import create_method, get_method
     from colorbench.data.transforms import to_device
     from colorbench.train.loop import _autocast
 

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from colorbench import checkpoint as ckpt
+from colorbench.config import config_dict
 from colorbench.errors import UserError
 from colorbench.method import Method
 from colorbench.train import distributed, speed
@@ -119,13 +120,15 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
     one batch size it trained with."""
     overrides = dict(overrides or {})
     if isinstance(method, str):
-        from colorbench.registry import build_config, get_method
+        from colorbench.config import build_config
+        from colorbench.registry import get_method
 
         config = build_config(get_method(method), overrides, variant)
     else:
         config = method.config
     if isinstance(method, str):
-        from colorbench.registry import follow_size, get_method
+        from colorbench.config import follow_size
+        from colorbench.registry import get_method
 
         overrides = follow_size(get_method(method), overrides, size, batch_size)
     default_size = getattr(config, "image_size", None)
@@ -217,7 +220,8 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
     if isinstance(method, str) and isinstance(dataset, str):  # e.g. a prior of the training set (Method.data_config)
-        from colorbench.registry import build_config, get_method
+        from colorbench.config import build_config
+        from colorbench.registry import get_method
 
         cls = get_method(method)
         extra = cls.data_config(build_config(cls, overrides, variant), dataset, size=size,
@@ -263,7 +267,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
 
     from colorbench.registry import method_origin
 
-    run = {"method": method.name, "variant": variant, "config": ckpt.config_dict(method.config),
+    run = {"method": method.name, "variant": variant, "config": config_dict(method.config),
            "dataset": dataset_name, "size": size, "seed": seed, "batch_size": batch_size, "world_size": info.world,
            "origin": method_origin(type(method))}  # where the code came from: later commands name it, never import it
     out = Path(out_dir) if out_dir is not None else None
