@@ -7,7 +7,7 @@ it is wrong and how to fix it; the command line prints it and exits with status 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from colorbench.errors import UserError
 from colorbench.metrics.structural import WIN_SIZE
@@ -37,20 +37,10 @@ def _fix(fix: str) -> str:
     return f"; {fix}" if fix else ""
 
 
-# ---------------------------------------------------------------------------------------- trainer settings
-# setting -> (minimum, what the value is): trainer settings and the counts other commands take; None = the default
+# ------------------------------------------------------------------------------------------------- counts
+# setting -> (minimum, what the value is): counts commands take beside the trainer's (whose checks live with their
+# defaults, in colorbench.train.settings.TrainSettings)
 RULES: dict[str, tuple[int, str]] = {
-    "steps": (1, "training steps in total"),
-    "epochs": (1, "epochs to train"),
-    "batch_size": (1, "images per step"),
-    "size": (MIN_SIZE, f"the square training crop in px; at least {MIN_SIZE}, the SSIM window that eval needs"),
-    "seed": (0, "the seed"),
-    "val_every": (0, "steps between validations; 0 = never"),
-    "ckpt_every": (0, "steps between checkpoints; 0 = only at the end"),
-    "keep": (1, "how many step checkpoints to keep, at least 1"),
-    "grid_every": (0, "steps between validation image grids; 0 = never"),
-    "num_workers": (0, "data-loader worker processes"),
-    "nonfinite_patience": (1, "consecutive non-finite losses that stop training"),
     "max_pixels": (1, "the largest image in pixels"),
 }
 
@@ -61,13 +51,3 @@ def setting(key: str, value: Any, where: str) -> int | None:
         return None
     minimum, what = RULES[key]
     return integer(value, where, minimum=minimum, fix=f"give {what}")
-
-
-def train_settings(values: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Check every known key of ``values``; ``names[key]`` is how the user wrote it (default ``--key``)."""
-    names = names or {}
-    out = dict(values)
-    for key, value in values.items():
-        if key in RULES:
-            out[key] = setting(key, value, names.get(key, "--" + key.replace("_", "-")))
-    return out

@@ -138,6 +138,7 @@ def _seed_everything(seed: int) -> None:
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
                         main: bool = True) -> dict[str, Any] | None:
     from colorbench import train as trainer
+    from colorbench.train.settings import TrainSettings
     from colorbench.data import Protocol, build_dataset
     from colorbench.evaluator import evaluate
 
@@ -150,10 +151,11 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
         opts["data_dir"] = data["data_dir"]
     length = ({"epochs": int(tr["epochs"])} if tr.get("epochs") else {"steps": int(tr["steps"])}) \
         if get_method(cell.method).trainable else {"steps": 0}
-    result = trainer.train(cell.method, cell.dataset, variant=cell.variant, overrides=s["overrides"], **length,
-                           batch_size=int(tr["batch_size"]), size=int(data["size"]), seed=cell.seed, device=device,
-                           out_dir=folder / "train", ckpt_every=tr.get("ckpt_every"), data_options=opts,
-                           num_workers=int(tr.get("num_workers", 0)), progress=progress)
+    settings = TrainSettings(**length, batch_size=int(tr["batch_size"]), size=int(data["size"]), seed=cell.seed,
+                             device=str(device), ckpt_every=tr.get("ckpt_every"),
+                             num_workers=int(tr.get("num_workers", 0)), progress=progress)
+    result = trainer.train(cell.method, cell.dataset, settings, variant=cell.variant, overrides=s["overrides"],
+                           out_dir=folder / "train", data_options=opts)
     if not main:  # a DDP rank other than 0: its replica is rank 0's
         return None
     method = result.method

@@ -186,7 +186,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                         "train": {**profile["train"], "steps": pm.get("steps", profile["train"]["steps"]),
                                   "epochs": pm.get("epochs", profile["train"]["epochs"]),
                                   "batch_size": pm.get("batch_size", profile["train"]["batch_size"])},
-                        "eval": profile["eval"], "device": device_kind, "environment": env,
+                        "eval": dict(profile["eval"]), "device": device_kind, "environment": env,
                     }
                     key = cell_key("train", name, variant, dataset, seed, settings)
                     cells.append(Cell("train", name, variant, dataset, seed, settings, key))

@@ -38,22 +38,105 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 from colorbench.errors import UserError
 
-SECTIONS = ("data", "train", "eval", "runtime")
 PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets", "gpus")
 PER_METHOD_TABLES = ("config", "variants")  # per_method.NAME.config = {...}; per_method.NAME.variants.VARIANT = {...}
 PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {"size": 64, "options": {}, "data_dir": None, "data_dirs": {}},
-    "train": {"steps": 100, "epochs": None, "batch_size": 8, "use_test_overrides": False, "num_workers": 0,
-              "ckpt_every": None},
-    "eval": {"batch_size": 8, "samples": 4, "legacy_histograms": False},
-    "runtime": {"sizes": ["256x256"], "warmup": 1, "repeats": 3, "warmup_large": 0, "repeats_large": 1, "large_mp": 4.0,
-                "extra": []},
-}
+
+
+# ------------------------------------------------------------------------------------------------ sections
+def _value(default: Any, kind: str = "", minimum: int | str | None = None) -> Any:
+    """A section key: its default (lists and tables copied per profile) and its check, ``kind`` one of ``int`` /
+    ``int?`` (None allowed) / ``bool`` / ``""`` (not checked here), at least ``minimum`` (``"MIN_SIZE"``:
+    :data:`colorbench.checks.MIN_SIZE`, read when checked)."""
+    meta = {"kind": kind, "minimum": minimum}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _trainer(name: str, default: Any, kind: str) -> Any:
+    """A ``[train]`` key that is a :class:`~colorbench.train.settings.TrainSettings` field: its minimum is the
+    trainer's (one rule for a profile, a flag and a config TOML); its default is the bench's."""
+    from colorbench.train.settings import TrainSettings
+
+    minimum = TrainSettings.__dataclass_fields__[name].metadata["minimum"]
+    return _value(default, kind, minimum)
+
+
+class _Section(Mapping[str, Any]):
+    """A profile section: a dataclass whose keys also read (and, for ``--set``, write) as a mapping's, so cell
+    settings are built with ``{**section}`` and read as ``settings["train"]["steps"]``."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            raise KeyError(key)
+        setattr(self, key, value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dataclass_fields__)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
+@dataclass(eq=False)
+class DataSection(_Section):
+    """``[data]``: the training crop (px), options to ``build_dataset``, where datasets live."""
+
+    size: int = _value(64, "int", "MIN_SIZE")
+    options: dict[str, Any] = _value({})
+    data_dir: str | None = _value(None)
+    data_dirs: dict[str, str] = _value({})
+
+
+@dataclass(eq=False)
+class TrainSection(_Section):
+    """``[train]``: each cell's budget (``steps`` or ``epochs``), batch, checkpoints, loaders; ``use_test_overrides``:
+    the methods' tiny test configs (the smoke profile)."""
+
+    steps: int | None = _trainer("steps", 100, "int?")
+    epochs: int | None = _trainer("epochs", None, "int?")
+    batch_size: int = _trainer("batch_size", 8, "int")
+    use_test_overrides: bool = _value(False, "bool")
+    num_workers: int = _trainer("num_workers", 0, "int")
+    ckpt_every: int | None = _trainer("ckpt_every", None, "int?")
+
+
+@dataclass(eq=False)
+class EvalSection(_Section):
+    """``[eval]``: the evaluator's batch, images in the sample grid, the legacy histogram form."""
+
+    batch_size: int = _value(8, "int", 1)
+    samples: int = _value(4, "int", 0)
+    legacy_histograms: bool = _value(False, "bool")
+
+
+@dataclass(eq=False)
+class RuntimeSection(_Section):
+    """``[runtime]``: the sizes ``colorize`` is timed at (``WIDTHxHEIGHT``), warm-up and repeats (``_large`` ones at
+    ``large_mp`` megapixels and more), extra untimed-by-training variants."""
+
+    sizes: list[str] = _value(["256x256"])
+    warmup: int = _value(1, "int", 0)
+    repeats: int = _value(3, "int", 1)
+    warmup_large: int = _value(0, "int", 0)
+    repeats_large: int = _value(1, "int", 1)
+    large_mp: float = _value(4.0)
+    extra: list[dict[str, Any]] = _value([])
+
+
+SECTION_TYPES: dict[str, type[_Section]] = {"data": DataSection, "train": TrainSection, "eval": EvalSection,
+                                             "runtime": RuntimeSection}
+SECTIONS = tuple(SECTION_TYPES)
 
 
 def profile_dirs() -> list[Path]:
@@ -64,7 +147,8 @@ def profile_dirs() -> list[Path]:
 
 @dataclass
 class Profile:
-    """A parsed profile; ``sections`` holds ``data``/``train``/``eval``/``runtime`` with defaults filled in."""
+    """A parsed profile; ``sections`` holds the typed ``data``/``train``/``eval``/``runtime`` sections, defaults
+    filled in."""
 
     name: str
     path: Path
@@ -76,10 +160,10 @@ class Profile:
     seeds: int = 1
     jobs: int = 1  # train cells at once (each in its own process on one torch thread; CPU only)
     variants: dict[str, Any] = field(default_factory=dict)
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sections: dict[str, _Section] = field(default_factory=dict)
     per_method: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def __getitem__(self, section: str) -> dict[str, Any]:
+    def __getitem__(self, section: str) -> _Section:
         return self.sections[section]
 
 
@@ -123,7 +207,8 @@ def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> P
     sections = {}
     for sec in SECTIONS:
         given = dict(raw.get(sec, {}))
-        bad = sorted(set(given) - set(DEFAULTS[sec]))
+        keys = list(SECTION_TYPES[sec].__dataclass_fields__)
+        bad = sorted(set(given) - set(keys))
         moved = sorted(set(bad) & PROTOCOL_KEYS.get(sec, set()))
         if moved:
             raise UserError(f"profile {name}: [{sec}] {', '.join(moved)}: the evaluation protocol (split, size, "
@@ -131,8 +216,8 @@ def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> P
                             "recipe its own [protocol] table")
         if bad:
             raise UserError(f"profile {name}: unknown key(s) in [{sec}]: {', '.join(bad)}; "
-                            f"valid: {', '.join(sorted(DEFAULTS[sec]))}")
-        sections[sec] = {**copy.deepcopy(DEFAULTS[sec]), **given}
+                            f"valid: {', '.join(sorted(keys))}")
+        sections[sec] = SECTION_TYPES[sec](**given)
     seeds = raw.get("seeds", 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise UserError(f"profile {name}: seeds must be a positive integer, got {seeds!r}")
@@ -181,8 +266,8 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
             if rest in PROTOCOL_KEYS.get(head, set()):
                 raise UserError(f"--set {key}: the evaluation protocol (split, size, images) is the dataset's, not "
                                 "a profile's; see `colorbench list datasets`")
-            if rest not in DEFAULTS[head]:
-                valid = ", ".join(sorted(DEFAULTS[head]))
+            if rest not in SECTION_TYPES[head].__dataclass_fields__:
+                valid = ", ".join(sorted(SECTION_TYPES[head].__dataclass_fields__))
                 raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {valid}")
             profile.sections[head][rest] = parse_value(value)
         elif head == "per_method" and (rest.count(".") == 1 or rest.count(".") == 3 and ".variants." in rest):
@@ -210,24 +295,8 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def _rules() -> dict[tuple[str, str], tuple[str, int | None]]:
-    """(section, key) -> (kind, minimum): ``int`` / ``int?`` (None allowed) / ``bool`` / ``size`` / ``size?``."""
-    from colorbench.checks import MIN_SIZE
-
-    return {
-        ("data", "size"): ("int", MIN_SIZE),
-        ("train", "steps"): ("int?", 1), ("train", "epochs"): ("int?", 1), ("train", "batch_size"): ("int", 1),
-        ("train", "num_workers"): ("int", 0), ("train", "ckpt_every"): ("int?", 0),
-        ("train", "use_test_overrides"): ("bool", None),
-        ("eval", "batch_size"): ("int", 1), ("eval", "samples"): ("int", 0),
-        ("eval", "legacy_histograms"): ("bool", None),
-        ("runtime", "warmup"): ("int", 0), ("runtime", "repeats"): ("int", 1), ("runtime", "warmup_large"): ("int", 0),
-        ("runtime", "repeats_large"): ("int", 1),
-    }
-
-
-def _check_value(value: Any, kind: str, minimum: int | None, name: str) -> None:
-    from colorbench.checks import integer
+def _check_value(value: Any, kind: str, minimum: int | str | None, name: str) -> None:
+    from colorbench import checks
 
     if kind == "bool":
         if not isinstance(value, bool):
@@ -238,7 +307,7 @@ def _check_value(value: Any, kind: str, minimum: int | None, name: str) -> None:
     why = {"data.size": "the training crop in px (SSIM needs at least 11)"}.get(name.split()[-1], "")
     if isinstance(value, str):  # a --set value that TOML did not read as a number
         raise UserError(f"{name} {value!r}: expected a whole number" + (f" ({why})" if why else ""))
-    integer(value, name, minimum=minimum, fix=why)
+    checks.integer(value, name, minimum=getattr(checks, minimum) if isinstance(minimum, str) else minimum, fix=why)
 
 
 def check_profile(profile: Profile, where: str | None = None) -> None:
@@ -247,8 +316,11 @@ def check_profile(profile: Profile, where: str | None = None) -> None:
     from colorbench.checks import MIN_SIZE
 
     where = where or f"profile {profile.name}:"
-    for (sec, key), (kind, minimum) in _rules().items():
-        _check_value(profile.sections[sec].get(key), kind, minimum, f"{where} {sec}.{key}")
+    for sec, section in profile.sections.items():
+        for spec in dataclasses.fields(section):
+            if spec.metadata["kind"]:
+                _check_value(section[spec.name], spec.metadata["kind"], spec.metadata["minimum"],
+                             f"{where} {sec}.{spec.name}")
     train = profile.sections["train"]
     if train["steps"] is None and train["epochs"] is None:
         raise UserError(f"{where} [train] needs steps or epochs (how long each cell trains)")

@@ -10,10 +10,7 @@ from typing import Any, TextIO
 
 from colorbench import _atomic as atomic
 from colorbench.errors import UserError
-
-LOGGERS = ("csv", "tensorboard")
-"""``csv``: ``train_log.csv``, ``val_log.csv`` and ``val_grids/step_NNNNNNN.png``; ``tensorboard``: the same CSV
-logs plus TensorBoard events under ``tensorboard/`` (scalars and grids), written with ``SummaryWriter``."""
+from colorbench.train.settings import LOGGERS
 
 
 class CsvLog:
@@ -65,7 +62,9 @@ def _fmt(value: Any) -> Any:
 
 
 class RunLogs:
-    """Where a run's numbers go. ``out=None``: nowhere (the logger name is still checked). The CSV logs are always
+    """Where a run's numbers go (``logger`` one of :data:`LOGGERS`: ``csv`` writes ``train_log.csv``, ``val_log.csv``
+    and ``val_grids/step_NNNNNNN.png``; ``tensorboard`` the same CSV logs plus TensorBoard events, written with
+    ``SummaryWriter``). ``out=None``: nowhere (the logger name is still checked). The CSV logs are always
     written (the bench copies ``train_log.csv``; resume truncates them); ``logger="tensorboard"`` adds an event file
     under ``out/tensorboard/`` (``train/<key>`` and ``val/<metric>`` scalars, ``val/grid`` images) and keeps the
     grids there instead of in ``val_grids/``. ``start``: the step a resumed run starts from; rows and events after it
@@ -93,18 +92,20 @@ class RunLogs:
     def train(self, row: dict[str, Any]) -> None:
         """One logged training step: ``step``, ``epoch``, every loss, ``lr_<optimiser>``, ``images_per_s``, ..."""
         self.train_csv.append(row)
-        if self.writer is not None:
-            for key, value in row.items():
-                if key != "step" and isinstance(value, (int, float)):
-                    self.writer.add_scalar(f"train/{key}", float(value), int(row["step"]))
+        self._scalars("train", row)
 
     def val(self, row: dict[str, Any]) -> None:
         """One validation: ``step`` and ``val_<figure>`` for every figure the evaluator reports."""
         self.val_csv.append(row)
+        self._scalars("val", {k.removeprefix("val_"): v for k, v in row.items()})
+
+    def _scalars(self, prefix: str, row: dict[str, Any]) -> None:
+        """Every number of ``row`` but its step as the TensorBoard scalar ``<prefix>/<key>`` (without TensorBoard:
+        nothing)."""
         if self.writer is not None:
             for key, value in row.items():
                 if key != "step" and isinstance(value, (int, float)):
-                    self.writer.add_scalar(f"val/{key.removeprefix('val_')}", float(value), int(row["step"]))
+                    self.writer.add_scalar(f"{prefix}/{key}", float(value), int(row["step"]))
 
     def grid(self, step: int, image: Any) -> None:
         """A validation grid (``[3,H,W]`` in [0,1], see :func:`colorbench.train.grid.val_grid`) at ``step``."""
@@ -113,7 +114,6 @@ class RunLogs:
         if self.writer is not None:
             self.writer.add_image("val/grid", image, int(step), dataformats="CHW")
             return
-        from colorbench import _atomic as atomic
         from colorbench.train.grid import png_bytes
 
         atomic.write_bytes(self.out / "val_grids" / f"step_{int(step):07d}.png", png_bytes(image))

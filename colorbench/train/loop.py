@@ -27,10 +27,10 @@ from colorbench.train.finite import FiniteWatch, weights_finite
 from colorbench.train.best import Best
 from colorbench.train.grid import val_grid
 from colorbench.train.logs import RunLogs, postfix, progress_bar
+from colorbench.train.settings import PRECISIONS, TrainSettings
 from colorbench.train.state import rng_state, set_rng_state
 from colorbench.train.validate import validate
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Settings that must match for a run folder to be resumed (steps may grow: that extends a run). The config is
 # compared without its batch_size, which the trainer's batch_size sets (runs saved before it did recorded the default).
 _RESUME_KEYS = ("method", "variant", "config", "dataset", "size", "seed", "batch_size")
@@ -145,36 +145,18 @@ def _lrs(method: Method) -> dict[str, float]:
 def train(
     method: str | Method,
     dataset: str | Dataset,
+    settings: TrainSettings | None = None,
     *,
     variant: str = "default",
     overrides: Mapping[str, Any] | None = None,
-    steps: int | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    size: int | None = None,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    precision: str = "auto",
-    channels_last: bool | None = None,
     out_dir: str | Path | None = None,
-    val_every: int | None = None,
-    val_images: int = 32,
     val_dataset: Dataset | None = None,
-    ckpt_every: int | None = None,
-    keep_checkpoints: int = 2,
-    keep_best: str | None = None,
-    logger: str = "csv",
-    grid_every: int | None = None,
-    nonfinite_patience: int = 1,
-    num_workers: int = 0,
     data_options: Mapping[str, Any] | None = None,
-    log_every: int = 1,
-    progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
-    compile: bool = False,
-    cuda_graphs: bool = False,
+    **changes: Any,
 ) -> TrainResult:
-    """Train ``method`` on ``dataset`` for ``steps`` (or ``epochs``) and return a :class:`TrainResult`.
+    """Train ``method`` on ``dataset`` as ``settings`` say (a :class:`TrainSettings`; ``changes``, its fields as
+    keywords, e.g. ``steps=500, batch_size=8``, replace its values) and return a :class:`TrainResult`.
 
     ``method``: a registered name (built with ``variant`` and config ``overrides``, seeded with ``seed``) or a
     :class:`Method` instance. ``size`` is the square training crop; a config field ``image_size`` follows it
@@ -198,26 +180,29 @@ def train(
     :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
     written only while losses and weights are finite, so ``checkpoints/LAST`` keeps naming the last finite one.
     """
-    watch = FiniteWatch(nonfinite_patience)  # a bad patience fails before any data loads
-    if (steps is None) == (epochs is None):
-        raise UserError("give exactly one of steps or epochs (how long to train)")
-    info, dev = distributed.setup(device)
+    s = (settings or TrainSettings()).replace(**changes)
+    watch = FiniteWatch(s.nonfinite_patience)  # a bad patience fails before any data loads
+    s.length()  # exactly one of steps and epochs
+    info, dev = distributed.setup(s.device)
     try:
-        return _train(**locals())
+        return _train(method, dataset, s, variant=variant, overrides=overrides, out_dir=out_dir,
+                      val_dataset=val_dataset, data_options=data_options, on_step=on_step, watch=watch, info=info,
+                      dev=dev)
     finally:
         distributed.teardown(info)
 
 
-def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size, seed, device, precision,
-           channels_last, out_dir, val_every, val_images, val_dataset, ckpt_every, keep_checkpoints, keep_best,
-           logger, grid_every, nonfinite_patience, num_workers, data_options, log_every, progress, on_step, compile,
-           cuda_graphs, watch,
-           info, dev) -> TrainResult:
+def _train(method: str | Method, dataset: str | Dataset, s: TrainSettings, *, variant: str,
+           overrides: Mapping[str, Any] | None, out_dir: str | Path | None, val_dataset: Dataset | None,
+           data_options: Mapping[str, Any] | None, on_step: Callable[[int, dict[str, float]], None] | None,
+           watch: FiniteWatch, info: distributed.DistInfo, dev: torch.device) -> TrainResult:
+    steps, epochs, seed, val_every, grid_every = s.steps, s.epochs, s.seed, s.val_every, s.grid_every
+    channels_last = s.channels_last
     # ---------------------------------------------------------------------------------------- data, method
-    best = Best(keep_best, Path(out_dir) if out_dir is not None else None) if keep_best else None
+    best = Best(s.keep_best, Path(out_dir) if out_dir is not None else None) if s.keep_best else None
     if best is not None and not val_every:
-        raise UserError(f"--keep-best {keep_best} needs validation: give --val-every N (steps between validations)")
-    method, overrides, size, batch_size = _sizes(method, overrides, variant, size, batch_size)
+        raise UserError(f"--keep-best {s.keep_best} needs validation: give --val-every N (steps between validations)")
+    method, overrides, size, batch_size = _sizes(method, overrides, variant, s.size, s.batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
     if isinstance(method, str) and isinstance(dataset, str):  # e.g. a prior of the training set (Method.data_config)
         from colorbench.config import build_config
@@ -232,7 +217,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
 
         dataset = build_dataset(dataset_name, "train", size=size, seed=seed, **dict(data_options or {}))
         if val_dataset is None and (val_every or grid_every):  # the dataset's evaluation protocol, on its val split
-            val = protocol_for(dataset_name).validation(val_images)
+            val = protocol_for(dataset_name).validation(s.val_images)
             val_dataset = build_dataset(dataset_name, val.split, size=val.size, seed=seed, **dict(data_options or {}))
     if isinstance(method, str):
         from colorbench.registry import create_method
@@ -259,10 +244,10 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     method.to(dev)
     if channels_last:
         method.to(memory_format=torch.channels_last)
-    autocast = _autocast(dev, precision)
-    if cuda_graphs and (why := speed.graph_refusal(method, dev)):
+    autocast = _autocast(dev, s.precision)
+    if s.cuda_graphs and (why := speed.graph_refusal(method, dev)):
         raise UserError(why)
-    if compile:
+    if s.compile:
         speed.compile_networks(method)
 
     from colorbench.registry import method_origin
@@ -292,7 +277,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                           "the batch order changes from here on", stacklevel=2)
     if writes:
         out.mkdir(parents=True, exist_ok=True)
-    logs = RunLogs(out if writes else None, logger, start)
+    logs = RunLogs(out if writes else None, s.logger, start)
     if writes:
         (out / "run.json").write_text(json.dumps({**run, "steps": total}, indent=2) + "\n")
 
@@ -309,7 +294,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                                     peak_memory_mb=_peak_memory_mb(dev))
         ckpt.mark_last(out, path)
         last_ckpt = path
-        ckpt.prune(out, keep_checkpoints)  # after LAST moved: a kill here leaves LAST whole, with its state
+        ckpt.prune(out, s.keep_checkpoints)  # after LAST moved: a kill here leaves LAST whole, with its state
         return path
 
     def save_best(step: int, vrow: dict[str, float]) -> None:
@@ -323,7 +308,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     val_rows: list[dict[str, float]] = []
     losses: dict[str, float] = {}
     seconds, images, done, interrupted = 0.0, 0, start, False
-    bar = progress_bar(total, start, progress and info.is_main, f"{method.name} on {dataset_name}")
+    bar = progress_bar(total, start, s.progress and info.is_main, f"{method.name} on {dataset_name}")
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     method.train()
@@ -331,7 +316,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
     try:
         with _StopFlag(info.world == 1) as stop:
             tick = time.perf_counter()
-            for step, epoch, batch in iterate(dataset, plan, start, total, num_workers=num_workers, pin_memory=pin):
+            for step, epoch, batch in iterate(dataset, plan, start, total, num_workers=s.num_workers, pin_memory=pin):
                 batch = to_device(batch, dev, channels_last)
                 torch.manual_seed(seed_for(seed, step, info.rank))
                 with autocast():
@@ -342,7 +327,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                 now = time.perf_counter()
                 seconds += now - tick
                 rate = images / seconds if seconds > 0 else 0.0
-                if done % log_every == 0 or done == total:
+                if done % s.log_every == 0 or done == total:
                     row = {"step": done, "epoch": epoch, **losses, **_lrs(method), "images_per_s": rate,
                            "elapsed_s": prev_seconds + seconds}
                     history.append(row)
@@ -355,7 +340,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                     break
                 if watch.finite and val_every and val_dataset is not None and (done % val_every == 0
                                                                                or done == total):
-                    vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, val_images, autocast,
+                    vrow = {"step": done, **validate(method, val_dataset, batch_size, dev, s.val_images, autocast,
                                                      channels_last)}
                     val_rows.append(vrow)
                     logs.val(vrow)
@@ -366,7 +351,7 @@ def _train(method, dataset, variant, overrides, steps, epochs, batch_size, size,
                                                                                 or done == total):
                     logs.grid(done, val_grid(method, val_dataset, dev, autocast, channels_last))
                     logs.flush()
-                if ckpt_every and done % ckpt_every == 0 and done < total:
+                if s.ckpt_every and done % s.ckpt_every == 0 and done < total:
                     save(done, prev_seconds + seconds)
                 if stop.set:
                     interrupted = True
