@@ -60,17 +60,21 @@ def crop(name: str) -> int:
     return int(min(max(size, 16), 32))
 
 
-def train_tiny(name: str, steps: int, seed: int = 0, out_dir: str | Path | None = None) -> TrainResult:
-    """``name`` at its ``test_overrides`` trained ``steps`` steps of batch 8 on ``synthetic`` data on the CPU."""
+def train_tiny(name: str, steps: int, seed: int = 0, out_dir: str | Path | None = None, *, batch_size: int = BATCH,
+               images: int = 64, **settings: Any) -> TrainResult:
+    """``name`` at its ``test_overrides`` trained ``steps`` steps of ``batch_size`` on ``images`` ``synthetic``
+    crops (:func:`crop` px), on the CPU unless ``settings`` (:class:`~colorbench.train.settings.TrainSettings`
+    fields: ``device``, ``precision``, ...) say otherwise."""
     from colorbench.data import build_dataset
     from colorbench.registry import get_method
     from colorbench.train import train
 
     cls = get_method(name)
     size = crop(name)
-    data = build_dataset("synthetic", "train", size=size, seed=seed, length=64)
-    return train(name, data, variant="default", overrides=cls.test_overrides, steps=steps, batch_size=BATCH,
-                 size=size, seed=seed, device="cpu", out_dir=out_dir, ckpt_every=None, progress=False)
+    data = build_dataset("synthetic", "train", size=size, seed=seed, length=images)
+    settings = {"device": "cpu", "ckpt_every": None, "progress": False, **settings}
+    return train(name, data, variant="default", overrides=cls.test_overrides, steps=steps, batch_size=batch_size,
+                 size=size, seed=seed, out_dir=out_dir, **settings)
 
 
 def random_L(b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:

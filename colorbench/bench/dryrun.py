@@ -50,6 +50,7 @@ PAPER_SPLIT_IMAGES: dict[str, tuple[int, int]] = {
     "imagenet_val_subset": (50_000, 10_000),  # Tarrés: 50 / 10 per class, 1,000 classes
     "places_extra69": (84_313, 10_500),  # the CS 7643 report's 80/10/10 split
     "coco": (86_300, 18_493),  # the coco recipe's 70/15/15 of train2017 + val2017
+    "coco_sample": (15_286, 3_275),  # the coco_sample recipe's 70/15/15 of fastai's 21,837 (C2F: 15,250 / 3,275)
 }
 """(train, test) image counts of the papers' splits, used when the dataset is not on this machine."""
 

@@ -83,21 +83,15 @@ def missing_module(exc: BaseException) -> str | None:
 def _conformance_checks(name: str, ctx: Context, precision: str, channels_last: bool) -> dict[str, Any]:
     """A few steps, ``colorize`` at odd sizes and batch 1, and resume equality of ``name`` on the device.
 
-    The one place that runs the conformance checks here (the CPU suite is ``tests/test_conformance.py``)."""
-    from colorbench.data import build_dataset
-    from colorbench.config import build_config
-    from colorbench.registry import get_method
-    from colorbench.train import train
+    Trained as the conformance suite trains (:func:`colorbench.conformance.train_tiny`: its crop, the test config),
+    on the device, at batch 4 on 32 synthetic crops."""
+    from colorbench.conformance import train_tiny
 
-    cls = get_method(name)
-    size = int(min(max(getattr(build_config(cls, cls.test_overrides), "image_size", None) or 32, 16), 32))
-    data = build_dataset("synthetic", "train", size=size, seed=0, length=32)
     steps = ctx.sizes.conf_steps
 
     def run(out: Path, n: int):
-        return train(name, data, overrides=cls.test_overrides, steps=n, batch_size=4, size=size, seed=0,
-                     device=ctx.device, precision=precision, channels_last=channels_last, out_dir=out,
-                     ckpt_every=None, progress=False)
+        return train_tiny(name, n, out_dir=out, batch_size=4, images=32, device=ctx.device, precision=precision,
+                          channels_last=channels_last)
 
     root = Path(tempfile.mkdtemp(prefix=f"conf-{name}-", dir=ctx.workdir))
     t0 = time.perf_counter()

@@ -63,6 +63,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A results CSV (an empty frame when absent), its ``variant`` column as strings with ``default`` for empty
+    cells."""
+    return _variants(_read_csv(path))
+
+
 def absolute_checkpoints(metrics: pd.DataFrame, results_dir: str | Path) -> pd.DataFrame:
     """Make relative ``checkpoint`` paths absolute. The bench writes them relative to the folder it ran in (the one
     holding ``results/`` and ``runs/``), while a notebook's kernel runs in ``notebooks/``: a relative path is taken
@@ -90,13 +96,13 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
     for csv_path in sorted(folder.glob("*/metrics.csv")):
         d = csv_path.parent
         metrics = _variants(absolute_checkpoints(_read_csv(csv_path), results_dir))
-        per_image = _variants(_read_csv(d / "per_image.csv"))
+        per_image = read_table(d / "per_image.csv")
         figures = {p.stem: p for p in sorted(d.glob("*.png"))}
         datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
     runtime_md = folder / "runtime.md"
     runtime_png = folder / "runtime.png"
     return Results(profile, folder, datasets, runtime_md if runtime_md.is_file() else None,
-                   runtime_png if runtime_png.is_file() else None, _variants(_read_csv(folder / "runtime.csv")))
+                   runtime_png if runtime_png.is_file() else None, read_table(folder / "runtime.csv"))
 
 
 def _variants(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,24 +23,18 @@ from colorbench import _atomic as atomic
 from colorbench.color import AB_SCALE
 from colorbench.report.published import METRIC_MAP, PublishedRow, Source, load_published, load_sources, method_map
 from colorbench.metrics.table import HISTOGRAM_METRICS
+from colorbench.report.load import read_table
 from colorbench.report.tables import fmt, is_number, label
 
 NOT_RUN = "not run"
 
 
-def _read(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path) if path.is_file() else pd.DataFrame()
-    if "variant" in frame:
-        frame["variant"] = frame["variant"].astype(object).fillna("default").astype(str)
-    return frame
-
-
 def load_profile_outputs(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(metrics of every dataset, runtime, dry run)`` read from ``results/<profile>/`` (empty frames when absent)."""
-    parts = [_read(p) for p in sorted(folder.glob("*/metrics.csv"))]
+    parts = [read_table(p) for p in sorted(folder.glob("*/metrics.csv"))]
     metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) \
         else pd.DataFrame()
-    return metrics, _read(folder / "runtime.csv"), _read(folder / "dryrun.csv")
+    return metrics, read_table(folder / "runtime.csv"), read_table(folder / "dryrun.csv")
 
 
 class _Ours:
