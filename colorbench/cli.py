@@ -45,12 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"colorbench {__import__('colorbench').__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"colorbench.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"colorbench.commands.{module_name}":
-                raise
-            continue  # command not built yet
+        module = importlib.import_module(f"colorbench.commands.{module_name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=module.EXAMPLES,
                            formatter_class=HelpFormatter)
         module.add_arguments(p)
