@@ -63,6 +63,14 @@ def test_unknown_keys_name_the_valid_ones(tmp_path):
         train_cmd.read_toml(toml)
     with pytest.raises(UserError, match="unknown trainer setting 'stpes'. Did you mean 'steps'"):
         TrainSettings().replace(stpes=3)
+    toml.write_text("[train]\ncompile = true\n")  # how one invocation runs: the command line's alone
+    with pytest.raises(UserError, match=r"unknown \[train\] keys \['compile'\]"):
+        train_cmd.read_toml(toml)
+    toml.write_text('[train]\nchannels_last = "no"\nval_images = 8\n')
+    _, table = train_cmd.read_toml(toml)
+    with pytest.raises(UserError, match=r"\[train\] channels_last 'no': expected true or false"):
+        train_cmd.settings_from(_args(), table)
+    assert train_cmd.settings_from(_args(), {"channels_last": False, "val_images": 8}).val_images == 8
 
 
 def test_train_takes_settings_and_keywords_over_them(tiny, tmp_path):

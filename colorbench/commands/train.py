@@ -24,8 +24,11 @@ EXAMPLES = """examples:
   colorbench train gorriz --config my_run.toml --out runs/gorriz-try
   torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset sample    # DDP"""
 
-# What a --config TOML's [train] table may hold beside the trainer settings (the run's variant and dataset)
+# What a --config TOML's [train] table may hold beside the trainer settings (the run's variant and dataset), and
+# the settings only the command line sets (how this invocation runs, not what the run is)
 RUN_KEYS = ("variant", "dataset")
+COMMAND_LINE_ONLY = ("progress", "compile", "cuda_graphs")
+TOML_KEYS = tuple(k for k in TrainSettings.keys() if k not in COMMAND_LINE_ONLY)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,24 +112,20 @@ def read_toml(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"--config {path}: not valid TOML ({exc})") from None
     settings = data.pop("train", {})
-    valid = (*TrainSettings.keys(), *RUN_KEYS)
+    valid = (*TOML_KEYS, *RUN_KEYS)
     unknown = sorted(set(settings) - set(valid))
     if unknown:
         raise UserError(f"--config {path}: unknown [train] keys {unknown}; valid: {', '.join(valid)}")
     return data, settings
 
 
-# flag (argparse dest) -> TrainSettings key, for the trainer settings the command line sets
-FLAGS = ("steps", "epochs", "batch_size", "size", "seed", "device", "precision", "val_every", "ckpt_every", "keep",
-         "keep_best", "logger", "grid_every", "num_workers", "nonfinite_patience")
-
-
 def settings_from(args: argparse.Namespace, table: dict[str, Any]) -> TrainSettings:
     """The run's :class:`TrainSettings`: the command's defaults, under the TOML's ``[train]`` values, under the
-    flags; every value checked and named as the user gave it (a TOML value a flag replaces is checked too)."""
+    flags (a ``--steps`` or ``--epochs`` flag replaces both length keys of the TOML); every value checked and named
+    as the user gave it (a TOML value a flag replaces is checked too)."""
     toml = TrainSettings.check_values({k: v for k, v in table.items() if k not in RUN_KEYS},
                                       {k: f"--config {args.config} [train] {k}" for k in table})
-    flags = TrainSettings.check_values({k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None})
+    flags = TrainSettings.check_values({k: getattr(args, k) for k in TOML_KEYS if getattr(args, k, None) is not None})
     given = {**toml, **{k: v for k, v in flags.items() if v is not None}}
     if flags.get("steps") is not None or flags.get("epochs") is not None:  # a flag's length replaces the TOML's
         given = {**given, "steps": flags.get("steps"), "epochs": flags.get("epochs")}

@@ -5,7 +5,6 @@ the name) are ``folder`` datasets with preset options (see :mod:`colorbench.data
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from torch.utils.data import Dataset
 
 from colorbench.data.info import DatasetInfo
 from colorbench.data.protocol import Protocol
-from colorbench.errors import UserError
+from colorbench.errors import UserError, unknown_name
 
 
 # name -> (module, class, info)
@@ -120,7 +119,5 @@ def build_dataset(name: str, split: str = "train", *, size: int = 64, seed: int 
 
 
 def _raise_unknown(name: str, recipes: dict[str, Path]) -> None:
-    valid = sorted(list(_BUILTIN) + list(recipes))
-    close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise UserError(f"unknown dataset {name!r}.{hint} Valid: {', '.join(valid)} (or a path to a recipe .toml)")
+    error = unknown_name("dataset", str(name), sorted(list(_BUILTIN) + list(recipes)))
+    raise UserError(f"{error} (or a path to a recipe .toml)")

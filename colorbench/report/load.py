@@ -66,7 +66,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def read_table(path: Path) -> pd.DataFrame:
     """A results CSV (an empty frame when absent), its ``variant`` column as strings with ``default`` for empty
     cells."""
-    return _variants(_read_csv(path))
+    return text_variants(_read_csv(path))
 
 
 def absolute_checkpoints(metrics: pd.DataFrame, results_dir: str | Path) -> pd.DataFrame:
@@ -95,7 +95,7 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
     datasets = {}
     for csv_path in sorted(folder.glob("*/metrics.csv")):
         d = csv_path.parent
-        metrics = _variants(absolute_checkpoints(_read_csv(csv_path), results_dir))
+        metrics = text_variants(absolute_checkpoints(_read_csv(csv_path), results_dir))
         per_image = read_table(d / "per_image.csv")
         figures = {p.stem: p for p in sorted(d.glob("*.png"))}
         datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
@@ -105,7 +105,7 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
                    runtime_png if runtime_png.is_file() else None, read_table(folder / "runtime.csv"))
 
 
-def _variants(frame: pd.DataFrame) -> pd.DataFrame:
+def text_variants(frame: pd.DataFrame) -> pd.DataFrame:
     """``variant`` as strings with ``default`` for empty cells (pandas reads an empty cell as NaN)."""
     if "variant" in frame:
         frame["variant"] = frame["variant"].astype(object).fillna("default").astype(str)

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from colorbench.report.figures import Note
-from colorbench.report.load import absolute_checkpoints, checkpoint_of
+from colorbench.report.load import absolute_checkpoints, checkpoint_of, text_variants
 from colorbench.report.method_view import resize
 from colorbench.report.published import load_published
 from colorbench.report.tables import ok_rows
@@ -52,7 +52,7 @@ def find_checkpoints(results_dir: str | Path, profile: str, method: str) -> dict
         df = absolute_checkpoints(pd.read_csv(path), root)
         if "method" not in df:
             continue
-        df["variant"] = df["variant"].astype(object).fillna("default").astype(str)
+        df = text_variants(df)
         for _, r in ok_rows(df)[ok_rows(df)["method"] == method].iterrows():
             role = "reference" if r["variant"] == reference else "model"
             if found[role] is None and checkpoint_of(r) is not None:

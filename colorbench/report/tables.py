@@ -22,6 +22,7 @@ import pandas as pd
 
 from colorbench.metrics.table import DEGENERATE, HISTOGRAM_METRICS, METRICS, MetricInfo
 from colorbench.report import stats
+from colorbench.report.load import text_variants
 
 TABLE_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "delta_e76", "js_a", "js_b",
                  "kl_a", "kl_b", "lpips", "fid")
@@ -190,9 +191,7 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
     if "status" in metrics:
         for _, r in metrics[(metrics["status"] != "ok") & (metrics.get("kind", "train") == "train")].iterrows():
             failed[label(r["method"], r.get("variant"))] = str(r.get("error", "failed"))
-    ok = ok_rows(metrics).copy()
-    if "variant" in ok:
-        ok["variant"] = ok["variant"].astype(object).fillna("default").astype(str)
+    ok = text_variants(ok_rows(metrics).copy())
     records, seeds, na = [], {}, {}
     for (method, variant), g in ok.groupby(["method", "variant"], sort=False):
         lab = label(method, variant)

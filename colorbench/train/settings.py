@@ -31,6 +31,11 @@ def _choice(default: str, choices: tuple[str, ...]) -> Any:
     return field(default=default, metadata={"choices": choices})
 
 
+def _switch(default: bool | None) -> Any:
+    """An on/off setting: ``true`` or ``false`` (``None``: decided by the device)."""
+    return field(default=default, metadata={"switch": True})
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How a run trains (not what: the method, variant, config overrides and dataset are the caller's).
@@ -51,7 +56,7 @@ class TrainSettings:
     seed: int = _count(0, 0, "the seed")
     device: str = "auto"
     precision: str = _choice("auto", PRECISIONS)
-    channels_last: bool | None = None
+    channels_last: bool | None = _switch(None)
     val_every: int | None = _count(None, 0, "steps between validations; 0 = never")
     val_images: int = _count(32, 1, "validation images")
     ckpt_every: int | None = _count(None, 0, "steps between checkpoints; 0 = only at the end")
@@ -62,9 +67,9 @@ class TrainSettings:
     nonfinite_patience: int = _count(1, 1, "consecutive non-finite losses that stop training")
     num_workers: int = _count(0, 0, "data-loader worker processes")
     log_every: int = _count(1, 1, "steps between log rows")
-    progress: bool = True
-    compile: bool = False
-    cuda_graphs: bool = False
+    progress: bool = _switch(True)
+    compile: bool = _switch(False)
+    cuda_graphs: bool = _switch(False)
 
     # What `colorbench train` trains with where neither a flag nor the config TOML says: a run folder a person
     # reads, so it validates, checkpoints and draws grids (the library's defaults above do none of these).
@@ -90,7 +95,8 @@ class TrainSettings:
     def check_values(cls, values: Mapping[str, Any], names: Mapping[str, str] | None = None) -> dict[str, Any]:
         """``values`` (TOML / command-line keys) checked and keyed by field: whole numbers at least their minimum,
         choices among theirs. ``names[key]`` is how the user wrote the key (default ``--key``); ``None`` values
-        stay ``None`` (not given). An unknown key raises naming the valid ones."""
+        stay ``None`` (not given); switches must be ``true`` or ``false``. An unknown key raises naming the valid
+        ones."""
         from colorbench import checks  # loads torch (through the metrics' SSIM window)
 
         names = names or {}
@@ -108,6 +114,8 @@ class TrainSettings:
                 value = checks.integer(value, name, minimum=low, fix="give " + spec.metadata["what"].format(min=low))
             elif value is not None and "choices" in spec.metadata and value not in spec.metadata["choices"]:
                 raise UserError(f"{name} {value!r}: use one of {', '.join(spec.metadata['choices'])}")
+            elif value is not None and spec.metadata.get("switch") and not isinstance(value, bool):
+                raise UserError(f"{name} {value!r}: expected true or false")
             out[spec.name] = value
         return out
 
