@@ -18,6 +18,7 @@ import pandas as pd
 
 from colorbench import _atomic as atomic
 from colorbench.report import figures, reproduction, runtime, stats
+from colorbench.report.load import read_table
 from colorbench.report.published import mapping_table, published_table
 from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, flag_rules, flatten_row, label, markdown,
                                       separated, summarise)
@@ -50,12 +51,6 @@ def _sort_key(row: dict[str, Any]) -> tuple:
     return (row["method"] not in baseline_methods(), row["method"], row.get("variant", ""), row.get("seed", 0))
 
 
-def _read(path: Path) -> pd.DataFrame:
-    from colorbench.report.load import _variants
-
-    return _variants(pd.read_csv(path))
-
-
 def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profile: str,
                   watch: dict[str, str]) -> tuple[list[Path], str]:
     """Every file of one dataset's folder; returns the paths written and the README's table."""
@@ -64,8 +59,8 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
     per_image = _per_image(rows)
     if not per_image.empty:
         written.append(atomic.write_csv(out_dir / "per_image.csv", per_image.to_dict("records")))
-    metrics = _read(out_dir / "metrics.csv")
-    per_image = _read(out_dir / "per_image.csv") if not per_image.empty else per_image
+    metrics = read_table(out_dir / "metrics.csv")
+    per_image = read_table(out_dir / "per_image.csv") if not per_image.empty else per_image
     s = summarise(metrics, per_image)
     legacy = any(r.get("provenance", {}).get("histograms") == "legacy" for r in rows)
     table, notes = markdown(s, legacy=legacy)
@@ -183,7 +178,7 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
     timed = sorted((r for r in rows if r.get("kind") == "runtime"), key=_sort_key)
     if timed:
         written.append(atomic.write_csv(root / "runtime.csv", [flatten_row(r) for r in timed]))
-        frame = _read(root / "runtime.csv")
+        frame = read_table(root / "runtime.csv")
         dev = device or next((r["provenance"].get("device") for r in timed if r.get("provenance")), "")
         written.append(atomic.write_text(root / "runtime.md", runtime.runtime_markdown(frame, device=dev)))
         fig = figures.runtime_plot(root / "runtime.png", runtime.entries(frame))
