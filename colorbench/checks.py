@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from colorbench.errors import UserError
-from colorbench.metrics.structural import WIN_SIZE
+from colorbench.ssim_window import WIN_SIZE
 
 MIN_SIZE = WIN_SIZE  # px: SSIM's Gaussian window; a smaller crop trains but can never be evaluated
 

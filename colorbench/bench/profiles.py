@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from colorbench import checks
+from colorbench.checks import MIN_SIZE
 from colorbench.errors import UserError
 
 PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets", "gpus")
@@ -48,10 +50,9 @@ PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
 
 
 # ------------------------------------------------------------------------------------------------ sections
-def _value(default: Any, kind: str = "", minimum: int | str | None = None) -> Any:
+def _value(default: Any, kind: str = "", minimum: int | None = None) -> Any:
     """A section key: its default (lists and tables copied per profile) and its check, ``kind`` one of ``int`` /
-    ``int?`` (None allowed) / ``bool`` / ``""`` (not checked here), at least ``minimum`` (``"MIN_SIZE"``:
-    :data:`colorbench.checks.MIN_SIZE`, read when checked)."""
+    ``int?`` (None allowed) / ``bool`` / ``""`` (not checked here), at least ``minimum``."""
     meta = {"kind": kind, "minimum": minimum}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
@@ -92,7 +93,7 @@ class _Section(Mapping[str, Any]):
 class DataSection(_Section):
     """``[data]``: the training crop (px), options to ``build_dataset``, where datasets live."""
 
-    size: int = _value(64, "int", "MIN_SIZE")
+    size: int = _value(64, "int", MIN_SIZE)
     options: dict[str, Any] = _value({})
     data_dir: str | None = _value(None)
     data_dirs: dict[str, str] = _value({})
@@ -295,9 +296,7 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def _check_value(value: Any, kind: str, minimum: int | str | None, name: str) -> None:
-    from colorbench import checks
-
+def _check_value(value: Any, kind: str, minimum: int | None, name: str) -> None:
     if kind == "bool":
         if not isinstance(value, bool):
             raise UserError(f"{name} {value!r}: expected true or false")
@@ -307,14 +306,12 @@ def _check_value(value: Any, kind: str, minimum: int | str | None, name: str) ->
     why = {"data.size": "the training crop in px (SSIM needs at least 11)"}.get(name.split()[-1], "")
     if isinstance(value, str):  # a --set value that TOML did not read as a number
         raise UserError(f"{name} {value!r}: expected a whole number" + (f" ({why})" if why else ""))
-    checks.integer(value, name, minimum=getattr(checks, minimum) if isinstance(minimum, str) else minimum, fix=why)
+    checks.integer(value, name, minimum=minimum, fix=why)
 
 
 def check_profile(profile: Profile, where: str | None = None) -> None:
     """Check every value of ``profile`` (after ``--set``) before any cell runs; a bad one raises a one-line
     UserError naming it. ``where`` prefixes the names (default: ``profile NAME:``)."""
-    from colorbench.checks import MIN_SIZE
-
     where = where or f"profile {profile.name}:"
     for sec, section in profile.sections.items():
         for spec in dataclasses.fields(section):
@@ -367,12 +364,11 @@ def check_bench_sets(global_cfg: dict[str, Any], per_method_cfg: dict[str, dict[
                      seeds: int | None) -> None:
     """Check ``--set METHOD.key=value`` / ``--set key=value`` and ``--seeds`` before any cell runs: the method
     must be registered, the key one of its config fields, the value fit the field (type, finite, sign)."""
-    from colorbench.checks import integer
     from colorbench.config import build_config
     from colorbench.registry import get_method, list_methods
 
     if seeds is not None:
-        integer(seeds, "--seeds", minimum=1, fix="give the number of seeds, e.g. --seeds 3 runs seeds 0, 1, 2")
+        checks.integer(seeds, "--seeds", minimum=1, fix="give the number of seeds, e.g. --seeds 3 runs seeds 0, 1, 2")
     for method, values in per_method_cfg.items():
         if method not in list_methods():
             valid = ", ".join(SECTIONS + ("per_method",))

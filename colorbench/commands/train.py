@@ -126,8 +126,8 @@ def settings_from(args: argparse.Namespace, table: dict[str, Any]) -> TrainSetti
     toml = TrainSettings.check_values({k: v for k, v in table.items() if k not in RUN_KEYS},
                                       {k: f"--config {args.config} [train] {k}" for k in table})
     flags = TrainSettings.check_values({k: getattr(args, k) for k in TOML_KEYS if getattr(args, k, None) is not None})
-    given = {**toml, **{k: v for k, v in flags.items() if v is not None}}
-    if flags.get("steps") is not None or flags.get("epochs") is not None:  # a flag's length replaces the TOML's
+    given = {**toml, **flags}
+    if "steps" in flags or "epochs" in flags:  # a flag's length replaces the TOML's
         given = {**given, "steps": flags.get("steps"), "epochs": flags.get("epochs")}
     return TrainSettings.command(given).replace(progress=not args.no_progress, compile=args.compile,
                                                 cuda_graphs=args.cuda_graphs)

@@ -28,11 +28,7 @@ import torch.nn.functional as F
 
 from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
 from colorbench._threads import cpu_map
-
-SIGMA = 1.5
-TRUNCATE = 3.5
-RADIUS = int(TRUNCATE * SIGMA + 0.5)  # 5, as scipy.ndimage computes it
-WIN_SIZE = 2 * RADIUS + 1  # 11
+from colorbench.ssim_window import RADIUS, SIGMA, TRUNCATE, WIN_SIZE  # noqa: F401  (TRUNCATE: re-exported)
 K1, K2 = 0.01, 0.03
 _CPU_CHUNK_PIXELS = 1 << 17  # pixels per CPU piece (measured best with 2 worker threads)
 _CUDA_CHUNK_PIXELS = 1 << 24

@@ -13,17 +13,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
+from colorbench import checks
+from colorbench.checks import MIN_SIZE
 from colorbench.errors import UserError, unknown_name
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOGGERS = ("csv", "tensorboard")
 
 
-def _count(default: int | None, minimum: int | str, what: str, *, key: str | None = None) -> Any:
-    """A whole-number setting: at least ``minimum`` (``"MIN_SIZE"``: :data:`colorbench.checks.MIN_SIZE`, read when
-    a value is checked: it comes from the metrics, which import torch); ``what`` is the fix a bad value's error gives
-    (``{min}`` is the minimum); ``key`` is its name in a TOML ``[train]`` table and on the command line when that
-    differs from the field's."""
+def _count(default: int | None, minimum: int, what: str, *, key: str | None = None) -> Any:
+    """A whole-number setting: at least ``minimum``; ``what`` is the fix a bad value's error gives; ``key`` is its
+    name in a TOML ``[train]`` table and on the command line when that differs from the field's."""
     return field(default=default, metadata={"minimum": minimum, "what": what, "key": key})
 
 
@@ -51,8 +51,8 @@ class TrainSettings:
     steps: int | None = _count(None, 1, "training steps in total")
     epochs: int | None = _count(None, 1, "epochs to train")
     batch_size: int | None = _count(None, 1, "images per step")
-    size: int | None = _count(None, "MIN_SIZE", "the square training crop in px; at least {min}, the SSIM window "
-                              "that eval needs")
+    size: int | None = _count(None, MIN_SIZE, f"the square training crop in px; at least {MIN_SIZE}, the SSIM "
+                              "window that eval needs")
     seed: int = _count(0, 0, "the seed")
     device: str = "auto"
     precision: str = _choice("auto", PRECISIONS)
@@ -97,8 +97,6 @@ class TrainSettings:
         choices among theirs. ``names[key]`` is how the user wrote the key (default ``--key``); ``None`` values
         stay ``None`` (not given); switches must be ``true`` or ``false``. An unknown key raises naming the valid
         ones."""
-        from colorbench import checks  # loads torch (through the metrics' SSIM window)
-
         names = names or {}
         keys = cls.keys()
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -109,9 +107,8 @@ class TrainSettings:
             spec = fields[keys[key]]
             name = names.get(key, "--" + key.replace("_", "-"))
             if value is not None and "minimum" in spec.metadata:
-                low = spec.metadata["minimum"]
-                low = getattr(checks, low) if isinstance(low, str) else low
-                value = checks.integer(value, name, minimum=low, fix="give " + spec.metadata["what"].format(min=low))
+                value = checks.integer(value, name, minimum=spec.metadata["minimum"],
+                                       fix=f"give {spec.metadata['what']}")
             elif value is not None and "choices" in spec.metadata and value not in spec.metadata["choices"]:
                 raise UserError(f"{name} {value!r}: use one of {', '.join(spec.metadata['choices'])}")
             elif value is not None and spec.metadata.get("switch") and not isinstance(value, bool):
