@@ -17,9 +17,11 @@ import torch
 from torch.utils.data import Dataset
 
 from colorbench import checkpoint as ckpt
-from colorbench.config import config_dict
+from colorbench.config import build_config, config_dict, follow_size
+from colorbench.data import build_dataset, protocol_for
 from colorbench.errors import UserError
 from colorbench.method import Method
+from colorbench.registry import create_method, get_method, method_origin
 from colorbench.train import distributed, speed
 from colorbench.data.transforms import to_device
 from colorbench.train.batches import BatchPlan, iterate, seed_for
@@ -120,17 +122,11 @@ def _sizes(method: str | Method, overrides: Mapping[str, Any] | None, variant: s
     one batch size it trained with."""
     overrides = dict(overrides or {})
     if isinstance(method, str):
-        from colorbench.config import build_config
-        from colorbench.registry import get_method
-
-        config = build_config(get_method(method), overrides, variant)
+        cls = get_method(method)
+        config = build_config(cls, overrides, variant)
+        overrides = follow_size(cls, overrides, size, batch_size)
     else:
         config = method.config
-    if isinstance(method, str):
-        from colorbench.config import follow_size
-        from colorbench.registry import get_method
-
-        overrides = follow_size(get_method(method), overrides, size, batch_size)
     default_size = getattr(config, "image_size", None)
     size = size if size is not None else (int(default_size) if default_size else 64)
     batch_size = batch_size if batch_size is not None else int(getattr(config, "batch_size", 0) or 16)
@@ -205,23 +201,16 @@ def _train(method: str | Method, dataset: str | Dataset, s: TrainSettings, *, va
     method, overrides, size, batch_size = _sizes(method, overrides, variant, s.size, s.batch_size)
     dataset_name = dataset if isinstance(dataset, str) else getattr(dataset, "name", type(dataset).__name__)
     if isinstance(method, str) and isinstance(dataset, str):  # e.g. a prior of the training set (Method.data_config)
-        from colorbench.config import build_config
-        from colorbench.registry import get_method
-
         cls = get_method(method)
         extra = cls.data_config(build_config(cls, overrides, variant), dataset, size=size,
                                 data_options=dict(data_options or {}))
         overrides = {**extra, **overrides}
     if isinstance(dataset, str):
-        from colorbench.data import build_dataset, protocol_for
-
         dataset = build_dataset(dataset_name, "train", size=size, seed=seed, **dict(data_options or {}))
         if val_dataset is None and (val_every or grid_every):  # the dataset's evaluation protocol, on its val split
             val = protocol_for(dataset_name).validation(s.val_images)
             val_dataset = build_dataset(dataset_name, val.split, size=val.size, seed=seed, **dict(data_options or {}))
     if isinstance(method, str):
-        from colorbench.registry import create_method
-
         torch.manual_seed(seed)  # network initialisation
         name = method
         try:
@@ -249,8 +238,6 @@ def _train(method: str | Method, dataset: str | Dataset, s: TrainSettings, *, va
         raise UserError(why)
     if s.compile:
         speed.compile_networks(method)
-
-    from colorbench.registry import method_origin
 
     run = {"method": method.name, "variant": variant, "config": config_dict(method.config),
            "dataset": dataset_name, "size": size, "seed": seed, "batch_size": batch_size, "world_size": info.world,
