@@ -175,14 +175,14 @@ def prior_config(dataset: str, size: int, data_options: Mapping[str, Any] | None
     """The cached prior of ``dataset``'s train split at ``size`` px: ``{"prior": path, "prior_sha": content
     hash}``, computing and writing it (atomically, ``[313]`` float32 .npy under ``folder``, default
     ``runs/priors``) the first time. The file's name hashes what the prior depends on (dataset, size, options,
-    the dataset's files, the core's code), so a changed input makes a new file."""
+    the dataset's files, the code that computes it), so a changed input makes a new file."""
     from colorbench import fingerprint
     from colorbench.data import build_dataset, dataset_folder
 
     opts = dict(data_options or {})
     inputs = {"dataset": dataset, "size": int(size), "options": opts, "sigma": SIGMA,
               "data": fingerprint.data_fingerprint(dataset_folder(dataset, opts.get("data_dir"))),
-              "core": fingerprint.core_hash()}
+              "code": fingerprint.modules_hash(__name__)}
     name = f"{Path(str(dataset)).stem}-{int(size)}px-{_sha(json.dumps(inputs, sort_keys=True, default=str).encode())}"
     path = (folder or PRIOR_DIR) / f"{name}.npy"
     if not path.is_file():

@@ -2,18 +2,23 @@
 
 A cell's cache key (:func:`colorbench.bench.grid.cell_key`) hashes its resolved settings together with
 
-* :func:`code_hash`: every Python source file of the ``colorbench`` core package (the trainer, the evaluator, the
-  metrics, the data layer, the shared networks: everything but the built-in methods folder), the method's own
-  module, and every module of the method's own project that it imports (followed transitively, through ``import``
-  statements read with :mod:`ast`; third-party imports are covered by :func:`environment`). The hash is of the files'
-  bytes in the working tree, so an uncommitted edit changes it as a commit does, and a README edit does not;
+* :func:`code_hash`: the code that computes the cell's numbers and nothing else. That is the static import closure
+  (:func:`closure`, read with :mod:`ast`, never imported) of the cell runner (:mod:`colorbench.bench.cell`: the
+  data layer, the trainer, the evaluator, the metrics, the Lab layer, configs, checkpoints, ...) and of the
+  method's own module (its shared networks under ``colorbench.nets`` and, for a plugin, the modules of its own
+  package that it imports). Each module counts as its :mod:`ast` dump without docstrings
+  (:func:`normalised_source`), so comments, formatting and docstrings never re-key a cell, and an edit to code that
+  no cell runs (the report, the commands, the study, the GPU check) re-keys nothing; an edit to a function body a
+  cell runs re-keys the cells whose closure holds its module. Third-party code is covered by :func:`environment`.
+  The hash is of the working tree, so an uncommitted edit counts as a commit does;
 * :func:`environment`: the versions of the libraries that shape the numbers and the torch thread count;
 * :func:`data_fingerprint`: for a dataset on disk, the relative path, size and modification time of every file
-  under its folder (the embedded ``sample`` and the generated ``synthetic`` sets are code, and so in the code hash).
+  under its folder (the embedded ``sample`` set comes from scikit-image, whose version is in the environment, and
+  the generated ``synthetic`` set is code, and so in the code hash).
 
-So a finished cell is reused exactly when none of these changed: a stale cell is impossible, not merely unlikely.
-Each row records ``code_hash``, ``environment`` and ``data_fingerprint``; a test checks that every committed row's
-``code_hash`` is what the code at HEAD computes.
+So a finished cell is reused exactly when none of these changed. Each row records ``code_hash``, ``environment``
+and ``data_fingerprint``; a test checks that every committed row's ``code_hash`` is what the code at HEAD computes.
+Where the boundary runs (what computes, what shows) is drawn in ``docs/architecture.md``.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,42 +46,13 @@ def _core_dir() -> Path:
     return Path(colorbench.__file__).resolve().parent
 
 
-@functools.lru_cache(maxsize=1)
-def core_files() -> tuple[Path, ...]:
-    """Every ``.py`` file of the colorbench core, sorted (the built-in methods live in another folder)."""
-    return tuple(sorted(_core_dir().rglob("*.py")))
-
-
-@functools.lru_cache(maxsize=1)
-def core_hash() -> str:
-    """sha256 of the core's sources (relative path and bytes of each file)."""
-    root = _core_dir()
-    h = hashlib.sha256()
-    for path in core_files():
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def _imported_names(path: Path, package: str) -> set[str]:
-    """Module names ``path`` imports (absolute, relative imports resolved against ``package``)."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parent = ".".join(parts[: len(parts) - node.level + 1]) if node.level <= len(parts) else ""
-                base = f"{parent}.{base}".strip(".") if base else parent
-            names.add(base)
-            names.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import module`
-    return {n for n in names if n}
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+CELL_RUNNER = "colorbench.bench.cell"
+"""The module that runs a cell: the root of the static import closure every code hash covers."""
 
 
 def _module_file(name: str) -> Path | None:
+    """The ``.py`` file of module ``name`` (a package: its ``__init__.py``), or None (not Python source, not found)."""
     module = sys.modules.get(name)
     origin = getattr(module, "__file__", None) if module is not None else None
     if origin is None:
@@ -89,47 +66,115 @@ def _module_file(name: str) -> Path | None:
     return Path(origin).resolve()
 
 
-def project_files(module_name: str) -> tuple[Path, ...]:
-    """The source file of ``module_name`` and of every module of the same top-level package it imports,
-    transitively (``colorbench.*`` core modules are left to :func:`core_hash`; other methods are never followed:
-    a method does not import another)."""
-    top = module_name.split(".")[0]
-    core = _core_dir()
+def _imports(path: Path, module_name: str, tops: frozenset[str]) -> set[str]:
+    """The modules ``path`` (module ``module_name``) imports anywhere in its body, function-level imports included:
+    ``import a.b`` gives ``a.b``; ``from a import b`` gives ``a.b`` when that is a module, else ``a`` (the package's
+    ``__init__`` defines ``b``). Parent packages are not added: their ``__init__`` runs at import time, but what it
+    pulls in is not what the importing module computes with (see :func:`closure`). A string constant that names a
+    module (``"colorbench.data.synthetic"`` in the dataset registry's lazy table) counts as an import of it. Only
+    names under ``tops``."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1]) if node.level <= len(parts) else ""
+                base = f"{parent}.{base}".strip(".") if base else parent
+            if not _followed(base, tops):
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                names.add(sub if alias.name != "*" and _module_file(sub) is not None else base)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_NAME.fullmatch(node.value) \
+                and _followed(node.value, tops) and _module_file(node.value) is not None:
+            names.add(node.value)  # a module named in a lazy table (importlib.import_module(name) at run time)
+    return {n for n in names if n and _followed(n, tops)}
+
+
+def _followed(name: str, tops: frozenset[str]) -> bool:
+    return bool(name) and name.split(".")[0] in tops
+
+
+@functools.lru_cache(maxsize=None)
+def closure(roots: tuple[str, ...], tops: frozenset[str] = frozenset({"colorbench"})) -> dict[str, Path]:
+    """``{module: file}``: the modules ``roots`` import statically, transitively, within the top-level packages
+    ``tops`` (third-party code is covered by :func:`environment`). Read with :mod:`ast`, never imported.
+
+    A package's ``__init__`` is followed only where a module imports the package itself (``from colorbench.data
+    import build_dataset``), not because a submodule of it is imported: so ``colorbench/bench/__init__.py``, which
+    lazily re-exports the runner, adds nothing to a cell's closure."""
     seen: dict[str, Path] = {}
-    todo = [module_name]
+    todo = list(roots)
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or not _followed(name, tops):
             continue
         path = _module_file(name)
         if path is None:
             continue
-        if top == "colorbench" and core in path.parents and name != module_name:
-            continue  # in the core hash already
         seen[name] = path
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for imported in _imported_names(path, package):
-            if imported.split(".")[0] == top and imported not in seen:
-                if top == "colorbench" and not imported.startswith("colorbench.methods."):
-                    continue
-                todo.append(imported)
-    return tuple(sorted(set(seen.values())))
+        todo.extend(n for n in _imports(path, name, tops) if n not in seen)
+    return dict(sorted(seen.items()))
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@functools.lru_cache(maxsize=None)
+def normalised_source(path: Path) -> str:
+    """The module at ``path`` as :func:`ast.dump` prints it without docstrings: comments, formatting, line numbers
+    and docstrings do not count, every statement and expression does."""
+    return ast.dump(_strip_docstrings(ast.parse(path.read_bytes(), filename=str(path))))
+
+
+def code_files(module_name: str) -> dict[str, Path]:
+    """The modules whose code a cell of the method defined in ``module_name`` runs: the closure of the cell runner
+    and of the method's module (within colorbench and the method's own top-level package, for a plugin)."""
+    tops = frozenset({"colorbench", module_name.split(".")[0]})
+    return {**closure((CELL_RUNNER,)), **closure((module_name,), tops)}
+
+
+def _files_hash(files: dict[str, Path], extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode() + b"\0")
+    for name, path in sorted(files.items()):
+        h.update(name.encode() + b"\0" + normalised_source(path).encode() + b"\0")
+    return h.hexdigest()[:HASH_CHARS]
+
+
+def modules_hash(*roots: str) -> str:
+    """The hash of the normalised sources of ``roots`` and the colorbench modules they import (:func:`closure`),
+    e.g. of the code behind a cached intermediate file such as a colour prior."""
+    return _files_hash(closure(tuple(sorted(roots))))
 
 
 @functools.lru_cache(maxsize=None)
 def _method_hash(module_name: str, qualname: str) -> str:
-    h = hashlib.sha256(core_hash().encode())
-    files = project_files(module_name)
-    if not files:
-        h.update(qualname.encode())
-    for path in files:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:HASH_CHARS]
+    files = code_files(module_name)
+    # a class defined outside a source file (e.g. in a test): its name stands for its code
+    return _files_hash(files, "" if module_name in files else f"{module_name}.{qualname}")
+
+
+def clear_caches() -> None:
+    """Forget every file read (for a process that edits sources, e.g. a test)."""
+    for cached in (closure, normalised_source, _method_hash):
+        cached.cache_clear()
 
 
 def code_hash(method_cls: type) -> str:
-    """The hash of the code a method's cell runs: the colorbench core plus the method's module and its project's
-    modules that it imports (see the module docstring)."""
+    """The hash of the code a cell of ``method_cls`` runs (see :func:`code_files`), each module normalised by
+    :func:`normalised_source`."""
     return _method_hash(method_cls.__module__, method_cls.__qualname__)
 
 

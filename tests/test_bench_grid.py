@@ -151,17 +151,20 @@ def test_key_is_stable_and_changes_with_what_makes_the_result(fakes):
 def test_key_changes_with_the_method_source(fakes, monkeypatch, tmp_path):
     from colorbench import fingerprint
 
-    fingerprint._method_hash.cache_clear()
+    fingerprint.clear_caches()
     before = grid.expand(profile(seeds=1))[0].key
     src = tmp_path / "m.py"
-    src.write_text("# a method file\n")
-    monkeypatch.setattr(fingerprint, "project_files", lambda name: (src,))
-    fingerprint._method_hash.cache_clear()
+    src.write_text("SCALE = 1\n")
+    monkeypatch.setattr(fingerprint, "code_files", lambda name: {name: src})
+    fingerprint.clear_caches()
     first = grid.expand(profile(seeds=1))[0].key
-    src.write_text("# a method file, edited\n")
-    fingerprint._method_hash.cache_clear()
-    assert first != before and grid.expand(profile(seeds=1))[0].key != first
-    fingerprint._method_hash.cache_clear()
+    src.write_text("SCALE = 1  # a comment changes nothing\n")
+    fingerprint.clear_caches()
+    assert first != before and grid.expand(profile(seeds=1))[0].key == first
+    src.write_text("SCALE = 2\n")
+    fingerprint.clear_caches()
+    assert grid.expand(profile(seeds=1))[0].key != first
+    fingerprint.clear_caches()
 
 
 def test_shards_partition_the_grid(fakes):

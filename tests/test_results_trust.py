@@ -26,28 +26,84 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def fresh_hashes():
     """Clear the per-process hash caches before and after (a test edits the files they read)."""
-    caches = (fingerprint.core_files, fingerprint.core_hash, fingerprint._method_hash)
-    for c in caches:
-        c.cache_clear()
+    fingerprint.clear_caches()
     yield
-    for c in caches:
-        c.cache_clear()
+    fingerprint.clear_caches()
 
 
-def test_core_hash_covers_every_core_source_and_nothing_else(tmp_path, monkeypatch, fresh_hashes):
-    core = tmp_path / "colorbench"
-    (core / "metrics").mkdir(parents=True)
-    (core / "__init__.py").write_text("x = 1\n")
-    (core / "metrics" / "pixel.py").write_text("def psnr(): return 1\n")
-    monkeypatch.setattr(fingerprint, "_core_dir", lambda: core)
-    before = fingerprint.core_hash()
-    (tmp_path / "README.md").write_text("docs change nothing")
-    (core / "notes.txt").write_text("not code")
-    fingerprint.core_files.cache_clear(), fingerprint.core_hash.cache_clear()
-    assert fingerprint.core_hash() == before
-    (core / "metrics" / "pixel.py").write_text("def psnr(): return 2\n")
-    fingerprint.core_files.cache_clear(), fingerprint.core_hash.cache_clear()
-    assert fingerprint.core_hash() != before
+@pytest.fixture
+def sources(tmp_path, monkeypatch, fresh_hashes):
+    """A copy of the ``colorbench`` and ``methods`` sources that the code hash reads instead of the real ones, so a
+    test can edit them: ``sources / "colorbench" / "evaluator.py"``."""
+    import shutil
+
+    import colorbench
+    import colorbench.methods
+
+    real = fingerprint._module_file
+    copies = {}
+    for package in (colorbench, colorbench.methods):
+        root = Path(package.__file__).resolve().parent
+        copies[root] = tmp_path / ("colorbench" if package is colorbench else "methods")
+        shutil.copytree(root, copies[root], ignore=shutil.ignore_patterns("__pycache__"))
+
+    def redirected(name: str) -> Path | None:
+        path = real(name)
+        for root, copy in copies.items():
+            if path is not None and root in path.parents:
+                return copy / path.relative_to(root)
+        return path
+
+    monkeypatch.setattr(fingerprint, "_module_file", redirected)
+    return tmp_path
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _keys() -> dict[str, str]:
+    fingerprint.clear_caches()
+    return {c.label: c.key for c in grid.expand(load_profile("smoke"), methods=["unet_l1", "c2f"])}
+
+
+def test_docs_comments_and_code_no_cell_runs_rekey_nothing(sources):
+    """A docstring, comment or formatting edit in the evaluator, and code edits in the report, the commands, the
+    study and the GPU check, leave every cell key (and so every cached cell) as it was."""
+    before = _keys()
+    core = sources / "colorbench"
+    _edit(core / "evaluator.py", '"""', '"""An edited docstring. ')
+    _edit(core / "evaluator.py", "\nimport math\n", "\n# a new comment\nimport math  # and another\n\n")
+    text = (core / "evaluator.py").read_text()
+    at = text.index('"""', text.index("\ndef evaluate("))
+    (core / "evaluator.py").write_text(text[:at + 3] + "A function's docstring, edited. " + text[at + 3:])
+    for shown in ("report/tables.py", "commands/bench.py", "study/stats.py", "gpu_check/run.py", "bench/outputs.py"):
+        with open(core / shown, "a") as f:
+            f.write("\n\ndef _an_edit_no_cell_runs():\n    return 42\n")
+    assert _keys() == before
+
+
+def test_a_body_edit_rekeys_exactly_the_cells_that_run_it(sources):
+    before = _keys()
+    with open(sources / "colorbench" / "metrics" / "pixel.py", "a") as f:
+        f.write("\n\n_EPS = 1e-12\n")
+    metrics = _keys()
+    assert metrics.keys() == before.keys() and all(metrics[k] != before[k] for k in before)
+    with open(sources / "methods" / "unet.py", "a") as f:
+        f.write("\n\n_EDITED = True\n")
+    unet = _keys()
+    assert {k for k in unet if unet[k] != metrics[k]} == {"unet_l1 on synthetic seed 0", "unet_l1 (runtime)"}
+
+
+def test_the_closure_reaches_computing_code_only():
+    files = set(fingerprint.closure((fingerprint.CELL_RUNNER,)))
+    for computes in ("colorbench.train.loop", "colorbench.evaluator", "colorbench.metrics.structural",
+                     "colorbench.data.synthetic", "colorbench.color", "colorbench.checkpoint"):
+        assert computes in files  # data.synthetic: named in the dataset registry's lazy table
+    assert not {f for f in files if f.split(".")[1:2] in (["report"], ["commands"], ["study"], ["gpu_check"], ["cli"])}
+    assert "colorbench.bench.runner" not in files and "colorbench.bench.outputs" not in files
 
 
 def test_method_hash_follows_its_own_project_imports(tmp_path, monkeypatch, fresh_hashes):
@@ -58,8 +114,8 @@ def test_method_hash_follows_its_own_project_imports(tmp_path, monkeypatch, fres
     (pkg / "unrelated.py").write_text("Z = 0\n")
     (pkg / "method.py").write_text("from plugpkg.helpers import SCALE\nimport torch\n\nclass M:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    files = fingerprint.project_files("plugpkg.method")
-    assert {p.name for p in files} == {"method.py", "helpers.py"}  # not unrelated.py, not torch
+    files = fingerprint.code_files("plugpkg.method")
+    assert {n for n in files if n.startswith("plugpkg")} == {"plugpkg.method", "plugpkg.helpers"}
 
     class Fake:
         __module__ = "plugpkg.method"
@@ -67,21 +123,11 @@ def test_method_hash_follows_its_own_project_imports(tmp_path, monkeypatch, fres
 
     before = fingerprint.code_hash(Fake)
     (pkg / "unrelated.py").write_text("Z = 1\n")
-    fingerprint._method_hash.cache_clear()
+    fingerprint.clear_caches()
     assert fingerprint.code_hash(Fake) == before
     (pkg / "helpers.py").write_text("SCALE = 2\n")
-    fingerprint._method_hash.cache_clear()
+    fingerprint.clear_caches()
     assert fingerprint.code_hash(Fake) != before
-
-
-def test_a_core_edit_changes_every_cell_key(monkeypatch, fresh_hashes):
-    profile = load_profile("smoke")
-    keys = {c.label: c.key for c in grid.expand(profile, methods=["unet_l1"])}
-    fingerprint._method_hash.cache_clear()
-    monkeypatch.setattr(fingerprint, "core_hash", lambda: "an edited evaluator")
-    changed = {c.label: c.key for c in grid.expand(profile, methods=["unet_l1"])}
-    assert keys.keys() == changed.keys()
-    assert all(keys[k] != changed[k] for k in keys)
 
 
 def test_environment_and_data_enter_the_key(tmp_path, fresh_hashes):

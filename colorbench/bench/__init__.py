@@ -9,6 +9,15 @@ their hashes), :mod:`~colorbench.bench.cell` (train, evaluate and time one cell 
 """
 from __future__ import annotations
 
-from colorbench.bench.runner import Summary, collect, merge, run_bench
+import importlib
+from typing import Any
 
 __all__ = ["Summary", "collect", "merge", "run_bench"]
+
+
+def __getattr__(name: str) -> Any:
+    """The runner's names, imported on first use: importing a submodule (a cell process imports only
+    :mod:`~colorbench.bench.cell`) does not load the runner, the outputs and the results layer."""
+    if name in __all__:
+        return getattr(importlib.import_module("colorbench.bench.runner"), name)
+    raise AttributeError(f"module 'colorbench.bench' has no attribute {name!r}")
