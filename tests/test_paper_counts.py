@@ -1,10 +1,11 @@
-"""Pinned parameter counts: every network of every registered method and variant, in its paper configuration.
+"""Pinned parameter counts: every network of every built-in method and variant, in its paper configuration.
 
 A method is built with its default config (the paper's defaults, crop included) plus the variant, with empty weight
 caches (nothing is downloaded; pretrained backbones keep their random init, which does not change a count). Each
 network (an ``nn.Module`` child of the method) must have exactly the pinned trainable and frozen parameter counts,
-and every (method, variant) that is registered must be in the table, so a change that alters an architecture, or a
-new variant or network, fails here until its line is added or changed on purpose.
+so a change that alters a pinned architecture fails here until its line is changed on purpose. Every built-in
+paper configuration is pinned; a method or variant with no line (a new method, an installed plugin) is skipped with
+a note saying how to pin it, and a line naming a configuration that is not registered fails.
 
 One line per network: ``(method, variant, network, trainable, frozen, source)``. ``network = "-"`` marks a method
 without networks. ``source`` says where the number comes from: a paper table, a reference repository's file (the
@@ -135,12 +136,24 @@ def counts(method: nn.Module) -> dict[str, tuple[int, int]]:
     return out
 
 
-def test_every_registered_method_and_variant_is_pinned():
-    missing = sorted(set(REGISTERED) - set(PINNED))
+def test_every_pin_names_a_registered_configuration():
     stale = sorted(set(PINNED) - set(REGISTERED))
-    assert not missing, f"add a line per network of {missing} to COUNTS (build it and count, then say the source)"
     assert not stale, f"COUNTS names methods/variants that are not registered: {stale}"
     assert all(source.strip() for *_, source in COUNTS)
+
+
+UNPINNED = sorted(set(REGISTERED) - set(PINNED))
+
+
+@pytest.mark.parametrize("method,variant", UNPINNED or [("-", "-")],
+                         ids=[f"{m}:{v}" for m, v in UNPINNED] or ["none"])
+def test_unpinned_configurations_are_reported(method, variant):
+    """A method or variant with no pinned count (a new file in ``methods/``, an installed plugin) passes the suite
+    untouched; the skip says how to pin it."""
+    if method == "-":
+        return  # every registered configuration is pinned
+    pytest.skip(f"{method}:{variant} has no pinned parameter count; to pin one, build it, count its networks and "
+                "add a line per network to COUNTS in tests/test_paper_counts.py with its source")
 
 
 @pytest.mark.parametrize("method,variant", sorted(PINNED), ids=[f"{m}:{v}" for m, v in sorted(PINNED)])
