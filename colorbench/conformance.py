@@ -67,14 +67,15 @@ def train_tiny(name: str, steps: int, seed: int = 0, out_dir: str | Path | None 
     fields: ``device``, ``precision``, ...) say otherwise."""
     from colorbench.data import build_dataset
     from colorbench.registry import get_method
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     cls = get_method(name)
     size = crop(name)
     data = build_dataset("synthetic", "train", size=size, seed=seed, length=images)
     settings = {"device": "cpu", "ckpt_every": None, "progress": False, **settings}
-    return train(name, data, variant="default", overrides=cls.test_overrides, steps=steps, batch_size=batch_size,
-                 size=size, seed=seed, out_dir=out_dir, **settings)
+    spec = resolve(cls, overrides=cls.test_overrides, steps=steps, batch_size=batch_size, size=size, seed=seed,
+                   **settings)
+    return train(spec, data, out_dir=out_dir)
 
 
 def random_L(b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:

@@ -76,7 +76,7 @@ def test_grid_is_methods_x_variants_x_datasets_x_seeds(fakes):
                           ("fake_a", "default", 1), ("fake_b", "default", 0), ("fake_b", "default", 1)])
     assert len({c.key for c in cells}) == len(cells)
     deep = next(c for c in cells if c.variant == "deep")
-    assert deep.settings["config"]["depth"] == 10
+    assert deep.settings["run"]["config"]["depth"] == 10
 
 
 def test_a_variant_has_its_own_budget_data_and_config(fakes):
@@ -90,9 +90,9 @@ def test_a_variant_has_its_own_budget_data_and_config(fakes):
     assert sorted(got) == [("deep", "sample"), ("default", "synthetic")]
     default, deep = got["default", "synthetic"], got["deep", "sample"]
     assert (default["train"]["steps"], default["data"]["size"]) == (4, 32)
-    assert (default["config"]["lr"], default["config"]["depth"]) == (0.5, 5)
+    assert (default["run"]["config"]["lr"], default["run"]["config"]["depth"]) == (0.5, 5)
     assert (deep["train"]["steps"], deep["data"]["size"]) == (9, 16)
-    assert (deep["config"]["lr"], deep["config"]["depth"]) == (0.5, 7)
+    assert (deep["run"]["config"]["lr"], deep["run"]["config"]["depth"]) == (0.5, 7)
     with pytest.raises(UserError, match=r"per_method.fake_a.variants.deep: unknown key\(s\) stepz"):
         profiles.check_profile(profile(per_method={"fake_a": {"variants": {"deep": {"stepz": 1}}}}))
     with pytest.raises(UserError, match=r"per_method.fake_a: unknown key\(s\) epoch;"):
@@ -209,7 +209,7 @@ def test_training_set_config_enters_the_cell_key(monkeypatch):
     cells = [c for c in grid.expand(q, methods=["cic"], seeds=1) if c.kind == "train" and c.method == "cic"]
     assert len(cells) == 1
     prior = ab_bins.prior_config("sample", int(cells[0].settings["data"]["size"]))
-    cfg = cells[0].settings["config"]
+    cfg = cells[0].settings["run"]["config"]
     assert (cfg["prior"], cfg["prior_sha"]) == (prior["prior"], prior["prior_sha"])
     monkeypatch.setattr(ab_bins, "prior_config", lambda *a, **k: {**prior, "prior_sha": "0" * 16})
     other = [c for c in grid.expand(q, methods=["cic"], seeds=1) if c.kind == "train" and c.method == "cic"]

@@ -256,7 +256,7 @@ def test_batch_inference_is_the_training_mode_forward_and_running_is_eval():
 
 def test_pretraining_length_in_epochs_follows_the_trainers_epoch():
     from colorbench.data import build_dataset
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     m = tiny(pretrain_steps=None, pretrain_epochs=2)
     with pytest.raises(ValueError, match="pretrain_epochs"):
@@ -264,8 +264,8 @@ def test_pretraining_length_in_epochs_follows_the_trainers_epoch():
     m.steps_per_epoch = 7
     assert (m.phase(13), m.phase(14)) == ("pretrain", "gan")
     data = build_dataset("synthetic", "train", size=32, seed=0, length=16)
-    result = train("c2f", data, overrides={**TINY, "pretrain_steps": None, "pretrain_epochs": 1}, epochs=2,
-                   batch_size=8, size=32, device="cpu", progress=False)
+    run = resolve("c2f", overrides={**TINY, "pretrain_steps": None, "pretrain_epochs": 1}, batch_size=8, size=32)
+    result = train(run, data, epochs=2, device="cpu", progress=False)
     assert result.method.steps_per_epoch == 2 and result.steps == 4
     assert [("g_gan" in row) for row in result.history] == [False, False, True, True]
 

@@ -57,10 +57,10 @@ def test_variants_are_the_papers_ablations():
 
 
 def test_trainer_hands_over_the_training_sets_prior(tmp_path):
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
-    result = train("cic", "synthetic", overrides=CIC.test_overrides, steps=2, batch_size=4, size=16, seed=0,
-                      device="cpu", out_dir=tmp_path / "run", progress=False, data_options={"length": 8})
+    run = resolve("cic", "synthetic", overrides=CIC.test_overrides, batch_size=4, size=16, data_options={"length": 8})
+    result = train(run, steps=2, seed=0, device="cpu", out_dir=tmp_path / "run", progress=False)
     m = result.method
     cfg = build_config(CIC, CIC.test_overrides, "default")
     extra = CIC.data_config(cfg, "synthetic", size=16, data_options={"length": 8})
@@ -145,13 +145,14 @@ def test_learns_the_four_hues_of_synthetic(tmp_path):
     rebalancing on their prior): afterwards most object pixels carry their class's hue (measured 0.84 here;
     untrained ~0.3, a random hue within 30° about one time in six). This is a fit of the training images: the
     network and loss can learn colour from shape and texture, not a figure of generalisation."""
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     data = {"length": 16}
     images = build_dataset("synthetic", "train", size=16, length=16).get_batch(list(range(16)))
     untrained, _ = _hue_accuracy(tiny(width=8).eval(), images)
-    result = train("cic", "synthetic", overrides={"width": 8, "lr": 3e-3, "weight_decay": 0.0}, steps=200,
-                   batch_size=8, size=16, seed=0, device="cpu", progress=False, data_options=data)
+    run = resolve("cic", "synthetic", overrides={"width": 8, "lr": 3e-3, "weight_decay": 0.0}, batch_size=8, size=16,
+                  data_options=data)
+    result = train(run, steps=200, seed=0, device="cpu", progress=False)
     share, per_class = _hue_accuracy(result.method.eval(), images)
     assert share > 0.6 and share > untrained + 0.3, (share, untrained)
     assert max(per_class) < 30, per_class

@@ -149,10 +149,10 @@ def test_dcgan_variant_has_no_classifier_and_needs_no_labels() -> None:
 
 
 def test_dcgan_trains_on_an_unlabeled_dataset() -> None:
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     ds = build_dataset("synthetic", "train", size=16, length=16)
     ds.num_classes = None  # stands for a dataset without classes
-    result = train("vacgan", ds, variant="dcgan", overrides=get_method("vacgan").test_overrides, steps=2,
-                   batch_size=4, size=16, device="cpu", progress=False)
+    run = resolve("vacgan", variant="dcgan", overrides=get_method("vacgan").test_overrides, batch_size=4, size=16)
+    result = train(run, ds, steps=2, device="cpu", progress=False)
     assert result.steps == 2 and result.method.classifier is None

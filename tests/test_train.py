@@ -12,7 +12,7 @@ import torch
 import torch.multiprocessing as mp
 
 from colorbench.errors import UserError
-from colorbench.train import train
+from colorbench.train import resolve, train
 from colorbench.train.batches import BatchPlan
 from trainer_support import TinyData, ddp_worker, max_diff, registered, train_then_die, weights
 
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.timeout(120)
 
 def _run(out_dir, steps, **kw):
     kw = {"batch_size": 8, "seed": 3, "progress": False, "ckpt_every": 10, **kw}
-    return train("test_tiny", TinyData(), steps=steps, out_dir=out_dir, **kw)
+    run = resolve("test_tiny", **{k: kw.pop(k) for k in ("batch_size", "size") if k in kw})
+    return train(run, TinyData(), steps=steps, out_dir=out_dir, **kw)
 
 
 def test_resume_after_kill_gives_the_same_weights(tiny, tmp_path):
@@ -67,7 +68,7 @@ def test_ctrl_c_saves_a_checkpoint_then_stops(tiny, tmp_path):
 
 def test_epochs_logs_and_checkpoint_files(tiny, tmp_path):
     data = TinyData(n=40)  # 5 steps per epoch at batch 8
-    result = train("test_tiny", data, epochs=2, batch_size=8, seed=1, out_dir=tmp_path, val_every=5,
+    result = train(resolve("test_tiny", batch_size=8), data, epochs=2, seed=1, out_dir=tmp_path, val_every=5,
                    val_dataset=TinyData(split="val"), ckpt_every=4, keep_checkpoints=2, progress=False)
     assert result.steps == 10 and [r["step"] for r in result.val] == [5, 10]
     assert all(r["val_mae_ab_lab"] > 0 for r in result.val)
@@ -98,8 +99,8 @@ def test_resume_with_other_settings_is_refused(tiny, tmp_path):
     with pytest.raises(UserError, match="seed=3, not 4|seed"):
         _run(tmp_path, 6, seed=4)
     with pytest.raises(UserError, match="config"):
-        train("test_tiny", TinyData(), steps=6, batch_size=8, seed=3, out_dir=tmp_path, overrides={"width": 16},
-              progress=False)
+        train(resolve("test_tiny", batch_size=8, overrides={"width": 16}), TinyData(), steps=6, seed=3,
+              out_dir=tmp_path, progress=False)
 
 
 def test_batch_order_is_a_function_of_seed_and_epoch_and_ranks_partition_it():
@@ -119,7 +120,7 @@ def test_batch_order_is_a_function_of_seed_and_epoch_and_ranks_partition_it():
 
 def test_exactly_one_of_steps_or_epochs(tiny):
     with pytest.raises(UserError, match="exactly one"):
-        train("test_tiny", TinyData(), batch_size=8)
+        train(resolve("test_tiny", batch_size=8), TinyData())
 
 
 def _free_port() -> int:
@@ -137,7 +138,7 @@ def test_ddp_two_cpu_processes_stay_in_sync_and_resume_bit_for_bit(tmp_path):
     assert r0["world"] == r1["world"] == 2 and r0["steps"] == 6
     assert max_diff(r0["params"], r1["params"]) == 0.0  # gradients were averaged: identical replicas
     with registered():
-        single = train("test_tiny", TinyData(), steps=6, batch_size=4, seed=5, progress=False)
+        single = train(resolve("test_tiny", batch_size=4), TinyData(), steps=6, seed=5, progress=False)
     assert max_diff(r0["params"], dict(single.method.named_parameters())) > 1e-4  # it did train on other data
     # rank 0 alone wrote: one log with each step once, checkpoints without DDP's "module." in the keys
     with open(out / "train_log.csv") as f:
@@ -196,7 +197,7 @@ class _Batched(TinyData):
 
 def test_direct_batched_path_gives_the_same_training(tiny):
     _Batched.calls = 0
-    a = train("test_tiny", TinyData(), steps=7, batch_size=8, seed=2, progress=False)
-    b = train("test_tiny", _Batched(), steps=7, batch_size=8, seed=2, progress=False)
+    a = train(resolve("test_tiny", batch_size=8), TinyData(), steps=7, seed=2, progress=False)
+    b = train(resolve("test_tiny", batch_size=8), _Batched(), steps=7, seed=2, progress=False)
     assert _Batched.calls == 7
     assert max_diff(weights(a.method), weights(b.method)) == 0.0

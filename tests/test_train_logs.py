@@ -14,7 +14,7 @@ from PIL import Image
 from colorbench.cli import main
 from colorbench.color import network_to_rgb
 from colorbench.errors import UserError
-from colorbench.train import train
+from colorbench.train import resolve, train
 from colorbench.train.grid import PAD, val_grid
 from trainer_support import TinyData, max_diff, weights
 
@@ -25,7 +25,8 @@ SIZE, STEPS = 16, 6
 def _run(out_dir, **kw):
     kw = {"batch_size": 8, "seed": 3, "progress": False, "val_every": 3, "val_dataset": TinyData(split="val"),
           **kw}
-    return train("test_tiny", TinyData(size=SIZE), steps=STEPS, out_dir=out_dir, **kw)
+    run = resolve("test_tiny", **{k: kw.pop(k) for k in ("batch_size", "size") if k in kw})
+    return train(run, TinyData(size=SIZE), steps=STEPS, out_dir=out_dir, **kw)
 
 
 def _events(folder):
@@ -69,10 +70,10 @@ def test_tensorboard_events_hold_every_loss_metric_and_the_grid(tiny, tmp_path):
 
 def test_resumed_tensorboard_run_has_each_step_once(tiny, tmp_path):
     pytest.importorskip("tensorboard")
-    train("test_tiny", TinyData(size=SIZE), steps=4, out_dir=tmp_path, batch_size=8, seed=3, progress=False,
+    train(resolve("test_tiny", batch_size=8), TinyData(size=SIZE), steps=4, out_dir=tmp_path, seed=3, progress=False,
           logger="tensorboard")
-    train("test_tiny", TinyData(size=SIZE), steps=STEPS, out_dir=tmp_path, batch_size=8, seed=3, progress=False,
-          logger="tensorboard")
+    train(resolve("test_tiny", batch_size=8), TinyData(size=SIZE), steps=STEPS, out_dir=tmp_path, seed=3,
+          progress=False, logger="tensorboard")
     assert [e.step for e in _events(tmp_path / "tensorboard").Scalars("train/l1")] == list(range(1, STEPS + 1))
 
 

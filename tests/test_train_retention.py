@@ -11,7 +11,7 @@ import pytest
 from colorbench import checkpoint as ckpt
 from colorbench.cli import main
 from colorbench.errors import UserError
-from colorbench.train import train
+from colorbench.train import resolve, train
 from trainer_support import Tiny, TinyConfig, TinyData, max_diff, registered, weights
 
 pytestmark = pytest.mark.timeout(120)
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.timeout(120)
 
 def _run(out_dir, steps, **kw):
     kw = {"batch_size": 8, "seed": 3, "progress": False, **kw}
-    return train("test_tiny", TinyData(), steps=steps, out_dir=out_dir, **kw)
+    run = resolve("test_tiny", **{k: kw.pop(k) for k in ("batch_size", "size") if k in kw})
+    return train(run, TinyData(), steps=steps, out_dir=out_dir, **kw)
 
 
 def test_only_the_checkpoint_last_names_keeps_train_state(tiny, tmp_path):
@@ -111,17 +112,17 @@ class Batched(Tiny):
 
 def test_run_records_one_batch_size(tmp_path):
     with registered(Batched, "test_batched"):
-        train("test_batched", TinyData(), steps=1, batch_size=8, out_dir=tmp_path, progress=False)
+        train(resolve("test_batched", batch_size=8), TinyData(), steps=1, out_dir=tmp_path, progress=False)
         run = json.loads((tmp_path / "run.json").read_text())
         assert run["batch_size"] == 8 and run["config"]["batch_size"] == 8
         assert ckpt.read_config(tmp_path)["config"]["batch_size"] == 8
         assert ckpt.load_method(tmp_path).config.batch_size == 8
         # no batch size given: the config's own
-        train("test_batched", TinyData(n=256), steps=1, out_dir=tmp_path / "default", progress=False)
+        train(resolve("test_batched"), TinyData(n=256), steps=1, out_dir=tmp_path / "default", progress=False)
         run = json.loads((tmp_path / "default" / "run.json").read_text())
         assert run["batch_size"] == 128 == run["config"]["batch_size"]
         # a batch_size override (as in a method's test_overrides) gives way to the batch size the trainer uses
-        train("test_batched", TinyData(), steps=1, batch_size=8, overrides={"batch_size": 32},
+        train(resolve("test_batched", batch_size=8, overrides={"batch_size": 32}), TinyData(), steps=1,
               out_dir=tmp_path / "override", progress=False)
         assert json.loads((tmp_path / "override" / "run.json").read_text())["config"]["batch_size"] == 8
 

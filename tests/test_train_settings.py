@@ -74,13 +74,13 @@ def test_unknown_keys_name_the_valid_ones(tmp_path):
 
 
 def test_train_takes_settings_and_keywords_over_them(tiny, tmp_path):
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     base = TrainSettings(steps=2, batch_size=4, size=16, progress=False)
-    result = train("test_tiny", "synthetic", base, steps=3, out_dir=tmp_path)
+    result = train(resolve("test_tiny", "synthetic", base), steps=3, out_dir=tmp_path)
     assert result.steps == 3 and (tmp_path / "checkpoints" / "step_0000003").is_dir()
     with pytest.raises(UserError, match="unknown trainer setting 'batchsize'"):
-        train("test_tiny", "synthetic", base, batchsize=4)
+        train(resolve("test_tiny", "synthetic", base), batchsize=4)
 
 
 def test_a_profile_checks_its_train_keys_with_the_trainer_minimums():

@@ -8,7 +8,7 @@ import pytest
 from colorbench.cli import main
 from colorbench.data import build_dataset
 from colorbench.errors import UserError
-from colorbench.train import train
+from colorbench.train import resolve, train
 
 pytestmark = pytest.mark.timeout(300)
 COMPILE_RTOL = 1e-4  # compiled kernels fuse and reorder float sums: equal to eager within float32 rounding
@@ -16,7 +16,7 @@ COMPILE_RTOL = 1e-4  # compiled kernels fuse and reorder float sums: equal to ea
 
 def _run(name: str, **kw):
     data = build_dataset("synthetic", "train", size=16, seed=0, length=16)
-    return train(name, data, steps=3, batch_size=4, size=16, seed=0, device="cpu", progress=False, **kw)
+    return train(resolve(name, batch_size=4, size=16), data, steps=3, seed=0, device="cpu", progress=False, **kw)
 
 
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("cc") is None,

@@ -116,12 +116,12 @@ def kill_at(step_to_die: int):
 
 def train_then_die(out_dir: str, steps: int, ckpt_every: int, die_at: int, threads: int) -> None:
     """Child-process body for the resume test: train Tiny and get killed at ``die_at``."""
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     torch.set_num_threads(threads)  # as the parent: thread count changes float summation order
     with registered():
-        train("test_tiny", TinyData(), steps=steps, batch_size=8, seed=3, out_dir=out_dir, ckpt_every=ckpt_every,
-              progress=False, on_step=kill_at(die_at))
+        train(resolve("test_tiny", batch_size=8), TinyData(), steps=steps, seed=3, out_dir=out_dir,
+              ckpt_every=ckpt_every, progress=False, on_step=kill_at(die_at))
 
 
 def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str, die_at: int = 0) -> None:
@@ -129,13 +129,13 @@ def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str, 
     ``die_at``: SIGKILL this rank after that step (a crash: no cleanup, no final checkpoint)."""
     import os
 
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     with registered():
-        result = train("test_tiny", TinyData(), steps=6, batch_size=4, seed=5, out_dir=out_dir, ckpt_every=3,
+        result = train(resolve("test_tiny", batch_size=4), TinyData(), steps=6, seed=5, out_dir=out_dir, ckpt_every=3,
                        val_every=3, val_dataset=TinyData(split="val"), progress=False, device="cpu",
                        on_step=kill_at(die_at) if die_at else None)
     params = {k: v.detach().clone() for k, v in result.method.named_parameters()}

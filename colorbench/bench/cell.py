@@ -21,9 +21,8 @@ import numpy as np
 import torch
 
 from colorbench import _atomic as atomic
-from colorbench.bench.grid import Cell, code_hash
-from colorbench.config import build_config
-from colorbench.registry import create_method, get_method
+from colorbench import fingerprint
+from colorbench.bench.grid import Cell
 from colorbench.train.distributed import resolve_device
 
 ROW = "row.json"
@@ -43,11 +42,9 @@ TIMING_CLASSES = 10
 
 
 def timing_method(cell: Cell) -> Any:
-    """The untrained method a runtime cell times: its variant and overrides, classes where it needs them."""
-    cls = get_method(cell.method)
-    config = build_config(cls, cell.settings["overrides"], cell.variant)
-    classes = TIMING_CLASSES if cls.labels_needed(config) else None
-    return create_method(cell.method, variant=cell.variant, num_classes=classes, **cell.settings["overrides"])
+    """The untrained method a runtime cell times: its resolved config, classes where it needs them."""
+    spec = cell.spec()
+    return spec.build(num_classes=TIMING_CLASSES if spec.method.labels_needed(spec.config) else None)
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
@@ -93,7 +90,7 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
                                                  "dataset": cell.dataset, "seed": cell.seed,
                                                  "settings": cell.settings})
     base = {"key": cell.key, "kind": cell.kind, "method": cell.method, "variant": cell.variant,
-            "dataset": cell.dataset, "seed": cell.seed, "code_hash": code_hash(cell.method),
+            "dataset": cell.dataset, "seed": cell.seed, "code_hash": fingerprint.code_hash(cell.spec().method),
             "environment": cell.settings.get("environment"),
             "data_fingerprint": cell.settings.get("data", {}).get("fingerprint")}
     start = time.perf_counter()
@@ -105,9 +102,10 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
             row = {**base, **result}
         else:
             method = timing_method(cell).to(device)
+            run = cell.settings["run"]
             row = {**base, "status": "ok", "metrics": {}, "runtime": _runtime(method, cell.settings["runtime"], device),
                    "provenance": {**provenance(device), **_pretrained(method), "train_steps": 0,
-                                  "config": cell.settings["config"], "overrides": cell.settings["overrides"]}}
+                                  "config": run["config"], "overrides": run["overrides"]}}
     except Exception as exc:  # one cell's failure must not take the grid down
         err = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         if main:
@@ -137,30 +135,19 @@ def _seed_everything(seed: int) -> None:
 
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
                         main: bool = True) -> dict[str, Any] | None:
-    from colorbench import train as trainer
-    from colorbench.train.settings import TrainSettings
-    from colorbench.data import Protocol, build_dataset
     from colorbench.evaluator import evaluate
+    from colorbench.train import train
 
-    s = cell.settings
-    data, tr, ev = s["data"], s["train"], s["eval"]
-    protocol = Protocol(**s["protocol"])
+    spec = cell.spec().replace(device=str(device), progress=progress)
+    ev = cell.settings["eval"]
     _seed_everything(cell.seed)
-    opts = dict(data.get("options") or {})
-    if data.get("data_dir"):
-        opts["data_dir"] = data["data_dir"]
-    length = ({"epochs": int(tr["epochs"])} if tr.get("epochs") else {"steps": int(tr["steps"])}) \
-        if get_method(cell.method).trainable else {"steps": 0}
-    settings = TrainSettings(**length, batch_size=int(tr["batch_size"]), size=int(data["size"]), seed=cell.seed,
-                             device=str(device), ckpt_every=tr.get("ckpt_every"),
-                             num_workers=int(tr.get("num_workers", 0)), progress=progress)
-    result = trainer.train(cell.method, cell.dataset, settings, variant=cell.variant, overrides=s["overrides"],
-                           out_dir=folder / "train", data_options=opts)
+    result = train(spec, out_dir=folder / "train")
     if not main:  # a DDP rank other than 0: its replica is rank 0's
         return None
     method = result.method
     t1 = time.perf_counter()
-    test_ds = build_dataset(cell.dataset, protocol.split, size=protocol.size, seed=cell.seed, **opts)
+    protocol = spec.protocol
+    test_ds = spec.data(protocol.split, protocol.size)
     res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
                    max_images=protocol.max_images, samples=int(ev.get("samples", 4)),
                    legacy_histograms=bool(ev.get("legacy_histograms")))
@@ -179,10 +166,10 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
         "train_images_per_s": round(float(result.images_per_s), 2) if result.steps else None,
         "eval_seconds": round(eval_seconds, 3), "peak_memory_mb": round(float(result.peak_memory_mb), 1),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "batch_size": int(tr["batch_size"]), "size": int(data["size"]),
+        "batch_size": spec.batch_size, "size": spec.size,
         "protocol": {**protocol.as_dict(), "n_images": res.n_images},
         "num_classes": getattr(test_ds, "num_classes", None), "histograms": res.protocol["histograms"],
-        "config": s["config"], "overrides": s["overrides"],
+        "config": cell.settings["run"]["config"], "overrides": cell.settings["run"]["overrides"],
     }
     return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov}
 

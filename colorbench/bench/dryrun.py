@@ -29,7 +29,6 @@ at the smallest runtime size (capped by ``max_size``).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 import warnings
@@ -40,8 +39,6 @@ from typing import Any
 import torch
 
 from colorbench.bench.grid import Cell
-from colorbench.config import build_config
-from colorbench.registry import get_method
 
 TRAIN_STEPS = 2
 FIT_MARGIN = 0.9  # a projected peak must stay under this share of the free device memory
@@ -159,14 +156,12 @@ def _measure(cell: Cell, batch: int, size: int, device: torch.device, real: Any,
              eval_batch: int) -> dict[str, Any]:
     """Build the method at ``size``, train ``TRAIN_STEPS`` steps at ``batch``, colourise one eval batch."""
     from colorbench import profiler
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
-    cls = get_method(cell.method)
-    overrides = dict(cell.settings["overrides"])
-    if "image_size" in {f.name for f in dataclasses.fields(cls.Config)}:
-        overrides["image_size"] = size
-    config = build_config(cls, overrides, cell.variant)
-    needs = cls.labels_needed(config)
+    spec = cell.spec()  # the cell's run, resolved again at the measured crop and batch (depth follows the crop)
+    small = resolve(spec.method, None, variant=cell.variant, size=size, batch_size=batch, seed=cell.seed,
+                    overrides={k: v for k, v in spec.overrides.items() if k not in ("image_size", "batch_size")})
+    needs = spec.method.labels_needed(small.config)
     num_classes = getattr(real, "num_classes", None) if real is not None else (10 if needs else None)
     sampler = profiler._RssSampler() if device.type == "cpu" else None
     if device.type == "cuda":
@@ -176,7 +171,7 @@ def _measure(cell: Cell, batch: int, size: int, device: torch.device, real: Any,
     torch.manual_seed(cell.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no local weights: random init" is reported in the row instead
-        method = cls(config, num_classes=num_classes)
+        method = small.build(num_classes=num_classes)
     rss_before = profiler._rss_bytes() if sampler is not None else None  # after the build: imports do not count
     if sampler is not None:
         sampler.__enter__()
@@ -294,8 +289,8 @@ def _train_cell(cell: Cell, device: torch.device, row: DryRow, max_batch: int | 
 def _paper_counts(cell: Cell, num_classes: int | None) -> tuple[int, int]:
     """(trainable, frozen) parameters of the cell's network at its own crop, built on the meta device when the
     method allows it (no memory, no initialisation), else on the CPU."""
-    cls = get_method(cell.method)
-    config = build_config(cls, cell.settings["overrides"], cell.variant)
+    spec = cell.spec()
+    cls, config = spec.method, spec.config
     num_classes = num_classes or (10 if cls.labels_needed(config) else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

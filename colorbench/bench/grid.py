@@ -20,8 +20,9 @@ from typing import Any
 from colorbench import fingerprint
 from colorbench.bench.profiles import Profile, method_settings
 from colorbench.errors import UserError
-from colorbench.config import build_config, follow_size
 from colorbench.registry import get_method, list_methods
+from colorbench.train.settings import TrainSettings
+from colorbench.train.spec import RunSpec, resolve
 
 CELL_FORMAT = 2  # bump when the content of row.json changes meaning
 RUNTIME_KEYS = ("sizes", "repeats", "warmup", "repeats_large", "warmup_large", "large_mp")
@@ -46,6 +47,27 @@ class Cell:
         where = f" on {self.dataset} seed {self.seed}" if self.kind == "train" else " (runtime)"
         return f"{self.method}{v}{where}"
 
+    def spec(self) -> RunSpec:
+        """The cell's resolved run: the one :func:`expand` made, or, in another process (a spawned or scheduled
+        cell), the same rebuilt from ``settings["run"]`` (its class looked up, its stored config checked; nothing
+        resolved again)."""
+        spec = _SPECS.get(self.key)
+        if spec is None:
+            spec = _SPECS[self.key] = RunSpec.from_dict(self.settings["run"], trainer_settings(self.settings))
+        return spec
+
+
+_SPECS: dict[str, RunSpec] = {}
+"""Cell key -> the spec :func:`expand` resolved, so a cell run in this process takes it as made."""
+
+
+def trainer_settings(settings: dict[str, Any]) -> TrainSettings:
+    """A cell's :class:`TrainSettings` from its settings: the length (``steps=0`` for a method with nothing to
+    train), crop, batch and seed of its run, checkpoints and loaders from the profile's ``[train]``."""
+    run, tr = settings["run"], settings.get("train", {})
+    return TrainSettings(steps=run["steps"], epochs=run["epochs"], batch_size=run["batch_size"], size=run["size"],
+                         seed=run["seed"], ckpt_every=tr.get("ckpt_every"), num_workers=int(tr.get("num_workers", 0)))
+
 
 def code_hash(method_name: str) -> str:
     """The code hash of a registered method (see :func:`colorbench.fingerprint.code_hash`)."""
@@ -65,8 +87,10 @@ def with_world(cell: Cell, world: int) -> Cell:
     if world <= 1 or cell.kind != "train":
         return cell
     settings = {**cell.settings, "train": {**cell.settings["train"], "world": int(world)}}
-    return dataclasses.replace(cell, settings=settings,
-                               key=cell_key(cell.kind, cell.method, cell.variant, cell.dataset, cell.seed, settings))
+    key = cell_key(cell.kind, cell.method, cell.variant, cell.dataset, cell.seed, settings)
+    if cell.key in _SPECS:
+        _SPECS[key] = _SPECS[cell.key]
+    return dataclasses.replace(cell, settings=settings, key=key)
 
 
 def _variants_for(profile: Profile, name: str, declared: list[str]) -> list[str]:
@@ -113,12 +137,6 @@ def _method_names(profile: Profile, only: list[str] | None, baselines: bool = Tr
             warnings.warn(f"bench: profile {profile.name} names method {n!r}, which is not registered; skipped",
                           stacklevel=2)
     return out
-
-
-def resolved_config(method: str, variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The method's full config for ``variant`` + ``overrides`` as a plain dict (raises on an unknown key)."""
-    cfg = build_config(get_method(method), overrides, variant)
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
 def _config_overrides(profile: Profile, method: str, pm: dict[str, Any], global_cfg: dict,
@@ -171,25 +189,25 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                     continue
                 overrides = _config_overrides(profile, name, pm, global_cfg, per_method_cfg)
                 size = int(pm.get("size", profile["data"]["size"]))
-                batch = pm.get("batch_size", profile["train"]["batch_size"])
-                # depth follows the crop, the config's batch is the one used: both recorded in the row's config
-                overrides = follow_size(cls, overrides, size, batch)
-                v_overrides = {**_data_config(name, variant, overrides, dataset, size, opts), **overrides}
-                config = _resolve(name, variant, v_overrides)
+                train = {**profile["train"], "steps": pm.get("steps", profile["train"]["steps"]),
+                         "epochs": pm.get("epochs", profile["train"]["epochs"]),
+                         "batch_size": pm.get("batch_size", profile["train"]["batch_size"])}
+                length = ({"epochs": int(train["epochs"]), "steps": None} if train.get("epochs") else
+                          {"steps": int(train["steps"]), "epochs": None}) if cls.trainable else {"steps": 0}
+                # resolved once per (method, variant, dataset): depth follows the crop, the batch is the one used
+                spec = _resolve(cls, variant, overrides, dataset, TrainSettings(**length, size=size,
+                                batch_size=int(train["batch_size"])), opts)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):
+                    seeded = spec.replace(seed=seed)
                     settings = {
-                        "config": config, "overrides": v_overrides,
+                        "run": seeded.as_dict(),
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
                                  "size": size, "data_dir": data_dir, "fingerprint": data_fp},
-                        "protocol": protocol,
-                        "train": {**profile["train"], "steps": pm.get("steps", profile["train"]["steps"]),
-                                  "epochs": pm.get("epochs", profile["train"]["epochs"]),
-                                  "batch_size": pm.get("batch_size", profile["train"]["batch_size"])},
-                        "eval": dict(profile["eval"]), "device": device_kind, "environment": env,
+                        "protocol": protocol, "train": train, "eval": dict(profile["eval"]), "device": device_kind,
+                        "environment": env,
                     }
-                    key = cell_key("train", name, variant, dataset, seed, settings)
-                    cells.append(Cell("train", name, variant, dataset, seed, settings, key))
+                    cells.append(_cell("train", seeded, dataset, settings))
     if runtime.get("sizes"):
         for name, variant in timed:  # the paper configuration of each network, once (time does not need weights)
             tiny = get_method(name).test_overrides if profile["train"]["use_test_overrides"] else {}
@@ -214,36 +232,32 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
     return list(unique.values())
 
 
-def _data_config(name: str, variant: str, overrides: dict[str, Any], dataset: str, size: int,
-                 opts: dict[str, Any]) -> dict[str, Any]:
-    """The method's training-set-dependent config (:meth:`colorbench.method.Method.data_config`) for a cell; none
-    while the dataset cannot be read (not downloaded yet): the cell then fails with the data layer's own message
-    when it runs, and once the data is there its key holds what the hook computes from it."""
-    cls = get_method(name)
+def _resolve(cls: type, variant: str, overrides: dict[str, Any], dataset: str | None = None,
+             settings: TrainSettings | None = None, data_options: dict[str, Any] | None = None) -> RunSpec:
+    """:func:`colorbench.train.resolve` for a cell, a bad override named as a bench error. The training-set hook
+    runs leniently: while the dataset cannot be read (not downloaded yet) the cell is keyed without its data config
+    and fails with the data layer's own message when it runs; once the data is there its key holds what the hook
+    computes from it."""
     try:
-        cfg = build_config(cls, overrides, variant)
-    except (ValueError, TypeError):
-        return {}  # _resolve raises the one-line error
-    try:
-        return dict(cls.data_config(cfg, dataset, size=size, data_options=opts))
-    except UserError:
-        return {}
-
-
-def _resolve(name: str, variant: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return resolved_config(name, variant, overrides)
+        return resolve(cls, dataset, settings, variant=variant, overrides=overrides, data_options=data_options,
+                       strict_data=False)
     except UserError:
         raise
     except (ValueError, TypeError) as exc:
-        raise UserError(f"bench: {name}[{variant}]: bad config override: {exc}") from None
+        raise UserError(f"bench: {cls.name}[{variant}]: bad config override: {exc}") from None
 
 
 def _runtime_cell(name: str, variant: str, overrides: dict[str, Any], runtime: dict[str, Any], device_kind: str,
                   env: dict[str, Any]) -> Cell:
-    settings = {"config": _resolve(name, variant, overrides), "overrides": overrides, "runtime": runtime,
-                "device": device_kind, "environment": env}
-    return Cell("runtime", name, variant, None, 0, settings, cell_key("runtime", name, variant, None, 0, settings))
+    spec = _resolve(get_method(name), variant, overrides, settings=TrainSettings(steps=0))
+    settings = {"run": spec.as_dict(), "runtime": runtime, "device": device_kind, "environment": env}
+    return _cell("runtime", spec, None, settings)
+
+
+def _cell(kind: str, spec: RunSpec, dataset: str | None, settings: dict[str, Any]) -> Cell:
+    key = cell_key(kind, spec.name, spec.variant, dataset, spec.seed, settings)
+    _SPECS[key] = spec
+    return Cell(kind, spec.name, spec.variant, dataset, spec.seed, settings, key)
 
 
 def _extras(profile: Profile, only: list[str] | None) -> list[dict[str, Any]]:

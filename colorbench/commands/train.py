@@ -136,19 +136,20 @@ def settings_from(args: argparse.Namespace, table: dict[str, Any]) -> TrainSetti
 def run(args: argparse.Namespace) -> int:
     from colorbench.config import build_config
     from colorbench.registry import get_method
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
+    cls = get_method(args.method)
     overrides, table = read_toml(args.config)
     if overrides:  # the file's values, named as the file's, before the --set ones
-        build_config(get_method(args.method), overrides, where=f"--config {args.config}:")
+        build_config(cls, overrides, where=f"--config {args.config}:")
     overrides.update(parse_sets(args.overrides))
     settings = settings_from(args, table)  # one check of every setting before anything loads
     variant = args.variant if args.variant is not None else table.get("variant", "default")
     dataset = args.dataset if args.dataset is not None else table.get("dataset", "sample")
-    build_config(get_method(args.method), overrides, variant)  # a wrong name or key fails before any data loads
-    out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset}-s{settings.seed}"
-    result = train(args.method, dataset, settings, variant=variant, overrides=overrides, out_dir=out,
+    spec = resolve(cls, dataset, settings, variant=variant, overrides=overrides,
                    data_options={"data_dir": args.data_dir} if args.data_dir else None)
+    out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset}-s{settings.seed}"
+    result = train(spec, out_dir=out)
     if result.world_size > 1 and not _is_main():
         return 0
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items()) or "(nothing left to train)"

@@ -192,12 +192,12 @@ def _timed_train(ctx: Context, dataset: Any, batch: int, size: int, precision: s
                  warmup: int, steps: int, **extra: Any) -> float:
     """Images/s of ``colorbench.train`` over ``steps`` after ``warmup`` steps (the step's losses are floats, so
     each step has finished on the device when ``on_step`` sees it)."""
-    from colorbench.train import train
+    from colorbench.train import resolve, train
 
     marks: list[float] = []
-    train(TRAINER_METHOD, dataset, steps=warmup + steps, batch_size=batch, size=size, device=ctx.device,
-          precision=precision, channels_last=channels_last, ckpt_every=None, progress=False,
-          on_step=lambda done, losses: marks.append(time.perf_counter()), **extra)
+    spec = resolve(TRAINER_METHOD, steps=warmup + steps, batch_size=batch, size=size, device=ctx.device,
+                   precision=precision, channels_last=channels_last, ckpt_every=None, progress=False, **extra)
+    train(spec, dataset, on_step=lambda done, losses: marks.append(time.perf_counter()))
     return batch * steps / (marks[-1] - marks[warmup - 1])
 
 
