@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= 2
 export OMP_WAIT_POLICY ?= PASSIVE
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install test lint bench perf report clean
+.PHONY: install test test-fast lint bench perf report clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ install: $(STAMP)  ## create .venv and install colorbench (editable) with every 
 
 test: $(STAMP)  ## the test suite (no timed assertions; speed lives in `make perf`)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the edit loop (~1-2 min): the suite less `slow` and `browser` tests, stop at the first failure
+	$(BIN)/python -m pytest -m "not slow and not browser" -x -q
 
 lint: $(STAMP)  ## ruff (E, F, W, B at 120 columns; configured in pyproject.toml) over the whole tree
 	$(BIN)/python -m ruff check .

@@ -68,6 +68,7 @@ def inprocess_and_local(tmp_path_factory):
     return tmp, here, jobs
 
 
+@pytest.mark.slow
 def test_local_launcher_gives_the_in_process_numbers(inprocess_and_local):
     tmp, here, jobs = inprocess_and_local
     assert not here.failed and not jobs.failed, jobs.failed
@@ -87,6 +88,7 @@ def _exact(rows: list[dict]) -> list[dict]:
     return [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()} for r in rows]
 
 
+@pytest.mark.slow
 def test_collect_writes_the_same_tables_later(inprocess_and_local):
     tmp, _, _ = inprocess_and_local
     again = collect("smoke", results=tmp / "collected", cache=tmp / "cache-local")
@@ -114,6 +116,7 @@ def _until(condition, what: str, limit_s: float = 300.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_killed_local_job_is_the_only_cell_the_same_command_recomputes(tmp_path):
     pytest.importorskip("submitit")
     cache = tmp_path / "cache"
@@ -142,6 +145,7 @@ def test_a_killed_local_job_is_the_only_cell_the_same_command_recomputes(tmp_pat
     assert run_bench("smoke", **kw).submitted == 0  # nothing left to do
 
 
+@pytest.mark.slow
 def test_a_cell_declaring_two_gpus_trains_with_ddp_inside_its_job(tmp_path):
     pytest.importorskip("submitit")
     cache = tmp_path / "cache"

@@ -31,6 +31,7 @@ def paper_rows(tmp_path_factory):
     return rows, device
 
 
+@pytest.mark.slow
 def test_every_paper_cell_runs(paper_rows) -> None:
     rows, device = paper_rows
     cells = expand(load_profile("paper"))
@@ -41,6 +42,7 @@ def test_every_paper_cell_runs(paper_rows) -> None:
     assert "batch 128→2 (--max-batch)" in table and "crop 256→16 (--max-size)" in table  # says what it reduced
 
 
+@pytest.mark.slow
 def test_paper_cells_report_the_papers_networks(paper_rows) -> None:
     rows, _ = paper_rows
     by = {r.label.split(" on ")[0]: r for r in rows if r.kind == "train"}
@@ -89,6 +91,7 @@ def test_out_of_memory_halves_the_batch(monkeypatch) -> None:
     assert [m for m in row.marks if "out of memory" in m] == ["batch 8→4 (out of memory)", "batch 4→2 (out of memory)"]
 
 
+@pytest.mark.slow
 def test_cli_flag(capsys, tmp_path) -> None:
     from colorbench.cli import main
 
@@ -100,6 +103,7 @@ def test_cli_flag(capsys, tmp_path) -> None:
     assert "| vacgan[dcgan] on cifar10 seed 0 | 19,421,379 | 0 | 2/128 | 32/32 | stand-in |" in out
 
 
+@pytest.mark.slow
 def test_dry_run_writes_its_table_and_the_reproduction_tables(paper_rows, tmp_path) -> None:
     rows, device = paper_rows
     written = dryrun.write_dry_run(tmp_path, "paper", rows, device, dryrun.format_table(rows, device))

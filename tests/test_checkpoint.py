@@ -106,6 +106,7 @@ def test_config_key_the_method_no_longer_has(tiny, tmp_path):
         ckpt.load_method(path)
 
 
+@pytest.mark.slow
 def test_weights_file_bytes_do_not_depend_on_the_process(tmp_path):
     """safetensors writes its metadata map in hash order (a resumed DDP run's final checkpoint differed from the
     uninterrupted one's in those bytes alone); the header is rewritten sorted, and the file still loads."""

@@ -17,6 +17,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_quick_run_on_cpu_writes_every_section(tmp_path):
     out = tmp_path / "gpu"
     assert main(["--out", str(out), "--device", "cpu", "--quick"]) == 0

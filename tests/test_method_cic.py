@@ -140,6 +140,7 @@ def _hue_accuracy(m: nn.Module, batch: dict) -> tuple[float, list[float]]:
     return share, per_class
 
 
+@pytest.mark.slow
 def test_learns_the_four_hues_of_synthetic(tmp_path):
     """A short fit (200 steps of batch 8 on 16 synthetic images at 16 px, through the trainer, so with the
     rebalancing on their prior): afterwards most object pixels carry their class's hue (measured 0.84 here;

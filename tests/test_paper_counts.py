@@ -156,7 +156,13 @@ def test_unpinned_configurations_are_reported(method, variant):
                 "add a line per network to COUNTS in tests/test_paper_counts.py with its source")
 
 
-@pytest.mark.parametrize("method,variant", sorted(PINNED), ids=[f"{m}:{v}" for m, v in sorted(PINNED)])
+# 54M parameters each: initialising them takes 5-7 s on 2 busy cores, so they run in `make test`, not `make test-fast`.
+SLOW_BUILDS = {("unet_l1", "tarres"), ("unet_l2", "tarres")}
+
+
+@pytest.mark.parametrize("method,variant", [
+    pytest.param(m, v, id=f"{m}:{v}", marks=[pytest.mark.slow] if (m, v) in SLOW_BUILDS else [])
+    for m, v in sorted(PINNED)])
 def test_paper_configuration_parameter_counts(caches, method, variant):
     cls = get_method(method)
     with warnings.catch_warnings():

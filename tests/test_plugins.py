@@ -165,6 +165,7 @@ def _pip(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_an_installed_package_is_listed_checked_trained_evaluated_colourised_and_ranked(
         clean_registry, tmp_path, monkeypatch):
     pkg = tmp_path / "colorbench-plugin-demo"

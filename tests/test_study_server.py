@@ -11,10 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from colorbench.study.manifest import DATABASE
 from colorbench.study.service import participant_id
 from study_support import make_study, organiser_url, served
+
+pytestmark = pytest.mark.slow  # a server process per test, killed and restarted or loaded by 20 clients (3-4 s each)
 
 
 def answer_all(base: str, study_id: str, token: str, stop: threading.Event, log: list, lock: threading.Lock,

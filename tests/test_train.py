@@ -129,6 +129,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_stay_in_sync_and_resume_bit_for_bit(tmp_path):
     out, res = tmp_path / "run", tmp_path / "res"
     res.mkdir()

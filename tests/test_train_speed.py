@@ -19,6 +19,7 @@ def _run(name: str, **kw):
     return train(resolve(name, batch_size=4, size=16), data, steps=3, seed=0, device="cpu", progress=False, **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("cc") is None,
                     reason="torch.compile on the CPU needs a C++ compiler (.ci/run installs g++)")
 def test_compile_keeps_losses_equal_to_eager(tiny):
