@@ -331,3 +331,27 @@ def test_readme_table_is_the_committed_metrics():
         f["variant"] = f["variant"].astype(object).fillna("default").astype(str)
     table, _ = tables.markdown(tables.summarise(metrics, per_image), README_METRICS)
     assert block == readme_block("quick", "sample", table)
+
+
+# ------------------------------------------------------------------------------------ --verify
+def test_verify_reproduces_committed_rows_and_names_a_difference(smoke_run, tmp_path):
+    """``bench --verify`` recomputes committed cells in a scratch cache: the smoke run's rows come back bit for bit;
+    a committed figure edited by one ulp is named, with the figure and both values."""
+    import shutil
+
+    from colorbench.bench.verify import format_verdicts, verify
+
+    tmp, _ = smoke_run
+    results = tmp_path / "results"
+    shutil.copytree(tmp / "results", results)
+    verdicts = verify("smoke", results=results, progress=False)
+    assert [v.label for v in verdicts] == ["gray on synthetic seed 0", "mean_color on synthetic seed 0",
+                                           "unet_l1 on synthetic seed 0"]
+    assert all(v.verdict == "identical" for v in verdicts), format_verdicts(verdicts)
+    path = results / "smoke" / "synthetic" / "metrics.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    at = frame.index[frame["method"] == "unet_l1"][0]
+    frame.loc[at, "psnr"] = repr(float(np.nextafter(float(frame.loc[at, "psnr"]), np.inf)))
+    frame.to_csv(path, index=False)
+    (tampered,) = [v for v in verify("smoke", results=results, progress=False) if v.label.startswith("unet_l1")]
+    assert tampered.verdict == "DIFFERS" and "psnr" in tampered.detail, tampered

@@ -12,7 +12,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from colorbench import _atomic as atomic
 from colorbench.bench import cluster, grid
@@ -117,12 +117,8 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
         bar.update(1)
 
     rows: dict[str, dict[str, Any]] = {}
-    train = [c for c in cells if c.kind == "train"]
-    if jobs > 1 and len(train) > 1:
-        _run_parallel(train, cache, dev, force, jobs, record)
-    else:
-        for cell in train:
-            record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
+    run_train_cells([c for c in cells if c.kind == "train"], cache, dev, force=force, jobs=jobs, progress=progress,
+                    record=record)
     for cell in cells:
         if cell.kind != "train":
             record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
@@ -240,6 +236,17 @@ def _raise_recorded_origin(names: list[str], cache: Path) -> None:
         if isinstance(record, dict) and record.get("method") in missing:
             raise UnknownNameError(f"method {record['method']!r} is not registered here, but the cached cell "
                                    f"{run_json.parent.parent} was trained with it; {how_to_load(record.get('origin'))}")
+
+
+def run_train_cells(cells: list[grid.Cell], cache: Path, dev: Any, *, force: bool, jobs: int, progress: bool,
+                    record: Callable[[grid.Cell, dict[str, Any], bool], None]) -> None:
+    """Run the train ``cells`` (``jobs`` at once in spawned processes on a CPU, else here, one by one), calling
+    ``record(cell, row, computed)`` as each finishes."""
+    if jobs > 1 and len(cells) > 1:
+        _run_parallel(cells, cache, dev, force, jobs, record)
+    else:
+        for cell in cells:
+            record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
 
 
 def _worker_init() -> None:

@@ -10,7 +10,9 @@ EXAMPLES = """examples:
   colorbench bench --profile quick
   colorbench bench --profile quick --methods pix2pix --seeds 1 --set train.steps=20
   colorbench bench --profile paper --dry-run
-  colorbench bench --profile paper --shard 1/4     # then: --merge"""
+  colorbench bench --profile paper --shard 1/4     # then: --merge
+  colorbench bench --verify                        # recompute one committed cell per method, compare bit for bit
+  colorbench bench --verify 5                      # the first five committed rows (seed 0 of each method first)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", metavar="i/N", help="run shard i of N (1-based); rows go to "
                         "results/<profile>/shards/i-of-N/, join them with --merge (default: the whole grid)")
     parser.add_argument("--merge", action="store_true", help="join the shards' rows into the tables (runs nothing)")
+    parser.add_argument("--verify", nargs="?", const=0, type=int, metavar="N", help="recompute committed cells of "
+                        "the profile in a scratch cache and compare them with results/<profile>/: bit for bit for "
+                        "rows made in the portable numeric mode, else within their seed spread; a verdict per row, "
+                        "exit 1 if any differs (default N: one cell per method, seed 0; writes nothing)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         return _dry_run(args)
+    if args.verify is not None:
+        return _verify(args)
     opts = job_options(launcher=args.launcher, partition=args.slurm_partition, gpus_per_cell=args.gpus_per_cell,
                        cpus_per_cell=args.cpus_per_cell, mem=args.mem, time_limit=args.time_limit,
                        slurm_opts=args.slurm_opts)  # every scheduler option before anything is submitted
@@ -105,6 +113,23 @@ def run(args: argparse.Namespace) -> int:
     for p in summary.written:
         print(f"  {p}")
     return 1 if summary.failed else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from colorbench.bench.verify import format_verdicts, verify
+    from colorbench.errors import UserError
+
+    if args.verify < 0:
+        raise UserError(f"--verify {args.verify}: give a positive number of cells, or none for one per method")
+
+    def echo(v) -> None:
+        if not args.no_progress:
+            print(f"  {v.label}: {v.verdict} ({v.seconds:.0f} s) {v.detail}", file=sys.stderr, flush=True)
+
+    verdicts = verify(args.profile, args.verify or None, results=args.results, device=args.device, jobs=args.jobs,
+                      progress=not args.no_progress, echo=echo)
+    print(format_verdicts(verdicts))
+    return 0 if all(v.ok for v in verdicts) else 1
 
 
 def _dry_run(args: argparse.Namespace) -> int:
