@@ -5,9 +5,12 @@ A trained row's bits depend on the kernels torch picks, and those are chosen per
 ``torch.backends.mkldnn``), NNPACK, the thread count. Each of these is fixed at the process's first tensor op that
 uses it, not at ``import torch``, so a mode must be applied before the first tensor op.
 
-* ``"portable"``: the same bits on any x86-64 CPU with AVX2, Intel or AMD (see docs/reproducibility.md for the
-  experiments): ATen's AVX2 kernels, MKL's ``COMPATIBLE`` branch, oneDNN and NNPACK off (their kernels and
-  blockings follow the CPU model and its cache sizes), one thread, deterministic algorithms.
+* ``"portable"``: the same bits on any Intel x86-64 CPU with AVX2 (AVX-512 and AMX ones included, whatever their
+  oneDNN ceiling), not on AMD: ATen's AVX2 kernels, MKL's ``AVX2`` branch, oneDNN and NNPACK off (their kernels
+  and blockings follow the CPU model and its cache sizes), one thread, deterministic algorithms. MKL runs its AVX2
+  branch on Intel CPUs only, and its one cross-vendor branch (``COMPATIBLE``) computes float32 ``sqrt`` with the
+  ``rsqrtps`` estimate, which Intel and AMD silicon round differently; so :func:`apply` refuses ``"portable"`` on a
+  CPU where MKL does not run the AVX2 branch. docs/reproducibility.md has the experiments and the cost.
 * ``"native"``: nothing pinned; the fastest kernels this CPU has. Bits match only on the same CPU model.
 
 API: :data:`MODES`, :data:`DEFAULT`, :func:`environ` (the variables a cell process needs in its environment),
@@ -19,7 +22,6 @@ Importing this module does not import torch.
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Final
 
 from colorbench.errors import UserError
@@ -31,7 +33,7 @@ DEFAULT: Final[str] = "portable"
 _ENV: Final[dict[str, dict[str, str]]] = {
     "portable": {
         "ATEN_CPU_CAPABILITY": "avx2",     # ATen's vector kernels: 8 float lanes (avx512 has 16: other sum orders)
-        "MKL_CBWR": "COMPATIBLE",          # MKL's one branch that Intel documents as equal on Intel and non-Intel CPUs
+        "MKL_CBWR": "AVX2",                # MKL's AVX2 branch (Intel CPUs only; exact sqrt, no rcpps/rsqrtps)
         "OMP_NUM_THREADS": "1",            # one thread: reductions split by thread count otherwise
         "MKL_NUM_THREADS": "1",
     },
@@ -75,24 +77,34 @@ def _cpuinfo() -> tuple[str, set[str]]:
     return vendor, flags
 
 
+def _best(flags: set[str], amx: str, avx512: tuple[str, ...], avx2: tuple[str, ...]) -> str:
+    if amx in flags and avx512[0] in flags:
+        return "amx"
+    if set(avx512) <= flags:
+        return "avx512"
+    return "avx2" if set(avx2) <= flags else "pre-avx2"
+
+
 def cpu_isa() -> str:
-    """This CPU's best vector ISA and vendor, e.g. ``"avx512 GenuineIntel"``, ``"avx2 AuthenticAMD"``, from the
-    /proc/cpuinfo flags (``"amx"``: AMX tiles on top of AVX-512; ``"unknown"`` where there are none, e.g. not
-    Linux, and torch is not loaded). Independent of the mode: it is what the hardware has, not what is used."""
+    """This CPU's best vector ISA and its name, e.g. ``"amx Intel Xeon"``, ``"avx2 AMD EPYC 7742"`` (``amx``: AMX
+    tiles on top of AVX-512; ``avx512``: F, BW, VL, DQ; ``avx2``: AVX2 and FMA; else ``pre-avx2``).
+
+    From CPUID as torch's cpuinfo reads it (``torch.cpu.get_capabilities()``, which fixes none of the choices
+    :func:`apply` pins), else from /proc/cpuinfo (the host's, even under an emulator), else ``"unknown"``. What the
+    hardware has, not what the mode lets the kernels use (that is ``in_force()["aten_cpu_capability"]``)."""
+    try:
+        import torch.cpu
+
+        caps = torch.cpu.get_capabilities()
+        flags = {k for k, v in caps.items() if v is True}
+        isa = _best(flags, "amx_tile", ("avx512_f", "avx512_bw", "avx512_vl", "avx512_dq"), ("avx2", "fma3"))
+        return f"{isa} {caps.get('cpu_name', '')}".strip()
+    except (ImportError, AttributeError, RuntimeError):
+        pass
     vendor, flags = _cpuinfo()
-    if flags:
-        if {"amx_tile", "avx512f"} <= flags:
-            isa = "amx"
-        elif {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
-            isa = "avx512"
-        elif {"avx2", "fma"} <= flags:
-            isa = "avx2"
-        else:
-            isa = "pre-avx2"
-    elif "torch" in sys.modules:  # no /proc/cpuinfo: the best ATen dispatch torch reports (fixes it: see apply)
-        isa = str(sys.modules["torch"].backends.cpu.get_cpu_capability()).lower()
-    else:
-        isa = "unknown"
+    if not flags:
+        return "unknown"
+    isa = _best(flags, "amx_tile", ("avx512f", "avx512bw", "avx512vl", "avx512dq"), ("avx2", "fma"))
     return f"{isa} {vendor}".strip()
 
 
@@ -117,7 +129,8 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     (oneDNN and NNPACK off, one thread, deterministic algorithms for ``"portable"``). Returns :func:`in_force`.
 
     Valid only before the process's first tensor op: ATen and MKL read their variables once. Raises a one-line
-    :class:`UserError` when a pinned value is not the one in force (too late, or a CPU without AVX2)."""
+    :class:`UserError` when a pinned value is not the one in force: a CPU without AVX2, a non-Intel CPU (MKL runs
+    its AVX2 branch on Intel only), or too late."""
     env = environ(mode)
     os.environ.update(env)
     if mode == "native":
@@ -129,12 +142,17 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     torch.set_num_threads(_THREADS[mode] or torch.get_num_threads())
     torch.use_deterministic_algorithms(True)
     now = in_force()
-    want = {"aten_cpu_capability": env["ATEN_CPU_CAPABILITY"].upper(), "mkl_cbwr": env["MKL_CBWR"]}
-    wrong = [f"{k} is {now[k]}, not {v}" for k, v in want.items() if now[k] is not None and now[k] != v]
-    if wrong:
-        raise UserError(f"numeric mode {mode!r} cannot be applied: {'; '.join(wrong)} (apply it before the first "
-                        f"tensor op, or start the process with colorbench.numeric.environ({mode!r}); "
-                        f"this CPU: {cpu_isa()})")
+    aten, mkl = env["ATEN_CPU_CAPABILITY"].upper(), env["MKL_CBWR"]
+    why = ""
+    if now["aten_cpu_capability"] == "DEFAULT" != aten:
+        why = "ATen runs its DEFAULT (no AVX2) kernels: this CPU has no AVX2, or a tensor op ran under them"
+    elif now["mkl_cbwr"] == "AUTO":
+        why = f"MKL refused its {mkl} branch (it runs it on Intel CPUs with AVX2 only); use the 'native' mode here"
+    elif now["aten_cpu_capability"] != aten or now["mkl_cbwr"] not in (mkl, None):
+        why = (f"ATen runs {now['aten_cpu_capability']}, MKL the {now['mkl_cbwr']} branch: too late, a tensor op "
+               f"already ran (apply it first, or start the process with colorbench.numeric.environ({mode!r}))")
+    if why:
+        raise UserError(f"numeric mode {mode!r} cannot be applied: {why} (this CPU: {cpu_isa()})")
     return now
 
 
@@ -142,7 +160,8 @@ def in_force() -> dict[str, Any]:
     """The numeric settings actually in force in this process, to check at cell start and to record with a row.
 
     Keys: ``mode`` (the mode whose pins all hold, else ``"native"``), ``aten_cpu_capability`` (e.g. ``"AVX2"``),
-    ``mkl_cbwr`` (MKL's branch, e.g. ``"COMPATIBLE"``; ``"OFF"``: MKL picks per CPU), ``onednn_max_cpu_isa`` (the
+    ``mkl_cbwr`` (MKL's branch, e.g. ``"AVX2"``; ``"OFF"``: MKL picks per CPU; ``"AUTO"``: it refused
+    the branch asked for), ``onednn_max_cpu_isa`` (the
     variable, ``""`` unset), ``mkldnn``, ``nnpack``, ``threads``, ``deterministic``, ``cpu_isa``, ``torch``. Imports
     torch and fixes ATen's and MKL's choices (they are read now if no op has run yet)."""
     import torch

@@ -4,7 +4,7 @@ docs/reproducibility.md:
 
     python tests/cross_cpu/grid.py native  > native.jsonl      # ISA ceilings x MKL branch x ATen x oneDNN on/off
     python tests/cross_cpu/grid.py qemu --cpu Haswell EPYC-Rome --steps 5 > qemu.jsonl
-    python tests/cross_cpu/grid.py cost --steps 20 --reps 3 > cost.jsonl  # every method, portable vs native
+    python tests/cross_cpu/grid.py cost --steps 20 --reps 3 > cost.jsonl  # every method, portable variants vs native
 
 Needs qemu-user (Debian: ``apt-get install qemu-user``) for ``qemu``.
 """
@@ -64,9 +64,18 @@ def run(case: str, env: dict[str, str], args: list[str], *, cpu: str, steps: int
     return {"case": case, "cpu": cpu, "set": {k: v for k, v in env.items() if v}, **row}
 
 
+COST_VARIANTS = {  # raw flags, so the table does not depend on which variant colorbench.numeric calls "portable"
+    "native_1t": ({}, ["--mkldnn", "on", "--threads", "1"]),
+    "mkl_compatible": ({"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"},
+                       ["--mkldnn", "off", "--nnpack", "off", "--threads", "1", "--deterministic"]),
+    "mkl_avx2": ({"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
+                 ["--mkldnn", "off", "--nnpack", "off", "--threads", "1", "--deterministic"]),
+}
+
+
 def cost(steps: int, reps: int, extra: list[str]) -> None:
-    """Seconds per training step of every registered method at its test_overrides, portable vs native, one
-    thread; the modes alternate so that both see the same load, and each method's row keeps the fastest run."""
+    """Seconds per training step of every registered method at its test_overrides under each of COST_VARIANTS
+    (one thread); the variants alternate so that all see the same load, and each keeps its fastest run."""
     sys.path.insert(0, str(PROBE.parents[2]))
     from colorbench.registry import list_methods
 
@@ -74,16 +83,13 @@ def cost(steps: int, reps: int, extra: list[str]) -> None:
         best: dict[str, float] = {}
         row: dict = {"method": method, "steps": steps}
         for _ in range(reps):
-            for mode in ("portable", "native"):
-                r = run(f"numeric={mode}", {}, ["--numeric", mode], cpu="host", steps=steps, method=method,
-                        extra=extra)
+            for name, (env, args) in COST_VARIANTS.items():
+                r = run(name, env, args, cpu="host", steps=steps, method=method, extra=extra)
                 if "error" in r:
-                    row[f"error_{mode}"] = r["error"]
+                    row[f"error_{name}"] = r["error"]
                     continue
-                best[mode] = min(best.get(mode, float("inf")), r["s_per_step"])
+                best[name] = min(best.get(name, float("inf")), r["s_per_step"])
         row.update({f"s_per_step_{m}": v for m, v in best.items()})
-        if len(best) == 2:
-            row["ratio"] = round(best["portable"] / best["native"], 3)
         print(json.dumps(row), flush=True)
 
 
