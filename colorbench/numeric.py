@@ -33,7 +33,7 @@ DEFAULT: Final[str] = "portable"
 _ENV: Final[dict[str, dict[str, str]]] = {
     "portable": {
         "ATEN_CPU_CAPABILITY": "avx2",     # ATen's vector kernels: 8 float lanes (avx512 has 16: other sum orders)
-        "MKL_CBWR": "AVX2",                # MKL's AVX2 branch (Intel CPUs only; exact sqrt, no rcpps/rsqrtps)
+        "MKL_CBWR": "AVX2",                # MKL's AVX2 branch: Intel CPUs only; float32 sqrt correctly rounded
         "OMP_NUM_THREADS": "1",            # one thread: reductions split by thread count otherwise
         "MKL_NUM_THREADS": "1",
     },
@@ -160,10 +160,10 @@ def in_force() -> dict[str, Any]:
     """The numeric settings actually in force in this process, to check at cell start and to record with a row.
 
     Keys: ``mode`` (the mode whose pins all hold, else ``"native"``), ``aten_cpu_capability`` (e.g. ``"AVX2"``),
-    ``mkl_cbwr`` (MKL's branch, e.g. ``"AVX2"``; ``"OFF"``: MKL picks per CPU; ``"AUTO"``: it refused
-    the branch asked for), ``onednn_max_cpu_isa`` (the
-    variable, ``""`` unset), ``mkldnn``, ``nnpack``, ``threads``, ``deterministic``, ``cpu_isa``, ``torch``. Imports
-    torch and fixes ATen's and MKL's choices (they are read now if no op has run yet)."""
+    ``mkl_cbwr`` (MKL's branch, e.g. ``"AVX2"``; ``"OFF"``: MKL picks per CPU; ``"AUTO"``: it refused the branch
+    asked for; None: no MKL), ``onednn_max_cpu_isa`` (the variable, ``""`` unset), ``mkldnn``, ``nnpack``,
+    ``threads``, ``deterministic``, ``cpu_isa``, ``torch``. Imports torch and fixes ATen's and MKL's choices (they
+    are read now if no op has run yet)."""
     import torch
 
     now: dict[str, Any] = {

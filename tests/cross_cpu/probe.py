@@ -41,11 +41,19 @@ def _sha(tensors) -> str:
     return h.hexdigest()[:16]
 
 
-def train_cell(method: str, steps: int, batch_size: int, seed: int):
-    """The one training call (kept small: the trainer's API may change). Returns the TrainResult."""
-    from colorbench.conformance import train_tiny
+def train_cell(method: str, steps: int, batch_size: int, seed: int, size: int | None = None):
+    """The one training call (kept small: the trainer's API may change). Returns the TrainResult. ``size=None``:
+    the method's ``test_overrides`` on the conformance crop; a size: its default config on that crop."""
+    if size is None:
+        from colorbench.conformance import train_tiny
 
-    return train_tiny(method, steps, seed=seed, batch_size=batch_size)
+        return train_tiny(method, steps, seed=seed, batch_size=batch_size)
+    from colorbench.data import build_dataset
+    from colorbench.train import train
+
+    data = build_dataset("synthetic", "train", size=size, seed=seed, length=4 * batch_size)
+    return train(method, data, steps=steps, batch_size=batch_size, size=size, seed=seed, device="cpu",
+                 ckpt_every=None, progress=False)
 
 
 def _metrics(pred_rgb, true_rgb, pred_ab, true_ab) -> list:
@@ -66,6 +74,7 @@ def main() -> None:
     p.add_argument("--nnpack", choices=("on", "off"), default="on")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--deterministic", action="store_true")
+    p.add_argument("--size", type=int, help="train the default config at this crop (default: test_overrides)")
     p.add_argument("--no-train", action="store_true", help="only the fixed-image metrics")
     a = p.parse_args()
 
@@ -93,7 +102,7 @@ def main() -> None:
     out = {"method": a.method, "steps": a.steps,
            "metrics": _sha(_metrics(network_to_rgb(L, fake_ab), true_rgb, fake_ab, true_ab) + [L, true_ab])}
     if not a.no_train:
-        r = train_cell(a.method, a.steps, a.batch_size, a.seed)
+        r = train_cell(a.method, a.steps, a.batch_size, a.seed, a.size)
         state = [t for _, net in sorted(r.method.networks().items())
                  for _, t in sorted(net.state_dict().items())]
         pred_ab = r.method.colorize(L).float()
