@@ -6,11 +6,12 @@ A trained row's bits depend on the kernels torch picks, and those are chosen per
 uses it, not at ``import torch``, so a mode must be applied before the first tensor op.
 
 * ``"portable"``: the same bits on any Intel x86-64 CPU with AVX2 (AVX-512 and AMX ones included, whatever their
-  oneDNN ceiling), not on AMD: ATen's AVX2 kernels, MKL's ``AVX2`` branch, oneDNN and NNPACK off (their kernels
-  and blockings follow the CPU model and its cache sizes), one thread, deterministic algorithms. MKL runs its AVX2
-  branch on Intel CPUs only, and its one cross-vendor branch (``COMPATIBLE``) computes float32 ``sqrt`` with the
-  ``rsqrtps`` estimate, which Intel and AMD silicon round differently; so :func:`apply` refuses ``"portable"`` on a
-  CPU where MKL does not run the AVX2 branch. docs/reproducibility.md has the experiments and the cost.
+  oneDNN ceiling): ATen's AVX2 kernels, MKL's ``AVX2`` branch, oneDNN and NNPACK off (their kernels and blockings
+  are chosen per CPU), one thread, deterministic algorithms. MKL runs its AVX2 branch on Intel CPUs only, and its
+  one cross-vendor branch (``COMPATIBLE``) computes float32 ``sqrt`` with the ``rsqrtps`` estimate, which Intel and
+  AMD silicon round differently; so :func:`apply` refuses ``"portable"`` where MKL does not run the AVX2 branch,
+  i.e. on AMD unless the process was started with the MKL vendor shim preloaded (then AMD gave Intel's bits, under
+  emulation). docs/reproducibility.md has the experiments and the cost.
 * ``"native"``: nothing pinned; the fastest kernels this CPU has. Bits match only on the same CPU model.
 
 API: :data:`MODES`, :data:`DEFAULT`, :func:`environ` (the variables a cell process needs in its environment),
@@ -124,6 +125,21 @@ def _mkl_branch() -> str | None:
     return _CBWR_CODES.get(code, str(code))
 
 
+def _mkl_sees_intel() -> bool | None:
+    """Whether MKL takes this CPU for an Intel one (it runs its AVX2 branch only then), None without MKL. Looked up
+    in the global scope first, where a preloaded shim's definition (the one MKL's calls reach) comes before MKL's."""
+    import ctypes
+
+    import torch
+
+    for name in (None, os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")):
+        try:
+            return bool(ctypes.CDLL(name).mkl_serv_intel_cpu_true())
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def apply(mode: str = DEFAULT) -> dict[str, Any]:
     """Put this process under ``mode``: its :func:`environ` variables into ``os.environ``, then torch's flags
     (oneDNN and NNPACK off, one thread, deterministic algorithms for ``"portable"``). Returns :func:`in_force`.
@@ -147,7 +163,8 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     if now["aten_cpu_capability"] == "DEFAULT" != aten:
         why = "ATen runs its DEFAULT (no AVX2) kernels: this CPU has no AVX2, or a tensor op ran under them"
     elif now["mkl_cbwr"] == "AUTO":
-        why = f"MKL refused its {mkl} branch (it runs it on Intel CPUs with AVX2 only); use the 'native' mode here"
+        why = (f"MKL refused its {mkl} branch (it runs it on Intel CPUs with AVX2 only); use the 'native' mode here, "
+               f"or preload the MKL vendor shim (docs/reproducibility.md)")
     elif now["aten_cpu_capability"] != aten or now["mkl_cbwr"] not in (mkl, None):
         why = (f"ATen runs {now['aten_cpu_capability']}, MKL the {now['mkl_cbwr']} branch: too late, a tensor op "
                f"already ran (apply it first, or start the process with colorbench.numeric.environ({mode!r}))")
@@ -161,14 +178,16 @@ def in_force() -> dict[str, Any]:
 
     Keys: ``mode`` (the mode whose pins all hold, else ``"native"``), ``aten_cpu_capability`` (e.g. ``"AVX2"``),
     ``mkl_cbwr`` (MKL's branch, e.g. ``"AVX2"``; ``"OFF"``: MKL picks per CPU; ``"AUTO"``: it refused the branch
-    asked for; None: no MKL), ``onednn_max_cpu_isa`` (the variable, ``""`` unset), ``mkldnn``, ``nnpack``,
-    ``threads``, ``deterministic``, ``cpu_isa``, ``torch``. Imports torch and fixes ATen's and MKL's choices (they
-    are read now if no op has run yet)."""
+    asked for; None: no MKL), ``mkl_sees_intel`` (MKL takes the CPU for an Intel one; on an AMD CPU only with the
+    vendor shim of docs/reproducibility.md preloaded), ``onednn_max_cpu_isa`` (the variable, ``""`` unset),
+    ``mkldnn``, ``nnpack``, ``threads``, ``deterministic``, ``cpu_isa``, ``torch``. Imports torch and fixes ATen's
+    and MKL's choices (they are read now if no op has run yet)."""
     import torch
 
     now: dict[str, Any] = {
         "aten_cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
         "mkl_cbwr": _mkl_branch(),
+        "mkl_sees_intel": _mkl_sees_intel(),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         "mkldnn": bool(torch.backends.mkldnn.enabled),
         "nnpack": bool(torch._nnpack_available() and torch._C._get_nnpack_enabled()),

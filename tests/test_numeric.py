@@ -134,3 +134,25 @@ def test_portable_is_refused_on_an_amd_cpu():
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("UserError numeric mode 'portable' cannot be applied: MKL refused its AVX2 branch")
     assert "AMD EPYC" in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("qemu-x86_64") is None or shutil.which("cc") is None,
+                    reason="needs qemu-user (qemu-x86_64) and a C compiler")
+def test_amd_with_the_mkl_vendor_shim_gives_the_intel_bits(tmp_path):
+    """An emulated AMD EPYC (Rome) with tests/cross_cpu/mkl_intel_shim.c preloaded runs MKL's AVX2 branch, and the
+    portable mode then trains the same weights as this (Intel) host. A few minutes under emulation."""
+    shim = tmp_path / "libmkl_intel_shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(ROOT / "tests/cross_cpu/mkl_intel_shim.c")],
+                   check=True)
+    cmd = [sys.executable, str(PROBE), "--numeric", "portable", "--method", "unet_l1", "--steps", "2"]
+    amd = subprocess.Popen(["qemu-x86_64", "-E", f"LD_PRELOAD={shim}", "-cpu", "EPYC-Rome", *cmd], env=_env(),
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    here = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out, err = amd.communicate(timeout=900)
+    assert here.returncode == 0 and amd.returncode == 0, (here.stderr + err)[-2000:]
+    a, b = (json.loads(o.strip().splitlines()[-1]) for o in (here.stdout, out))
+    if "Intel" not in a["in_force"]["cpu_isa"]:
+        pytest.skip(f"compares with an Intel host; this one is {a['in_force']['cpu_isa']}")
+    assert "AMD" in b["in_force"]["cpu_isa"] and b["in_force"]["mkl_cbwr"] == "AVX2" and b["in_force"]["mkl_sees_intel"]
+    assert (a["weights"], a["eval"], a["metrics"]) == (b["weights"], b["eval"], b["metrics"])
