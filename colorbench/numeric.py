@@ -48,6 +48,14 @@ _CBWR_CODES: Final[dict[int, str]] = {0: "OFF", 1: "OFF", 2: "AUTO", 3: "COMPATI
                                       12: "AVX512", 13: "AVX512_MIC_E1", 14: "AVX512_E1"}
 
 
+class UnsupportedCPU(UserError):
+    """The portable mode cannot hold on this CPU (no AVX2, or MKL refuses its AVX2 branch: a non-Intel CPU)."""
+
+
+class TooLate(UserError):
+    """A tensor op ran before :func:`apply`: ATen and MKL already chose their kernels for this process."""
+
+
 def _check(mode: str) -> str:
     if mode not in MODES:
         raise UserError(f"unknown numeric mode {mode!r}; use one of {', '.join(MODES)}")
@@ -159,18 +167,44 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     torch.use_deterministic_algorithms(True)
     now = in_force()
     aten, mkl = env["ATEN_CPU_CAPABILITY"].upper(), env["MKL_CBWR"]
-    why = ""
+    why, error = "", UnsupportedCPU
     if now["aten_cpu_capability"] == "DEFAULT" != aten:
         why = "ATen runs its DEFAULT (no AVX2) kernels: this CPU has no AVX2, or a tensor op ran under them"
     elif now["mkl_cbwr"] == "AUTO":
         why = (f"MKL refused its {mkl} branch (it runs it on Intel CPUs with AVX2 only); use the 'native' mode here, "
                f"or preload the MKL vendor shim (docs/reproducibility.md)")
     elif now["aten_cpu_capability"] != aten or now["mkl_cbwr"] not in (mkl, None):
+        error = TooLate
         why = (f"ATen runs {now['aten_cpu_capability']}, MKL the {now['mkl_cbwr']} branch: too late, a tensor op "
                f"already ran (apply it first, or start the process with colorbench.numeric.environ({mode!r}))")
     if why:
-        raise UserError(f"numeric mode {mode!r} cannot be applied: {why} (this CPU: {cpu_isa()})")
+        raise error(f"numeric mode {mode!r} cannot be applied: {why} (this CPU: {cpu_isa()})")
     return now
+
+
+def unpin(saved: dict[str, str | None]) -> None:
+    """Undo :func:`apply`'s variables in ``os.environ`` (``saved``: their values before, None = unset), so that a
+    child process started from here runs native kernels; this process keeps the choices it made."""
+    for key in _ENV["portable"]:
+        if saved.get(key) is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = str(saved[key])
+
+
+def relax() -> None:
+    """Torch's own defaults for the flags :func:`apply` sets (oneDNN, NNPACK, non-deterministic algorithms), e.g.
+    after :class:`UnsupportedCPU`, when a run falls back to the native mode."""
+    import torch
+
+    torch.backends.mkldnn.enabled = True
+    torch.backends.nnpack.set_flags(True)
+    torch.use_deterministic_algorithms(False)
+
+
+def pinned_environ() -> dict[str, str | None]:
+    """The current values of every variable a mode pins (None = unset), for :func:`unpin`."""
+    return {key: os.environ.get(key) for key in _ENV["portable"]}
 
 
 def in_force() -> dict[str, Any]:

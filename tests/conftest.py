@@ -1,4 +1,4 @@
-"""Shared test settings: one torch thread and no network for weights.
+"""Shared test settings: the portable numeric mode (one torch thread; colorbench.numeric) and no network for weights.
 
 Test tensors are tiny: on a busy 2-core machine two OpenMP threads made small steps 40-80x slower than one
 (measured by the trainer and c2f work), and one thread keeps float summation order fixed for exact comparisons."""
@@ -9,9 +9,17 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TIMM_OFFLINE", "1")
 
+from colorbench import numeric  # noqa: E402  (torch-free)
+
+os.environ.update(numeric.environ("portable"))  # before torch's first tensor op: ATen and MKL read these once
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+try:  # every test runs in the portable numeric mode, so no figure depends on the CPU model (on Intel CPUs)
+    numeric.apply("portable")
+except numeric.UnsupportedCPU:  # e.g. an AMD CPU: the native kernels, thresholds hold there too (measured)
+    numeric.relax()
 torch.set_num_threads(1)
 
 

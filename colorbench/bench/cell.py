@@ -89,12 +89,15 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
         atomic.write_json(folder / "cell.json", {"kind": cell.kind, "method": cell.method, "variant": cell.variant,
                                                  "dataset": cell.dataset, "seed": cell.seed,
                                                  "settings": cell.settings})
+    mode = cell.settings.get("numeric", {}).get("mode", "native")
     base = {"key": cell.key, "kind": cell.kind, "method": cell.method, "variant": cell.variant,
             "dataset": cell.dataset, "seed": cell.seed, "code_hash": fingerprint.code_hash(cell.spec().method),
             "environment": cell.settings.get("environment"),
-            "data_fingerprint": cell.settings.get("data", {}).get("fingerprint")}
+            "data_fingerprint": cell.settings.get("data", {}).get("fingerprint"),
+            "numeric_mode": mode, "cpu_isa": cell.settings.get("numeric", {}).get("cpu_isa")}
     start = time.perf_counter()
     try:
+        check_numeric(mode)
         if cell.kind == "train":
             result = _train_and_evaluate(cell, folder, device, progress, main=main)
             if result is None:
@@ -115,6 +118,21 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
     (folder / ERROR).unlink(missing_ok=True)
     atomic.write_json(folder / ROW, row)
     return row, True
+
+
+def check_numeric(mode: str) -> None:
+    """The values in force in this process at a cell's start: a cell keyed ``portable`` runs only where every pin
+    of that mode holds (:func:`colorbench.numeric.in_force`), else it fails naming what is in force."""
+    from colorbench import numeric
+
+    if mode == "native":
+        return
+    now = numeric.in_force()
+    if now["mode"] != mode:
+        shown = {k: now[k] for k in ("aten_cpu_capability", "mkl_cbwr", "mkldnn", "nnpack", "threads",
+                                     "deterministic")}
+        raise numeric.TooLate(f"this process is not in the {mode} numeric mode ({shown}): run the cell through "
+                              f"`colorbench bench`, or call colorbench.numeric.apply({mode!r}) before any tensor op")
 
 
 def _pretrained(method: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from colorbench import fingerprint
 from colorbench.bench.profiles import Profile, method_settings
 from colorbench.errors import UserError
+from colorbench.numeric import cpu_isa
 from colorbench.registry import get_method, list_methods
 from colorbench.train.settings import TrainSettings
 from colorbench.train.spec import RunSpec, resolve
@@ -155,11 +156,13 @@ def _config_overrides(profile: Profile, method: str, pm: dict[str, Any], global_
 def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list[str] | None = None,
            seeds: int | None = None, global_cfg: dict[str, Any] | None = None,
            per_method_cfg: dict[str, dict[str, Any]] | None = None, device: str = "cpu", threads: int | None = None,
-           baselines: bool = True) -> list[Cell]:
+           baselines: bool = True, numeric: str = "native") -> list[Cell]:
     """All cells of ``profile`` narrowed by the filters, in a stable order: train cells (every seed of every
     trained method; one of a method with nothing to train), then one runtime cell per (method, variant), then
     the profile's ``runtime.extra`` cells. ``threads``: the torch thread count the cells will run with (part of
-    every key); ``baselines=False`` drops the profile's baselines."""
+    every key); ``baselines=False`` drops the profile's baselines; ``numeric``: the numeric mode the train cells run
+    in (:mod:`colorbench.numeric`; runtime cells always time the native kernels). The mode and this CPU's ISA are
+    in every key and row."""
     from colorbench.data import dataset_folder, protocol_for
 
     global_cfg, per_method_cfg = global_cfg or {}, per_method_cfg or {}
@@ -168,6 +171,8 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
         if not any(key in {f.name for f in dataclasses.fields(get_method(n).Config)} for n in names):
             raise UserError(f"--set {key}: no selected method has a config field {key!r}")
     env = fingerprint.environment(threads)
+    isa = cpu_isa()
+    modes = {"train": {"mode": numeric, "cpu_isa": isa}, "runtime": {"mode": "native", "cpu_isa": isa}}
     device_kind = device.split(":")[0]
     runtime = {k: v for k, v in profile["runtime"].items() if k != "extra"}
     cells: list[Cell] = []
@@ -205,14 +210,14 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
                                  "size": size, "data_dir": data_dir, "fingerprint": data_fp},
                         "protocol": protocol, "train": train, "eval": dict(profile["eval"]), "device": device_kind,
-                        "environment": env,
+                        "environment": env, "numeric": modes["train"],
                     }
                     cells.append(_cell("train", seeded, dataset, settings))
     if runtime.get("sizes"):
         for name, variant in timed:  # the paper configuration of each network, once (time does not need weights)
             tiny = get_method(name).test_overrides if profile["train"]["use_test_overrides"] else {}
             overrides = {**tiny, **per_method_cfg.get(name, {})}
-            cells.append(_runtime_cell(name, variant, overrides, runtime, device_kind, env))
+            cells.append(_runtime_cell(name, variant, overrides, runtime, device_kind, env, modes["runtime"]))
     for extra in _extras(profile, names if methods else None):
         name = extra["method"]
         cls = get_method(name)
@@ -225,7 +230,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                 warnings.warn(f"bench: runtime.extra: {name} does not declare variant {variant!r}; skipped",
                               stacklevel=2)
                 continue
-            cells.append(_runtime_cell(name, variant, overrides, settings, device_kind, env))
+            cells.append(_runtime_cell(name, variant, overrides, settings, device_kind, env, modes["runtime"]))
     unique: dict[str, Cell] = {}
     for c in cells:
         unique.setdefault(c.key, c)
@@ -248,9 +253,10 @@ def _resolve(cls: type, variant: str, overrides: dict[str, Any], dataset: str | 
 
 
 def _runtime_cell(name: str, variant: str, overrides: dict[str, Any], runtime: dict[str, Any], device_kind: str,
-                  env: dict[str, Any]) -> Cell:
+                  env: dict[str, Any], mode: dict[str, str]) -> Cell:
     spec = _resolve(get_method(name), variant, overrides, settings=TrainSettings(steps=0))
-    settings = {"run": spec.as_dict(), "runtime": runtime, "device": device_kind, "environment": env}
+    settings = {"run": spec.as_dict(), "runtime": runtime, "device": device_kind, "environment": env,
+                "numeric": mode}
     return _cell("runtime", spec, None, settings)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from colorbench import _atomic as atomic
+from colorbench import numeric
 from colorbench.bench import cluster, grid
 from colorbench.bench.cell import run_cell
 from colorbench.bench.progress import cell_bar
@@ -55,12 +56,19 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
               seeds: int | None = None, sets: list[str] | None = None, force: bool = False, device: str = "auto",
               shard: str | None = None, results: Path = Path("results"), cache: Path = Path("runs/bench"),
               progress: bool = True, jobs: int | None = None, baselines: bool = True,
-              launcher: str = "inprocess", job_opts: JobOptions | None = None, wait: bool = False) -> Summary:
+              launcher: str = "inprocess", job_opts: JobOptions | None = None, wait: bool = False,
+              numeric_mode_name: str | None = None) -> Summary:
     """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`.
 
     ``jobs`` (default: the profile's ``jobs``, else 1): train cells run that many at once, each in its own process
     on one torch thread (on a CPU; a GPU runs one at a time); runtime cells then run one by one in this process, so
     nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines.
+
+    ``numeric_mode_name`` (:mod:`colorbench.numeric`; default ``portable`` on a CPU, ``native`` on a GPU): the mode
+    the train cells run in. This process is put under it first (before the grid computes any training-set
+    config), train cells in spawned processes start under it, and runtime cells time the native kernels in a
+    process of their own. On a CPU where the portable mode cannot hold (not Intel, or no AVX2) the run falls back
+    to ``native`` with a warning; in a process where a tensor op already ran it refuses (:class:`TooLate`).
 
     ``launcher="submitit"`` (SLURM) or ``"local"`` (processes on this machine) submits one job per cell not yet
     in the cache instead (:mod:`colorbench.bench.cluster`, resources in ``job_opts``); with ``wait`` it blocks
@@ -73,6 +81,8 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     if launcher != "inprocess":
         cluster.require_submitit(launcher)
     dev = cluster.device_for(device, launcher, job_opts)
+    saved_env = numeric.pinned_environ()
+    mode = numeric_mode(numeric_mode_name, dev)
     jobs = int(jobs or prof.jobs or 1)
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: give a positive number of cells to run at once, e.g. --jobs 2")
@@ -85,7 +95,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
         try:
             cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
                                 per_method_cfg=per_method_cfg, device=str(dev), threads=threads,
-                                baselines=baselines)
+                                baselines=baselines, numeric=mode)
         except UnknownNameError:
             _raise_recorded_origin(methods or [], cache)
             raise
@@ -118,10 +128,13 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
 
     rows: dict[str, dict[str, Any]] = {}
     run_train_cells([c for c in cells if c.kind == "train"], cache, dev, force=force, jobs=jobs, progress=progress,
-                    record=record)
-    for cell in cells:
-        if cell.kind != "train":
+                    record=record, numeric=mode)
+    timed = [c for c in cells if c.kind != "train"]
+    if mode == "native":
+        for cell in timed:
             record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
+    elif timed:  # timings measure the native kernels, in a process of their own (this one is pinned)
+        _run_native(timed, cache, dev, force, saved_env, record)
     bar.close()
     summary.rows = [rows[c.key] for c in cells]
     _write(summary, results, shard, device=str(dev))
@@ -238,21 +251,71 @@ def _raise_recorded_origin(names: list[str], cache: Path) -> None:
                                    f"{run_json.parent.parent} was trained with it; {how_to_load(record.get('origin'))}")
 
 
+def numeric_mode(requested: str | None, dev: Any) -> str:
+    """The numeric mode of a run's train cells, put in force in this process (see :func:`run_bench`)."""
+    mode = requested or (numeric.DEFAULT if dev.type == "cpu" else "native")
+    if mode not in numeric.MODES:
+        raise UserError(f"--numeric {mode!r}: use one of {', '.join(numeric.MODES)}")
+    if mode == "native":
+        return mode
+    try:
+        numeric.apply(mode)
+    except numeric.UnsupportedCPU as exc:
+        numeric.relax()
+        print(f"warning: {exc}. Running the native mode instead: rows say numeric_mode=native, and `colorbench "
+              "bench --verify` compares them with the committed ones within the seed spread", file=sys.stderr)
+        return "native"
+    return mode
+
+
 def run_train_cells(cells: list[grid.Cell], cache: Path, dev: Any, *, force: bool, jobs: int, progress: bool,
-                    record: Callable[[grid.Cell, dict[str, Any], bool], None]) -> None:
-    """Run the train ``cells`` (``jobs`` at once in spawned processes on a CPU, else here, one by one), calling
-    ``record(cell, row, computed)`` as each finishes."""
+                    record: Callable[[grid.Cell, dict[str, Any], bool], None], numeric: str = "native") -> None:
+    """Run the train ``cells`` (``jobs`` at once in spawned processes on a CPU, each under ``numeric``, else here,
+    one by one, in this process's mode), calling ``record(cell, row, computed)`` as each finishes."""
     if jobs > 1 and len(cells) > 1:
-        _run_parallel(cells, cache, dev, force, jobs, record)
+        _run_parallel(cells, cache, dev, force, jobs, record, numeric)
     else:
         for cell in cells:
             record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
 
 
-def _worker_init() -> None:
+def _worker_init(mode: str = "native") -> None:
     import torch
 
+    if mode != "native":
+        numeric.apply(mode)  # the variables came with the environment; the flags are this process's
     torch.set_num_threads(1)  # the thread count every key of a parallel run records
+
+
+def _native_init(saved: dict[str, str | None], threads: int) -> None:
+    import torch
+
+    numeric.unpin(saved)  # before this process's first tensor op: ATen and MKL choose their own kernels
+    torch.set_num_threads(threads)
+
+
+def _run_native(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, saved: dict[str, str | None],
+                record: Any) -> None:
+    """Time the runtime ``cells`` one by one in one spawned process with the native kernels (nothing else runs)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from colorbench.bench.cell import done
+
+    todo = []
+    for cell in cells:
+        row = None if force else done(cell, cache)
+        if row is not None:
+            record(cell, row, False)
+        else:
+            todo.append(cell)
+    if not todo:
+        return
+    threads = int(todo[0].settings["environment"]["threads"])
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_native_init, initargs=(saved, threads)) as pool:
+        for cell in todo:
+            record(cell, *pool.submit(_worker_run, cell, cache, str(dev), force).result())
 
 
 def _worker_run(cell: grid.Cell, cache: Path, device: str, force: bool) -> tuple[dict[str, Any], bool]:
@@ -261,7 +324,8 @@ def _worker_run(cell: grid.Cell, cache: Path, device: str, force: bool) -> tuple
     return run_cell(cell, cache, torch.device(device), force=force, progress=False)
 
 
-def _run_parallel(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, jobs: int, record: Any) -> None:
+def _run_parallel(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, jobs: int, record: Any,
+                  mode: str = "native") -> None:
     """Run ``cells`` ``jobs`` at a time in fresh processes (spawned: no state shared with this one), each on one
     torch thread; a finished cell is recorded as soon as it is done. A cached cell is read here, not sent out."""
     import multiprocessing
@@ -279,7 +343,7 @@ def _run_parallel(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, jo
     if not todo:
         return
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init) as pool:
+                             initializer=_worker_init, initargs=(mode,)) as pool:
         futures = {pool.submit(_worker_run, cell, cache, str(dev), force): cell for cell in todo}
         for future in as_completed(futures):
             record(futures[future], *future.result())

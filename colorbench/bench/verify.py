@@ -7,8 +7,9 @@ evaluated again from scratch in a scratch cache (never the user's ``runs/bench``
 Each committed row then gets a verdict on every figure it holds (:data:`colorbench.metrics.METRICS`):
 
 * ``identical``: every figure equal to the bit (the committed CSV keeps Python's shortest round-trip repr);
-* ``within seed spread`` (rows made in the ``native`` numeric mode only, whose bits are promised on the same CPU
-  model alone): every figure within twice the standard deviation of that method's committed seeds;
+* ``within seed spread`` (rows made in the ``native`` numeric mode, whose bits are promised on the same CPU model
+  alone, or recomputed where the portable mode cannot hold, e.g. a non-Intel CPU): every figure within twice the
+  standard deviation of that method's committed seeds;
 * ``DIFFERS``: a figure is neither; the largest difference is named. For a row made in the ``portable`` mode any
   difference is a failure of the mode's promise (docs/reproducibility.md);
 * ``stale``: the row was made by other code than this checkout's (its ``code_hash``): regenerate ``results/``.
@@ -80,9 +81,11 @@ def _number(text: Any) -> float | None:
     return value
 
 
-def compare(committed: dict[str, str], row: dict[str, Any], seeds: list[dict[str, str]]) -> tuple[str, str]:
+def compare(committed: dict[str, str], row: dict[str, Any], seeds: list[dict[str, str]],
+            here: str = "portable") -> tuple[str, str]:
     """``(verdict, detail)`` of a recomputed ``row`` against the ``committed`` CSV row; ``seeds``: the committed rows
-    of the same method, variant and dataset (for a native row's spread)."""
+    of the same method, variant and dataset (for the spread). Bits are required of a row made in the portable mode
+    and recomputed in it (``here``); anything else passes within the seed spread."""
     from colorbench.metrics import METRICS
 
     figures = row.get("metrics", {})
@@ -105,8 +108,8 @@ def compare(committed: dict[str, str], row: dict[str, Any], seeds: list[dict[str
         return "identical", ""
     diff, name, old, new = worst
     detail = f"largest: {name} {old!r} committed, {new!r} here (|Δ| {diff:.3g})"
-    native = (committed.get("numeric_mode") or "native") == "native"
-    if native and within:
+    exact = (committed.get("numeric_mode") or "native") == "portable" == here
+    if not exact and within:
         return "within seed spread", f"{detail}; every figure within {SPREAD:g} SD of the committed seeds"
     return "DIFFERS", detail
 
@@ -118,7 +121,7 @@ def verify(profile: str = "quick", n: int | None = None, *, results: Path = Path
     from colorbench import fingerprint
     from colorbench.bench import grid
     from colorbench.bench.profiles import load_profile
-    from colorbench.bench.runner import run_train_cells
+    from colorbench.bench.runner import numeric_mode, run_train_cells
     from colorbench.registry import get_method, list_methods
     from colorbench.train.distributed import resolve_device
 
@@ -143,13 +146,16 @@ def verify(profile: str = "quick", n: int | None = None, *, results: Path = Path
         else:
             wanted.append(r)
     dev = resolve_device(device)
+    committed_modes = {r.get("numeric_mode") or "native" for r in wanted}
+    mode = numeric_mode("portable" if "portable" in committed_modes else "native", dev)
     cells = []
     if wanted:
         top_seed = max(int(r["seed"]) for r in wanted)
         by_ident = {(c.method, c.variant, str(c.dataset), c.seed): c
                     for c in grid.expand(prof, methods=sorted({r["method"] for r in wanted}),
                                          datasets=sorted({r["dataset"] for r in wanted}), seeds=top_seed + 1,
-                                         device=str(dev), threads=1 if (jobs or prof.jobs or 1) > 1 else None)
+                                         device=str(dev), threads=1 if (jobs or prof.jobs or 1) > 1 else None,
+                                         numeric=mode)
                     if c.kind == "train"}
         for r in wanted:
             cell = by_ident.get(_ident(r))
@@ -165,10 +171,11 @@ def verify(profile: str = "quick", n: int | None = None, *, results: Path = Path
             committed = next(r for c, r in cells if c.key == cell.key)
             seeds = [s for s in rows if _ident(s)[:3] == _ident(committed)[:3]]
             mode = committed.get("numeric_mode") or "native"
+            here = row.get("numeric_mode") or "native"
             if row.get("status") != "ok":
                 v = Verdict(cell.label, mode, "failed", str(row.get("error")))
             else:
-                v = Verdict(cell.label, mode, *compare(committed, row, seeds))
+                v = Verdict(cell.label, mode, *compare(committed, row, seeds, here))
             v.seconds = round(time.perf_counter() - started, 1)
             verdicts[_ident(committed)] = v
             if echo is not None:
@@ -176,7 +183,7 @@ def verify(profile: str = "quick", n: int | None = None, *, results: Path = Path
 
         if cells:
             run_train_cells([c for c, _ in cells], Path(scratch), dev, force=True,
-                            jobs=int(jobs or prof.jobs or 1), progress=progress, record=record)
+                            jobs=int(jobs or prof.jobs or 1), progress=progress, record=record, numeric=mode)
     return [verdicts[_ident(r)] for r in chosen if _ident(r) in verdicts]
 
 

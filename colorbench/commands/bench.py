@@ -9,6 +9,7 @@ HELP = "run the comparison grid of a profile (resumable, cached under runs/bench
 EXAMPLES = """examples:
   colorbench bench --profile quick
   colorbench bench --profile quick --methods pix2pix --seeds 1 --set train.steps=20
+  colorbench bench --profile quick --numeric native  # this CPU's fastest kernels (rows say so)
   colorbench bench --profile paper --dry-run
   colorbench bench --profile paper --shard 1/4     # then: --merge
   colorbench bench --verify                        # recompute one committed cell per method, compare bit for bit
@@ -29,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train.steps=5 / data.size=32 (profile), pix2pix.lr=1e-4 (one method), lr=1e-4 "
                         "(every method with that field); repeatable (default: the profile's values)")
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if cached")
+    parser.add_argument("--numeric", choices=("portable", "native"), default=None,
+                        help="portable: train cells pin the CPU's code paths (one thread, oneDNN off, ATen and MKL "
+                        "at AVX2) so their bits are the same on every Intel CPU with AVX2 (docs/reproducibility.md); "
+                        "native: this CPU's fastest kernels, bits for this CPU model only (default: portable on a "
+                        "CPU, native on a GPU; rows record the mode)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--shard", metavar="i/N", help="run shard i of N (1-based); rows go to "
                         "results/<profile>/shards/i-of-N/, join them with --merge (default: the whole grid)")
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                             sets=args.sets, force=args.force, device=args.device, shard=args.shard,
                             results=args.results, cache=args.cache, progress=not args.no_progress,
                             jobs=args.jobs, baselines=not args.no_baselines, launcher=args.launcher,
-                            job_opts=opts, wait=args.wait)
+                            job_opts=opts, wait=args.wait, numeric_mode_name=args.numeric)
     tables = [p for p in summary.written if p.name == "table.md"]
     if tables:
         text = tables[0].read_text()

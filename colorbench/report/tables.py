@@ -94,6 +94,8 @@ def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
     flat["code_hash"] = row.get("code_hash")
     flat["data_fingerprint"] = row.get("data_fingerprint")
     flat["environment"] = row.get("environment")
+    flat["numeric_mode"] = row.get("numeric_mode")
+    flat["cpu_isa"] = row.get("cpu_isa")
     for k, v in sorted(dict(row.get("provenance", {})).items()):
         flat[k] = v
     for k, v in sorted(dict(row.get("na_reasons", {})).items()):
