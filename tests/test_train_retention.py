@@ -49,6 +49,11 @@ def _val_log(path):
 
 @pytest.mark.parametrize("metric, pick", [("psnr", max), ("mae_ab", min)])
 def test_best_checkpoint_is_the_best_logged_validation_step(tiny, tmp_path, metric, pick):
+    """Relies on seed 3's trajectory: its best validation is at step 6, not 12 (val PSNR 14.36, 14.64, 14.95,
+    14.74, 14.54, 14.58 at steps 2-12). Measured on the numeric paths default/ONEDNN_MAX_CPU_ISA=AVX2/
+    ATEN_CPU_CAPABILITY=avx2/ATEN_CPU_CAPABILITY=default/MKL_CBWR=COMPATIBLE/mkldnn off: best step 6 for psnr
+    and mae_ab on every path, the paths moving val PSNR by under 0.02 dB against a 0.2 dB lead. Other seeds are
+    not interchangeable (seeds 0 and 1 peak at step 12), so the seed stays 3."""
     result = _run(tmp_path, 12, val_every=2, val_dataset=TinyData(split="val"), keep_best=metric, ckpt_every=4)
     rows = _val_log(tmp_path)
     assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]
@@ -71,6 +76,8 @@ def test_best_checkpoint_is_the_best_logged_validation_step(tiny, tmp_path, metr
 
 
 def test_resumed_run_compares_against_the_best_on_disk(tiny, tmp_path):
+    """Seed 3's first session peaks at step 6 and the resumed one (steps 8-12) stays below it; on every numeric
+    path measured (see the test above) the best step is 6, by 0.2 dB."""
     val = TinyData(split="val")
     _run(tmp_path, 6, val_every=2, val_dataset=val, keep_best="psnr")
     first = json.loads((tmp_path / "checkpoints" / "best-psnr" / "config.json").read_text())["best"]
