@@ -153,7 +153,8 @@ def test_learns_the_four_hues_of_synthetic(tmp_path):
     MKL_CBWR=COMPATIBLE, mkldnn and nnpack off, deterministic algorithms): 0.595-0.975 (seed 0: 0.77-0.92; the
     worst, 0.595, is seed 1 with mkldnn off); in the portable mode the suite runs in (colorbench.numeric: MKL's AVX2
     branch): 0.593-0.925 (seeds 0-4: 0.925, 0.871, 0.842, 0.593, 0.897); untrained 0.25-0.32 (a random hue is
-    within 30° about one time in six). Threshold: above 0.45 and at least 0.15 above the untrained share. Full batches, not the 8 of 16 of earlier versions: with shuffled
+    within 30° about one time in six). Threshold: above 0.45 and at least 0.15 above the untrained share.
+    Full batches, not the 8 of 16 of earlier versions: with shuffled
     half-batches the share ran 0.32-0.98 over seeds (one class often learned the opposite hue), too wide to hold a
     threshold. A decode that returns grey (share 0.0), shuffled bin centres (0.29) or a loss without gradient
     (0.32, the untrained share) all fail it."""
