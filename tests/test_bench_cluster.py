@@ -161,7 +161,8 @@ def test_a_cell_declaring_two_gpus_trains_with_ddp_inside_its_job(tmp_path):
     from colorbench.bench import grid
     from colorbench.bench.profiles import load_profile
 
-    (single,) = grid.expand(load_profile("smoke"), methods=["unet_l1"], baselines=False, device="cpu")[:1]
+    (single,) = grid.expand(load_profile("smoke"), methods=["unet_l1"], baselines=False, device="cpu",
+                            numeric=row["numeric_mode"])[:1]
     assert single.key != row["key"] and grid.with_world(single, 2).key == row["key"]  # world 2: its own key
 
 

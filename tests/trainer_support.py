@@ -114,10 +114,25 @@ def kill_at(step_to_die: int):
     return on_step
 
 
+def as_parent() -> None:
+    """In a spawned child, the numeric mode of the test process (tests/conftest.py): the pinned variables came with
+    the environment, the torch flags must be set here, before the first tensor op."""
+    import os
+
+    from colorbench import numeric
+
+    if os.environ.get("MKL_CBWR") == numeric.environ("portable")["MKL_CBWR"]:
+        try:
+            numeric.apply("portable")
+        except numeric.UnsupportedCPU:
+            numeric.relax()
+
+
 def train_then_die(out_dir: str, steps: int, ckpt_every: int, die_at: int, threads: int) -> None:
     """Child-process body for the resume test: train Tiny and get killed at ``die_at``."""
     from colorbench.train import resolve, train
 
+    as_parent()
     torch.set_num_threads(threads)  # as the parent: thread count changes float summation order
     with registered():
         train(resolve("test_tiny", batch_size=8), TinyData(), steps=steps, seed=3, out_dir=out_dir,
@@ -133,6 +148,7 @@ def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str, 
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
+    as_parent()
     torch.set_num_threads(1)
     with registered():
         result = train(resolve("test_tiny", batch_size=4), TinyData(), steps=6, seed=5, out_dir=out_dir, ckpt_every=3,
