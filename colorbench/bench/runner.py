@@ -300,6 +300,18 @@ def _run_native(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, save
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    todo = _not_done(cells, cache, force, record)
+    if not todo:
+        return
+    threads = int(todo[0].settings["environment"]["threads"])
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_native_init, initargs=(saved, threads)) as pool:
+        for cell in todo:
+            record(cell, *pool.submit(_worker_run, cell, cache, str(dev), force).result())
+
+
+def _not_done(cells: list[grid.Cell], cache: Path, force: bool, record: Any) -> list[grid.Cell]:
+    """The cells still to run; a cached one is recorded here (read in this process, not sent out)."""
     from colorbench.bench.cell import done
 
     todo = []
@@ -309,13 +321,7 @@ def _run_native(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, save
             record(cell, row, False)
         else:
             todo.append(cell)
-    if not todo:
-        return
-    threads = int(todo[0].settings["environment"]["threads"])
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_native_init, initargs=(saved, threads)) as pool:
-        for cell in todo:
-            record(cell, *pool.submit(_worker_run, cell, cache, str(dev), force).result())
+    return todo
 
 
 def _worker_run(cell: grid.Cell, cache: Path, device: str, force: bool) -> tuple[dict[str, Any], bool]:
@@ -331,15 +337,7 @@ def _run_parallel(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, jo
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from colorbench.bench.cell import done
-
-    todo = []
-    for cell in cells:
-        row = None if force else done(cell, cache)
-        if row is not None:
-            record(cell, row, False)
-        else:
-            todo.append(cell)
+    todo = _not_done(cells, cache, force, record)
     if not todo:
         return
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
