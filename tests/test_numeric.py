@@ -106,22 +106,36 @@ def test_apply_after_the_first_tensor_op_is_refused(runs):
     assert "too late" in text and "MKL the OFF branch" in text
 
 
+COMMITTED = {"weights": "62fffe1282c833d3", "eval": "3c8c955417e20dee", "metrics": "7cf504acf6e097f0"}
+"""The probe's hashes (unet_l1 at its test_overrides, 16 px, batch 4, seed 0, 3 steps, portable) as made on an Intel
+Xeon with AVX-512 and AMX: every Intel CPU with AVX2 must give them, whatever its oneDNN ceiling (torch 2.14.1)."""
+CEILINGS = {"AVX2": ("avx2",), "AVX512_CORE": ("avx512_f", "avx512_bw", "avx512_vl", "avx512_dq"),
+            "AVX512_CORE_AMX": ("avx512_f", "amx_tile")}
+
+
 @pytest.mark.slow
-def test_portable_weights_do_not_depend_on_the_onednn_ceiling_or_the_callers_mkl_branch():
-    """Two trainings (unet_l1, 3 steps) under "portable": one with a different oneDNN ceiling and MKL branch in
-    its environment. Same weights, prediction and metrics, bit for bit."""
+def test_portable_weights_are_the_committed_ones_under_every_onednn_ceiling_and_mkl_branch():
+    """One tiny cell (unet_l1, 3 steps) trained under "portable" once per oneDNN ISA ceiling this CPU offers (the
+    others skipped), one run with another MKL branch in its environment: every run gives the same weights,
+    prediction and metrics, and they are the committed hashes (on an Intel CPU; elsewhere the mode refuses)."""
+    import torch
+
+    caps = torch.cpu.get_capabilities()
+    ceilings = [c for c, need in CEILINGS.items() if all(caps.get(k) for k in need)]
     cmd = [sys.executable, str(PROBE), "--numeric", "portable", "--method", "unet_l1", "--steps", "3"]
-    envs = [_env(ONEDNN_MAX_CPU_ISA="AVX2", MKL_CBWR="COMPATIBLE"), _env(ONEDNN_MAX_CPU_ISA="AVX512_CORE_AMX")]
+    envs = [_env(ONEDNN_MAX_CPU_ISA=c) for c in ceilings] + [_env(MKL_CBWR="COMPATIBLE")]
     procs = [subprocess.Popen(cmd, env=e, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for e in envs]
     rows = []
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=180)
+        if "MKL refused its AVX2 branch" in out + err:
+            pytest.skip("not an Intel CPU with AVX2: the portable mode refuses it")
         assert p.returncode == 0, err
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    a, b = rows
-    assert a["in_force"]["mode"] == b["in_force"]["mode"] == "portable"
-    assert (a["weights"], a["eval"], a["metrics"]) == (b["weights"], b["eval"], b["metrics"])
+    assert ceilings and all(r["in_force"]["mode"] == "portable" for r in rows)
+    got = [{k: r[k] for k in COMMITTED} for r in rows]
+    assert all(g == COMMITTED for g in got), (ceilings, got)
 
 
 @pytest.mark.slow
