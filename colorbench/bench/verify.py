@@ -75,10 +75,15 @@ def choose(rows: list[dict[str, str]], n: int | None) -> list[dict[str, str]]:
 
 def _number(text: Any) -> float | None:
     try:
-        value = float(text)
+        return float(text)
     except (TypeError, ValueError):
         return None
-    return value
+
+
+def _label(row: dict[str, str]) -> str:
+    """As :attr:`colorbench.bench.grid.Cell.label` names the cell of a committed row."""
+    variant = row.get("variant") or "default"
+    return f"{row['method']}{'' if variant == 'default' else f'[{variant}]'} on {row['dataset']} seed {row['seed']}"
 
 
 def compare(committed: dict[str, str], row: dict[str, Any], seeds: list[dict[str, str]],
@@ -135,14 +140,13 @@ def verify(profile: str = "quick", n: int | None = None, *, results: Path = Path
     verdicts: dict[tuple, Verdict] = {}
     wanted = []
     for r in chosen:
-        label = f"{r['method']}{'' if (r.get('variant') or 'default') == 'default' else '[' + r['variant'] + ']'} " \
-                f"on {r['dataset']} seed {r['seed']}"
         mode = r.get("numeric_mode") or "native"
         if r["method"] not in known:
-            verdicts[_ident(r)] = Verdict(label, mode, "not run", f"method {r['method']!r} is not registered here")
+            verdicts[_ident(r)] = Verdict(_label(r), mode, "not run", f"method {r['method']!r} is not registered here")
         elif r.get("code_hash") != fingerprint.code_hash(get_method(r["method"])):
-            verdicts[_ident(r)] = Verdict(label, mode, "stale", f"made by other code (code_hash {r.get('code_hash')}, "
-                                          "this checkout's differs): regenerate results/ with `make bench`")
+            verdicts[_ident(r)] = Verdict(_label(r), mode, "stale", f"made by other code (code_hash "
+                                          f"{r.get('code_hash')}, this checkout's differs): regenerate results/ "
+                                          "with `make bench`")
         else:
             wanted.append(r)
     dev = resolve_device(device)
@@ -160,8 +164,8 @@ def verify(profile: str = "quick", n: int | None = None, *, results: Path = Path
         for r in wanted:
             cell = by_ident.get(_ident(r))
             if cell is None:
-                verdicts[_ident(r)] = Verdict(f"{r['method']} seed {r['seed']}", r.get("numeric_mode") or "native",
-                                              "not run", "the profile no longer has this cell")
+                verdicts[_ident(r)] = Verdict(_label(r), r.get("numeric_mode") or "native", "not run",
+                                              "the profile no longer has this cell")
             else:
                 cells.append((cell, r))
     with tempfile.TemporaryDirectory(prefix="colorbench-verify-") as scratch:
