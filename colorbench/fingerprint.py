@@ -40,12 +40,6 @@ LIBRARIES = ("torch", "torchvision", "numpy", "pillow", "scikit-image", "timm", 
 MAX_DATA_FILES = 500_000
 
 
-def _core_dir() -> Path:
-    import colorbench
-
-    return Path(colorbench.__file__).resolve().parent
-
-
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 CELL_RUNNER = "colorbench.bench.cell"
 """The module that runs a cell: the root of the static import closure every code hash covers."""

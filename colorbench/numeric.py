@@ -182,14 +182,16 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     return now
 
 
-def unpin(saved: dict[str, str | None]) -> None:
-    """Undo :func:`apply`'s variables in ``os.environ`` (``saved``: their values before, None = unset), so that a
-    child process started from here runs native kernels; this process keeps the choices it made."""
-    for key in _ENV["portable"]:
-        if saved.get(key) is None:
+def unpin(saved: dict[str, str | None] | None = None) -> None:
+    """Undo :func:`apply`'s variables in ``os.environ`` (``saved``: their values before, None = unset; no ``saved``:
+    drop each variable that holds the portable pin, e.g. in a process that inherited them), so that a child process
+    started from here, or this one before its first tensor op, runs native kernels."""
+    for key, pin in _ENV["portable"].items():
+        before = saved.get(key) if saved is not None else (None if os.environ.get(key) == pin else os.environ.get(key))
+        if before is None:
             os.environ.pop(key, None)
         else:
-            os.environ[key] = str(saved[key])
+            os.environ[key] = str(before)
 
 
 def relax() -> None:

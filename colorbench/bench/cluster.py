@@ -353,8 +353,7 @@ def _run_spec(spec: dict[str, Any]) -> str:
     if mode != "native":
         numeric.apply(mode)  # before this job's first tensor op
     else:  # a runtime cell submitted by a portable run inherits its pins: time the native kernels
-        numeric.unpin({k: None if os.environ.get(k) == v else os.environ.get(k)
-                       for k, v in numeric.environ("portable").items()})
+        numeric.unpin()
     torch.set_num_threads(int(cell.settings["environment"]["threads"]))  # the thread count its key records
     device = resolve_device(spec["device"], int(os.environ.get("LOCAL_RANK", "0")))
     row, _ = run_cell(cell, Path(spec["cache"]), device, progress=False)
