@@ -177,11 +177,11 @@ def prior_config(dataset: str, size: int, data_options: Mapping[str, Any] | None
     ``runs/priors``) the first time. The file's name hashes what the prior depends on (dataset, size, options,
     the dataset's files, the code that computes it), so a changed input makes a new file."""
     from colorbench import fingerprint
-    from colorbench.data import build_dataset, dataset_folder
+    from colorbench.data import build_dataset, data_fingerprint
 
     opts = dict(data_options or {})
     inputs = {"dataset": dataset, "size": int(size), "options": opts, "sigma": SIGMA,
-              "data": fingerprint.data_fingerprint(dataset_folder(dataset, opts.get("data_dir"))),
+              "data": data_fingerprint(dataset, opts.get("data_dir")),
               "code": fingerprint.modules_hash(__name__)}
     name = f"{Path(str(dataset)).stem}-{int(size)}px-{_sha(json.dumps(inputs, sort_keys=True, default=str).encode())}"
     path = (folder or PRIOR_DIR) / f"{name}.npy"

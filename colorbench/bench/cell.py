@@ -165,14 +165,16 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
     method = result.method
     t1 = time.perf_counter()
     protocol = spec.protocol
-    test_ds = spec.data(protocol.split, protocol.size)
+    test_ds = spec.scored_data(protocol)
     res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
                    max_images=protocol.max_images, samples=int(ev.get("samples", 4)),
                    legacy_histograms=bool(ev.get("legacy_histograms")))
     eval_seconds = time.perf_counter() - t1
     ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
              "seed": cell.seed}
-    atomic.write_csv(folder / "per_image.csv", [{**ident, **r} for r in res.records])
+    source = getattr(test_ds, "source", None)  # the photo behind each scored item: tables resample photos
+    atomic.write_csv(folder / "per_image.csv", [{**ident, **r, **({"photo": source(int(r["index"]))} if source else {})}
+                                                for r in res.records])
     _save_npz(folder / "hist.npz", **res.histograms)
     _save_npz(folder / "samples.npz", **res.samples)
     loss_log = folder / "train" / "train_log.csv"

@@ -42,14 +42,6 @@ from colorbench.bench.grid import Cell
 
 TRAIN_STEPS = 2
 FIT_MARGIN = 0.9  # a projected peak must stay under this share of the free device memory
-PAPER_SPLIT_IMAGES: dict[str, tuple[int, int]] = {
-    "cifar10": (44_477, 10_000),  # KTH: 50,000 - 581 grey images, 10% to validation; CIFAR-10's test set
-    "imagenet_val_subset": (50_000, 10_000),  # Tarrés: 50 / 10 per class, 1,000 classes
-    "places_extra69": (84_313, 10_500),  # the CS 7643 report's 80/10/10 split
-    "coco": (86_300, 18_493),  # the coco recipe's 70/15/15 of train2017 + val2017
-    "coco_sample": (15_286, 3_275),  # the coco_sample recipe's 70/15/15 of fastai's 21,837 (C2F: 15,250 / 3,275)
-}
-"""(train, test) image counts of the papers' splits, used when the dataset is not on this machine."""
 
 
 @dataclass
@@ -221,8 +213,10 @@ def _split_sizes(cell: Cell, real: Any, test_real: Any) -> tuple[int, int, bool]
     """(train, test) image counts: the real split's when here, else the paper's (``approx=True``)."""
     if real is not None:
         return len(real), len(test_real) if test_real is not None else 0, False
-    train_n, test_n = PAPER_SPLIT_IMAGES.get(str(cell.dataset), (0, 0))
-    return train_n, test_n, True
+    from colorbench.data import dataset_info
+
+    paper = dataset_info(str(cell.dataset)).paper_splits or {}  # declared beside the dataset's recipe
+    return int(paper.get("train", 0)), int(paper.get("test", 0)), True
 
 
 def dry_run_cell(cell: Cell, device: torch.device, *, max_batch: int | None = None, max_size: int | None = None,

@@ -163,7 +163,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
     every key); ``baselines=False`` drops the profile's baselines; ``numeric``: the numeric mode the train cells run
     in (:mod:`colorbench.numeric`; runtime cells always time the native kernels). The mode and this CPU's ISA are
     in every key and row."""
-    from colorbench.data import dataset_folder, protocol_for
+    from colorbench.data import data_fingerprint, protocol_for
 
     global_cfg, per_method_cfg = global_cfg or {}, per_method_cfg or {}
     names = _method_names(profile, methods, baselines)
@@ -180,7 +180,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
     for dataset in datasets or profile.datasets:
         protocol = protocol_for(dataset).as_dict()
         data_dir = profile["data"]["data_dirs"].get(dataset, profile["data"]["data_dir"])
-        data_fp = fingerprint.data_fingerprint(dataset_folder(dataset, data_dir))
+        data_fp = data_fingerprint(dataset, data_dir)
         for name in names:
             cls = get_method(name)
             unknown = sorted(set(profile.per_method.get(name, {}).get("variants", {})) - set(cls.variants))

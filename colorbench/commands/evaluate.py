@@ -80,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
     dataset_name = args.dataset or record.get("dataset") or "sample"
     declared = protocol_for(dataset_name)
     protocol = Protocol(args.split or declared.split, args.size or declared.size,
-                        args.max_images if args.max_images is not None else declared.max_images)
+                        args.max_images if args.max_images is not None else declared.max_images, declared.crops)
     custom = protocol != declared
     options = {"data_dir": args.data_dir} if args.data_dir else {}
     dataset = build_dataset(dataset_name, protocol.split, size=protocol.size, seed=int(record.get("seed", 0)),
-                            **options)
+                            **options, **protocol.dataset_options())
     metrics = evaluate_method(method, dataset, args.batch_size, protocol.max_images)
     print(f"checkpoint {ckpt}")
     print(f"dataset {dataset_name}: {protocol.split} split at {protocol.size} px, {metrics['n_images']} images "

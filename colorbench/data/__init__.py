@@ -12,9 +12,9 @@ images), ``cifar10`` (torchvision, from a local copy), and the recipes in the re
 from __future__ import annotations
 
 from colorbench.data.protocol import Protocol
-from colorbench.data.registry import (DatasetInfo, build_dataset, dataset_folder, dataset_info, list_datasets,
-                                      protocol_for)
+from colorbench.data.registry import (DatasetInfo, build_dataset, data_fingerprint, dataset_folder, dataset_info,
+                                      list_datasets, protocol_for)
 from colorbench.data.sample import held_out_squares, sample_test_photos
 
-__all__ = ["DatasetInfo", "Protocol", "build_dataset", "dataset_folder", "dataset_info", "list_datasets",
-           "protocol_for", "sample_test_photos", "held_out_squares"]
+__all__ = ["DatasetInfo", "Protocol", "build_dataset", "data_fingerprint", "dataset_folder", "dataset_info",
+           "list_datasets", "protocol_for", "sample_test_photos", "held_out_squares"]

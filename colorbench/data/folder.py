@@ -6,18 +6,20 @@ by label). Labels: ``labels="folders"`` gives each top-level sub-folder a class 
 
 Transforms: ``resize`` (shorter side to this many pixels; ``"crop"`` = to ``size``; None = native, the default),
 then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random on train (and a horizontal flip unless
-``flip=False``), centred on val and test. ``crop="pad"`` keeps the whole image instead (the C2F reference's
-training data): shrunk so its longer side is at most ``size`` (never enlarged), flipped on train as above, and
-placed top-left on a ``size``×``size`` canvas padded with mid grey (L = a = b = 0 in network units); the item gains
-``"valid"`` (``[1,size,size]`` bool, True on image pixels) for methods that mask the padding. The reference pads
-each batch to its largest image; a fixed canvas gives the same batches whenever a batch holds a ``size``-px side in
-both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. The evaluator scores
-such items on their valid rectangle only (``colorbench.evaluator``). Every file of the split is decoded once when the
-dataset is built (``check="decode"``, the default; ``"header"`` only opens headers, for very large folders); files that
-cannot be used are skipped with one warning each, naming the file and the reason, and one summary line ("skipped 3 of
-1,204 files: 2 greyscale, 1 truncated"); the list is kept in ``dataset.skipped``. ``cache=True`` keeps the decoded,
-resized images in memory (uint8). ``max_pixels`` (default 50 MP) skips images whose header claims more pixels, before
-decoding them.
+``flip=False``), centred on val and test; ``crops=N`` (a square number: 1, 4, 9, ...) makes each val/test image give
+N items, a centred √N×√N grid of adjacent crops (overlapping where the image is smaller than the grid), the items of
+one image consecutive (``source(index)`` names the image). ``crop="pad"`` keeps the whole image instead (the C2F
+reference's training data): shrunk so its longer side is at most ``size`` (never enlarged), flipped on train as
+above, and placed top-left on a ``size``×``size`` canvas padded with mid grey (L = a = b = 0 in network units); the
+item gains ``"valid"`` (``[1,size,size]`` bool, True on image pixels) for methods that mask the padding. The
+reference pads each batch to its largest image; a fixed canvas gives the same batches whenever a batch holds a
+``size``-px side in both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. The
+evaluator scores such items on their valid rectangle only (``colorbench.evaluator``). Every file of the split is
+decoded once when the dataset is built (``check="decode"``, the default; ``"header"`` only opens headers, for very
+large folders); files that cannot be used are skipped with one warning each, naming the file and the reason, and one
+summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept in ``dataset.skipped``.
+``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default 50 MP) skips images
+whose header claims more pixels, before decoding them.
 """
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ import numpy as np
 
 from colorbench.data.base import ColorDataset
 from colorbench.data.images import DEFAULT_MAX_PIXELS, EXTENSIONS, BadImage, find_images, probe, read_rgb
-from colorbench.data.splits import per_class_split, ratio_split, read_manifest, read_split_lists
-from colorbench.data.transforms import (centre_crop_box, item_rng, pad_item, random_crop_box,
+from colorbench.data.splits import (check_hashes, manifest_hashes, per_class_split, ratio_split, read_manifest,
+                                    read_split_lists)
+from colorbench.data.transforms import (grid_crop_box, item_rng, pad_item, random_crop_box,
                                         resize_long_side_at_most, resize_short_side, to_item)
 from colorbench.errors import UserError
 
@@ -55,6 +58,14 @@ def _header_check(path: Path, min_size: int, allow_grey: bool, max_pixels: int |
         raise BadImage(f"greyscale (mode {mode}), no colour to learn from")
 
 
+def _grid_side(crops: object, name: str) -> int:
+    side = int(round(crops ** 0.5)) if isinstance(crops, int) and not isinstance(crops, bool) and crops > 0 else 0
+    if side * side != crops:
+        raise UserError(f"dataset {name!r}: crops must be a square number (1, 4, 9, ...: a centred grid of crops "
+                        f"per image); got {crops!r}")
+    return side
+
+
 class FolderDataset(ColorDataset):
     """Images in a folder (see the module docstring for options)."""
 
@@ -66,7 +77,7 @@ class FolderDataset(ColorDataset):
                  ratios: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0, stratify: bool = False,
                  resize: int | str | None = None, crop: str = "square", flip: bool = True, allow_grey: bool = False,
                  extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, crops: int = 1,
                  name: str | None = None, how_to_get: str | None = None) -> None:
         super().__init__(split, size=size, seed=seed)
         if name:
@@ -87,6 +98,10 @@ class FolderDataset(ColorDataset):
         if crop not in ("square", "pad"):
             raise UserError(f"crop must be 'square' or 'pad'; got {crop!r}")
         self.crop = crop
+        self.crops = _grid_side(crops, self.name) ** 2 if not self.augment else 1
+        if self.crops > 1 and crop == "pad":
+            raise UserError(f"dataset {self.name!r}: crops={crops} needs crop='square' (a padded item is the whole "
+                            "image); drop one of the two")
         if resize == "crop":
             resize = size
         self.resize = int(resize) if resize is not None else None
@@ -116,7 +131,9 @@ class FolderDataset(ColorDataset):
             self.num_classes = len(self.class_names)
 
         if manifest is not None:
-            table = read_manifest(Path(manifest) if Path(manifest).is_absolute() else self.root / manifest)
+            manifest_path = Path(manifest) if Path(manifest).is_absolute() else self.root / manifest
+            table = read_manifest(manifest_path)
+            check_hashes(image_root, manifest_hashes(manifest_path), keys, self.name)
             assignment = {k: table[k][0] for k in keys if k in table}
             if file_labels is None and any(v[1] is not None for v in table.values()):
                 file_labels = [table.get(k, (None, -1))[1] for k in keys]
@@ -178,7 +195,15 @@ class FolderDataset(ColorDataset):
         return resize_long_side_at_most(image, self.size) if self.crop == "pad" else image
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.paths) * self.crops
+
+    def source(self, index: int) -> str:
+        """The image (its path relative to the data folder) that item ``index`` comes from."""
+        path = self.paths[index // self.crops]
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
 
     def image(self, index: int) -> np.ndarray:
         """The resized ``[H,W,3]`` uint8 image behind item ``index`` (before the crop)."""
@@ -190,9 +215,12 @@ class FolderDataset(ColorDataset):
             raise UserError(f"dataset {self.name!r}: {self.paths[index]} became unreadable: {exc}") from None
 
     def __getitem__(self, index: int) -> dict:
-        image = self.image(index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {self!r}")
+        photo, box = divmod(index, self.crops)
+        image = self.image(photo)
         h, w = image.shape[:2]
-        label = self.labels[index]
+        label = self.labels[photo]
         rng = item_rng(self.seed, self.epoch, index) if self.augment else None
         if self.crop == "pad":
             flip = rng is not None and self.flip and bool(rng.integers(0, 2))
@@ -202,5 +230,5 @@ class FolderDataset(ColorDataset):
             y, x = random_crop_box(h, w, self.size, rng)
             flip = self.flip and bool(rng.integers(0, 2))
         else:
-            y, x = centre_crop_box(h, w, self.size)
+            y, x = grid_crop_box(h, w, self.size, self.crops, box)
         return to_item(image[y:y + self.size, x:x + self.size], index, label, flip=flip, uint8=self.uint8_batches)

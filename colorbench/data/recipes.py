@@ -6,16 +6,28 @@ Found in the repository's ``datasets/`` folder and in the folders named by ``COL
     name = "coco"                       # the dataset name (default: the file's stem)
     description = "..."                 # one line for `colorbench list datasets`
     source = "..."                      # where the data comes from, with its licence
-    size = "..."                        # how many images per split
+    licence = "..."                     # the data's licence(s)
+    size = "..."                        # how many images per split, in words (default: from [splits])
     how_to_get = "..."                  # printed when data_dir is missing
+    [splits]                            # images (photos) per split as the recipe fixes them
+    train = 100
+    val = 12
+    test = 40
+    [paper_splits]                      # optional: train/test counts of the papers' split (for dry runs)
+    train = 86_300
+    test = 18_493
     [protocol]                          # how results on it are measured (colorbench.data.protocol)
     split = "test"
     size = 256
+    crops = 1
     [options]                           # keyword options of colorbench.data.folder.FolderDataset
+    data_dir = "photos"                 # optional; a relative path is relative to the recipe's folder
     resize = "crop"
     ratios = [0.7, 0.15, 0.15]
 
-Options given to :func:`colorbench.data.build_dataset` override the recipe's.
+This file is the one place a dataset's facts live (:class:`~colorbench.data.info.DatasetInfo`): the list command,
+the bench, the dry run and the tests read them from here. Options given to :func:`colorbench.data.build_dataset`
+override the recipe's.
 """
 from __future__ import annotations
 
@@ -52,8 +64,17 @@ def load_recipe(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"dataset recipe {path}: not valid TOML ({exc})") from None
     recipe.setdefault("name", path.stem)
-    if not isinstance(recipe.get("options", {}), dict):
-        raise UserError(f"dataset recipe {path}: [options] must be a table")
+    for table in ("options", "splits", "paper_splits"):
+        if not isinstance(recipe.get(table, {}), dict):
+            raise UserError(f"dataset recipe {path}: [{table}] must be a table")
+    for table in ("splits", "paper_splits"):
+        for split, count in recipe.get(table, {}).items():
+            if split not in ("train", "val", "test") or not isinstance(count, int) or count < 0:
+                raise UserError(f"dataset recipe {path}: [{table}] {split} = {count!r}: expected train, val or test "
+                                "= a non-negative integer")
+    data_dir = recipe.get("options", {}).get("data_dir")
+    if data_dir and not Path(data_dir).expanduser().is_absolute():
+        recipe["options"]["data_dir"] = str(path.resolve().parent / data_dir)
     return recipe
 
 
@@ -75,8 +96,11 @@ def recipe_info(path: Path):
 
     r = load_recipe(path)
     protocol = from_table(r.get("protocol"), f"dataset recipe {path}", Protocol("test", 256))
+    splits = r.get("splits") or None
+    size = r.get("size") or (" / ".join(f"{n:,} {k}" for k, n in splits.items()) if splits else "?")
     return DatasetInfo(r["name"], r.get("description", f"recipe {path.name} over folder"),
-                       r.get("source", "?"), r.get("size", "?"), protocol)
+                       r.get("source", "?"), size, protocol, licence=r.get("licence", ""), splits=splits,
+                       paper_splits=r.get("paper_splits") or None)
 
 
 def build_recipe(path: Path, split: str, *, size: int, seed: int, data_dir: str | Path | None, **options: Any):

@@ -36,7 +36,9 @@ _BUILTIN: dict[str, tuple[str, str, DatasetInfo]] = {
         "cifar10", "CIFAR-10 at 32x32 with the KTH recipe (near-grey images dropped; optional hue-sorted 10% val)",
         "Krizhevsky 2009, torchvision format from a local copy (--data-dir)",
         "50,000 train / 10,000 test before dropping near-grey images; labels = class (10)",
-        Protocol("test", 32))),
+        Protocol("test", 32), licence="no licence stated by the authors (research use)",
+        # the KTH recipe: 50,000 - 581 near-grey images, 10% to validation; CIFAR-10's test set
+        paper_splits={"train": 44_477, "test": 10_000})),
 }
 
 
@@ -84,6 +86,32 @@ def dataset_folder(name: str, data_dir: str | Path | None = None) -> Path | None
         folder = load_recipe(recipes.get(name, Path(name))).get("options", {}).get("data_dir")
         return Path(folder) if folder else None
     return None
+
+
+def data_fingerprint(name: str, data_dir: str | Path | None = None) -> str | None:
+    """What a result's cache key knows of dataset ``name``'s data: for a recipe whose manifest names every file by
+    sha256 (a committed set), a digest of that manifest and the recipe's options (the same in every clone, whatever
+    the files' paths and mtimes); else :func:`colorbench.fingerprint.data_fingerprint` of its folder (paths, sizes,
+    mtimes); None for a built-in set with no files."""
+    import hashlib
+    import json
+
+    from colorbench import fingerprint
+
+    recipes = _recipes()
+    if not data_dir and (name in recipes or str(name).endswith(".toml")):
+        from colorbench.data.recipes import load_recipe
+        from colorbench.data.splits import manifest_digest
+
+        options = dict(load_recipe(recipes.get(name, Path(name))).get("options", {}))
+        folder, manifest = options.pop("data_dir", None), options.get("manifest")
+        if folder and manifest:
+            path = Path(manifest) if Path(manifest).is_absolute() else Path(folder) / manifest
+            digest = manifest_digest(path) if path.is_file() else None
+            if digest is not None:
+                blob = json.dumps({"manifest": digest, "options": options}, sort_keys=True)
+                return hashlib.sha256(blob.encode()).hexdigest()[:fingerprint.HASH_CHARS]
+    return fingerprint.data_fingerprint(dataset_folder(name, data_dir))
 
 
 def build_dataset(name: str, split: str = "train", *, size: int = 64, seed: int = 0, data_dir: str | Path | None = None,

@@ -5,6 +5,7 @@ seeded ratio split (optionally stratified by label). Every rule is a pure functi
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -55,23 +56,52 @@ def per_class_split(keys: Sequence[str], labels: Sequence[int], counts: Mapping[
     return out
 
 
-def read_manifest(path: Path) -> dict[str, tuple[str, int | None]]:
-    """A manifest CSV: rows ``path,split[,label]`` (paths relative to the data folder; ``#`` comments and a
-    ``path,split,...`` header allowed) -> ``{path: (split, label or None)}``."""
+def _manifest_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """``[(line number, {column: value})]`` of a manifest CSV. With a header row naming its columns (``path`` or
+    ``file``, ``split``, optionally ``label`` and ``sha256``, in any order) the columns are read by name; without
+    one, rows are ``path,split[,label]``. ``#`` lines and blank rows are skipped."""
     if not path.is_file():
         raise UserError(f"manifest {path} does not exist; write a CSV of `path,split[,label]` rows")
-    out = {}
+    rows, names = [], None
     with open(path, newline="") as fh:
         for lineno, row in enumerate(csv.reader(fh), 1):
             row = [c.strip() for c in row]
-            if not row or not row[0] or row[0].startswith("#") or row[:2] == ["path", "split"]:
+            if not row or not row[0] or row[0].startswith("#"):
                 continue
-            if len(row) < 2 or row[1] not in SPLITS:
-                raise UserError(f"manifest {path}, line {lineno}: expected `path,split[,label]` with split one of "
-                                f"{', '.join(SPLITS)}; got {','.join(row)!r}")
-            label = int(row[2]) if len(row) > 2 and row[2] != "" else None
-            out[row[0]] = (row[1], label)
+            if names is None and not rows and "split" in row and ("path" in row or "file" in row):
+                names = ["path" if c == "file" else c for c in row]
+                continue
+            cols = names or ["path", "split", "label"]
+            rows.append((lineno, dict(zip(cols, row))))
+    return rows
+
+
+def read_manifest(path: Path) -> dict[str, tuple[str, int | None]]:
+    """A manifest CSV (see :func:`_manifest_rows`; paths relative to the data folder) ->
+    ``{path: (split, label or None)}``."""
+    out = {}
+    for lineno, row in _manifest_rows(path):
+        if row.get("split") not in SPLITS or not row.get("path"):
+            raise UserError(f"manifest {path}, line {lineno}: expected `path,split[,label]` with split one of "
+                            f"{', '.join(SPLITS)}; got {','.join(row.values())!r}")
+        label = row.get("label")
+        out[row["path"]] = (row["split"], int(label) if label else None)
     return out
+
+
+def manifest_hashes(path: Path) -> dict[str, str]:
+    """``{path: sha256}`` of a manifest with a ``sha256`` column (empty when it has none)."""
+    return {row["path"]: row["sha256"].lower() for _, row in _manifest_rows(path) if row.get("sha256")}
+
+
+def manifest_digest(path: Path) -> str | None:
+    """sha256 over the manifest's sorted ``(path, split, label, sha256)`` rows when every row carries a sha256 (the
+    data are then named by content: the digest is the same in every clone, whatever the files' mtimes), else None."""
+    rows = [row for _, row in _manifest_rows(path)]
+    if not rows or not all(row.get("sha256") for row in rows):
+        return None
+    lines = sorted(f"{r['path']}\0{r.get('split', '')}\0{r.get('label', '')}\0{r['sha256'].lower()}" for r in rows)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def read_split_lists(root: Path, lists: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
@@ -102,3 +132,17 @@ def read_split_lists(root: Path, lists: Mapping[str, str], keys: Sequence[str]) 
 
             warnings.warn(f"split list {path}: {missing} entries have no image file under {root}", stacklevel=2)
     return out
+
+
+def check_hashes(root: Path, hashes: Mapping[str, str], keys: Sequence[str], name: str) -> None:
+    """Raise a UserError naming the first file of ``keys`` whose sha256 differs from the manifest's (or that the
+    manifest lists and the folder lacks): a committed dataset's figures hold only for the committed bytes."""
+    missing = sorted(set(hashes) - set(keys))
+    if missing:
+        raise UserError(f"dataset {name!r}: {root / missing[0]} is listed in the manifest but missing "
+                        f"({len(missing)} missing); restore it (git checkout, or the dataset's rebuild script)")
+    for key in keys:
+        want = hashes.get(key)
+        if want is not None and hashlib.sha256((root / key).read_bytes()).hexdigest() != want:
+            raise UserError(f"dataset {name!r}: {root / key} differs from its sha256 in the manifest; restore the "
+                            "committed file (git checkout) or, for your own data, update the manifest's sha256")

@@ -30,6 +30,24 @@ def centre_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
     return (height - size) // 2, (width - size) // 2
 
 
+def grid_crop_box(height: int, width: int, size: int, crops: int, box: int) -> tuple[int, int]:
+    """Top-left ``(y, x)`` of crop ``box`` (row-major) of the centred √crops×√crops grid of adjacent ``size`` crops
+    in a ``height``×``width`` image; where the image is smaller than the grid, the crops overlap evenly (the grid
+    spans the image). ``crops=1`` is :func:`centre_crop_box`."""
+    side = int(round(crops ** 0.5))
+    if side <= 1:
+        return centre_crop_box(height, width, size)
+    i, j = divmod(box, side)
+
+    def start(extent: int, k: int) -> int:
+        span = side * size
+        if extent >= span:
+            return (extent - span) // 2 + k * size
+        return round(k * (extent - size) / (side - 1))
+
+    return start(height, i), start(width, j)
+
+
 def resize_uint8(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """``[H,W,3]`` uint8 -> ``[height,width,3]`` uint8; bilinear with antialiasing when shrinking (torch), rounded."""
     if image.shape[:2] == (height, width):

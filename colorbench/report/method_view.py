@@ -107,7 +107,7 @@ def _test_dataset(row: pd.Series):
 
     raw = row.get("protocol")
     protocol = json.loads(raw) if isinstance(raw, str) else {}
-    p = Protocol(**{k: protocol[k] for k in ("split", "size", "max_images") if k in protocol})
+    p = Protocol(**{k: protocol[k] for k in ("split", "size", "max_images", "crops") if k in protocol})
     return build_dataset(str(row["dataset"]), p.split, size=p.size, seed=int(row.get("seed", 0)), **options)
 
 

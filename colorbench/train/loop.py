@@ -206,8 +206,7 @@ class _Session:
         if dataset is None:
             dataset = spec.data("train")
             if val_dataset is None and (s.val_every or s.grid_every):  # the protocol, on its val split
-                val = spec.protocol.validation(s.val_images)
-                val_dataset = spec.data(val.split, val.size)
+                val_dataset = spec.scored_data(spec.protocol.validation(s.val_images))
         self.dataset_name = spec.dataset if spec.dataset is not None else \
             getattr(dataset, "name", type(dataset).__name__)
         if self.dev.type == "cuda" and getattr(dataset, "uint8_batches", None) is False:

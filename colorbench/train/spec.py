@@ -93,14 +93,20 @@ class RunSpec:
             raise UserError(f"method {self.name!r} [{self.variant}] cannot be built with config overrides "
                             f"{dict(self.overrides)}: {str(exc).splitlines()[0]}") from None
 
-    def data(self, split: str, size: int | None = None) -> Dataset:
-        """Split ``split`` of the run's dataset at ``size`` px (default: the training crop), seeded by the run."""
+    def data(self, split: str, size: int | None = None, **extra: Any) -> Dataset:
+        """Split ``split`` of the run's dataset at ``size`` px (default: the training crop), seeded by the run;
+        ``extra``: dataset options beyond the run's (e.g. a protocol's ``crops``)."""
         from colorbench.data import build_dataset
 
         if self.dataset is None:
             raise UserError("this run has no dataset name: pass the torch Dataset to train() instead")
         return build_dataset(self.dataset, split, size=self.size if size is None else int(size), seed=self.seed,
-                             **dict(self.data_options))
+                             **{**dict(self.data_options), **extra})
+
+    def scored_data(self, protocol: Protocol | None = None) -> Dataset:
+        """The items ``protocol`` (default: the dataset's own) scores: its split, at its size, its crops per photo."""
+        protocol = self.protocol if protocol is None else protocol
+        return self.data(protocol.split, protocol.size, **protocol.dataset_options())
 
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with trainer settings changed (``seed``, ``steps``, ``device``, ...). ``size`` and ``batch_size``
