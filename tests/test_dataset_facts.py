@@ -131,3 +131,32 @@ def test_dry_run_reads_paper_splits_from_the_recipe():
     assert not hasattr(dryrun, "PAPER_SPLIT_IMAGES")  # one place: the recipe
     assert dict(dataset_info("coco").paper_splits) == {"train": 86_300, "test": 18_493}
     assert dict(dataset_info("cifar10").paper_splits) == {"train": 44_477, "test": 10_000}
+
+
+def test_openphotos_matches_its_declared_facts():
+    """The committed default: every file named by its sha256 (the build checks them), the split counts and protocol
+    the recipe declares, photo-disjoint splits, labels = subjects, and a credit for every photo."""
+    import csv
+
+    info = dataset_info("openphotos")
+    root = REPO_DATASETS / "openphotos"
+    with open(root / "manifest.csv", newline="") as fh:
+        manifest = list(csv.DictReader(fh))
+    with open(root / "CREDITS.csv", newline="") as fh:
+        credits = {r["file"]: r for r in csv.DictReader(fh)}
+    counts = {s: sum(r["split"] == s for r in manifest) for s in ("train", "val", "test")}
+    assert counts == dict(info.splits) and counts["test"] >= 30 and counts["val"] >= 10
+    assert {r["file"]: r["sha256"] for r in manifest} == {f: c["sha256"] for f, c in credits.items()}
+    assert all(c["licence"] and c["author"] and c["source"] for c in credits.values())
+    assert not {c["licence"] for c in credits.values()} - {"public-domain", "CC0-1.0", "CC-BY-2.0", "CC-BY-3.0",
+                                                              "CC-BY-4.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0"}
+    protocol = info.protocol
+    test = build_dataset("openphotos", "test", size=protocol.size, **protocol.dataset_options())
+    val = build_dataset("openphotos", "val", size=protocol.size, **protocol.dataset_options())
+    train = build_dataset("openphotos", "train", size=32)
+    photos = {split: {ds.source(i) for i in range(len(ds))} for split, ds in
+              (("test", test), ("val", val), ("train", train))}
+    assert len(test) == counts["test"] * protocol.crops and len(photos["test"]) == counts["test"]
+    assert not photos["test"] & photos["train"] and not photos["val"] & photos["train"]
+    assert not photos["test"] & photos["val"]
+    assert train.num_classes == 7 and {int(test[i]["label"]) for i in range(len(test))} <= set(range(7))

@@ -577,6 +577,11 @@ def _apportion(n: int, sizes: dict[str, int]) -> dict[str, int]:
     return out
 
 
+SUBJECTS = ("animals", "landscapes", "monuments", "objects", "people", "plants", "underwater")
+"""The subjects, in label order: manifest.csv's ``label`` is the position here (the class a method that trains on
+labels, such as VAC+GAN's classifier, learns)."""
+
+
 def assign_splits(rows: list[tuple], seed: str = SPLIT_SEED, n_test: int = N_TEST, n_val: int = N_VAL) -> dict[str, str]:
     """Photo-disjoint test/val/train split, stratified by subject and by source, fixed by `seed`.
 
@@ -700,11 +705,12 @@ def build(out_dir: Path, work: Path, debs_dir: Path | None, wheels_dir: Path | N
         for stem, _subject, package, path, author, licence, source in rows:
             version = DEBS[package][0] if package in DEBS else WHEELS[package]
             w.writerow([f"{stem}.jpg", digests[stem], package, version, path, author, licence, source])
+    labels = {subject: i for i, subject in enumerate(SUBJECTS)}
     with open(out_dir / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["file", "sha256", "split"])
+        w.writerow(["file", "sha256", "split", "label", "subject"])
         for r in rows:
-            w.writerow([f"{r[0]}.jpg", digests[r[0]], splits[r[0]]])
+            w.writerow([f"{r[0]}.jpg", digests[r[0]], splits[r[0]], labels[r[1]], r[1]])
     counts = {s: sum(1 for v in splits.values() if v == s) for s in ("train", "val", "test")}
     total = sum((out_dir / "images" / f"{r[0]}.jpg").stat().st_size for r in rows)
     print(f"  wrote {len(rows)} photos ({total / 1e6:.2f} MB), splits {counts}, to {out_dir}")
