@@ -28,9 +28,9 @@ COMMANDS = {
 
 EXAMPLES = """examples:
   colorbench list methods
-  colorbench train pix2pix --dataset sample --steps 500
-  colorbench eval runs/pix2pix-default-sample-s0
-  colorbench colorize runs/pix2pix-default-sample-s0 photo.jpg --out coloured/
+  colorbench train pix2pix --dataset openphotos --steps 500
+  colorbench eval runs/pix2pix-default-openphotos-s0
+  colorbench colorize runs/pix2pix-default-openphotos-s0 photo.jpg --out coloured/
   colorbench bench --profile quick
   colorbench check-method my_method"""
 

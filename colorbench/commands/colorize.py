@@ -25,10 +25,10 @@ from colorbench.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 HELP = "colourise photos (grey or colour, any size; files, folders or globs) with a trained checkpoint; writes PNGs"
 EXAMPLES = """examples:
-  colorbench colorize runs/pix2pix-default-sample-s0 photo.jpg --out coloured/            # full resolution, tiled
-  colorbench colorize runs/pix2pix-default-sample-s0 photos/ 'more/**/*.jpg' --out coloured/
-  colorbench colorize runs/pix2pix-default-sample-s0 big.tif --out coloured/ --tile 384     # less memory
-  colorbench colorize runs/pix2pix-default-sample-s0 a.png --out coloured/ --working-size 256"""
+  colorbench colorize runs/pix2pix-default-openphotos-s0 photo.jpg --out coloured/            # full resolution, tiled
+  colorbench colorize runs/pix2pix-default-openphotos-s0 photos/ 'more/**/*.jpg' --out coloured/
+  colorbench colorize runs/pix2pix-default-openphotos-s0 big.tif --out coloured/ --tile 384     # less memory
+  colorbench colorize runs/pix2pix-default-openphotos-s0 a.png --out coloured/ --working-size 256"""
 GLOB_CHARS = set("*?[")
 
 

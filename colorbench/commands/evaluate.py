@@ -17,9 +17,9 @@ if TYPE_CHECKING:  # torch loads in run(), so `colorbench eval --help` answers a
 
 HELP = "evaluate a trained checkpoint on a dataset split: print the metrics and append a row to a CSV file"
 EXAMPLES = """examples:
-  colorbench eval runs/pix2pix-default-sample-s0
-  colorbench eval runs/pix2pix-default-sample-s0 --split val --max-images 100 --csv scores.csv
-  colorbench eval runs/pix2pix-default-sample-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos"""
+  colorbench eval runs/pix2pix-default-openphotos-s0
+  colorbench eval runs/pix2pix-default-openphotos-s0 --split val --max-images 100 --csv scores.csv
+  colorbench eval runs/pix2pix-default-openphotos-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = resolve(args.checkpoint)
     record = read_config(ckpt)
     method = load_method(ckpt, map_location=resolve_device(args.device))
-    dataset_name = args.dataset or record.get("dataset") or "sample"
+    dataset_name = args.dataset or record.get("dataset") or "openphotos"
     declared = protocol_for(dataset_name)
     protocol = Protocol(args.split or declared.split, args.size or declared.size,
                         args.max_images if args.max_images is not None else declared.max_images, declared.crops)

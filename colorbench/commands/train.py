@@ -17,12 +17,12 @@ RETENTION = ("checkpoints go to RUN/checkpoints/step_NNNNNNN/ every --ckpt-every
              "optimiser and RNG state a resume needs; the older ones hold weights only (enough for eval and "
              "colorize). --keep-best METRIC also keeps RUN/checkpoints/best-METRIC/ (weights only), never pruned.")
 EXAMPLES = """examples:
-  colorbench train pix2pix --dataset sample --steps 500
-  colorbench train pix2pix --dataset sample --steps 500    # again: resumes
+  colorbench train pix2pix --dataset openphotos --steps 500
+  colorbench train pix2pix --dataset openphotos --steps 500    # again: resumes
   colorbench train unet_l1 --dataset folder --data-dir ~/photos --size 128 --set lr=1e-4 --variant tarres
-  colorbench train pix2pix --dataset sample --logger tensorboard --keep-best psnr --keep 3
+  colorbench train pix2pix --dataset openphotos --logger tensorboard --keep-best psnr --keep 3
   colorbench train gorriz --config my_run.toml --out runs/gorriz-try
-  torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset sample    # DDP"""
+  torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset openphotos    # DDP"""
 
 # What a --config TOML's [train] table may hold beside the trainer settings (the run's variant and dataset), and
 # the settings only the command line sets (how this invocation runs, not what the run is)
@@ -33,7 +33,7 @@ TOML_KEYS = tuple(k for k in TrainSettings.keys() if k not in COMMAND_LINE_ONLY)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("method", help="registered method name (`colorbench list methods`)")
-    p.add_argument("--dataset", default=None, help="dataset name (`colorbench list datasets`); default: sample")
+    p.add_argument("--dataset", default=None, help="dataset name (`colorbench list datasets`); default: openphotos, the embedded photos")
     p.add_argument("--config", metavar="F.toml", type=Path,
                    help="TOML file: top-level keys are config overrides, a [train] table holds trainer settings "
                    "(default: none; the flags win over it)")
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     overrides.update(parse_sets(args.overrides))
     settings = settings_from(args, table)  # one check of every setting before anything loads
     variant = args.variant if args.variant is not None else table.get("variant", "default")
-    dataset = args.dataset if args.dataset is not None else table.get("dataset", "sample")
+    dataset = args.dataset if args.dataset is not None else table.get("dataset", "openphotos")
     spec = resolve(cls, dataset, settings, variant=variant, overrides=overrides,
                    data_options={"data_dir": args.data_dir} if args.data_dir else None)
     out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset}-s{settings.seed}"

@@ -4,22 +4,22 @@ Split: a manifest CSV (``manifest=``), per-split lists of names (``split_lists=`
 (``per_class=``) or, by default, a seeded ratio split (``ratios=(0.8, 0.1, 0.1)``, ``split_seed=0``, ``stratify=``
 by label). Labels: ``labels="folders"`` gives each top-level sub-folder a class (sorted names -> 0, 1, ...).
 
-Transforms: ``resize`` (shorter side to this many pixels; ``"crop"`` = to ``size``; None = native, the default),
-then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random on train (and a horizontal flip unless
-``flip=False``), centred on val and test; ``crops=N`` (a square number: 1, 4, 9, ...) makes each val/test image give
-N items, a centred √N×√N grid of adjacent crops (overlapping where the image is smaller than the grid), the items of
-one image consecutive (``source(index)`` names the image). ``crop="pad"`` keeps the whole image instead (the C2F
-reference's training data): shrunk so its longer side is at most ``size`` (never enlarged), flipped on train as
-above, and placed top-left on a ``size``×``size`` canvas padded with mid grey (L = a = b = 0 in network units); the
-item gains ``"valid"`` (``[1,size,size]`` bool, True on image pixels) for methods that mask the padding. The
-reference pads each batch to its largest image; a fixed canvas gives the same batches whenever a batch holds a
-``size``-px side in both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. The
-evaluator scores such items on their valid rectangle only (``colorbench.evaluator``). Every file of the split is
-decoded once when the dataset is built (``check="decode"``, the default; ``"header"`` only opens headers, for very
-large folders); files that cannot be used are skipped with one warning each, naming the file and the reason, and one
-summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept in ``dataset.skipped``.
-``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default 50 MP) skips images
-whose header claims more pixels, before decoding them.
+Transforms: ``resize`` (shorter side to this many pixels, and at least ``size`` for square crops; ``"crop"`` = to
+``size``; None = native, the default), then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random
+on train (and a horizontal flip unless ``flip=False``), centred on val and test; ``crops=N`` (a square number: 1, 4,
+9, ...) makes each val/test image give N items, a centred √N×√N grid of adjacent crops (overlapping where the image
+is smaller than the grid), the items of one image consecutive (``source(index)`` names the image). ``crop="pad"``
+keeps the whole image instead (the C2F reference's training data): shrunk so its longer side is at most ``size``
+(never enlarged), flipped on train as above, and placed top-left on a ``size``×``size`` canvas padded with mid grey
+(L = a = b = 0 in network units); the item gains ``"valid"`` (``[1,size,size]`` bool, True on image pixels) for
+methods that mask the padding. The reference pads each batch to its largest image; a fixed canvas gives the same
+batches whenever a batch holds a ``size``-px side in both orientations (COCO's 640×480 and 480×640 photos) and lets
+every loader stack items. The evaluator scores such items on their valid rectangle only (``colorbench.evaluator``).
+Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
+only opens headers, for very large folders); files that cannot be used are skipped with one warning each, naming the
+file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept
+in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default
+50 MP) skips images whose header claims more pixels, before decoding them.
 """
 from __future__ import annotations
 
@@ -104,7 +104,8 @@ class FolderDataset(ColorDataset):
                             "image); drop one of the two")
         if resize == "crop":
             resize = size
-        self.resize = int(resize) if resize is not None else None
+        # never shorter than a square crop: a recipe's resize (e.g. 128) still serves a larger crop (256)
+        self.resize = None if resize is None else int(resize) if crop == "pad" else max(int(resize), size)
         self.flip, self.allow_grey = bool(flip), bool(allow_grey)
         if max_pixels is not None:
             from colorbench.checks import integer

@@ -11,7 +11,7 @@ from colorbench.errors import UserError
 
 HELP = "the human perceptual study: create images + manifest, serve the web page (answers in SQLite), report"
 EXAMPLES = """examples:
-  colorbench study create --from-results results/quick/sample --out study/
+  colorbench study create --from-results results/quick/openphotos --out study/
   colorbench study serve study/ --port 8765
   colorbench study report study/ --simulate 40"""
 
@@ -20,15 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="study_command", metavar="create|serve|report")
     c = sub.add_parser("create", help="pick test photos, render each method's colourisation, write the manifest",
                        formatter_class=HelpFormatter, epilog="examples:\n"
-                       "  colorbench study create --from-results results/quick/sample --out study/\n"
+                       "  colorbench study create --from-results results/quick/openphotos --out study/\n"
                        "  colorbench study create --checkpoints runs/pix2pix-default-sample-s0 "
                        "runs/c2f-default-sample-s0 --out study/ --n-images 20")
     src = c.add_mutually_exclusive_group(required=True)
-    src.add_argument("--from-results", metavar="DIR", help="a bench folder, e.g. results/quick/sample (its metrics.csv "
-                     "names one checkpoint per method and variant)")
+    src.add_argument("--from-results", metavar="DIR", help="a bench folder, e.g. results/quick/openphotos (its "
+                     "metrics.csv names one checkpoint per method and variant)")
     src.add_argument("--checkpoints", nargs="+", metavar="CKPT", help="checkpoints to compare")
     c.add_argument("--dataset", default=None, help="test photos from this dataset (default: the results' dataset, "
-                   "or 'sample': square crops, 160-564 px native, of the photos' held-out rows)")
+                   "or openphotos, the embedded photos; 'sample': square crops of its photos' held-out rows)")
     c.add_argument("--out", required=True, help="new study folder")
     c.add_argument("--n-images", type=int, default=None, help="photos to draw (default: all)")
     c.add_argument("--seed", type=int, default=0, help="seed of the photo draw and of each participant's order")
@@ -81,7 +81,7 @@ def _create(args: argparse.Namespace) -> int:
         methods, sources, dataset = create.methods_from_results(args.from_results)
     else:
         methods, sources = create.methods_from_checkpoints(args.checkpoints)
-        dataset = "sample"
+        dataset = "openphotos"
     dataset = args.dataset or dataset
     photos = create.test_photos(dataset, size, args.seed)
     for label in sources:

@@ -144,7 +144,7 @@ def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str, s
     folder = Path(folder)
     table = folder / "metrics.csv"
     if not table.is_file():
-        raise UserError(f"{table} not found: --from-results takes a bench folder such as results/quick/sample "
+        raise UserError(f"{table} not found: --from-results takes a bench folder such as results/quick/openphotos "
                         "(run `make bench` first)")
     with table.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
