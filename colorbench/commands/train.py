@@ -33,7 +33,7 @@ TOML_KEYS = tuple(k for k in TrainSettings.keys() if k not in COMMAND_LINE_ONLY)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("method", help="registered method name (`colorbench list methods`)")
-    p.add_argument("--dataset", default=None, help="dataset name (`colorbench list datasets`); default: openphotos, the embedded photos")
+    p.add_argument("--dataset", default=None, help="dataset name (`colorbench list datasets`); default: openphotos")
     p.add_argument("--config", metavar="F.toml", type=Path,
                    help="TOML file: top-level keys are config overrides, a [train] table holds trainer settings "
                    "(default: none; the flags win over it)")
