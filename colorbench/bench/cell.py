@@ -5,7 +5,7 @@ the cell's record under ``<cache>/<key>/``:
 ``row.json`` (written last and atomically: its presence means the cell is done), ``per_image.csv`` (one row per
 test image), ``hist.npz`` (the evaluator's pooled a/b counts of truth and prediction, 220 one-unit bins on
 [-110, 110): the same counts behind JS and KL), ``samples.npz`` (the first ``[eval] samples`` test photos of the
-dataset, whole, and the trained method's colourisation of each, uint8: :mod:`colorbench.report.samples`),
+dataset, whole, and the trained method's colourisation of each, uint8: :mod:`colorbench.bench.samples`),
 ``loss.csv`` (a copy of the trainer's loss log). A runtime cell writes ``row.json`` only.
 """
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _seed_everything(seed: int) -> None:
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
                         main: bool = True) -> dict[str, Any] | None:
     from colorbench.evaluator import evaluate
-    from colorbench.report import samples as sample_photos
+    from colorbench.bench import samples as sample_photos
     from colorbench.train import train
 
     spec = cell.spec().replace(device=str(device), progress=progress)

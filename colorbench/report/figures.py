@@ -229,10 +229,14 @@ def sample_grid(path: Path, samples: Mapping[str, Mapping[str, np.ndarray]], n: 
                 ax.set_ylim(height / scale[j], 0)
         import io
 
+        from PIL import Image as PILImage
+
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)  # no tight bbox: one image pixel to one PNG pixel
         plt.close(fig)
-    return atomic.write_bytes(path, buf.getvalue())
+    out = io.BytesIO()
+    PILImage.open(buf).convert("RGB").save(out, format="PNG", optimize=True)  # RGB: an eighth smaller than RGBA
+    return atomic.write_bytes(path, out.getvalue())
 
 
 def read_loss_log(path: Path) -> dict[str, list[float]]:
@@ -365,9 +369,11 @@ def loss_curves(metrics: pd.DataFrame, method: str, watch: str | None = None):
     return fig
 
 
-def runtime_figure(runtime: pd.DataFrame, title: str = "colorize time against resolution (batch 1)"):
+def runtime_figure(runtime: pd.DataFrame, title: str = "colorize time against resolution (batch 1)",
+                   styles: Mapping[str, style.Style] | None = None):
     """``runtime`` (index = label, columns ``WxH``, ms per image) as ms against megapixels, log-log; legend right
-    of the axes."""
+    of the axes. ``styles``: a wider table's series styles (:func:`series_styles`), so that a subset of its rows
+    keeps their looks; default: the styles of these rows."""
     if runtime.empty or runtime.isna().all().all():
         return Note("no runtime figures in these results")
     plt = style.pyplot()
@@ -377,7 +383,7 @@ def runtime_figure(runtime: pd.DataFrame, title: str = "colorize time against re
         pts = [(m, v) for m, v in zip(mp, r.values) if isinstance(v, (int, float)) and v > 0 and not math.isnan(v)]
         if pts:
             series[str(lab)] = pts
-    st = series_styles(series)
+    st = style.pick(styles, series, _baselines())
     with style.rc():
         fig, axes = style.figure(figsize=(7, 3.6))
         ax = axes[0][0]

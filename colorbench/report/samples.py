@@ -1,21 +1,17 @@
-"""The sample photos of a bench cell: a trained method colourises the first test photos of its dataset whole
-(:func:`colorbench.data.first_test_photos`, :data:`SIDE` px on the shorter side), and the cell keeps them in
-``samples.npz``; :func:`read` gives them back to the sample grid (:func:`colorbench.report.figures.sample_grid`).
-
-``samples.npz`` holds ``names`` (the photos' names), ``true_<i>`` and ``pred_<i>`` (``[H,W,3]`` uint8 sRGB: the
-photo and the method's colourisation of its lightness, same size; ``pred_<i>`` is absent where the prediction was
-not finite). Records of earlier versions held ``L``, ``ab_true`` and ``ab_pred`` of the first test crops
-(normalised, float16); :func:`read` turns those into the same form.
+"""Reading a bench cell's sample photos (``samples.npz``, written by :mod:`colorbench.bench.samples`) for the
+sample grid (:func:`colorbench.report.figures.sample_grid`). Records of earlier versions held ``L``, ``ab_true`` and
+``ab_pred`` of the first test crops (normalised, float16); :func:`read` turns those into the same form.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
-SIDE = 128
-"""Shorter side of every sample photo, in px."""
+from colorbench.bench.samples import SIDE
+
+__all__ = ["SIDE", "Samples", "grey", "read"]
 
 
 @dataclass
@@ -25,24 +21,6 @@ class Samples:
     names: list[str]
     truth: list[np.ndarray]
     pred: list[np.ndarray | None]
-
-
-def colourise(method: Any, dataset: Any, n: int, side: int = SIDE) -> dict[str, np.ndarray]:
-    """The arrays of ``samples.npz`` (module docstring): ``method`` colourises the first ``n`` test photos of
-    ``dataset``, each whole, in float32 (:func:`colorbench.inference.colorize_photo`)."""
-    from colorbench.data import first_test_photos
-    from colorbench.errors import UserError
-    from colorbench.inference import Settings, colorize_photo
-
-    photos = first_test_photos(dataset, n, side)
-    arrays: dict[str, np.ndarray] = {"names": np.array([name for name, _ in photos], dtype=str)}
-    for i, (_, rgb) in enumerate(photos):
-        arrays[f"true_{i}"] = rgb
-        try:
-            arrays[f"pred_{i}"] = colorize_photo(method, rgb, Settings(precision="fp32"))
-        except UserError:  # a non-finite prediction: the grid shows an empty cell, the cell still counts
-            pass
-    return arrays
 
 
 def _rgb(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
