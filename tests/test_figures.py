@@ -197,6 +197,18 @@ def test_first_test_photos_are_whole_and_at_least_the_side(tmp_path):
     assert {k: v.shape for k, v in got.items()} == {"wide": (160, 240, 3), "tall": (240, 160, 3)}
 
 
+def test_first_test_photos_count_photos_not_crops():
+    from colorbench.data import protocol_for
+
+    p = protocol_for("openphotos")  # the real-photo set: each test photo gives several crops
+    ds = build_dataset("openphotos", p.split, size=p.size, **p.dataset_options())
+    photos = first_test_photos(ds, 4, 128)
+    assert len(ds) > len(ds.paths) and len({name for name, _ in photos}) == 4
+    assert [name for name, _ in photos] == [Path(q).stem for q in ds.paths[:4]]
+    for _, rgb in photos:
+        assert min(rgb.shape[:2]) == 128 and max(rgb.shape[:2]) <= 256
+
+
 def _solid(h: int, w: int, rgb: tuple[int, int, int]) -> np.ndarray:
     return np.broadcast_to(np.array(rgb, np.uint8), (h, w, 3)).copy()
 

@@ -154,8 +154,8 @@ def _seed_everything(seed: int) -> None:
 
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
                         main: bool = True) -> dict[str, Any] | None:
-    from colorbench.evaluator import evaluate
     from colorbench.bench import samples as sample_photos
+    from colorbench.evaluator import evaluate
     from colorbench.train import train
 
     spec = cell.spec().replace(device=str(device), progress=progress)

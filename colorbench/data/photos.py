@@ -4,8 +4,9 @@
 
 * ``sample``: the held-out test bands of the embedded photos (:func:`colorbench.data.sample_test_photos`), in
   their fixed order, whatever split the dataset object was built for;
-* a dataset that exposes its source images (``image(i)``, as ``folder`` and the recipes do): the whole image behind
-  item ``i`` (after the dataset's own ``resize``), named after its file;
+* a dataset that exposes its source images (``paths`` and ``image(i)``, as ``folder`` and the recipes do): its
+  first ``n`` images whole (after the dataset's own ``resize``; a photo that gives several crops is one photo),
+  named after their files;
 * any other dataset (``synthetic``, ``cifar10``: each item is a whole image already): item ``i``'s image.
 
 A photo longer than ``max_aspect`` times its shorter side keeps a centred window of that aspect (the ``sample``
@@ -36,7 +37,9 @@ def first_test_photos(dataset: Any, n: int, short_side: int = 128,
         raw = [(name, (rgb.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8))
                for name, rgb in sample_test_photos()[:n]]
     else:
-        raw = [(_name(dataset, i), _image(dataset, i)) for i in range(min(n, len(dataset)))]
+        paths = getattr(dataset, "paths", None)  # one per photo; a photo may give several items (crops)
+        count = len(paths) if paths is not None else len(dataset)
+        raw = [(_name(dataset, i), _image(dataset, i)) for i in range(min(n, count))]
     return [(name, _window(resize_short_side(image, short_side), max_aspect)) for name, image in raw]
 
 
@@ -47,7 +50,7 @@ def _name(dataset: Any, i: int) -> str:
 
 def _image(dataset: Any, i: int) -> np.ndarray:
     image = getattr(dataset, "image", None)
-    if callable(image):
+    if callable(image) and getattr(dataset, "paths", None) is not None:
         return np.asarray(image(i), dtype=np.uint8)
     item = dataset[i]
     if "rgb_u8" in item:

@@ -141,7 +141,7 @@ def _markevery(y: np.ndarray, i: int, every: int, floor: float | None = None) ->
     """Marker positions of series ``i``: every ``every``-th point (above ``floor``), staggered by series so that
     the markers of overlapping series do not sit on each other."""
     idx = np.flatnonzero(y > floor) if floor is not None else np.arange(len(y))
-    return idx[(3 * i) % every::every].tolist()
+    return (idx[(3 * i) % every::every] if len(idx) > (3 * i) % every else idx[:1]).tolist()  # a spike: one marker
 
 
 def histograms(path: Path, hists: Mapping[str, Mapping[str, np.ndarray]], legacy: bool = False,
