@@ -2,6 +2,7 @@
 
 Modules, one job each: :mod:`~colorbench.bench.profiles` (TOML profiles), :mod:`~colorbench.bench.grid` (cells and
 their hashes), :mod:`~colorbench.bench.cell` (train, evaluate and time one cell into the ``runs/bench`` cache),
+:mod:`~colorbench.bench.samples` (a cell's whole test photos colourised, for the sample grid),
 :mod:`~colorbench.bench.runner` (the resumable loop, parallel cells, shards and merge),
 :mod:`~colorbench.bench.cluster` (cells as scheduler jobs through submitit: SLURM or local processes),
 :mod:`~colorbench.bench.outputs` (the files under ``results/``, written through the results layer,

@@ -4,8 +4,9 @@ the cell's record under ``<cache>/<key>/``:
 
 ``row.json`` (written last and atomically: its presence means the cell is done), ``per_image.csv`` (one row per
 test image), ``hist.npz`` (the evaluator's pooled a/b counts of truth and prediction, 220 one-unit bins on
-[-110, 110): the same counts behind JS and KL), ``samples.npz`` (L, true ab and predicted ab of the first test
-images, float16), ``loss.csv`` (a copy of the trainer's loss log). A runtime cell writes ``row.json`` only.
+[-110, 110): the same counts behind JS and KL), ``samples.npz`` (the first ``[eval] samples`` test photos of the
+dataset, whole, and the trained method's colourisation of each, uint8: :mod:`colorbench.bench.samples`),
+``loss.csv`` (a copy of the trainer's loss log). A runtime cell writes ``row.json`` only.
 """
 from __future__ import annotations
 
@@ -153,6 +154,7 @@ def _seed_everything(seed: int) -> None:
 
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
                         main: bool = True) -> dict[str, Any] | None:
+    from colorbench.bench import samples as sample_photos
     from colorbench.evaluator import evaluate
     from colorbench.train import train
 
@@ -167,16 +169,16 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
     protocol = spec.protocol
     test_ds = spec.scored_data(protocol)
     res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
-                   max_images=protocol.max_images, samples=int(ev.get("samples", 4)),
-                   legacy_histograms=bool(ev.get("legacy_histograms")))
+                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")))
     eval_seconds = time.perf_counter() - t1
+    samples = sample_photos.colourise(method, test_ds, int(ev.get("samples", 4)))
     ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
              "seed": cell.seed}
     source = getattr(test_ds, "source", None)  # the photo behind each scored item: tables resample photos
     atomic.write_csv(folder / "per_image.csv", [{**ident, **r, **({"photo": source(int(r["index"]))} if source else {})}
                                                 for r in res.records])
     _save_npz(folder / "hist.npz", **res.histograms)
-    _save_npz(folder / "samples.npz", **res.samples)
+    _save_npz(folder / "samples.npz", **samples)
     loss_log = folder / "train" / "train_log.csv"
     if loss_log.is_file():
         atomic.write_bytes(folder / "loss.csv", loss_log.read_bytes())

@@ -52,8 +52,10 @@ def _sort_key(row: dict[str, Any]) -> tuple:
 
 
 def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profile: str,
-                  watch: dict[str, str]) -> tuple[list[Path], str]:
-    """Every file of one dataset's folder; returns the paths written and the README's table."""
+                  watch: dict[str, str], styles: dict[str, Any] | None = None) -> tuple[list[Path], str]:
+    """Every file of one dataset's folder; returns the paths written and the README's table. ``styles``: the
+    profile's series styles (:func:`colorbench.report.figures.series_styles`), so a label looks the same in every
+    figure."""
     rows = sorted(rows, key=_sort_key)
     written = [atomic.write_csv(out_dir / "metrics.csv", [flatten_row(r) for r in rows])]
     per_image = _per_image(rows)
@@ -102,7 +104,7 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
                 with np.load(folder / name) as z:
                     into[lab] = {k: z[k] for k in z.files}
         logs[lab] = (folder / "loss.csv", watch.get(r["method"], "loss"))
-    for path in (figures.histograms(out_dir / "histograms.png", hists, legacy),
+    for path in (figures.histograms(out_dir / "histograms.png", hists, legacy, styles),
                  figures.sample_grid(out_dir / "samples.png", samples),
                  figures.bench_loss_curves(out_dir / "loss_curves.png", logs)):
         if path:
@@ -162,12 +164,13 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
     watch = {m: get_method(m).watch_loss for m in {r["method"] for r in rows} if m in registered}
     root = results / profile
     written: list[Path] = []
+    styles = figures.series_styles(label(r["method"], r.get("variant", "default")) for r in rows)
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("kind", "train") == "train":
             by_dataset.setdefault(r["dataset"], []).append(r)
     for i, (dataset, drows) in enumerate(sorted(by_dataset.items())):
-        paths, table = write_dataset(root / dataset, dataset, drows, profile, watch)
+        paths, table = write_dataset(root / dataset, dataset, drows, profile, watch, styles)
         written += paths
         if readme is not None and i == 0 and (path := update_readme(readme, profile, dataset, table)):
             written.append(path)
@@ -181,7 +184,7 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
         frame = read_table(root / "runtime.csv")
         dev = device or next((r["provenance"].get("device") for r in timed if r.get("provenance")), "")
         written.append(atomic.write_text(root / "runtime.md", runtime.runtime_markdown(frame, device=dev)))
-        fig = figures.runtime_plot(root / "runtime.png", runtime.entries(frame))
+        fig = figures.runtime_plot(root / "runtime.png", runtime.entries(frame), styles)
         if fig:
             written.append(fig)
     written += reproduction.write_reproduction(root, profile, sorted(by_dataset), variants)  # sources on these data

@@ -8,13 +8,17 @@ whose items are ``{"L": [1,H,W] float32 L/50-1, "ab": [2,H,W] float32 ab/110, "r
 
 Names: ``sample`` (the embedded default), ``synthetic`` (generated, for tests), ``folder`` (any directory of
 images), ``cifar10`` (torchvision, from a local copy), and the recipes in the repository's ``datasets/*.toml``.
+
+``first_test_photos(dataset, n, short_side)``: the whole photos behind the first ``n`` items (the sample grid's
+photos; :mod:`colorbench.data.photos`).
 """
 from __future__ import annotations
 
+from colorbench.data.photos import first_test_photos
 from colorbench.data.protocol import Protocol
 from colorbench.data.registry import (DatasetInfo, build_dataset, data_fingerprint, dataset_folder, dataset_info,
                                       list_datasets, protocol_for)
 from colorbench.data.sample import held_out_squares, sample_test_photos
 
 __all__ = ["DatasetInfo", "Protocol", "build_dataset", "data_fingerprint", "dataset_folder", "dataset_info",
-           "list_datasets", "protocol_for", "sample_test_photos", "held_out_squares"]
+           "first_test_photos", "list_datasets", "protocol_for", "sample_test_photos", "held_out_squares"]

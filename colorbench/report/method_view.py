@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from colorbench.color import network_to_rgb, rgb_to_network
 from colorbench.errors import UserError
-from colorbench.report.figures import Note, _plt, photo
+from colorbench.report import style
+from colorbench.report.figures import Note, photo
 from colorbench.report.load import DatasetResults, cell_folder, checkpoint_of
 
 
@@ -60,22 +61,23 @@ def samples_at_sizes(row: pd.Series, heights: Sequence[int] = (64, 128, 256), ph
     method = _load(row)
     if method is None:
         return Note(f"checkpoint {row.get('checkpoint')} is not on this machine (runs/ is not committed)")
-    plt = _plt()
+    plt = style.pyplot()
     chosen = sample_test_photos()[:photos]
-    fig, axes = plt.subplots(len(chosen), len(heights) + 1, figsize=(2.4 * (len(heights) + 1), 1.0 * len(chosen) + 0.6),
-                             squeeze=False)
-    for i, (name, rgb) in enumerate(chosen):
-        h0, w0 = rgb.shape[-2:]
-        axes[i][0].imshow(rgb.permute(1, 2, 0).numpy())
-        axes[i][0].set_title(f"{name} (truth, {w0}x{h0})", fontsize=6)
-        for j, h in enumerate(heights, 1):
-            w = max(1, round(w0 * h / h0))
-            out = colorize_rgb(method, resize(rgb, h, w))
-            axes[i][j].imshow(out.permute(1, 2, 0).numpy())
-            axes[i][j].set_title(f"{w}x{h}", fontsize=6)
-    for ax in axes.flat:
-        ax.axis("off")
-    fig.tight_layout()
+    with style.rc():
+        col = 2.8  # inches per column; a row as tall as its photo at that width, plus its titles
+        rows_in = sum(col * rgb.shape[-2] / rgb.shape[-1] + 0.35 for _, rgb in chosen)
+        fig, axes = style.figure(len(chosen), len(heights) + 1, figsize=(col * (len(heights) + 1), rows_in + 0.2))
+        for i, (name, rgb) in enumerate(chosen):
+            h0, w0 = rgb.shape[-2:]
+            axes[i][0].imshow(rgb.permute(1, 2, 0).numpy())
+            axes[i][0].set_title(f"{name} (truth, {w0}x{h0})")
+            for j, h in enumerate(heights, 1):
+                w = max(1, round(w0 * h / h0))
+                out = colorize_rgb(method, resize(rgb, h, w))
+                axes[i][j].imshow(out.permute(1, 2, 0).numpy())
+                axes[i][j].set_title(f"{w}x{h}")
+        for ax in axes.flat:
+            ax.axis("off")
     plt.close(fig)
     return photo(fig)
 
@@ -122,18 +124,18 @@ def worst_cases(data: DatasetResults, method: str, variant: str = "default", n: 
     if model is None:
         return Note(f"checkpoint {row.get('checkpoint')} is not on this machine; the table above lists the images")
     ds = _test_dataset(row)
-    plt = _plt()
-    fig, axes = plt.subplots(len(table), 3, figsize=(4.5, 1.5 * len(table)), squeeze=False)
-    for i, r in table.iterrows():
-        item = ds[int(r["index"])]
-        rgb = item["rgb"]
-        grey = network_to_rgb(item["L"][None], torch.zeros_like(item["ab"])[None])[0]
-        pred = colorize_rgb(model, rgb)
-        for j, (img, title) in enumerate(((grey, f"#{int(r['index'])} grey"), (rgb, "truth"),
-                                          (pred, f"ΔE {r['delta_e76']:.1f}"))):
-            axes[i][j].imshow(img.clamp(0, 1).permute(1, 2, 0).numpy())
-            axes[i][j].set_title(title, fontsize=6)
-            axes[i][j].axis("off")
-    fig.tight_layout()
+    plt = style.pyplot()
+    with style.rc():
+        fig, axes = style.figure(len(table), 3, figsize=(5.4, 1.9 * len(table)))
+        for i, r in table.iterrows():
+            item = ds[int(r["index"])]
+            rgb = item["rgb"]
+            grey = network_to_rgb(item["L"][None], torch.zeros_like(item["ab"])[None])[0]
+            pred = colorize_rgb(model, rgb)
+            for j, (img, title) in enumerate(((grey, f"#{int(r['index'])} grey"), (rgb, "truth"),
+                                              (pred, f"ΔE {r['delta_e76']:.1f}"))):
+                axes[i][j].imshow(img.clamp(0, 1).permute(1, 2, 0).numpy())
+                axes[i][j].set_title(title)
+                axes[i][j].axis("off")
     plt.close(fig)
     return photo(fig)

@@ -133,44 +133,53 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def plot(path: Path, rows: list[dict[str, Any]], published: list[dict[str, str]], simulated: bool = False) -> None:
-    """Bars of naturalness (and the 2AFC fool rate when measured) with 95% Wilson intervals; published
-    naturalness (Tarrés Table 4) as hollow diamonds where a method name matches."""
-    import matplotlib
+    """``study.png``: :func:`figure` at :data:`DPI` dpi."""
+    from colorbench.report import style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = figure(rows, published, simulated)
+    fig.savefig(path, dpi=DPI)
+    style.pyplot().close(fig)
 
-    names = [r["condition"] for r in rows]
+
+DPI = 100
+
+
+def figure(rows: list[dict[str, Any]], published: list[dict[str, str]], simulated: bool = False) -> Any:
+    """Bars of naturalness (and, under it, the 2AFC fool rate when measured) with 95% Wilson intervals; published
+    naturalness (Tarrés Table 4) as hollow diamonds where a method name matches. Panels are stacked (a readable
+    aspect whatever the number of conditions: at most 12 inches wide, 3 tall a panel), each legend right of its
+    panel, fonts and titles as :mod:`colorbench.report.style` sets them."""
+    from colorbench.report import style
+
     panels = [("naturalness", "share judged real")]
     if any(r["pair_answers"] for r in rows):
         panels.append(("fool_rate", "2AFC fool rate"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 + 1.1 * len(names) * len(panels), 3.6), squeeze=False)
-    for ax, (key, title) in zip(axes[0], panels):
-        sel = [r for r in rows if not (key == "fool_rate" and r["condition"] == GROUND_TRUTH)]
-        x = range(len(sel))
-        val = [0 if math.isnan(r[key]) else r[key] for r in sel]
-        err = [[0 if math.isnan(r[key]) else r[key] - r[key + "_low"] for r in sel],
-               [0 if math.isnan(r[key]) else r[key + "_high"] - r[key] for r in sel]]
-        colours = ["#999" if r["condition"] == GROUND_TRUTH else "#4a7a9c" for r in sel]
-        ax.bar(x, val, yerr=err, capsize=4, color=colours,
-               label="measured (95% Wilson CI)")
-        if key == "naturalness":
-            pub = {p["method"]: float(p["value"]) for p in published if p["metric"] == "naturalness"}
-            px = [i for i, r in enumerate(sel) if r["condition"] in pub]
-            if px:
-                ax.scatter(px, [pub[sel[i]["condition"]] for i in px], marker="D", facecolors="none",
-                           edgecolors="#c33", zorder=3, label="published (Tarrés Table 4)")
-        if key == "fool_rate":
-            ax.axhline(0.5, color="#c33", lw=0.8, ls="--")
-        ax.set_xticks(list(x), [r["condition"] for r in sel], rotation=30, ha="right")
-        ax.set_ylim(0, 1)
-        ax.set_title(title)
-        ax.legend(fontsize=7, loc="upper right")
-    if simulated:
-        fig.suptitle("includes SIMULATED participants (colorbench study report --simulate)", fontsize=9, color="#a40")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    width = min(12.0, 3.5 + 0.5 * len(rows))
+    with style.rc():
+        fig, axes = style.figure(len(panels), 1, figsize=(width, 0.4 + 3.0 * len(panels)))
+        for ax, (key, title) in zip(axes[:, 0], panels):
+            sel = [r for r in rows if not (key == "fool_rate" and r["condition"] == GROUND_TRUTH)]
+            x = range(len(sel))
+            val = [0 if math.isnan(r[key]) else r[key] for r in sel]
+            err = [[0 if math.isnan(r[key]) else r[key] - r[key + "_low"] for r in sel],
+                   [0 if math.isnan(r[key]) else r[key + "_high"] - r[key] for r in sel]]
+            colours = ["#999" if r["condition"] == GROUND_TRUTH else "#4a7a9c" for r in sel]
+            ax.bar(x, val, yerr=err, capsize=3, color=colours, label="measured (95% Wilson CI)")
+            if key == "naturalness":
+                pub = {p["method"]: float(p["value"]) for p in published if p["metric"] == "naturalness"}
+                px = [i for i, r in enumerate(sel) if r["condition"] in pub]
+                if px:
+                    ax.scatter(px, [pub[sel[i]["condition"]] for i in px], marker="D", facecolors="none",
+                               edgecolors="#c33", zorder=3, label="published (Tarrés Table 4)")
+            if key == "fool_rate":
+                ax.axhline(0.5, color="#c33", lw=0.8, ls="--", label="indistinguishable (50%)")
+            ax.set_xticks(list(x), [r["condition"] for r in sel], rotation=30, ha="right")
+            ax.set_ylim(0, 1)
+            ax.set_title(title)
+            style.legend_outside(ax)
+        if simulated:
+            fig.suptitle("includes SIMULATED participants (colorbench study report --simulate)", color="#a40")
+    return fig
 
 
 def report(manifest: Manifest, out: Path | None = None, *, simulated: list[dict[str, Any]] | None = None,
