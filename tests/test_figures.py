@@ -264,7 +264,7 @@ def test_a_bench_cell_colourises_four_whole_test_photos(tmp_path):
         assert min(truth.shape[:2]) >= 128 and pred.shape == truth.shape
         assert np.abs(pred.astype(int) - sample_photos.grey(truth).astype(int)).max() <= 1  # gray: L kept, ab 0
     assert npz.stat().st_size < 400_000
-    w, h = Image.open(tmp_path / "results" / "smoke" / "synthetic" / "samples.png").size
+    w, h = Image.open(tmp_path / "results" / "smoke" / "synthetic" / "samples.jpg").size
     assert w >= 4 * 128 and h >= 3 * 128
 
 

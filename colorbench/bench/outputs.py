@@ -1,5 +1,5 @@
 """Write a profile's results from cell records: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv,
-table.md, histograms.png, samples.png, loss_curves.png}`` and ``results/<profile>/{runtime.csv, runtime.md,
+table.md, histograms.png, samples.jpg, loss_curves.png}`` and ``results/<profile>/{runtime.csv, runtime.md,
 runtime.png}``, and the README's results table between its markers.
 
 A *record* is a cell's folder (``row.json`` plus its artifacts), in the ``runs/`` cache or in a shard's folder;
@@ -105,7 +105,7 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
                     into[lab] = {k: z[k] for k in z.files}
         logs[lab] = (folder / "loss.csv", watch.get(r["method"], "loss"))
     for path in (figures.histograms(out_dir / "histograms.png", hists, legacy, styles),
-                 figures.sample_grid(out_dir / "samples.png", samples),
+                 figures.sample_grid(out_dir / "samples.jpg", samples),
                  figures.bench_loss_curves(out_dir / "loss_curves.png", logs)):
         if path:
             written.append(path)

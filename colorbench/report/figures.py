@@ -235,7 +235,11 @@ def sample_grid(path: Path, samples: Mapping[str, Mapping[str, np.ndarray]], n: 
         fig.savefig(buf, format="png", dpi=dpi)  # no tight bbox: one image pixel to one PNG pixel
         plt.close(fig)
     out = io.BytesIO()
-    PILImage.open(buf).convert("RGB").save(out, format="PNG", optimize=True)  # RGB: an eighth smaller than RGBA
+    image = PILImage.open(buf).convert("RGB")  # RGB: an eighth smaller than RGBA
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):  # photos: a tenth of the PNG's bytes, 4:4:4 keeps the colour
+        image.save(out, format="JPEG", quality=90, subsampling=0, optimize=True)
+    else:
+        image.save(out, format="PNG", optimize=True)
     return atomic.write_bytes(path, out.getvalue())
 
 
