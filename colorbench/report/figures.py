@@ -99,7 +99,7 @@ def bench_png(data: DatasetResults | Results, name: str):
     path = data.runtime_png if isinstance(data, Results) and name == "runtime" else \
         getattr(data, "figures", {}).get(name)
     if path is None or not Path(path).is_file():
-        return Note(f"the bench wrote no {name}.png here (no finished cell had the data for it)")
+        return Note(f"the bench wrote no {name} figure here (no finished cell had the data for it)")
     with PILImage.open(path) as im:
         if name == "samples":
             return photo(im)

@@ -1,4 +1,4 @@
-"""Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv, *.png}`` and
+"""Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv, *.png, samples.jpg}`` and
 ``results/<profile>/{runtime.csv, runtime.md, runtime.png}`` (layout written by :mod:`colorbench.bench.outputs`).
 
 Each metrics row names its checkpoint (``.../<cell>/train/checkpoints/step_N``); the cell folder three levels up
@@ -97,7 +97,7 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
         d = csv_path.parent
         metrics = text_variants(absolute_checkpoints(_read_csv(csv_path), results_dir))
         per_image = read_table(d / "per_image.csv")
-        figures = {p.stem: p for p in sorted(d.glob("*.png"))}
+        figures = {p.stem: p for p in sorted([*d.glob("*.png"), *d.glob("*.jpg")])}
         datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
     runtime_md = folder / "runtime.md"
     runtime_png = folder / "runtime.png"
