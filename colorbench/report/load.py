@@ -1,5 +1,6 @@
 """Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv, *.png,
-samples.jpg}`` and ``results/<profile>/{runtime.csv, runtime.md, runtime.png}`` (layout written by :mod:`colorbench.bench.outputs`).
+samples.jpg}`` and ``results/<profile>/{runtime.csv, runtime.md, runtime.png}`` (layout written by
+:mod:`colorbench.bench.outputs`).
 
 Each metrics row names its checkpoint (``.../<cell>/train/checkpoints/step_N``); the cell folder three levels up
 holds the loss log (``loss.csv``), the pooled histograms and the sample arrays. Those live under ``runs/``
