@@ -10,6 +10,7 @@ It subclasses :class:`Method` and provides:
 * ``watch_loss``: the loss key that the conformance suite watches fall (for a GAN, its reconstruction term);
 * ``needs_labels``: whether the paper configuration trains on class labels; a method whose variants differ
   overrides :meth:`Method.labels_needed`, which decides per configuration;
+* ``phase_starts()``: optional, the steps where what a step computes changes (default: every step alike);
 * ``table_notes``: optional ``{variant: note}`` that result tables print beside that variant's rows (e.g. where a
   row is not quite the paper's network);
 * ``__init__(config, num_classes=None)``: build networks (as ``nn.Module`` attributes) and optimisers;
@@ -155,6 +156,12 @@ class Method(nn.Module):
                              "train through colorbench.train (it sets method.steps_per_epoch), set it yourself, "
                              "or give that schedule in steps")
         return int(round(float(epochs) * int(self.steps_per_epoch)))
+
+    def phase_starts(self) -> tuple[int, ...]:
+        """The global steps (0-based) at which what one ``train_step`` computes changes, e.g. where L1 pretraining
+        gives way to a GAN; default ``(0,)``: every step alike. :mod:`colorbench.train.flops` counts one step of
+        each phase. A phase given in epochs reads :attr:`steps_per_epoch` (set before this is called)."""
+        return (0,)
 
     def pretrained_flags(self) -> dict[str, bool]:
         """Which pretrained backbones this instance actually loaded, e.g. ``{"resnet18": False}``."""

@@ -306,6 +306,10 @@ class C2F(Method):
             return int(cfg.pretrain_steps)
         return self.epoch_steps(cfg.pretrain_epochs, "pretrain_epochs")
 
+    def phase_starts(self) -> tuple[int, ...]:
+        """Step 0 (pretraining: one generator level, L1) and the first GAN step (every level, the discriminator)."""
+        return (0, self.pretrain_length()) if self.pretrain_length() > 0 else (0,)
+
     def phase(self, step: int) -> str:
         """``"pretrain"`` (L1 only) or ``"gan"`` at global step ``step``."""
         return "pretrain" if step < self.pretrain_length() else "gan"

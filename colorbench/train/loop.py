@@ -11,7 +11,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import torch
 from torch.utils.data import Dataset
@@ -125,6 +125,7 @@ def train(
     out_dir: str | Path | None = None,
     val_dataset: Dataset | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    val_at: Collection[int] = (),
     **changes: Any,
 ) -> TrainResult:
     """Train ``run`` and return a :class:`TrainResult`.
@@ -146,7 +147,8 @@ def train(
     :class:`~colorbench.train.logs.RunLogs`). ``grid_every``: every that many steps (and at the end) a grid of the
     first val images (grey | prediction | truth) goes to the logger. Logging, validation and grids never touch the
     training RNG: the weights do not depend on them. Step ``s`` always sees the same batch and reseeds torch from
-    ``(seed, s, rank)``. ``on_step(step_done, losses)`` is called after every step. Under ``torchrun`` it trains
+    ``(seed, s, rank)``. ``on_step(step_done, losses)`` is called after every step. ``val_at``: step counts after
+which to validate besides every ``val_every`` (e.g. points of a curve along the training budget). Under ``torchrun`` it trains
     with DDP. ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`); ``cuda_graphs``: a
     whole-step CUDA graph, refused with a :class:`UserError` saying why when the device or the method cannot have
     one.
@@ -169,7 +171,7 @@ def train(
     s.length()  # exactly one of steps and epochs
     info, dev = distributed.setup(s.device)
     try:
-        return _Session(spec, info, dev, watch, out_dir, on_step).run(dataset, val_dataset)
+        return _Session(spec, info, dev, watch, out_dir, on_step, val_at).run(dataset, val_dataset)
     finally:
         distributed.teardown(info)
 
@@ -179,9 +181,10 @@ class _Session:
     :meth:`run` reads them."""
 
     def __init__(self, spec: RunSpec, info: distributed.DistInfo, dev: torch.device, watch: FiniteWatch,
-                 out_dir: str | Path | None, on_step: Callable[[int, dict[str, float]], None] | None) -> None:
+                 out_dir: str | Path | None, on_step: Callable[[int, dict[str, float]], None] | None,
+                 val_at: Collection[int] = ()) -> None:
         self.spec, self.s, self.info, self.dev = spec, spec.settings, info, dev
-        self.watch, self.on_step = watch, on_step
+        self.watch, self.on_step, self.val_at = watch, on_step, frozenset(int(v) for v in val_at)
         self.out = Path(out_dir) if out_dir is not None else None
         self.writes = self.out is not None and info.is_main
         self.best = Best(self.s.keep_best, self.out) if self.s.keep_best else None
@@ -205,7 +208,7 @@ class _Session:
         spec, s = self.spec, self.s
         if dataset is None:
             dataset = spec.data("train")
-            if val_dataset is None and (s.val_every or s.grid_every):  # the protocol, on its val split
+            if val_dataset is None and (s.val_every or s.grid_every or self.val_at):  # the protocol, on its val split
                 val_dataset = spec.scored_data(spec.protocol.validation(s.val_images))
         self.dataset_name = spec.dataset if spec.dataset is not None else \
             getattr(dataset, "name", type(dataset).__name__)
@@ -328,7 +331,7 @@ class _Session:
         def due(every: int | None) -> bool:
             return bool(every) and self.val_dataset is not None and (done % every == 0 or done == self.total)
 
-        if due(s.val_every):
+        if due(s.val_every) or (self.val_dataset is not None and done in self.val_at):
             vrow = {"step": done, **validate(method, self.val_dataset, self.spec.batch_size, self.dev, s.val_images,
                                              self.autocast, self.channels_last)}
             self.val_rows.append(vrow)
