@@ -33,6 +33,15 @@ def optional_integer(value: Any, name: str, *, minimum: int | None = None, fix: 
     return None if value is None else integer(value, name, minimum=minimum, fix=fix)
 
 
+def positive_number(value: Any, name: str, *, fix: str = "") -> float:
+    """``value`` as a finite float above 0 (an int or a float; ``3e12``); else a UserError naming ``name``."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise UserError(f"{name} {value!r}: expected a number above 0{_fix(fix)}")
+    return float(value)
+
+
 def _fix(fix: str) -> str:
     return f"; {fix}" if fix else ""
 

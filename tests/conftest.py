@@ -90,3 +90,14 @@ def _priors_in_tmp(tmp_path_factory):
     ab_bins.PRIOR_DIR = tmp_path_factory.mktemp("priors")
     yield ab_bins.PRIOR_DIR
     ab_bins.PRIOR_DIR = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flops_in_tmp(tmp_path_factory):
+    """Measured step FLOPs (colorbench.train.flops) go to one temp folder for the session, not runs/."""
+    from colorbench.train import flops
+
+    saved = flops.FLOPS_DIR
+    flops.FLOPS_DIR = tmp_path_factory.mktemp("flops")
+    yield flops.FLOPS_DIR
+    flops.FLOPS_DIR = saved

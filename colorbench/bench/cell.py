@@ -154,14 +154,19 @@ def _seed_everything(seed: int) -> None:
 
 def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress: bool,
                         main: bool = True) -> dict[str, Any] | None:
+    from colorbench.bench import compute
     from colorbench.bench import samples as sample_photos
     from colorbench.evaluator import evaluate
     from colorbench.train import train
+    from colorbench.train.flops import step_cost
 
     spec = cell.spec().replace(device=str(device), progress=progress)
     ev = cell.settings["eval"]
+    world = int(cell.settings["train"].get("world", 1))
+    cost = step_cost(spec)  # cached, or measured on a copy with torch's RNG put back: the training is unchanged
+    curve_at = compute.curve_steps(cost, spec, int(ev.get("curve_points", 0)))
     _seed_everything(cell.seed)
-    result = train(spec, out_dir=folder / "train")
+    result = train(spec, out_dir=folder / "train", val_at=curve_at)
     if not main:  # a DDP rank other than 0: its replica is rank 0's
         return None
     method = result.method
@@ -192,8 +197,13 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
         "protocol": {**protocol.as_dict(), "n_images": res.n_images},
         "num_classes": getattr(test_ds, "num_classes", None), "histograms": res.protocol["histograms"],
         "config": cell.settings["run"]["config"], "overrides": cell.settings["run"]["overrides"],
+        **compute.figures(cost, int(result.steps), spec.batch_size, world, cell.settings["train"].get("flops")),
     }
-    return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov}
+    curve = compute.curve(folder / "train", curve_at, cost, spec.batch_size, world)
+    if int(ev.get("curve_points", 0)) and not result.steps:  # nothing trained: scored once, as it is
+        curve = [compute.untrained_point(method, spec, cost, device)]
+    return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov,
+            "curve": curve}
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:

@@ -202,6 +202,9 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                 # resolved once per (method, variant, dataset): depth follows the crop, the batch is the one used
                 spec = _resolve(cls, variant, overrides, dataset, TrainSettings(**length, size=size,
                                 batch_size=int(train["batch_size"])), opts)
+                train["flops"] = _budget(profile, pm) if cls.trainable else None
+                if train["flops"] is not None:  # equal training compute: the steps that spend the budget
+                    spec, train = _spend(spec, train)
                 timed.setdefault((name, variant))
                 for seed in range(seeds or profile.seeds) if cls.trainable else range(1):
                     seeded = spec.replace(seed=seed)
@@ -250,6 +253,36 @@ def _resolve(cls: type, variant: str, overrides: dict[str, Any], dataset: str | 
         raise
     except (ValueError, TypeError) as exc:
         raise UserError(f"bench: {cls.name}[{variant}]: bad config override: {exc}") from None
+
+
+def _budget(profile: Profile, pm: dict[str, Any]) -> float | None:
+    """The training FLOPs per run of a method (``pm``: its ``per_method`` settings): its own ``flops``; none when it
+    sets its own steps or epochs; else the profile's ``[train] flops`` (None: the profile gives steps)."""
+    if pm.get("flops") is not None:
+        return float(pm["flops"])
+    if "steps" in pm or "epochs" in pm:
+        return None
+    flops = profile["train"].get("flops")
+    return float(flops) if flops is not None else None
+
+
+def _spend(spec: RunSpec, train: dict[str, Any]) -> tuple[RunSpec, dict[str, Any]]:
+    """``spec`` and its ``train`` settings with the steps that spend ``train["flops"]``
+    (:meth:`colorbench.train.flops.StepCost.steps_for`: ``max(1, round(flops / step FLOPs))``). A method whose steps
+    count no FLOPs (mean_color's running sum), or whose step cannot be measured, keeps the profile's length (the
+    latter with a warning; its cell then fails with the method's own error)."""
+    from colorbench.train.flops import step_cost
+
+    try:
+        steps = step_cost(spec).steps_for(train["flops"])
+    except Exception as exc:  # a method that cannot take a step: its cell says why when it runs
+        warnings.warn(f"bench: {spec.name}[{spec.variant}]: its step FLOPs could not be measured "
+                      f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); it trains the profile's length",
+                      stacklevel=3)
+        return spec, train
+    if steps is None:
+        return spec, train
+    return spec.replace(steps=steps, epochs=None), {**train, "steps": steps, "epochs": None}
 
 
 def _runtime_cell(name: str, variant: str, overrides: dict[str, Any], runtime: dict[str, Any], device_kind: str,

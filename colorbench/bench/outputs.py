@@ -1,6 +1,6 @@
 """Write a profile's results from cell records: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv,
-table.md, histograms.png, samples.jpg, loss_curves.png}`` and ``results/<profile>/{runtime.csv, runtime.md,
-runtime.png}``, and the README's results table between its markers.
+table.md, histograms.png, samples.jpg, loss_curves.png, curves.csv, frontier.png}`` and
+``results/<profile>/{runtime.csv, runtime.md, runtime.png}``, and the README's results table between its markers.
 
 A *record* is a cell's folder (``row.json`` plus its artifacts), in the ``runs/`` cache or in a shard's folder;
 the same function serves a plain run and ``--merge``. Every table is built by :mod:`colorbench.report` from the
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench import _atomic as atomic
-from colorbench.report import figures, reproduction, runtime, stats
+from colorbench.report import figures, frontier, reproduction, runtime, stats
 from colorbench.report.load import read_table
 from colorbench.report.published import mapping_table, published_table
 from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, flag_rules, flatten_row, label, markdown,
@@ -61,6 +61,9 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
     per_image = _per_image(rows)
     if not per_image.empty:
         written.append(atomic.write_csv(out_dir / "per_image.csv", per_image.to_dict("records")))
+    curves = frontier.curve_rows(rows)  # each cell's val scores along its training budget
+    if curves:
+        written.append(atomic.write_csv(out_dir / "curves.csv", curves))
     metrics = read_table(out_dir / "metrics.csv")
     per_image = read_table(out_dir / "per_image.csv") if not per_image.empty else per_image
     s = summarise(metrics, per_image)
@@ -106,7 +109,9 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
         logs[lab] = (folder / "loss.csv", watch.get(r["method"], "loss"))
     for path in (figures.histograms(out_dir / "histograms.png", hists, legacy, styles),
                  figures.sample_grid(out_dir / "samples.jpg", samples),
-                 figures.bench_loss_curves(out_dir / "loss_curves.png", logs)):
+                 figures.bench_loss_curves(out_dir / "loss_curves.png", logs),
+                 frontier.frontier_plot(out_dir / "frontier.png",
+                                        read_table(out_dir / "curves.csv") if curves else pd.DataFrame(), styles)):
         if path:
             written.append(path)
     return written, readme_table
@@ -128,9 +133,30 @@ def _settings_line(rows: list[dict[str, Any]]) -> str:
              f"code {ok[0].get('code_hash')}", f"training crop {p.get('size')} px",
              f"protocol: {protocol.get('n_images')} {protocol.get('split')} images at {protocol.get('size')} px",
              f"seeds {', '.join(map(str, seeds))}"]
-    steps = sorted({(r['method'], r.get('provenance', {}).get('train_steps')) for r in rows})
-    parts.append("train steps: " + ", ".join(f"{m} {s}" for m, s in steps))
+    parts.append(_length(rows))
     return "Settings: " + "; ".join(parts) + "."
+
+
+def _length(rows: list[dict[str, Any]]) -> str:
+    """How long each method trained: its steps, after the FLOP budget they were derived from where the profile gave
+    one (``[train] flops``: equal training compute)."""
+    steps = ", ".join(f"{lab} {n}" for lab, n in sorted(
+        {(label(r["method"], r.get("variant", "default")), r.get("provenance", {}).get("train_steps")) for r in rows},
+        key=lambda t: (t[0] not in _baseline_labels(rows), t[0])))
+    budgets = sorted({float(b) for r in rows if (b := r.get("provenance", {}).get("flops_budget")) is not None})
+    if not budgets:
+        return f"train steps: {steps}"
+    rule = ("steps = max(1, round(budget / FLOPs of one step)), FLOPs as torch's FlopCounterMode counts them "
+            "(docs/training.md); a method that sets its own steps, or whose steps count no FLOPs, trains its steps")
+    return (f"equal training compute: {' / '.join(f'{b:.3g}' for b in budgets)} FLOPs per run ({rule}); "
+            f"steps: {steps}")
+
+
+def _baseline_labels(rows: list[dict[str, Any]]) -> set[str]:
+    from colorbench.report.tables import baseline_methods
+
+    base = baseline_methods()
+    return {label(r["method"], r.get("variant", "default")) for r in rows if r["method"] in base}
 
 
 def update_readme(readme: Path, profile: str, dataset: str, table: str) -> Path | None:

@@ -13,14 +13,19 @@ A profile file (every key optional except ``datasets``)::
 
     [data]      # size (training crop, px), options (to build_dataset), data_dir, data_dirs = {name = dir}
     [train]     # steps (or epochs), batch_size, ckpt_every, use_test_overrides (the methods' tiny test configs),
-                # num_workers
-    [eval]      # batch_size, samples (images in the sample grid), legacy_histograms. Which split, size and
+                # num_workers; flops = 3e12: every trained cell gets the same training compute instead, its
+                # steps = max(1, round(flops / FLOPs of one of its steps)) (colorbench.train.flops); steps then
+                # only sizes a method whose steps count no FLOPs (mean_color's running sum)
+    [eval]      # batch_size, samples (images in the sample grid), legacy_histograms, curve_points (score the
+                # model on the val split at that many points of its training, evenly spaced in FLOPs, the last at
+                # the end: curves.csv and frontier.png; 0 = none). Which split, size and
                 # images are scored is the dataset's evaluation protocol (`colorbench list datasets`), never a
                 # profile's: every row of one dataset is measured the same way.
     [runtime]   # sizes = ["256x256", ...] (width x height), warmup, repeats; at sizes >= large_mp megapixels
                 # warmup_large and repeats_large instead
     [[runtime.extra]]  method = "c2f", variants = [...]: timed only (untrained), e.g. inference-time settings
-    [per_method.pix2pix]  steps, epochs, batch_size, size, datasets (only these), config = { key = value };
+    [per_method.pix2pix]  steps, epochs or flops (its own length or budget: the most specific table wins),
+                          batch_size, size, datasets (only these), config = { key = value };
                           all recorded in every row; gpus = N: under a scheduler launcher the cell trains with
                           DDP on N GPUs (N gloo processes on a CPU) in its job (docs/cluster.md)
     [per_method.unet_l1.variants.tarres]  the same keys for one variant of the method, over the method's own
@@ -44,7 +49,9 @@ from colorbench import checks
 from colorbench.checks import MIN_SIZE
 from colorbench.errors import UserError
 
-PER_METHOD_KEYS = ("steps", "epochs", "batch_size", "size", "datasets", "gpus")
+PER_METHOD_KEYS = ("steps", "epochs", "flops", "batch_size", "size", "datasets", "gpus")
+LENGTH_KEYS = ("steps", "epochs", "flops")
+"""How long a cell trains: a number of steps or epochs, or a FLOP budget that steps are derived from."""
 PER_METHOD_TABLES = ("config", "variants")  # per_method.NAME.config = {...}; per_method.NAME.variants.VARIANT = {...}
 PROTOCOL_KEYS = {"data": {"test_size"}, "eval": {"split", "max_images", "size"}}
 
@@ -101,11 +108,13 @@ class DataSection(_Section):
 
 @dataclass(eq=False)
 class TrainSection(_Section):
-    """``[train]``: each cell's budget (``steps`` or ``epochs``), batch, checkpoints, loaders; ``use_test_overrides``:
-    the methods' tiny test configs (the smoke profile)."""
+    """``[train]``: each cell's budget (``steps`` or ``epochs``, or ``flops``: training FLOPs per run, from which
+    each cell's steps are derived), batch, checkpoints, loaders; ``use_test_overrides``: the methods' tiny test
+    configs (the smoke profile)."""
 
     steps: int | None = _trainer("steps", 100, "int?")
     epochs: int | None = _trainer("epochs", None, "int?")
+    flops: float | None = _value(None, "number?")
     batch_size: int = _trainer("batch_size", 8, "int")
     use_test_overrides: bool = _value(False, "bool")
     num_workers: int = _trainer("num_workers", 0, "int")
@@ -114,11 +123,13 @@ class TrainSection(_Section):
 
 @dataclass(eq=False)
 class EvalSection(_Section):
-    """``[eval]``: the evaluator's batch, images in the sample grid, the legacy histogram form."""
+    """``[eval]``: the evaluator's batch, images in the sample grid, the legacy histogram form, points of the
+    quality-vs-compute curve (0: none)."""
 
     batch_size: int = _value(8, "int", 1)
     samples: int = _value(4, "int", 0)
     legacy_histograms: bool = _value(False, "bool")
+    curve_points: int = _value(0, "int", 0)
 
 
 @dataclass(eq=False)
@@ -271,6 +282,8 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
                 valid = ", ".join(sorted(SECTION_TYPES[head].__dataclass_fields__))
                 raise UserError(f"--set {key}: [{head}] has no key {rest!r}; valid: {valid}")
             profile.sections[head][rest] = parse_value(value)
+            if head == "train" and rest in ("steps", "epochs"):  # a length on the command line: equal steps
+                profile.sections[head]["flops"] = None
         elif head == "per_method" and (rest.count(".") == 1 or rest.count(".") == 3 and ".variants." in rest):
             # per_method.pix2pix.steps=10 (the method and every variant of it), or
             # per_method.unet_l1.variants.tarres.epochs=1 (one variant)
@@ -284,7 +297,11 @@ def apply_profile_sets(profile: Profile, sets: list[str]) -> tuple[Profile, dict
             else:  # the command line wins over the profile's variant tables too
                 table[field_] = parse_value(value)
                 for own in table.get("variants", {}).values():
-                    own.pop(field_, None)
+                    for k in LENGTH_KEYS if field_ in LENGTH_KEYS else (field_,):
+                        own.pop(k, None)
+            if field_ in LENGTH_KEYS:  # one length per table: the command line's replaces the file's
+                for other in set(LENGTH_KEYS) - {field_}:
+                    (table["variants"][middle[1]] if middle else table).pop(other, None)
         elif head == "per_method":
             raise UserError(f"--set {key}: expected per_method.METHOD.KEY=VALUE or "
                             f"per_method.METHOD.variants.VARIANT.KEY=VALUE, KEY one of {', '.join(PER_METHOD_KEYS)}")
@@ -302,6 +319,9 @@ def _check_value(value: Any, kind: str, minimum: int | None, name: str) -> None:
             raise UserError(f"{name} {value!r}: expected true or false")
         return
     if value is None and kind.endswith("?"):
+        return
+    if kind == "number?":
+        checks.positive_number(value, name, fix="training FLOPs per run, e.g. 3e12")
         return
     why = {"data.size": "the training crop in px (SSIM needs at least 11)"}.get(name.split()[-1], "")
     if isinstance(value, str):  # a --set value that TOML did not read as a number
@@ -339,12 +359,17 @@ def check_profile(profile: Profile, where: str | None = None) -> None:
             unknown = sorted(set(table) - set(allowed))
             if unknown:
                 raise UserError(f"{where} {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(allowed)}")
+            lengths = [k for k in LENGTH_KEYS if k in table]
+            if len(lengths) > 1:
+                raise UserError(f"{where} {name}: {' and '.join(lengths)}: give one length (steps, epochs, or a "
+                                "flops budget that steps are derived from)")
             if not isinstance(table.get("config", {}), dict):
                 raise UserError(f"{where} {name}.config: expected a table, e.g. config = {{ width = 32 }}")
             for key in PER_METHOD_KEYS:
                 if key in table and key != "datasets":
                     # steps = 0: an untrained method (a baseline) in a profile that trains the others
-                    kind, minimum = {"size": ("int", MIN_SIZE), "steps": ("int?", 0)}.get(key, ("int?", 1))
+                    kind, minimum = {"size": ("int", MIN_SIZE), "steps": ("int?", 0),
+                                     "flops": ("number?", None)}.get(key, ("int?", 1))
                     _check_value(table[key], kind, minimum, f"{where} {name}.{key}")
 
 
@@ -353,6 +378,8 @@ def method_settings(profile: Profile, method: str, variant: str) -> dict[str, An
     variant's budget, datasets and config overrides."""
     base = {k: v for k, v in profile.per_method.get(method, {}).items() if k != "variants"}
     own = profile.per_method.get(method, {}).get("variants", {}).get(variant, {})
+    if "flops" in own or ("flops" in base and any(k in own for k in LENGTH_KEYS)):  # the variant's length wins
+        base = {k: v for k, v in base.items() if k not in LENGTH_KEYS}
     merged = {**base, **{k: v for k, v in own.items() if k != "config"}}
     config = {**base.get("config", {}), **own.get("config", {})}
     if config:

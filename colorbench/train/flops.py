@@ -182,12 +182,10 @@ def step_cost(spec: RunSpec) -> StepCost:
 def cache_inputs(spec: RunSpec) -> dict[str, Any]:
     """What a step's FLOPs depend on (JSON-ready): the run's JSON form without seed, length and the overrides that
     made its config, the dataset's file fingerprint, the code hash and the library versions."""
-    from colorbench.data import dataset_folder
+    from colorbench.data import data_fingerprint
 
     run = {k: v for k, v in spec.as_dict().items() if k not in ("seed", "steps", "epochs", "overrides")}
-    data = None
-    if spec.dataset is not None:
-        data = fingerprint.data_fingerprint(dataset_folder(spec.dataset, spec.data_options.get("data_dir")))
+    data = None if spec.dataset is None else data_fingerprint(spec.dataset, spec.data_options.get("data_dir"))
     return {"format": FORMAT, "run": run, "data": data, "code": fingerprint.code_hash(spec.method),
             "versions": fingerprint.environment(1)["versions"]}
 
@@ -206,7 +204,8 @@ def synthetic_batch(batch_size: int, size: int, num_classes: int | None = None, 
 
 def count_flops(fn: Any, *args: Any, by_module: bool = False, **kwargs: Any) -> Any:
     """FLOPs of ``fn(*args, **kwargs)`` as :class:`~torch.utils.flop_counter.FlopCounterMode` counts them, with
-    :data:`EXTRA_FORMULAS` (see the module docstring); with ``by_module``, ``(total, {module path: {op: FLOPs}})`` (``"Global"`` is the total)."""
+    :data:`EXTRA_FORMULAS` (see the module docstring); with ``by_module``, ``(total, {module path: {op: FLOPs}})``
+    (``"Global"`` is the total)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False, custom_mapping=EXTRA_FORMULAS) as counter:

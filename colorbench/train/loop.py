@@ -148,10 +148,10 @@ def train(
     first val images (grey | prediction | truth) goes to the logger. Logging, validation and grids never touch the
     training RNG: the weights do not depend on them. Step ``s`` always sees the same batch and reseeds torch from
     ``(seed, s, rank)``. ``on_step(step_done, losses)`` is called after every step. ``val_at``: step counts after
-which to validate besides every ``val_every`` (e.g. points of a curve along the training budget). Under ``torchrun`` it trains
-    with DDP. ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`); ``cuda_graphs``: a
-    whole-step CUDA graph, refused with a :class:`UserError` saying why when the device or the method cannot have
-    one.
+    which to validate besides every ``val_every`` (e.g. points of a curve along the training budget). Under
+    ``torchrun`` it trains with DDP. ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`);
+    ``cuda_graphs``: a whole-step CUDA graph, refused with a :class:`UserError` saying why when the device or the
+    method cannot have one.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
     :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
