@@ -23,6 +23,7 @@ use_test_overrides = true
 batch_size = 8
 samples = 1
 curve_points = {points}
+curve_images = 8
 [runtime]
 sizes = []
 """
@@ -63,7 +64,7 @@ def test_each_cell_is_scored_along_its_budget_and_the_frontier_is_drawn(equal_co
     n = prov["train_steps"]
     assert [p["step"] for p in curve] == [-(-k * n // 3) for k in (1, 2, 3)]  # evenly spaced in FLOPs
     assert curve[-1]["train_flops"] == prov["train_flops"] and curve[-1]["train_images"] == prov["train_images"]
-    assert all(p["val_images"] == 32 and p["val_psnr"] > 0 for p in curve)
+    assert all(p["val_images"] == 8 and p["val_psnr"] > 0 for p in curve)  # [eval] curve_images
     assert [p["step"] for p in rows["gray"]["curve"]] == [0]  # nothing trained: scored once
     metrics = pd.read_csv(folder / "metrics.csv")
     assert {"step_flops", "train_flops", "train_images", "flops_budget"} <= set(metrics)

@@ -160,10 +160,10 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
     from colorbench.train import train
     from colorbench.train.flops import step_cost
 
-    spec = cell.spec().replace(device=str(device), progress=progress)
     ev = cell.settings["eval"]
+    spec = cell.spec().replace(device=str(device), progress=progress, val_images=int(ev.get("curve_images", 32)))
     world = int(cell.settings["train"].get("world", 1))
-    cost = step_cost(spec)  # cached, or measured on a copy with torch's RNG put back: the training is unchanged
+    cost = step_cost(spec)  # cached, or measured on a method of its own, torch's RNG put back: training unchanged
     curve_at = compute.curve_steps(cost, spec, int(ev.get("curve_points", 0)))
     _seed_everything(cell.seed)
     result = train(spec, out_dir=folder / "train", val_at=curve_at)

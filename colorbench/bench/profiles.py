@@ -18,7 +18,8 @@ A profile file (every key optional except ``datasets``)::
                 # only sizes a method whose steps count no FLOPs (mean_color's running sum)
     [eval]      # batch_size, samples (images in the sample grid), legacy_histograms, curve_points (score the
                 # model on the val split at that many points of its training, evenly spaced in FLOPs, the last at
-                # the end: curves.csv and frontier.png; 0 = none). Which split, size and
+                # the end: curves.csv and frontier.png; 0 = none), curve_images (val images each point scores,
+                # default 32, at most the protocol's). Which split, size and
                 # images are scored is the dataset's evaluation protocol (`colorbench list datasets`), never a
                 # profile's: every row of one dataset is measured the same way.
     [runtime]   # sizes = ["256x256", ...] (width x height), warmup, repeats; at sizes >= large_mp megapixels
@@ -124,12 +125,13 @@ class TrainSection(_Section):
 @dataclass(eq=False)
 class EvalSection(_Section):
     """``[eval]``: the evaluator's batch, images in the sample grid, the legacy histogram form, points of the
-    quality-vs-compute curve (0: none)."""
+    quality-vs-compute curve (0: none) and the val images each point scores (at most the protocol's)."""
 
     batch_size: int = _value(8, "int", 1)
     samples: int = _value(4, "int", 0)
     legacy_histograms: bool = _value(False, "bool")
     curve_points: int = _value(0, "int", 0)
+    curve_images: int = _value(32, "int", 1)
 
 
 @dataclass(eq=False)
