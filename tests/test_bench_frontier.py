@@ -54,6 +54,7 @@ def test_rows_record_the_training_compute_they_were_given(equal_compute):
     assert unet["train_images"] == 2 * unet["train_steps"]
     mean, gray = rows["mean_color"]["provenance"], rows["gray"]["provenance"]
     assert (mean["step_flops"], mean["train_flops"], mean["train_steps"], mean["train_images"]) == (0, 0, 5, 10)
+    assert mean["flops_budget"] is None  # trained the profile's steps
     assert (gray["step_flops"], gray["train_flops"], gray["train_steps"], gray["train_images"]) == (0, 0, 0, 0)
 
 

@@ -135,7 +135,8 @@ def test_a_flops_profile_derives_each_methods_steps_from_its_step_flops(fresh):
             f = step_flops(c.spec())
             assert c.settings["run"]["steps"] == max(1, round(budget / f)) and c.settings["train"]["flops"] == budget
     assert steps[("unet_l1", 0)] == steps[("unet_l1", 1)] != steps[("pix2pix", 0)]
-    assert steps[("mean_color", 0)] == 4  # its running sum counts no FLOPs: the profile's steps
+    assert steps[("mean_color", 0)] == 4  # its running sum counts no FLOPs: the profile's steps, no budget
+    assert next(c for c in cells if c.method == "mean_color").settings["train"]["flops"] is None
     assert steps[("gray", 0)] == 0
     again = grid.expand(_profile(flops=budget, steps=4), threads=1)
     assert [c.key for c in again] == [c.key for c in cells]

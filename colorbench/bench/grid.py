@@ -269,8 +269,8 @@ def _budget(profile: Profile, pm: dict[str, Any]) -> float | None:
 def _spend(spec: RunSpec, train: dict[str, Any]) -> tuple[RunSpec, dict[str, Any]]:
     """``spec`` and its ``train`` settings with the steps that spend ``train["flops"]``
     (:meth:`colorbench.train.flops.StepCost.steps_for`: ``max(1, round(flops / step FLOPs))``). A method whose steps
-    count no FLOPs (mean_color's running sum), or whose step cannot be measured, keeps the profile's length (the
-    latter with a warning; its cell then fails with the method's own error)."""
+    count no FLOPs (mean_color's running sum), or whose step cannot be measured, keeps the profile's length and no
+    budget (the latter with a warning; its cell then fails with the method's own error)."""
     from colorbench.train.flops import step_cost
 
     try:
@@ -279,9 +279,9 @@ def _spend(spec: RunSpec, train: dict[str, Any]) -> tuple[RunSpec, dict[str, Any
         warnings.warn(f"bench: {spec.name}[{spec.variant}]: its step FLOPs could not be measured "
                       f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); it trains the profile's length",
                       stacklevel=3)
-        return spec, train
+        return spec, {**train, "flops": None}
     if steps is None:
-        return spec, train
+        return spec, {**train, "flops": None}
     return spec.replace(steps=steps, epochs=None), {**train, "steps": steps, "epochs": None}
 
 
