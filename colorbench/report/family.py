@@ -70,9 +70,6 @@ class Family:
             return self.tests.get((metric, a, b)), 1
         return self.tests.get((metric, b, a)), -1
 
-    def untested_pair(self, metric: str, a: str, b: str) -> bool:
-        return (metric, *sorted((a, b))) in self.untested
-
     def detectable(self, metric: str) -> float:
         """The median over ``metric``'s tests of the half-width at the Bonferroni level (NaN without tests)."""
         widths = [t.half_width for t in self.tests.values() if t.metric == metric and math.isfinite(t.half_width)]

@@ -75,13 +75,16 @@ def pooled_replicates(truth: PooledTruth, pred: np.ndarray, draws: np.ndarray) -
         step = max(8, _CACHE_ELEMENTS // (seeds * k))  # resamples at a time: temporaries stay in cache
         for first, block, per in truth.blocks:
             t_all, scaled_all, t_logt_all, tk_logtk_all = per[ch]
+            # one product per block (small products pay a threaded BLAS's start-up thousands of times)
+            counts_all = (block @ photo).reshape(len(block), seeds, k)  # [b, S, K]
+            images_all = block @ design.photo_sizes
             for i in range(0, len(block), step):
-                w, rows = block[i:i + step], slice(first + i, first + min(i + step, len(block)))
+                rows = slice(first + i, first + min(i + step, len(block)))
                 t, scaled = t_all[i:i + step, None, used], scaled_all[i:i + step, None, used]  # [b, 1, K]
-                counts = (w @ photo).reshape(len(w), seeds, k)  # [b, S, K]
+                counts = counts_all[i:i + step]
                 p = counts / counts.sum(axis=2, keepdims=True)
                 js = (t_logt_all[i:i + step, None] + _xlogx(p).sum(axis=2)) / 2.0 - _xlogx((t + p) / 2.0).sum(axis=2)
-                p_scaled = counts / (w @ design.photo_sizes)[:, None, None] if truth.legacy else p
+                p_scaled = counts / images_all[i:i + step, None, None] if truth.legacy else p
                 # Σ (t+ε) ln(t+ε) over this row's bins: the truth's own, plus ε ln ε for each bin it leaves empty
                 tk_logtk = tk_logtk_all[i:i + step] + empty * EPS * np.log(EPS)
                 kl = tk_logtk[:, None] - ((scaled + EPS) * np.log(p_scaled + EPS)).sum(axis=2)

@@ -139,15 +139,6 @@ def ok_rows(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- summary
-def _score(info: MetricInfo, values: pd.Series, truth: pd.Series | None) -> pd.Series:
-    """Per-image (or per-seed) scores where lower is better: the figure, its negation, or |figure - truth|."""
-    if info.goal == "higher":
-        return -values
-    if info.goal == "truth":
-        return (values - truth).abs()
-    return values
-
-
 @dataclass
 class Summary:
     """One dataset's rows summarised: ``frame`` (index = label; ``method``, ``variant``, ``seeds``, and per figure
