@@ -299,6 +299,9 @@ def test_pooled_figures_without_per_item_histograms_are_shown_but_not_compared()
     assert tables.marks(s, ["js_a"])["js_a"].untested and tables.marks(s, ["psnr"])["psnr"].best == "b"
     text, notes = tables.markdown(s, ["psnr", "js_a"])
     assert any(n.startswith("Not compared: js_a") for n in notes) and "0.1000 |" in text
+    from colorbench.report.reading import read_table
+
+    assert "Best JS(a) by its mean: a (0.1); not tested" in read_table(s)  # never "really better"
 
 
 # ----------------------------------------------------------------------------------- standing alone
