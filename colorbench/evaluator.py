@@ -13,7 +13,8 @@ or, for a whole dataset in one call (what the bench, ``colorbench eval`` and val
 RGB is rebuilt from the batch's true L and the predicted ab (``colorbench.color.network_to_rgb``, gamut-clipped);
 the truth is the batch's ``"rgb"`` (the photo itself) when present, else the rebuild from the true L and ab.
 Per-image metrics are averaged over images; the ab histograms are pooled counts (``AbHistogram``), so memory is
-bounded: a ``[2,220]`` count table per side plus one small record per image (``keep_records=False`` drops those).
+bounded: a ``[2,220]`` count table per side plus one small record and each image's own ``[2,2,220]`` counts (truth,
+prediction; what a bootstrap over test photos re-pools) per image (``keep_records=False`` drops those).
 
 LPIPS and FID (``perceptual=True``) run only from weights on disk; otherwise ``compute()`` reports them as NaN with
 the reason in ``lpips_note`` / ``fid_note`` (tables print ``n/a``).
@@ -27,11 +28,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from colorbench.color import AB_SCALE, network_to_rgb
+from colorbench.color import AB_SCALE, denormalize_l, network_to_rgb, rgb_to_lab
 from colorbench.metrics import (
     PER_IMAGE_METRICS,
     AbHistogram,
-    ab_counts,
+    ab_counts_per_image,
     colorfulness,
     delta_e76,
     divergence_from_histograms,
@@ -72,7 +73,8 @@ class Evaluator:
         self._sums = dict.fromkeys(PER_IMAGE_METRICS, 0.0)
         self._n_images = 0
         self._n_batches = 0
-        self._moments = torch.zeros(5, dtype=torch.float64)  # out-of-gamut pixels, Σa, Σa², Σb, Σb² (Lab units)
+        self._moments = torch.zeros(len(_MOMENTS), dtype=torch.float64)  # pixel sums, see _MOMENTS
+        self.item_counts: list[torch.Tensor] = []  # per batch [n,2,2,220] int64: (truth, prediction) x (a, b)
         self._pixels = 0
         self._notes: dict[str, str] = {}
         self._perceptual: dict[str, torch.nn.Module] = {}
@@ -144,17 +146,22 @@ class Evaluator:
         index = [int(i) for i in index] if index is not None else list(range(self._n_images, self._n_images + n))
         step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
 
-        def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any, torch.Tensor]:
-            """Metrics ``[b,7]``, histogram counts of truth and prediction, (pred_rgb, true_rgb) when the perceptual
-            metrics need them, and the prediction's pixel statistics ``[5]`` (out-of-gamut pixels, Σa, Σa², Σb, Σb² in
-            Lab units), all on the prediction's device (float64 but on MPS, which has none): no host round-trip."""
+        def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor]:
+            """Metrics ``[b,7]``, each image's histogram counts ``[b,2,2,220]`` (truth, prediction), (pred_rgb,
+            true_rgb) when the perceptual metrics need them, and the pixel sums of :data:`_MOMENTS`, all on the
+            prediction's device (float64 but on MPS, which has none): no host round-trip."""
             sl = slice(i, i + step)
             pred_rgb = network_to_rgb(L[sl], pred_ab[sl], clip=False)
-            outside = ((pred_rgb < -GAMUT_TOLERANCE) | (pred_rgb > 1 + GAMUT_TOLERANCE)).any(dim=1).sum()
+            outside_mask = ((pred_rgb < -GAMUT_TOLERANCE) | (pred_rgb > 1 + GAMUT_TOLERANCE)).any(dim=1)
             pred_rgb = pred_rgb.clamp_(0.0, 1.0)
-            ab_lab = pred_ab[sl].to(torch.float64 if device.type != "mps" else torch.float32) * AB_SCALE
-            moments = torch.stack((outside.to(ab_lab.dtype), ab_lab[:, 0].sum(), ab_lab[:, 0].square().sum(),
-                                   ab_lab[:, 1].sum(), ab_lab[:, 1].square().sum()))
+            wide = torch.float64 if device.type != "mps" else torch.float32
+            ab_lab = pred_ab[sl].to(wide) * AB_SCALE
+            true_lab = true_ab[sl].to(wide) * AB_SCALE
+            moments = torch.stack((outside_mask.sum().to(wide), ab_lab[:, 0].sum(), ab_lab[:, 0].square().sum(),
+                                   ab_lab[:, 1].sum(), ab_lab[:, 1].square().sum(), true_lab[:, 0].sum(),
+                                   true_lab[:, 0].square().sum(), true_lab[:, 1].sum(), true_lab[:, 1].square().sum(),
+                                   _clipping_delta_e(L[sl], pred_ab[sl], pred_rgb, outside_mask).to(wide),
+                                   true_lab.square().sum(dim=1).sqrt().sum()))
             if true_rgb_all is not None:
                 true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
             else:
@@ -166,7 +173,8 @@ class Evaluator:
             ), dim=1)
             values = values.double() if device.type != "mps" else values
             rgbs = (pred_rgb, true_rgb) if self._perceptual else None
-            return values, ab_counts(true_ab[sl]), ab_counts(pred_ab[sl]), rgbs, moments
+            counts = torch.stack((ab_counts_per_image(true_ab[sl]), ab_counts_per_image(pred_ab[sl])), dim=1)
+            return values, counts, rgbs, moments
 
         starts = range(0, n, step)
         try:
@@ -177,13 +185,16 @@ class Evaluator:
                 for i in starts:
                     pieces.append(chunk(i))
                     for name, metric in self._perceptual.items():
-                        self._update_perceptual(name, metric, *pieces[-1][3])
+                        self._update_perceptual(name, metric, *pieces[-1][2])
         except ValueError as exc:
             raise ValueError(f"{self._where()}: {exc}") from exc
-        values, moments, counts = _to_host(torch.cat([p[0] for p in pieces]), sum(p[4] for p in pieces),
-                                           torch.stack((sum(p[1] for p in pieces), sum(p[2] for p in pieces))))
-        self.hist_true.add_counts(counts[0], n)
-        self.hist_pred.add_counts(counts[1], n)
+        values, moments, counts = _to_host(torch.cat([p[0] for p in pieces]), sum(p[3] for p in pieces),
+                                           torch.cat([p[1] for p in pieces]))
+        pooled = counts.sum(dim=0)  # [2,2,220]: exact integer sums
+        self.hist_true.add_counts(pooled[0], n)
+        self.hist_pred.add_counts(pooled[1], n)
+        if self.keep_records:
+            self.item_counts.append(counts)
         self._moments += moments
         self._pixels += n * h * w
         values = values.tolist()
@@ -234,26 +245,59 @@ class Evaluator:
         return out
 
     def diagnostics(self) -> dict[str, float]:
-        """``ab_std`` (Lab units: the pooled standard deviation of the predicted a and of b over every pixel, their
-        mean) and ``gamut_clipped`` (share of pixels whose predicted colour leaves the sRGB gamut by more than half
-        an 8-bit level): the figures behind the degenerate-output flags (``colorbench.metrics.DEGENERATE``)."""
+        """The figures behind the degenerate-output flags (``colorbench.metrics.DEGENERATE``), over every pixel:
+        ``ab_std`` (Lab units: the pooled standard deviation of the predicted a and of b, their mean) and
+        ``ab_std_true`` (the same of the truth), ``gamut_clipped`` (share of pixels whose predicted colour leaves
+        the sRGB gamut by more than half an 8-bit level), ``gamut_delta_e`` (ΔE76: mean distance between the
+        predicted Lab colour and the sRGB colour shown for it, 0 for an in-gamut pixel) and ``chroma_true`` (Lab
+        units: the truth's mean chroma, sqrt(a² + b²))."""
         n = float(max(self._pixels, 1))
-        outside, sa, saa, sb, sbb = self._moments.tolist()
-        std = [math.sqrt(max(ss / n - (s1 / n) ** 2, 0.0)) for s1, ss in ((sa, saa), (sb, sbb))]
-        return {"ab_std": (std[0] + std[1]) / 2, "gamut_clipped": outside / n}
+        m = dict(zip(_MOMENTS, self._moments.tolist()))
+
+        def std(side: str) -> float:
+            return sum(math.sqrt(max(m[f"{side}{ch}2"] / n - (m[f"{side}{ch}"] / n) ** 2, 0.0)) for ch in "ab") / 2
+
+        return {"ab_std": std("pred_"), "ab_std_true": std("true_"), "gamut_clipped": m["outside"] / n,
+                "gamut_delta_e": m["clip_delta_e"] / n, "chroma_true": m["true_chroma"] / n}
+
+
+_MOMENTS = ("outside", "pred_a", "pred_a2", "pred_b", "pred_b2", "true_a", "true_a2", "true_b", "true_b2",
+            "clip_delta_e", "true_chroma")
+"""The evaluator's pixel sums (Lab units): out-of-gamut pixels, Σa, Σa², Σb, Σb² of the prediction and of the truth,
+Σ ΔE76 between each predicted colour and its gamut-clipped display, Σ the truth's chroma."""
+
+
+def _clipping_delta_e(L: torch.Tensor, pred_ab: torch.Tensor, shown_rgb: torch.Tensor,
+                      outside: torch.Tensor) -> torch.Tensor:
+    """Σ over the ``outside`` pixels (``[b,H,W]`` bool) of the ΔE76 between the predicted Lab colour (true L
+    ``[b,1,H,W]`` L/50-1, ``pred_ab`` ``[b,2,H,W]`` ab/110) and the colour shown for it (``shown_rgb``
+    ``[b,3,H,W]``, clipped to [0,1]); a scalar tensor. In-gamut pixels count 0 (their round trip is exact up to
+    rounding). On the CPU only the outside pixels are converted; on an accelerator every pixel is, masked after, so
+    nothing waits for the host."""
+    wanted = torch.cat((denormalize_l(L.to(shown_rgb.dtype)), pred_ab.to(shown_rgb.dtype) * AB_SCALE), dim=1)
+    if shown_rgb.device.type != "cpu":
+        dist = (rgb_to_lab(shown_rgb) - wanted).square().sum(dim=1).sqrt()
+        return torch.where(outside, dist, torch.zeros_like(dist)).sum()
+    k = int(outside.sum())
+    if k == 0:
+        return torch.zeros((), dtype=shown_rgb.dtype)
+    shown = rgb_to_lab(shown_rgb.transpose(0, 1)[:, outside].reshape(1, 3, 1, k))
+    wanted = wanted.transpose(0, 1)[:, outside].reshape(1, 3, 1, k)
+    return (shown - wanted).square().sum(dim=1).sqrt().sum()
 
 
 def _to_host(values: torch.Tensor, moments: torch.Tensor, counts: torch.Tensor,
              pack: bool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One batch's per-image metrics ``[n,7]``, pixel statistics ``[5]`` and histogram counts ``[2,2,220]`` on the
-    CPU (float64, float64, int64). On CUDA they travel packed in one float64 tensor: one copy per batch, not one per
-    image or per figure (counts are exact in float64 below 2**53 pixels). ``pack``: force either way (tests)."""
+    """One batch's per-image metrics ``[n,7]``, pixel sums ``[len(_MOMENTS)]`` and each image's histogram counts
+    ``[n,2,2,220]`` on the CPU (float64, float64, int64). On CUDA they travel packed in one float64 tensor: one copy
+    per batch, not one per image or per figure (counts are exact in float64 below 2**53 pixels). ``pack``: force
+    either way (tests)."""
     if not (values.device.type == "cuda" if pack is None else pack):  # CPU: a no-op; MPS: float64 after the copy
         return values.cpu().double(), moments.cpu().double(), counts.cpu()
-    n = values.shape[0]
+    n, k = values.shape[0], moments.numel()
     packed = torch.cat((values.double().flatten(), moments.double(), counts.double().flatten())).cpu()
-    return (packed[: n * 7].view(n, 7), packed[n * 7: n * 7 + 5],
-            packed[n * 7 + 5:].view(counts.shape).round().to(torch.int64))
+    return (packed[: n * 7].view(n, 7), packed[n * 7: n * 7 + k],
+            packed[n * 7 + k:].view(counts.shape).round().to(torch.int64))
 
 
 def _valid_parts(pred_ab: torch.Tensor, batch: Mapping[str, Any], first: int):
@@ -280,10 +324,12 @@ class EvalResult:
     """What :func:`evaluate` measured on one dataset split.
 
     ``figures``: dataset-level numbers (the mean of every per-image metric, the pooled histogram divergences, the
-    diagnostics ``ab_std`` / ``gamut_clipped``; NaN where n/a); ``notes``: metric -> why it is n/a; ``records``: one
-    dict per image (``image`` = position in the evaluated set, ``index`` = dataset index, then the per-image
+    diagnostics of :meth:`Evaluator.diagnostics`; NaN where n/a); ``notes``: metric -> why it is n/a; ``records``:
+    one dict per image (``image`` = position in the evaluated set, ``index`` = dataset index, then the per-image
     metrics); ``histograms``: ``true_a``, ``true_b``, ``pred_a``, ``pred_b``, each ``[220]`` int64 pooled counts on
-    one-unit bins over [-110, 110) (the very counts behind JS and KL); ``samples``: ``L`` ``[N,1,H,W]``,
+    one-unit bins over [-110, 110) (the very counts behind JS and KL) and, with records, ``items_true`` and
+    ``items_pred``, ``[N,2,220]`` uint32: each image's own a and b counts in record order (their sum over images
+    is the pooled counts); ``samples``: ``L`` ``[N,1,H,W]``,
     ``ab_true`` and ``ab_pred`` ``[N,2,H,W]`` (normalised, float16) of the first ``samples`` images;
     ``protocol``: split, size and image count as evaluated.
     """
@@ -349,6 +395,9 @@ def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.d
     counts = {f"{side}_{ch}": hist.counts[i].numpy().copy()
               for side, hist in (("true", evaluator.hist_true), ("pred", evaluator.hist_pred))
               for i, ch in enumerate("ab")}
+    if keep_records and evaluator.item_counts:
+        items = torch.cat(evaluator.item_counts).numpy()
+        counts.update(items_true=items[:, 0].astype(np.uint32), items_pred=items[:, 1].astype(np.uint32))
     kept = {k: (np.concatenate(v) if v else np.zeros((0,), np.float16)) for k, v in keep.items()}
     protocol = {"split": getattr(dataset, "split", None), "size": getattr(dataset, "size", None),
                 "n_images": evaluator.n_images, "histograms": result["histogram_form"]}

@@ -104,7 +104,8 @@ def test_outputs_and_shards_merge_into_the_same_tables(tmp_path):
     whole = run_bench("smoke", results=tmp_path / "whole", **kw)
     assert whole.computed == 6 and not whole.failed  # 3 train cells, 3 runtime cells
     out = tmp_path / "whole" / "smoke"
-    for name in ("metrics.csv", "per_image.csv", "table.md", "histograms.png", "samples.jpg", "loss_curves.png"):
+    for name in ("metrics.csv", "per_image.csv", "item_histograms.npz", "table.md", "detectable.csv", "histograms.png",
+                 "samples.jpg", "loss_curves.png"):
         assert (out / "synthetic" / name).is_file(), name
     assert (out / "runtime.md").is_file() and (out / "runtime.png").is_file()
     table = (out / "synthetic" / "table.md").read_text()

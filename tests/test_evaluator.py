@@ -190,7 +190,8 @@ def test_padded_images_are_scored_on_their_valid_rectangle_only():
     masked = Evaluator("toy")
     masked.update(pred, padded)
     a, b = alone.compute(), masked.compute()
-    for key in ("psnr", "ssim", "mae_ab", "delta_e76", "js_a", "kl_b", "ab_std", "gamut_clipped"):
+    for key in ("psnr", "ssim", "mae_ab", "delta_e76", "js_a", "kl_b", "ab_std", "gamut_clipped", "ab_std_true",
+                "gamut_delta_e", "chroma_true"):
         assert b[key] == pytest.approx(a[key], rel=1e-12), key
     assert masked.records == alone.records and [r["index"] for r in masked.records] == [7, 9]
     assert torch.equal(masked.hist_pred.counts, alone.hist_pred.counts)
@@ -215,3 +216,28 @@ def test_nan_in_the_padding_does_not_count_and_errors_name_the_batch():
     pred[1, 0, 3, 3] = float("nan")
     with pytest.raises(NonFiniteError, match="batch 2: method 'toy' predicted 1 NaN/inf"):
         ev.update(pred, padded)
+
+
+def test_truth_figures_and_the_size_of_the_gamut_clipping():
+    """The flags' references: the truth's ab std and chroma (numpy on the same Lab values), and the ΔE76 that
+    showing an out-of-gamut prediction in sRGB costs (skimage's Lab round trip, whose matrix differs by ~0.03 ΔE)."""
+    import skimage.color
+
+    batch = _batch(3)
+    ev = Evaluator("toy")
+    ev.update(batch["ab"], batch)
+    out = ev.compute()
+    ab = batch["ab"].double().numpy() * 110
+    assert out["ab_std_true"] == pytest.approx((ab[:, 0].std() + ab[:, 1].std()) / 2, rel=1e-9)
+    assert out["ab_std"] == pytest.approx(out["ab_std_true"], rel=1e-12)
+    assert out["chroma_true"] == pytest.approx(np.sqrt(ab[:, 0] ** 2 + ab[:, 1] ** 2).mean(), rel=1e-9)
+    assert out["gamut_delta_e"] == 0.0 and out["gamut_clipped"] == 0.0  # a photo is in gamut
+    vivid = torch.zeros_like(batch["ab"]) + torch.tensor([0.9, -0.9]).view(1, 2, 1, 1)  # a = 99, b = -99
+    ev = Evaluator("vivid")
+    ev.update(vivid, batch)
+    lab = np.concatenate([(batch["L"].double().numpy() + 1) * 50, vivid.double().numpy() * 110], axis=1)
+    lab = lab.transpose(0, 2, 3, 1)
+    shown = skimage.color.rgb2lab(np.clip(skimage.color.lab2rgb(lab), 0, 1))
+    expected = np.sqrt(((shown - lab) ** 2).sum(axis=-1)).mean()
+    assert expected > 20
+    assert ev.compute()["gamut_delta_e"] == pytest.approx(expected, abs=0.1)

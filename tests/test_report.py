@@ -41,8 +41,9 @@ def test_missing_metric_shows_na_and_keeps_the_column():
     shown = tables.measured_table(s, ("psnr", "ssim"))
     assert list(shown.columns[2:4]) == ["psnr ↑ (dB)", "ssim ↑"]
     assert (shown["ssim ↑"] == "n/a").all()
-    assert shown.loc["pix2pix", "psnr ↑ (dB)"] == "23.25 ="  # no per-image rows: no test can call it better
-    assert shown.loc["gray", "psnr ↑ (dB)"] == "22.50 ="
+    assert shown.loc["pix2pix", "psnr ↑ (dB)"] == "23.25"  # no per-image rows: not compared, no mark
+    assert tables.marks(s, ("psnr",))["psnr"].untested
+    assert shown.loc["gray", "psnr ↑ (dB)"] == "22.50"
 
 
 def test_single_seed_has_no_spread_and_several_seeds_give_sample_std():
@@ -57,8 +58,8 @@ def test_single_seed_has_no_spread_and_several_seeds_give_sample_std():
     assert math.isnan(f.loc["gray", "delta_e76_std"])
     shown = tables.measured_table(s, ("delta_e76",))
     col = "delta_e76 ↓ (ΔE76)"
-    assert shown.loc["gray", col] == "6.000 ="  # lowest mean, but no per-image rows: a tie, not a win
-    assert shown.loc["unet_l1", col] == f"{np.mean(vals):.3f} ±{np.std(vals, ddof=1):.3f} ="
+    assert shown.loc["gray", col] == "6.000"  # lowest mean, but no per-image rows: not compared, not a win
+    assert shown.loc["unet_l1", col] == f"{np.mean(vals):.3f} ±{np.std(vals, ddof=1):.3f}"
     assert list(f.index) == ["gray", "unet_l1"]  # baselines first
 
 

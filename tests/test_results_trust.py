@@ -247,7 +247,7 @@ def _frames(rows: dict[str, dict[str, list[float]]], truth: list[float]) -> tupl
                         "status": "ok", "psnr": float(np.mean(vals["psnr"])),
                         "colorfulness": float(np.mean(vals["colorfulness"])),
                         "colorfulness_true": float(np.mean(truth)), "ab_std": vals.get("ab_std", 10.0),
-                        "gamut_clipped": 0.0})
+                        "ab_std_true": 12.0, "gamut_clipped": 0.0, "gamut_delta_e": 0.0, "chroma_true": 15.0})
         per_image += [{"method": method, "variant": "default", "seed": 0, "image": i, "psnr": vals["psnr"][i],
                        "colorfulness": vals["colorfulness"][i], "colorfulness_true": truth[i]} for i in range(n)]
     return pd.DataFrame(metrics), pd.DataFrame(per_image)
@@ -285,14 +285,23 @@ def test_a_degenerate_row_is_flagged_and_never_bold():
     rows = {"flat": {"psnr": [30.0] * 20, "colorfulness": [1.0] * 20, "ab_std": 0.5},
             "ok": {"psnr": [20.0 + 0.1 * i for i in range(20)], "colorfulness": [30.0] * 20}}
     s = tables.summarise(*_frames(rows, [30.0] * 20))
-    assert any("degenerate" in f and "ab std" in f for f in s.flags["flat"]) and "ok" not in s.flags
+    assert s.flags["flat"] == ["1/1 seeds degenerate: flat (seed 0) (a majority: not compared)"]
+    assert "ok" not in s.flags
     assert tables.marks(s, ["psnr"])["psnr"].best == "ok"  # flat has the higher PSNR but is not eligible
 
 
-def test_seed_level_rule_for_pooled_figures():
-    assert stats.seed_verdict([0.1, 0.11, 0.12], [0.2, 0.21, 0.22]) == -1
-    assert stats.seed_verdict([0.1, 0.3, 0.12], [0.2, 0.21, 0.22]) == 0
-    assert stats.seed_verdict([0.1], [0.2]) == 0  # one seed each: never a real difference
+def test_pooled_figures_without_per_item_histograms_are_shown_but_not_compared():
+    rows = {"a": {"psnr": [20.0 + 0.1 * i for i in range(20)], "colorfulness": [30.0] * 20},
+            "b": {"psnr": [25.0 + 0.1 * i for i in range(20)], "colorfulness": [30.0] * 20}}
+    metrics, per_image = _frames(rows, [30.0] * 20)
+    metrics["js_a"] = [0.1, 0.5]
+    s = tables.summarise(metrics, per_image)
+    assert tables.marks(s, ["js_a"])["js_a"].untested and tables.marks(s, ["psnr"])["psnr"].best == "b"
+    text, notes = tables.markdown(s, ["psnr", "js_a"])
+    assert any(n.startswith("Not compared: js_a") for n in notes) and "0.1000 |" in text
+    from colorbench.report.reading import read_table
+
+    assert "Best JS(a) by its mean: a (0.1); not tested" in read_table(s)  # never "really better"
 
 
 # ----------------------------------------------------------------------------------- standing alone

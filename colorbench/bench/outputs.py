@@ -1,5 +1,6 @@
 """Write a profile's results from cell records: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv,
-table.md, histograms.png, samples.jpg, loss_curves.png, curves.csv, frontier.png}`` and
+item_histograms.npz, table.md, detectable.csv, histograms.png, samples.jpg, loss_curves.png, curves.csv,
+frontier.png}`` and
 ``results/<profile>/{runtime.csv, runtime.md, runtime.png}``, and the README's results table between its markers.
 
 A *record* is a cell's folder (``row.json`` plus its artifacts), in the ``runs/`` cache or in a shard's folder;
@@ -17,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from colorbench import _atomic as atomic
-from colorbench.report import figures, frontier, reproduction, runtime, stats
+from colorbench.report import figures, frontier, item_histograms, reproduction, runtime
 from colorbench.report.load import read_table
 from colorbench.report.published import mapping_table, published_table
-from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, flag_rules, flatten_row, label, markdown,
-                                      separated, summarise)
+from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, detectable, detectable_text, flag_rules,
+                                      flatten_row, label, markdown, rule_text, separated, summarise,
+                                      unchecked_rules)
 
 README_START = "<!-- results:{profile}:start (written by make bench; do not edit) -->"
 README_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "js_a", "js_b")
@@ -45,6 +47,18 @@ def _per_image(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _item_histograms(rows: list[dict[str, Any]]) -> item_histograms.ItemHistograms | None:
+    """The cells' per-item histogram counts (their ``hist.npz``), joined; None when no cell kept them."""
+    cells = []
+    for r in rows:
+        path = Path(r.get("_folder", "")) / "hist.npz"
+        if r.get("status") == "ok" and path.is_file():
+            with np.load(path) as z:
+                cells.append(((r["method"], str(r.get("variant") or "default"), int(r.get("seed", 0))),
+                              {k: z[k] for k in z.files if k.startswith("items_")}))
+    return item_histograms.collect(cells)
+
+
 def _sort_key(row: dict[str, Any]) -> tuple:
     from colorbench.report.tables import baseline_methods
 
@@ -64,23 +78,29 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
     curves = frontier.curve_rows(rows)  # each cell's val scores along its training budget
     if curves:
         written.append(atomic.write_csv(out_dir / "curves.csv", curves))
+    hist = _item_histograms(rows)
+    if hist is not None:
+        written.append(atomic.write_bytes(out_dir / item_histograms.FILE, item_histograms.to_bytes(hist)))
     metrics = read_table(out_dir / "metrics.csv")
     per_image = read_table(out_dir / "per_image.csv") if not per_image.empty else per_image
-    s = summarise(metrics, per_image)
+    s = summarise(metrics, per_image, histograms=item_histograms.read(out_dir / item_histograms.FILE))
     legacy = any(r.get("provenance", {}).get("histograms") == "legacy" for r in rows)
     table, notes = markdown(s, legacy=legacy)
     readme_table, _ = markdown(s, README_METRICS, legacy=legacy)
     comparison = comparison_markdown(s)
     wins = separated(s)
+    found = detectable(s)
+    written.append(atomic.write_csv(out_dir / "detectable.csv", found.to_dict("records"), list(found.columns)))
+    unchecked = unchecked_rules(s)
     text = [f"# `{profile}` profile on `{dataset}`", "", _settings_line(rows), "",
-            "Measured here. Per-image figures: mean over seeds [95% bootstrap interval of the mean over test images, "
-            "each image averaged over seeds] ±std over seeds; pooled figures (the histogram divergences): mean ±std "
-            "over seeds. ↑ higher is better, ↓ lower is better, →truth closest to the ground truth's figure "
-            f"(colourfulness; the truth's is {_truth(s)}). " + stats.RULE + " **Bold**: the best row, really "
-            "better than every other; `=`: tied for best with it. Flagged rows (degenerate output, or a frozen "
-            "component with random weights) are never bold and never ✓. Histogram divergences are in the "
-            "canonical form (pooled, normalised to sum 1) unless the header says legacy.", "", table, "",
-            "Degenerate-output flags (baselines are degenerate by design and exempt): " + flag_rules() + "."]
+            "Measured here. Each figure: mean over seeds [95% interval] ±std over seeds. ↑ higher is better, ↓ lower "
+            "is better, →truth closest to the ground truth's figure (colourfulness; the truth's is "
+            f"{_truth(s)}). Flagged rows (a frozen component with random weights, or degenerate output in most "
+            "seeds) are never bold and never ✓. Histogram divergences are in the canonical form (pooled, "
+            "normalised to sum 1) unless the header says legacy.", "", table, "", rule_text(s), "",
+            detectable_text(s), "",
+            "Degenerate-output flags, " + flag_rules() + "."
+            + (f" Not checked on these results (a figure they lack): {', '.join(unchecked)}." if unchecked else "")]
     if notes:
         text += [""] + [f"[^{i}]: {n}" for i, n in enumerate(notes, 1)]
     if comparison:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from colorbench.metrics.histogram import (
     AbHistogram,
     ab_counts,
+    ab_counts_per_image,
     ab_histogram_divergence,
     bin_edges,
     divergence_from_histograms,
@@ -29,7 +30,7 @@ from colorbench.metrics.table import (DEGENERATE, HISTOGRAM_METRICS, METRICS, PE
 
 __all__ = [
     "DEGENERATE", "HISTOGRAM_METRICS", "METRICS", "PER_IMAGE_METRICS", "DegenerateRule", "MetricInfo", "AbHistogram",
-    "ab_counts", "ab_histogram_divergence", "bin_edges",
+    "ab_counts", "ab_counts_per_image", "ab_histogram_divergence", "bin_edges",
     "divergence_from_histograms", "js_divergence", "kl_divergence", "perceptual_status", "colorfulness",
     "delta_colorfulness", "delta_e76", "mae_ab", "psnr", "ssim",
 ]

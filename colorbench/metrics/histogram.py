@@ -43,6 +43,17 @@ def ab_counts(ab: torch.Tensor) -> torch.Tensor:
     return torch.bincount(idx.flatten(), minlength=2 * BINS).view(2, BINS)
 
 
+def ab_counts_per_image(ab: torch.Tensor) -> torch.Tensor:
+    """``[B,2,H,W]`` ab/110 (finite) -> ``[B,2,220]`` int64 counts of each image on ab's device, the same bins as
+    :func:`ab_counts` (whose result is their sum over images)."""
+    ab = ab if ab.dtype == torch.float64 else ab.float()
+    n = ab.shape[0]
+    shift = torch.tensor((-LOW, BINS - LOW), dtype=ab.dtype, device=ab.device).view(1, 2, 1, 1)
+    idx = (ab * AB_SCALE).floor_().clamp_(LOW, LOW + BINS - 1).add_(shift).to(torch.int64)
+    idx += torch.arange(n, device=ab.device).mul_(2 * BINS).view(n, 1, 1, 1)  # image i's bins follow image i-1's
+    return torch.bincount(idx.flatten(), minlength=n * 2 * BINS).view(n, 2, BINS)
+
+
 class AbHistogram:
     """Streaming pooled histogram of a and b: ``update(ab)`` any number of times, memory stays ``[2,220]``.
 

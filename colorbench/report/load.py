@@ -1,6 +1,6 @@
-"""Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv, *.png,
-samples.jpg}`` and ``results/<profile>/{runtime.csv, runtime.md, runtime.png}`` (layout written by
-:mod:`colorbench.bench.outputs`).
+"""Read a bench profile's results folder: ``results/<profile>/<dataset>/{metrics.csv, per_image.csv,
+item_histograms.npz, *.png, samples.jpg}`` and ``results/<profile>/{runtime.csv, runtime.md, runtime.png}`` (layout
+written by :mod:`colorbench.bench.outputs`).
 
 Each metrics row names its checkpoint (``.../<cell>/train/checkpoints/step_N``); the cell folder three levels up
 holds the loss log (``loss.csv``), the pooled histograms and the sample arrays. Those live under ``runs/``
@@ -16,18 +16,23 @@ from typing import Any
 import pandas as pd
 
 from colorbench.errors import UserError
+from colorbench.report.item_histograms import FILE as ITEM_HISTOGRAMS
+from colorbench.report.item_histograms import ItemHistograms
+from colorbench.report.item_histograms import read as read_item_histograms
 
 
 @dataclass
 class DatasetResults:
     """One dataset's folder: ``metrics`` (one row per method, variant, seed), ``per_image`` (one row per test image;
-    empty when the bench wrote none) and the PNGs the bench drew."""
+    empty when the bench wrote none), the PNGs the bench drew and the cells' per-item histogram counts (pass them
+    to ``summarise(..., histograms=...)`` so the pooled figures get intervals and tests)."""
 
     name: str
     folder: Path
     metrics: pd.DataFrame
     per_image: pd.DataFrame
     figures: dict[str, Path] = field(default_factory=dict)
+    histograms: ItemHistograms | None = None  # per-item histogram counts (None in results written without them)
 
 
 @dataclass
@@ -99,7 +104,8 @@ def load_results(results_dir: str | Path = "results", profile: str = "quick") ->
         metrics = text_variants(absolute_checkpoints(_read_csv(csv_path), results_dir))
         per_image = read_table(d / "per_image.csv")
         figures = {p.stem: p for p in sorted([*d.glob("*.png"), *d.glob("*.jpg")])}
-        datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures)
+        datasets[d.name] = DatasetResults(d.name, d, metrics, per_image, figures,
+                                          read_item_histograms(d / ITEM_HISTOGRAMS))
     runtime_md = folder / "runtime.md"
     runtime_png = folder / "runtime.png"
     return Results(profile, folder, datasets, runtime_md if runtime_md.is_file() else None,

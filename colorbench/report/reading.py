@@ -36,7 +36,10 @@ def read_table(s: Summary) -> Markdown:
         lab = best(s, m)
         if lab is None:
             continue
-        if m in mk and mk[m].tied:
+        if m in mk and mk[m].untested:
+            lines.append(f"- Best {what} by its mean: {lab} ({_v(s, lab, m):.4g}); not tested (no bootstrap "
+                         "replicates for it in these results).")
+        elif m in mk and mk[m].tied:
             lines.append(f"- Best {what}: a tie between {', '.join(mk[m].tied)} (the best mean, {lab} "
                          f"{_v(s, lab, m):.4g}, is not really better than the others).")
         else:

@@ -163,20 +163,14 @@ def rebuild(found: dict[str, dict | None], method: str, sizes: Sequence[str] = (
 def _degenerate(ab: torch.Tensor, pred: torch.Tensor, truth: torch.Tensor) -> list[str]:
     """The tables' degenerate-output rules (:data:`colorbench.metrics.DEGENERATE`) on one prediction."""
     from colorbench import metrics
-    from colorbench.color import AB_SCALE
+    from colorbench.color import AB_SCALE, rgb_to_lab
 
+    true_ab = rgb_to_lab(truth.double())[:, 1:]
     values = {"ab_std": float((ab.double() * AB_SCALE).flatten(2).std(dim=2, unbiased=False).mean()),
+              "ab_std_true": float(true_ab.flatten(2).std(dim=2, unbiased=False).mean()),
               "colorfulness": float(metrics.colorfulness(pred)[0]),
               "colorfulness_true": float(metrics.colorfulness(truth)[0])}
-    out = []
-    for rule in metrics.DEGENERATE:
-        if rule.metric not in values:
-            continue
-        limit = rule.threshold * (values[rule.relative_to] if rule.relative_to else 1.0)
-        value = values[rule.metric]
-        if (rule.op == "below" and value < limit) or (rule.op == "above" and value > limit):
-            out.append(f"degenerate: {rule.reason}")
-    return out
+    return [f"degenerate: {rule.reason}" for rule in metrics.DEGENERATE if rule.check(values)]
 
 
 def published_table1(method: str) -> pd.DataFrame:

@@ -5,10 +5,12 @@ tables as DataFrames, so the two cannot disagree.
 
 * Goals come from :data:`colorbench.metrics.METRICS`: higher, lower, or closest to the ground truth (a figure with a
   ``_true`` twin); reference and diagnostic figures are never ranked.
-* Marks follow :mod:`colorbench.report.stats`: the best row is bold only when it is really better than every other
-  eligible row; otherwise the rows that tie with it are named under the table.
-* Flags (:data:`colorbench.metrics.DEGENERATE`): a degenerate output, or a frozen component running with random
-  weights, is printed beside the row, and such a row is never bold and never ✓.
+* Marks follow :mod:`colorbench.report.stats`: one family of tests per table (every best-row and every baseline
+  comparison, Holm-corrected together); the best row is bold only when its difference from every other eligible
+  row survives; otherwise the rows that tie with it are named under the table.
+* Flags: a frozen component running with random weights, or degenerate output in the majority of a row's seeds
+  (:mod:`colorbench.report.flags`, checked per seed against the truth's own figures), is printed beside the row,
+  and such a row is never bold and never ✓; a minority of degenerate seeds is printed and the row competes.
 """
 from __future__ import annotations
 
@@ -20,9 +22,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from colorbench.metrics.table import DEGENERATE, HISTOGRAM_METRICS, METRICS, MetricInfo
+from colorbench.metrics.table import HISTOGRAM_METRICS, METRICS, MetricInfo
+from colorbench.report import family as fam
 from colorbench.report import stats
+from colorbench.report.bootstrap import Design, interval, p_value
+from colorbench.report.flags import SeedFlags, rules_text, seed_flags
+from colorbench.report.item_histograms import ItemHistograms
 from colorbench.report.load import text_variants
+from colorbench.report.replicates import Row, design_of, pooled_truth, row_replicates
 
 TABLE_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "delta_e76", "js_a", "js_b",
                  "kl_a", "kl_b", "lpips", "fid")
@@ -132,42 +139,26 @@ def ok_rows(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- summary
-def _score(info: MetricInfo, values: pd.Series, truth: pd.Series | None) -> pd.Series:
-    """Per-image (or per-seed) scores where lower is better: the figure, its negation, or |figure - truth|."""
-    if info.goal == "higher":
-        return -values
-    if info.goal == "truth":
-        return (values - truth).abs()
-    return values
-
-
-def _per_image_scores(per_image: pd.DataFrame, method: str, variant: str, info: MetricInfo) -> pd.Series | None:
-    """One lower-is-better score per test image (averaged over seeds), indexed by the image's position."""
-    if per_image is None or per_image.empty or info.name not in per_image:
-        return None
-    rows = per_image[(per_image["method"] == method) & (per_image["variant"].astype(str) == str(variant))]
-    if rows.empty:
-        return None
-    values = pd.to_numeric(rows[info.name], errors="coerce")
-    truth = pd.to_numeric(rows[info.truth], errors="coerce") if info.truth else None
-    scores = _score(info, values, truth)
-    return scores.groupby(rows["image"].astype(int)).mean()
-
-
 @dataclass
 class Summary:
     """One dataset's rows summarised: ``frame`` (index = label; ``method``, ``variant``, ``seeds``, and per figure
-    ``<m>_mean``, ``<m>_std`` over seeds, ``<m>_lo``/``<m>_hi`` the 95% interval of a per-image figure), the
-    per-image scores behind the tests, each row's flags, and the per-metric marks."""
+    ``<m>_mean``, ``<m>_std`` over seeds, ``<m>_lo``/``<m>_hi`` its 95% two-level bootstrap interval), the
+    bootstrap replicates behind the tests (``replicates[(label, figure)]``, on ``design``), each row's flags, and
+    (computed once, on first use) the family of tests behind every mark (:func:`family`)."""
 
     frame: pd.DataFrame
     per_image: pd.DataFrame
     seeds: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # label -> metric -> per-seed values
-    flags: dict[str, list[str]] = field(default_factory=dict)  # label -> reasons (degenerate, random frozen)
+    flags: dict[str, list[str]] = field(default_factory=dict)  # label -> why it is excluded from marks
     notes: dict[str, str] = field(default_factory=dict)  # label -> the method's table note
     na: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> metric -> why n/a
     failed: dict[str, str] = field(default_factory=dict)  # label -> error of a failed cell
     reported: tuple[str, ...] = ()  # figures the rows have a column for (n/a cells included)
+    seed_flags: dict[str, SeedFlags] = field(default_factory=dict)  # label -> per-seed degenerate verdicts
+    replicates: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (label, figure) -> [resamples]
+    design: Design | None = None
+    pooled_tested: bool = False  # the pooled figures have replicates (per-item histograms were given)
+    tests: fam.Family | None = None  # filled by family()
 
     @property
     def labels(self) -> list[str]:
@@ -177,13 +168,23 @@ class Summary:
         return bool(self.frame.loc[lab, "baseline"])
 
     def eligible(self, lab: str) -> bool:
-        """May carry a bold mark or a ✓: not flagged (degenerate output, random frozen weights)."""
+        """May carry a bold mark or a ✓: not flagged (random frozen weights, a majority of degenerate seeds)."""
         return not self.flags.get(lab)
+
+    def flag_text(self, lab: str) -> str:
+        """What the flags column says of a row: its exclusion reasons, or its minority of degenerate seeds."""
+        parts = list(self.flags.get(lab, []))
+        sf = self.seed_flags.get(lab)
+        if sf is not None and sf.broken and not sf.majority:
+            parts.append(sf.text())
+        return "; ".join(parts)
 
 
 def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
-              names: Sequence[str] = tuple(METRICS)) -> Summary:
-    """Summarise the finished train rows of one dataset (see :class:`Summary`). Baselines come first."""
+              names: Sequence[str] = tuple(METRICS), histograms: ItemHistograms | None = None) -> Summary:
+    """Summarise the finished train rows of one dataset (see :class:`Summary`). Baselines come first.
+    ``histograms``: the cells' per-item histogram counts (``item_histograms.npz``), which the pooled figures'
+    intervals and tests need; without them those figures are shown but not compared."""
     from colorbench.registry import get_method, list_methods
 
     per_image = per_image if per_image is not None else pd.DataFrame()
@@ -194,9 +195,10 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
         for _, r in metrics[(metrics["status"] != "ok") & (metrics.get("kind", "train") == "train")].iterrows():
             failed[label(r["method"], r.get("variant"))] = str(r.get("error", "failed"))
     ok = text_variants(ok_rows(metrics).copy())
-    records, seeds, na = [], {}, {}
+    records, seeds, na, groups = [], {}, {}, {}
     for (method, variant), g in ok.groupby(["method", "variant"], sort=False):
         lab = label(method, variant)
+        groups[lab] = g
         rec: dict[str, Any] = {"label": lab, "method": method, "variant": variant, "seeds": len(g),
                                "baseline": method in baselines}
         seeds[lab], na[lab] = {}, {}
@@ -210,13 +212,7 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
             if not len(finite):
                 note = g[f"{m}_note"].dropna().astype(str).unique() if f"{m}_note" in g else []
                 na[lab][m] = "; ".join(note) or "not reported by the evaluator"
-            info = METRICS.get(m)
-            if info is not None and info.per_image and len(finite):
-                img = per_image[(per_image["method"] == method) & (per_image["variant"].astype(str) == variant)] \
-                    if not per_image.empty and m in per_image else None
-                if img is not None and len(img):
-                    by_image = pd.to_numeric(img[m], errors="coerce").groupby(img["image"].astype(int)).mean()
-                    rec[f"{m}_lo"], rec[f"{m}_hi"] = stats.mean_interval(by_image.to_numpy())
+        rec["legacy"] = "histograms" in g and bool((g["histograms"].astype(str) == "legacy").any())
         rec["random_frozen"] = sorted({b for v in _column(g, "random_frozen") for b in (v or [])})
         rec["pretrained_false"] = sorted({k for v in _column(g, "pretrained") if isinstance(v, dict)
                                           for k, loaded in v.items() if loaded is False})
@@ -226,7 +222,12 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
         return Summary(frame, per_image, failed=failed)
     order = sorted(range(len(frame)), key=lambda i: (not frame.baseline[i], frame.method[i], str(frame.variant[i])))
     frame = frame.iloc[order].set_index("label")
-    flags = {lab: _flags(frame.loc[lab]) for lab in frame.index}
+    checked = {lab: seed_flags(groups[lab]) for lab in frame.index if not frame.loc[lab, "baseline"]}
+    flags = {lab: _flags(frame.loc[lab], checked.get(lab)) for lab in frame.index}
+    design, reps = _replicates(frame, groups, per_image, histograms, names)
+    for (lab, m), r in reps.items():
+        if f"{m}_mean" in frame and is_number(frame.loc[lab, f"{m}_mean"]):
+            frame.loc[lab, f"{m}_lo"], frame.loc[lab, f"{m}_hi"] = interval(r, stats.LEVEL)
     notes = {}
     for lab, r in frame.iterrows():
         if r["method"] in registered:
@@ -234,28 +235,41 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
             if note:
                 notes[lab] = note
     reported = tuple(m for m in names if m in metrics)
-    return Summary(frame, per_image, seeds, {k: v for k, v in flags.items() if v}, notes, na, failed, reported)
+    pooled = any(m in HISTOGRAM_METRICS for _, m in reps)
+    return Summary(frame, per_image, seeds, {k: v for k, v in flags.items() if v}, notes, na, failed, reported,
+                   checked, reps, design, pooled)
 
 
-def _flags(r: pd.Series) -> list[str]:
-    """Why a row must not be read as the method: a degenerate output (thresholds in
-    :data:`colorbench.metrics.DEGENERATE`) or a frozen component with random weights. Baselines are exempt from
-    the first (they are degenerate by design)."""
+def _replicates(frame: pd.DataFrame, groups: Mapping[str, pd.DataFrame], per_image: pd.DataFrame,
+                histograms: ItemHistograms | None, names: Sequence[str]
+                ) -> tuple[Design | None, dict[tuple[str, str], np.ndarray]]:
+    """Every row's bootstrap replicates of ``names`` (and of the truth twins they are ranked against)."""
+    design = design_of(per_image, histograms)
+    if design is None:
+        return None, {}
+    wanted = list(dict.fromkeys([*names, *(METRICS[m].truth for m in names if m in METRICS and METRICS[m].truth)]))
+    out = {}
+    truth = {}
+    for lab in frame.index:
+        r = frame.loc[lab]
+        seeds = [int(v) for v in groups[lab]["seed"]] if "seed" in groups[lab] else [0]
+        row = Row(lab, r["method"], str(r["variant"]), seeds, bool(r.get("legacy", False)))
+        if row.legacy not in truth and any(m in HISTOGRAM_METRICS for m in wanted):
+            truth[row.legacy] = pooled_truth(design, histograms, row.legacy)
+        for m, reps in row_replicates(design, row, per_image, histograms, wanted, truth.get(row.legacy)).items():
+            out[(lab, m)] = reps
+    return design, out
+
+
+def _flags(r: pd.Series, checked: SeedFlags | None) -> list[str]:
+    """Why a row must not be read as the method: a frozen component with random weights, or degenerate output in
+    the majority of its seeds (:mod:`colorbench.report.flags`; baselines are exempt, degenerate by design)."""
     out = []
     if r.get("random_frozen"):
         out.append(f"random weights in frozen {', '.join(r['random_frozen'])} (no pretrained file on disk): not "
                    "the published method")
-    if r.get("baseline"):
-        return out
-    for rule in DEGENERATE:
-        value = r.get(f"{rule.metric}_mean", math.nan)
-        if not is_number(value):
-            continue
-        limit = rule.threshold * (r.get(f"{rule.relative_to}_mean", math.nan) if rule.relative_to else 1.0)
-        if not is_number(limit):
-            continue
-        if (rule.op == "below" and value < limit) or (rule.op == "above" and value > limit):
-            out.append(f"degenerate: {rule.reason} ({rule.metric} {fmt(value)} vs {fmt(limit)})")
+    if checked is not None and checked.majority:
+        out.append(checked.text() + " (a majority: not compared)")
     return out
 
 
@@ -263,10 +277,12 @@ def _flags(r: pd.Series) -> list[str]:
 @dataclass
 class Mark:
     """A column's verdict: ``best`` (bold) or, when the best row is not really better than all others, ``tied``
-    (the best row and those that tie with it)."""
+    (the best row and those that tie with it); ``untested``: the column could not be tested (no replicates of the
+    best row, e.g. pooled figures without per-item histograms): no mark at all."""
 
     best: str | None = None
     tied: list[str] = field(default_factory=list)
+    untested: bool = False
 
 
 def _mean_score(s: Summary, lab: str, info: MetricInfo) -> float:
@@ -280,19 +296,23 @@ def _mean_score(s: Summary, lab: str, info: MetricInfo) -> float:
     return float(mean)
 
 
-def compare(s: Summary, a: str, b: str, metric: str) -> int:
-    """-1 when row ``a`` is really better than row ``b`` on ``metric`` (by its goal), +1 really worse, 0 a tie
-    (see :mod:`colorbench.report.stats`)."""
+def score_replicates(s: Summary, lab: str, metric: str) -> np.ndarray | None:
+    """``[resamples]`` replicates of a row's lower-is-better score on ``metric`` (the figure, its negation, or
+    its distance from the truth's figure, both resampled together); None when the row has none."""
     info = METRICS[metric]
-    if info.per_image:
-        fa = _per_image_scores(s.per_image, s.frame.loc[a, "method"], s.frame.loc[a, "variant"], info)
-        fb = _per_image_scores(s.per_image, s.frame.loc[b, "method"], s.frame.loc[b, "variant"], info)
-        if fa is None or fb is None:
-            return 0
-        common = fa.index.intersection(fb.index)
-        return stats.paired_verdict(fa[common].to_numpy(), fb[common].to_numpy())
-    sign = -1.0 if info.goal == "higher" else 1.0
-    return stats.seed_verdict([sign * v for v in s.seeds[a][metric]], [sign * v for v in s.seeds[b][metric]])
+    v = s.replicates.get((lab, metric))
+    if v is None:
+        return None
+    if info.goal == "higher":
+        return -v
+    if info.goal == "truth":
+        t = s.replicates.get((lab, info.truth))
+        return None if t is None else np.abs(v - t)
+    return v
+
+
+def _has_mean(s: Summary, lab: str, metric: str) -> bool:
+    return f"{metric}_mean" in s.frame and is_number(s.frame.loc[lab].get(f"{metric}_mean"))
 
 
 def _eligible_scores(s: Summary, metric: str) -> list[tuple[str, float]] | None:
@@ -303,6 +323,48 @@ def _eligible_scores(s: Summary, metric: str) -> list[tuple[str, float]] | None:
         return None
     scored = [(lab, _mean_score(s, lab, info)) for lab in s.labels if s.eligible(lab)]
     return [(lab, v) for lab, v in scored if is_number(v)]
+
+
+def _pairs(s: Summary, names: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Every comparison the marks and the baseline check make on ``names``: each eligible row against the best,
+    each eligible non-baseline row against each baseline."""
+    out = []
+    for m in names:
+        scored = _eligible_scores(s, m)
+        if not scored:
+            continue
+        if len(scored) >= 2:
+            top = min(scored, key=lambda x: x[1])[0]
+            out += [(m, top, lab) for lab, _ in scored if lab != top]
+        base = [b for b in s.labels if s.is_baseline(b) and _has_mean(s, b, m)]
+        out += [(m, lab, b) for lab, _ in scored if not s.is_baseline(lab) for b in base]
+    return out
+
+
+def family(s: Summary) -> fam.Family:
+    """The table's family of tests (computed once per summary): every comparison of :func:`marks` and
+    :func:`against_baselines` over the table's ranked columns (:data:`TABLE_METRICS` present), Holm-corrected
+    together. The README's table, with fewer columns, reads the same verdicts."""
+    if s.tests is None:
+        s.tests = fam.build(_pairs(s, columns(s, TABLE_METRICS)), lambda lab, m: score_replicates(s, lab, m),
+                            lambda lab, m: _mean_score(s, lab, METRICS[m]))
+    return s.tests
+
+
+def compare(s: Summary, a: str, b: str, metric: str) -> int:
+    """-1 when row ``a`` is really better than row ``b`` on ``metric`` (by its goal), +1 really worse, 0 a tie or
+    untested: the family's corrected verdict (:func:`family`); a pair outside the family is tested alone at
+    ``alpha`` (uncorrected)."""
+    test, sign = family(s).find(metric, a, b)
+    if test is not None:
+        return sign * test.verdict
+    ra, rb = score_replicates(s, a, metric), score_replicates(s, b, metric)
+    if ra is None or rb is None:
+        return 0
+    d = ra - rb
+    if not p_value(d) <= fam.ALPHA:
+        return 0
+    return -1 if np.count_nonzero(d <= 0) > np.count_nonzero(d >= 0) else 1
 
 
 def marks(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, Mark]:
@@ -316,14 +378,17 @@ def marks(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, Mark]:
             out[m] = Mark(best=scored[0][0] if scored else None)
             continue
         best = min(scored, key=lambda x: x[1])[0]
+        if score_replicates(s, best, m) is None:
+            out[m] = Mark(untested=True)
+            continue
         tied = [lab for lab, _ in scored if lab != best and compare(s, best, lab, m) >= 0]
         out[m] = Mark(best=None if tied else best, tied=[best, *tied] if tied else [])
     return out
 
 
 def against_baselines(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, dict[str, dict[str, str]]]:
-    """For every non-baseline row: ``{label: {metric: {baseline label: "✓" | "✗" | "tie" | "—"}}}``; "—" for a
-    flagged row (never ✓)."""
+    """For every non-baseline row: ``{label: {metric: {baseline label: "✓" | "✗" | "tie" | "—" | "n/a"}}}``;
+    "—" for a flagged row (never ✓), "n/a" where the pair cannot be tested (no replicates)."""
     base = [lab for lab in s.labels if s.is_baseline(lab)]
     out: dict[str, dict[str, dict[str, str]]] = {}
     for lab in s.labels:
@@ -332,18 +397,60 @@ def against_baselines(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[
         res: dict[str, dict[str, str]] = {}
         for m in names:
             info = METRICS.get(m)
-            if info is None or not info.ranked or not is_number(s.frame.loc[lab].get(f"{m}_mean")):
+            if info is None or not info.ranked or not _has_mean(s, lab, m):
                 continue
             for b in base:
-                if not is_number(s.frame.loc[b].get(f"{m}_mean")):
+                if not _has_mean(s, b, m):
                     continue
                 if not s.eligible(lab):
                     verdict = "—"
+                elif score_replicates(s, lab, m) is None or score_replicates(s, b, m) is None:
+                    verdict = "n/a"
                 else:
                     verdict = {-1: "✓", 1: "✗", 0: "tie"}[compare(s, lab, b, m)]
                 res.setdefault(m, {})[b] = verdict
         out[lab] = res
     return out
+
+
+def detectable(s: Summary, names: Sequence[str] = TABLE_METRICS) -> pd.DataFrame:
+    """Per tested column: the smallest difference this design can detect (the half-width of a paired
+    difference's interval at the Bonferroni level alpha/m, median over the column's tests; min and max beside),
+    the family size, the number of tests in the column and how many survive. One row per metric, in the
+    column's unit."""
+    f = family(s)
+    rows = []
+    for m in columns(s, names):
+        tests = [t for t in f.tests.values() if t.metric == m]
+        if not tests:
+            continue
+        widths = [t.half_width for t in tests if math.isfinite(t.half_width)]
+        rows.append({"metric": m, "unit": METRICS[m].unit, "tests": len(tests), "family_size": f.m,
+                     "bonferroni_level": f.level, "detectable": f.detectable(m),
+                     "detectable_min": min(widths) if widths else math.nan,
+                     "detectable_max": max(widths) if widths else math.nan,
+                     "surviving": sum(t.survives for t in tests)})
+    return pd.DataFrame(rows, columns=["metric", "unit", "tests", "family_size", "bonferroni_level", "detectable",
+                                       "detectable_min", "detectable_max", "surviving"])
+
+
+def rule_text(s: Summary) -> str:
+    """The table's statistics rule with this table's numbers (photos, items, family size)."""
+    d = s.design
+    return stats.rule(family(s).m, d.n_photos if d else None, d.n_items if d else None, s.pooled_tested)
+
+
+def detectable_text(s: Summary, names: Sequence[str] = TABLE_METRICS) -> str:
+    """One sentence: per column, the smallest difference the design can detect."""
+    table = detectable(s, names)
+    if table.empty:
+        return ""
+    f = family(s)
+    parts = [f"{r.metric} {fmt(r.detectable, r.metric)}{' ' + r.unit if r.unit not in ('', '1') else ''} "
+             f"({r.surviving} of {r.tests} survive)" for r in table.itertuples()]
+    return (f"Smallest difference this design can detect, per column: the half-width of a paired difference's "
+            f"interval at the Bonferroni level α/m = {f.level:.2g}, median over the column's comparisons (in "
+            "`detectable.csv`): " + "; ".join(parts) + ".")
 
 
 # ------------------------------------------------------------------------------------------- rendering
@@ -394,7 +501,7 @@ def markdown(s: Summary, names: Sequence[str] = TABLE_METRICS, legacy: bool = Fa
             elif mk.get(m) and lab in mk[m].tied:
                 text += " ="
             cells.append(text)
-        flag = "; ".join(s.flags.get(lab, []))
+        flag = s.flag_text(lab)
         if lab in s.notes:
             flag = (flag + " " if flag else "") + foot(f"{lab}: {s.notes[lab]}")
         name = f"{lab} (baseline)" if s.is_baseline(lab) else lab
@@ -406,6 +513,10 @@ def markdown(s: Summary, names: Sequence[str] = TABLE_METRICS, legacy: bool = Fa
     if ties:
         notes.append("Tied for best (`=` in the table; the best mean is not really better than these): "
                      + "; ".join(ties) + ".")
+    untested = [m for m in cols if mk.get(m) and mk[m].untested]
+    if untested:
+        notes.append(f"Not compared: {', '.join(untested)} (no bootstrap replicates: pooled figures need the cells' "
+                     "per-item histograms, which these results do not have).")
     return "\n".join(lines), notes
 
 
@@ -432,9 +543,15 @@ def separated(s: Summary, names: Sequence[str] = TABLE_METRICS) -> dict[str, lis
     return out
 
 
+def unchecked_rules(s: Summary) -> list[str]:
+    """Degenerate-output rules that could not be checked on some non-baseline seed (a figure missing, e.g.
+    results written before the evaluator reported the truth's own figure)."""
+    return sorted({name for sf in s.seed_flags.values() for name in sf.unchecked})
+
+
 def flag_rules() -> str:
-    """The degenerate-output thresholds, for the caption under a table."""
-    return "; ".join(rule.text() for rule in DEGENERATE)
+    """The degenerate-output thresholds and the per-seed majority rule, for the caption under a table."""
+    return rules_text()
 
 
 def measured_table(s: Summary, names: Sequence[str] = TABLE_METRICS) -> pd.DataFrame:
@@ -451,7 +568,7 @@ def measured_table(s: Summary, names: Sequence[str] = TABLE_METRICS) -> pd.DataF
             elif mk.get(m) and lab in mk[m].tied:
                 text += " ="
             cells[header(m)] = text
-        cells["flags"] = "; ".join(s.flags.get(lab, []) + ([s.notes[lab]] if lab in s.notes else []))
+        cells["flags"] = "; ".join([t for t in (s.flag_text(lab),) if t] + ([s.notes[lab]] if lab in s.notes else []))
         rows[lab] = cells
     return pd.DataFrame.from_dict(rows, orient="index")
 
