@@ -200,8 +200,8 @@ def test_first_test_photos_are_whole_and_at_least_the_side(tmp_path):
 def test_first_test_photos_count_photos_not_crops():
     from colorbench.data import protocol_for
 
-    p = protocol_for("openphotos")  # the real-photo set: each test photo gives several crops
-    ds = build_dataset("openphotos", p.split, size=p.size, **p.dataset_options())
+    p = protocol_for("openphotos")  # the real-photo set, here with four crops per test photo
+    ds = build_dataset("openphotos", p.split, size=p.size, crops=4)
     photos = first_test_photos(ds, 4, 128)
     assert len(ds) > len(ds.paths) and len({name for name, _ in photos}) == 4
     assert [name for name, _ in photos] == [Path(q).stem for q in ds.paths[:4]]

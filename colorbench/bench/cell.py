@@ -176,7 +176,9 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
     res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
                    max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")))
     eval_seconds = time.perf_counter() - t1
-    samples = sample_photos.colourise(method, test_ds, int(ev.get("samples", 4)))
+    n_samples = int(ev.get("samples", 4))  # whole test photos at their full SIDE px (not the protocol's crops)
+    samples = sample_photos.colourise(method, spec.data(protocol.split, sample_photos.SIDE) if n_samples else test_ds,
+                                      n_samples)
     ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
              "seed": cell.seed}
     source = getattr(test_ds, "source", None)  # the photo behind each scored item: tables resample photos
