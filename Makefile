@@ -28,7 +28,7 @@ test-fast: $(STAMP)  ## the edit loop (~1-2 min): the suite less `slow` and `bro
 lint: $(STAMP)  ## ruff (E, F, W, B at 120 columns; configured in pyproject.toml) over the whole tree
 	$(BIN)/python -m ruff check .
 
-bench: $(STAMP)  ## the quick comparison grid on the embedded `sample` dataset, into results/
+bench: $(STAMP)  ## the quick comparison grid on the embedded `openphotos` dataset, into results/
 	$(BIN)/colorbench bench --profile quick
 
 perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, trainer overhead, `colorbench --help` vs import torch

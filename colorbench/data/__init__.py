@@ -6,8 +6,9 @@ whose items are ``{"L": [1,H,W] float32 L/50-1, "ab": [2,H,W] float32 ab/110, "r
 ``.set_epoch(epoch)`` (train augmentation is a pure function of seed, epoch and index). Splits: ``train``, ``val``,
 ``test`` (val and test: deterministic, no flips). torch's default collate batches the items.
 
-Names: ``sample`` (the embedded default), ``synthetic`` (generated, for tests), ``folder`` (any directory of
-images), ``cifar10`` (torchvision, from a local copy), and the recipes in the repository's ``datasets/*.toml``.
+Names: ``openphotos`` (the embedded default, a recipe over committed photos), ``sample`` (scikit-image's photos),
+``synthetic`` (generated, for tests), ``folder`` (any directory of images), ``cifar10`` (torchvision, from a local
+copy), and the recipes in the repository's ``datasets/*.toml``.
 
 ``first_test_photos(dataset, n, short_side)``: the whole photos behind the first ``n`` items (the sample grid's
 photos; :mod:`colorbench.data.photos`).

@@ -20,7 +20,7 @@ from colorbench.errors import UserError, unknown_name
 _BUILTIN: dict[str, tuple[str, str, DatasetInfo]] = {
     "sample": ("colorbench.data.sample", "SampleDataset", DatasetInfo(
         "sample",
-        "embedded default: patches of scikit-image's bundled colour photos, split by bands (demonstration set)",
+        "former default: patches of scikit-image's bundled colour photos, split by bands (demonstration set)",
         "scikit-image 0.26 data (astronaut, chelsea, coffee, rocket, hubble_deep_field, immunohistochemistry, "
         "retina, stereo_motorcycle); see datasets/README.md for licences",
         "9 views of 8 photos; at size 64: 330 train / 55 val / 55 test patches; labels = photo (8)",

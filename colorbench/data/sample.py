@@ -1,4 +1,5 @@
-"""``sample``: the embedded default, patches of the colour photographs that ship inside scikit-image.
+"""``sample``: the former default (kept for tests and the resolution report), patches of the colour photographs
+that ship inside scikit-image.
 
 Split without leaks: every photo is cut into three horizontal bands, by fraction of its height,
 ``train = [0, 0.6)``, ``val = [0.6, 0.8)``, ``test = [0.8, 1.0]``; each band is resized on its own (so no filter
