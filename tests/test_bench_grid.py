@@ -48,7 +48,8 @@ def test_shipped_profiles_parse():
         p = profiles.load_profile(name)
         assert p.name == name and p.description
     q = profiles.load_profile("quick")
-    assert q.datasets == ["sample"] and q.methods == ["*"] and q.seeds == 3 and q.jobs == 2
+    assert q.datasets == ["openphotos"] and q.methods == ["*"] and q.seeds == 5 and q.jobs == 2
+    assert q["train"]["flops"] > 0  # equal training compute: every trained method the same FLOPs
     assert q["runtime"]["sizes"] == ["256x256", "750x500"] and q["runtime"]["repeats"] >= 5
     assert profiles.load_profile("runtime")["runtime"]["sizes"][-1] == "6000x4000"
 
@@ -208,7 +209,7 @@ def test_training_set_config_enters_the_cell_key(monkeypatch):
     q = profiles.load_profile("quick")
     cells = [c for c in grid.expand(q, methods=["cic"], seeds=1) if c.kind == "train" and c.method == "cic"]
     assert len(cells) == 1
-    prior = ab_bins.prior_config("sample", int(cells[0].settings["data"]["size"]))
+    prior = ab_bins.prior_config(q.datasets[0], int(cells[0].settings["data"]["size"]))
     cfg = cells[0].settings["run"]["config"]
     assert (cfg["prior"], cfg["prior_sha"]) == (prior["prior"], prior["prior_sha"])
     monkeypatch.setattr(ab_bins, "prior_config", lambda *a, **k: {**prior, "prior_sha": "0" * 16})
