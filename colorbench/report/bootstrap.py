@@ -55,6 +55,7 @@ class Design:
         self.photo = np.array([code[v] for v in labels], dtype=np.int64)
         self.photo_names = names
         self.n_photos = len(names)
+        self.named = photos is not None  # photos named by the data (a photo column), not assumed one per item
         self.resamples = int(resamples)
         self.seed = int(seed)
         self._by_photo = np.argsort(self.photo, kind="stable")

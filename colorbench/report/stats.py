@@ -27,11 +27,17 @@ LEVEL = 0.95
 __all__ = ["ALPHA", "LEVEL", "RESAMPLES", "SEED", "mean_interval", "paired_interval", "rule"]
 
 
-def rule(m: int, photos: int | None = None, items: int | None = None, pooled: bool = True) -> str:
+def rule(m: int, photos: int | None = None, items: int | None = None, pooled: bool = True,
+         named: bool = True) -> str:
     """The table's rule, for the text under it: ``m`` tests in the family, ``photos`` test photos holding
-    ``items`` test items; ``pooled``: whether the pooled figures could be resampled (per-item histograms)."""
-    where = (f"the {photos} test photos, each with all its crops ({items} items), and" if photos and items
-             and photos != items else "the test images (each its own photo here: no photo column) and")
+    ``items`` test items (``named``: the results name each item's photo); ``pooled``: whether the pooled figures
+    could be resampled (per-item histograms)."""
+    if photos and items and photos != items:
+        where = f"the {photos} test photos, each with all its crops ({items} items), and"
+    elif photos and named:
+        where = f"the {photos} test photos (one item each) and"
+    else:
+        where = "the test images (each its own photo here: no photo column) and"
     pooled_text = ("pooled figures (JS, KL) re-pool the resampled photos' histogram counts per seed" if pooled else
                    "pooled figures (JS, KL) are not compared: these results have no per-item histograms")
     return (f"Intervals: 95% two-level bootstrap, {RESAMPLES:,} seeded resamples of {where}, independently for "

@@ -437,7 +437,8 @@ def detectable(s: Summary, names: Sequence[str] = TABLE_METRICS) -> pd.DataFrame
 def rule_text(s: Summary) -> str:
     """The table's statistics rule with this table's numbers (photos, items, family size)."""
     d = s.design
-    return stats.rule(family(s).m, d.n_photos if d else None, d.n_items if d else None, s.pooled_tested)
+    return stats.rule(family(s).m, d.n_photos if d else None, d.n_items if d else None, s.pooled_tested,
+                      bool(getattr(d, "named", False)))
 
 
 def detectable_text(s: Summary, names: Sequence[str] = TABLE_METRICS) -> str:
