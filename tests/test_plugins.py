@@ -212,8 +212,8 @@ def test_an_installed_package_is_listed_checked_trained_evaluated_colourised_and
         # ranked beside the committed quick table: the same protocol, the same table code
         from colorbench.report.tables import markdown, summarise
 
-        committed = pd.read_csv(REPO / "results" / "quick" / "sample" / "metrics.csv")
-        mine = pd.read_csv(results / "quick" / "sample" / "metrics.csv")
+        committed = pd.read_csv(REPO / "results" / "quick" / "openphotos" / "metrics.csv")
+        mine = pd.read_csv(results / "quick" / "openphotos" / "metrics.csv")
         assert set(mine["method"]) == {"plugin_demo"} and (mine["status"] == "ok").all()
         assert set(mine["protocol"]) == set(committed["protocol"])
         table, _ = markdown(summarise(pd.concat([committed, mine], ignore_index=True)))

@@ -333,13 +333,17 @@ def test_readme_table_is_the_committed_metrics():
     start, end = README_START.format(profile="quick"), README_END.format(profile="quick")
     assert start in readme and end in readme, "README lost its results markers"
     block = readme[readme.index(start): readme.index(end) + len(end)]
-    folder = REPO / "results" / "quick" / "sample"
+    from colorbench.report import item_histograms
+
+    dataset = load_profile("quick").datasets[0]
+    folder = REPO / "results" / "quick" / dataset
     metrics = pd.read_csv(folder / "metrics.csv")
     per_image = pd.read_csv(folder / "per_image.csv")
     for f in (metrics, per_image):
         f["variant"] = f["variant"].astype(object).fillna("default").astype(str)
-    table, _ = tables.markdown(tables.summarise(metrics, per_image), README_METRICS)
-    assert block == readme_block("quick", "sample", table)
+    hist = item_histograms.read(folder / item_histograms.FILE)
+    table, _ = tables.markdown(tables.summarise(metrics, per_image, histograms=hist), README_METRICS)
+    assert block == readme_block("quick", dataset, table)
 
 
 # ------------------------------------------------------------------------------------ --verify
