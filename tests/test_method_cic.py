@@ -17,6 +17,7 @@ import colorbench as cb
 from colorbench import ab_bins
 from colorbench.data import build_dataset
 from colorbench.registry import build_config, get_method
+from learning_support import hue_accuracy
 
 CIC = get_method("cic")
 
@@ -120,26 +121,6 @@ def test_colorize_decodes_at_a_quarter_and_upsamples_bilinearly():
         torch.testing.assert_close(ab, up[..., :37, :53] / 110)
 
 
-def _hue_accuracy(m: nn.Module, batch: dict) -> tuple[float, list[float]]:
-    """Share of object pixels (true chroma > 25) coloured within 30° of their hue with chroma > 10, and per class
-    the hue error (degrees) of the mean predicted ab over its object pixels."""
-    ab, true = m.colorize(batch["L"]) * 110, batch["ab"] * 110
-    obj = true.norm(dim=1) > 25
-
-    def hue(x: torch.Tensor) -> torch.Tensor:
-        return torch.rad2deg(torch.atan2(x[:, 1], x[:, 0]))
-
-    err = ((hue(ab) - hue(true) + 180) % 360 - 180).abs()
-    share = ((err < 30) & (ab.norm(dim=1) > 10))[obj].float().mean().item()
-    per_class = []
-    for c in range(4):
-        sel = obj & (batch["label"] == c)[:, None, None]
-        mean_p = torch.stack((ab[:, 0][sel].mean(), ab[:, 1][sel].mean()))[None, :, None]
-        mean_t = torch.stack((true[:, 0][sel].mean(), true[:, 1][sel].mean()))[None, :, None]
-        per_class.append(float(((hue(mean_p) - hue(mean_t) + 180) % 360 - 180).abs()))
-    return share, per_class
-
-
 @pytest.mark.slow
 def test_learns_the_four_hues_of_synthetic(tmp_path):
     """A short fit (400 full-batch steps of all 16 synthetic images at 16 px, through the trainer, so with the
@@ -147,7 +128,8 @@ def test_learns_the_four_hues_of_synthetic(tmp_path):
     training images (the trainer draws its set with the run's seed, so the images scored are drawn with it too):
     the network and loss can learn colour from shape and texture, not a figure of generalisation.
 
-    The figure is the share of object pixels within 30° of their hue (chroma > 10). Measured over seeds 0-4 and the
+    The figure is the share of object pixels within 30° of their hue (chroma > 10; learning_support.hue_share, the
+    figure of test_learnability.py too). Measured over seeds 0-4 and the
     numeric paths default, ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2, ATEN_CPU_CAPABILITY=default,
     MKL_CBWR=COMPATIBLE, mkldnn off, and an earlier portable candidate (ATEN_CPU_CAPABILITY=avx2,
     MKL_CBWR=COMPATIBLE, mkldnn and nnpack off, deterministic algorithms): 0.595-0.975 (seed 0: 0.77-0.92; the
@@ -162,9 +144,9 @@ def test_learns_the_four_hues_of_synthetic(tmp_path):
 
     seed = 0
     images = build_dataset("synthetic", "train", size=16, seed=seed, length=16).get_batch(list(range(16)))
-    untrained, _ = _hue_accuracy(tiny(width=8).eval(), images)
+    untrained, _ = hue_accuracy(tiny(width=8).eval(), images)
     run = resolve("cic", "synthetic", overrides={"width": 8, "lr": 3e-3, "weight_decay": 0.0}, batch_size=16, size=16,
                   data_options={"length": 16})
     result = train(run, steps=400, seed=seed, device="cpu", progress=False)
-    share, per_class = _hue_accuracy(result.method.eval(), images)
+    share, per_class = hue_accuracy(result.method.eval(), images)
     assert share > 0.45 and share > untrained + 0.15, (share, untrained, per_class)
