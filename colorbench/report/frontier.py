@@ -30,7 +30,9 @@ def curve_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             continue
         ident = {"method": r["method"], "variant": r.get("variant") or "default", "seed": r.get("seed"),
                  "key": r.get("key")}
-        out += [{**ident, **p} for p in r.get("curve") or []]
+        for p in r.get("curve") or []:  # fixed column order: the point, then its figures by name
+            head = {k: p[k] for k in ("step", "train_flops", "train_images") if k in p}
+            out.append({**ident, **head, **{k: p[k] for k in sorted(p) if k not in head}})
     return out
 
 
