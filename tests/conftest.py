@@ -82,22 +82,14 @@ def trimmed_heap():
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _priors_in_tmp(tmp_path_factory):
-    """Training-set priors (colorbench.ab_bins.prior_config) go to one temp folder for the session, not runs/."""
+def _caches_in_tmp(tmp_path_factory):
+    """Training-set priors (colorbench.ab_bins.prior_config) and measured step FLOPs (colorbench.train.flops) go to
+    temp folders for the session, not runs/."""
     from colorbench import ab_bins
-
-    saved = ab_bins.PRIOR_DIR
-    ab_bins.PRIOR_DIR = tmp_path_factory.mktemp("priors")
-    yield ab_bins.PRIOR_DIR
-    ab_bins.PRIOR_DIR = saved
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _flops_in_tmp(tmp_path_factory):
-    """Measured step FLOPs (colorbench.train.flops) go to one temp folder for the session, not runs/."""
     from colorbench.train import flops
 
-    saved = flops.FLOPS_DIR
+    saved = ab_bins.PRIOR_DIR, flops.FLOPS_DIR
+    ab_bins.PRIOR_DIR = tmp_path_factory.mktemp("priors")
     flops.FLOPS_DIR = tmp_path_factory.mktemp("flops")
-    yield flops.FLOPS_DIR
-    flops.FLOPS_DIR = saved
+    yield
+    ab_bins.PRIOR_DIR, flops.FLOPS_DIR = saved
