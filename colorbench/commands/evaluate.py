@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--dataset", default=None, help="dataset name (default: the one it was trained on)")
     which.add_argument("--protocol", default=None,
                        help="a pinned protocol (e.g. imagenet_val5k, coco_stuff_val), scored exactly as declared on "
-                            "your copy of its images (--data-dir); takes no --split, --size or --max-images")
+                            "your copy of its images (--data-dir); takes no --split, --size or --max-images "
+                            "(default: none, score --dataset's protocol)")
     p.add_argument("--split", default=None, choices=["train", "val", "test"],
                    help="split to score (default: the dataset's evaluation protocol, as the bench scores it)")
     p.add_argument("--size", type=int, default=None,
