@@ -62,13 +62,15 @@ def test_square_matches_ct2s_loader_and_stretch_without_antialias_is_opencvs_bil
 
 
 def _fake_copy(tmp_path: Path, names: list[str]) -> Path:
-    """Tiny JPEGs named like the list (one in a class sub-folder, as a sorted ImageNet val copy), plus a stray."""
+    """Tiny JPEGs named like the list (one in a class sub-folder, as a sorted ImageNet val copy, one greyscale),
+    plus a stray file the list does not name."""
     data = tmp_path / "val"
     rng = np.random.default_rng(1)
     for i, name in enumerate(names + ["ILSVRC2012_val_00009999.JPEG"]):
         folder = data / ("n01440764" if i == 1 else "")
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((rng.random((40 + 8 * i, 56, 3)) * 255).astype(np.uint8)).save(folder / name, quality=90)
+        photo = Image.fromarray((rng.random((40 + 8 * i, 56, 3)) * 255).astype(np.uint8))
+        (photo.convert("L") if i == 2 else photo).save(folder / name, quality=90)  # ImageNet val has grey JPEGs
     return data
 
 
@@ -89,6 +91,7 @@ def test_eval_protocol_on_a_users_copy_records_the_preprocessing_and_refuses_cha
     assert main(["eval", str(run), "--protocol", str(recipe), "--data-dir", str(data), "--batch-size", "4"]) == 0
     with open(run / "eval.csv") as f:
         row = next(csv.DictReader(f))
+    # the greyscale JPEG is scored like the others, as CT2's loader does (PIL convert("RGB"))
     assert row["dataset"] == "imagenet_val5k" and row["protocol"] == "dataset" and int(row["n_images"]) == 3
     assert row["split"] == "test" and int(row["size"]) == 256
     assert row["preprocess"] == ("centre square (side min(H, W)), resized to 256x256: bilinear, antialiased "
