@@ -107,7 +107,7 @@ def test_published_rows_flag_impossible_ssim_and_map_names_from_the_methods():
     assert kth and all(r.our_metric == "mae_ab" for r in kth)
     c2f = {r.ours for r in rows if r.source == "c2f"}
     assert c2f == {("c2f", "base"), ("c2f", "s1.2_d1"), ("c2f", "s1.2_d10"), ("c2f", "s2.0_d1"), ("c2f", "s2.0_d10")}
-    text = published.published_table(["psnr", "ssim", "mae_ab", "js_a", "kl_a"])
+    text = published.published_table(["psnr", "ssim", "mae_ab", "js_a", "kl_a"], rows)
     assert "1.13 ⚠ impossible" in text and "372.75 (legacy)" in text and "(published)" in text
     assert "| mae_test | `mae_ab` |" in published.mapping_table()
     # the mapping is what the methods declare beside their code

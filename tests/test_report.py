@@ -15,7 +15,7 @@ import pytest
 
 from colorbench.cli import main
 from colorbench.errors import UserError
-from colorbench.report import load, reading, resolution, runtime, tables
+from colorbench.report import load, published, reading, resolution, runtime, tables
 from colorbench.report.figures import Note, loss_curves
 
 
@@ -82,30 +82,53 @@ def _published(source: str, table: str, method: str, variant: str, metric: str, 
     raise KeyError((source, table, method, variant, metric))
 
 
-def test_published_row_without_measured_twin_is_listed_and_marked():
+def test_a_table_lists_no_published_rows_for_methods_or_protocols_it_does_not_show():
+    """The one rule (published.shown_beside): a table of gray on sample lists none of the 40+ published rows of
+    methods it does not show or of protocols that are not its own (they stay in the reproduction tables)."""
     s = tables.summarise(_rows(psnr=[22.0], ssim=[0.9]), names=("psnr", "ssim"))
+    assert s.dataset == "sample"
     t = tables.comparison_table(s, ("psnr", "ssim"))
-    assert t.loc["gray", "kind"] == "measured"
-    gorriz = t[t.index.str.startswith("gorriz (published)") & t["flags"].str.contains("Table 3")]
-    assert len(gorriz) == 1
-    row = gorriz.iloc[0]
-    assert row["kind"] == "published" and "published, not measured here" in row["flags"]
-    assert float(row["psnr ↑ (dB)"]) == _published("tarres", "Table 3 (PyTorch)", "gorriz", "", "psnr")
-    # the C2F Table 1 rows belong to the resolution notebook, not the overview
-    assert not t["flags"].str.contains("Table 1a").any()
-
-
-def test_published_twin_follows_its_measured_row():
-    df = pd.DataFrame({"method": ["gray", "pix2pix"], "variant": ["default"] * 2, "seed": [0, 0], "status": ["ok"] * 2,
-                       "psnr": [22.0, 23.0], "js_a": [0.1, 0.2]})
+    assert list(t.index) == ["gray"] and (t["kind"] == "measured").all()
+    df = pd.DataFrame({"method": ["gray", "pix2pix"], "variant": ["default"] * 2, "seed": [0, 0],
+                       "dataset": ["imagenet_val_subset"] * 2, "status": ["ok"] * 2, "psnr": [22.0, 23.0],
+                       "js_a": [0.1, 0.2]})
     t = tables.comparison_table(tables.summarise(df, names=("psnr", "js_a")), ("psnr", "js_a"))
+    # Tarrés' pix2pix figures are on a split of ImageNet nobody can redraw: not this table's protocol
+    assert (t["kind"] == "measured").all() and len(t) == 2
+
+
+def _ddcolor(dataset: str, **cols) -> pd.DataFrame:
+    base = {"method": ["gray", "ddcolor"], "variant": ["default"] * 2, "dataset": [dataset] * 2, "seed": [0, 0],
+            "status": ["ok"] * 2}
+    return pd.DataFrame({**base, **cols})
+
+
+def test_published_row_follows_its_method_on_its_protocol_and_metric_variant_only():
+    names = ("psnr", "fid_tv", "colorfulness_abs")
+    df = _ddcolor("imagenet_val5k", psnr=[22.0, 23.0], fid_tv=[9.0, 5.0], colorfulness_abs=[20.0, 35.0],
+                  colorfulness_abs_true=[38.0, 38.0])
+    t = tables.comparison_table(tables.summarise(df, names=(*names, "colorfulness_abs_true")), names)
     labels = list(t.index)
-    i = labels.index("pix2pix")
-    assert labels[i + 1].strip() == "pix2pix (published)"
-    twins = t.loc[[lab for lab in labels if lab.startswith("  pix2pix")]]
-    assert not twins["flags"].str.contains("not measured").any()
-    js = twins[twins["flags"].str.contains("Table 3")].iloc[0]["js_a ↓ (nats)"]
-    assert js == f"{_published('tarres', 'Table 3 (PyTorch)', 'pix2pix', '', 'js_a'):g} (legacy)"
+    assert labels == ["gray", "ddcolor", "  ddcolor (published)"]
+    pub = t.loc["  ddcolor (published)"]
+    assert pub["kind"] == "published" and "ddcolor Table 1" in pub["flags"] and "not measured" not in pub["flags"]
+    assert float(pub[tables.header("fid_tv")]) == _published("ddcolor", "Table 1", "ddcolor", "", "fid_tv") == 3.92
+    assert float(pub[tables.header("colorfulness_abs")]) == 38.26 and pub[tables.header("psnr")] == ""
+    # another metric variant (fid, colorfulness: other networks, other formulas) shows nothing
+    other = ("psnr", "fid", "colorfulness")
+    df = _ddcolor("imagenet_val5k", psnr=[22.0, 23.0], fid=[9.0, 5.0], colorfulness=[20.0, 35.0],
+                  colorfulness_true=[38.0, 38.0])
+    summary = tables.summarise(df, names=(*other, "colorfulness_true"))
+    assert (tables.comparison_table(summary, other)["kind"] == "measured").all()
+    # another protocol (COCO-Stuff), or the table on val5k without ddcolor, shows nothing
+    df = _ddcolor("coco_stuff_val", psnr=[22.0, 23.0], fid_tv=[9.0, 5.0], colorfulness_abs=[20.0, 35.0],
+                  colorfulness_abs_true=[38.0, 38.0])
+    summary = tables.summarise(df, names=(*names, "colorfulness_abs_true"))
+    assert (tables.comparison_table(summary, names)["kind"] == "measured").all()
+    assert published.shown_beside("imagenet_val5k", [("gray", "default")], names) == []
+    assert published.shown_beside(None, [("ddcolor", "default")], names) == []
+    assert {r.metric for r in published.shown_beside("imagenet_val5k", [("ddcolor", "default")], names)} == \
+        {"fid_tv", "colorfulness_abs"}
 
 
 def test_runtime_table_orders_sizes_by_pixels():

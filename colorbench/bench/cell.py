@@ -196,7 +196,8 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
         "eval_seconds": round(eval_seconds, 3), "peak_memory_mb": round(float(result.peak_memory_mb), 1),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
         "batch_size": spec.batch_size, "size": spec.size,
-        "protocol": {**protocol.as_dict(), "n_images": res.n_images},
+        "protocol": {**protocol.as_dict(), "n_images": res.n_images,
+                     "preprocess": getattr(test_ds, "preprocessing", "")},  # crop, resize filter, size in words
         "num_classes": getattr(test_ds, "num_classes", None), "histograms": res.protocol["histograms"],
         "config": cell.settings["run"]["config"], "overrides": cell.settings["run"]["overrides"],
         **compute.figures(cost, int(result.steps), spec.batch_size, world, cell.settings["train"].get("flops")),

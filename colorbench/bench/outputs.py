@@ -21,7 +21,7 @@ import pandas as pd
 from colorbench import _atomic as atomic
 from colorbench.report import figures, frontier, item_histograms, reproduction, runtime
 from colorbench.report.load import read_table
-from colorbench.report.published import mapping_table, published_table
+from colorbench.report.published import mapping_table, published_table, shown_beside
 from colorbench.report.tables import (TABLE_METRICS, comparison_markdown, detectable, detectable_text, flag_rules,
                                       flatten_row, label, markdown, rule_text, separated, summarise,
                                       unchecked_rules)
@@ -114,12 +114,20 @@ def write_dataset(out_dir: Path, dataset: str, rows: list[dict[str, Any]], profi
                  "chance (the rule above), —: a flagged row, not compared.", "", comparison, "",
                  "Really better than every baseline: " + ("; ".join(f"{lab} ({', '.join(ms)})"
                                                                    for lab, ms in wins.items()) or "none") + "."]
-    text += ["", "## Published reference figures (not measured here)", "",
-             "Copied from the source documents (`colorbench/reference/published.csv`), on *their* datasets and "
-             "resolutions, so they are context, not a ranking against the rows above. Their histogram figures are "
-             "in the legacy (un-normalised) form; SSIM above 1 is impossible and flagged. Timings are in "
-             "`../runtime.md`.", "", published_table(list(TABLE_METRICS)), "",
-             "### Names: published → colorbench", "", mapping_table(), ""]
+    shown = shown_beside(dataset, [] if s.frame.empty else zip(s.frame["method"], s.frame["variant"]),
+                         TABLE_METRICS)
+    text += ["", "## Published reference figures (not measured here)", ""]
+    if shown:
+        text += ["Copied from the source documents (`colorbench/reference/published.csv`), measured on this "
+                 "dataset's protocol (the same images and preprocessing) for the methods above, so they are "
+                 "context, not a ranking against the rows above. Their histogram figures are in the legacy "
+                 "(un-normalised) form; SSIM above 1 is impossible and flagged. Timings are in `../runtime.md`.", "",
+                 published_table(list(TABLE_METRICS), shown), "",
+                 "### Names: published → colorbench", "", mapping_table(), ""]
+    else:
+        text += [f"None: no source document publishes figures on the `{dataset}` protocol for the methods above. "
+                 "Each source's figures stand beside ours in its reproduction table "
+                 "(`colorbench.report.reproduction`, `results/<profile>/reproduction/`).", ""]
     written.append(atomic.write_text(out_dir / "table.md", "\n".join(text)))
     hists, samples, logs = {}, {}, {}
     for r in rows:  # plots show the first seed of each (method, variant)

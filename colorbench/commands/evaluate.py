@@ -1,5 +1,10 @@
-"""``colorbench eval CHECKPOINT [--dataset D]``: score a trained method on the dataset's evaluation protocol (the
-split, size and images the bench scores), print the figures and append a CSV row."""
+"""``colorbench eval CHECKPOINT [--dataset D | --protocol P --data-dir DIR]``: score a trained method on the dataset's
+evaluation protocol (the split, size and images the bench scores), print the figures and append a CSV row that
+records the protocol and its preprocessing (crop, resize filter, size).
+
+``--protocol`` names a pinned protocol (``colorbench list datasets``: ``imagenet_val5k``, ``imagenet_ctest10k``,
+``coco_stuff_val``, ``ade20k_val``) scored exactly as declared on the user's copy of its images: it takes no
+``--split``, ``--size`` or ``--max-images``, and refuses a changed image (sha256 recorded on first use)."""
 from __future__ import annotations
 
 import argparse
@@ -19,12 +24,18 @@ HELP = "evaluate a trained checkpoint on a dataset split: print the metrics and 
 EXAMPLES = """examples:
   colorbench eval runs/pix2pix-default-openphotos-s0
   colorbench eval runs/pix2pix-default-openphotos-s0 --split val --max-images 100 --csv scores.csv
-  colorbench eval runs/pix2pix-default-openphotos-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos"""
+  colorbench eval runs/pix2pix-default-openphotos-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos
+  colorbench eval runs/pix2pix-default-openphotos-s0 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train` or a bench cell)")
-    p.add_argument("--dataset", default=None, help="dataset name (default: the one it was trained on)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--dataset", default=None, help="dataset name (default: the one it was trained on)")
+    which.add_argument("--protocol", default=None,
+                       help="a pinned protocol (e.g. imagenet_val5k, coco_stuff_val), scored exactly as declared on "
+                            "your copy of its images (--data-dir); takes no --split, --size or --max-images "
+                            "(default: none, score --dataset's protocol)")
     p.add_argument("--split", default=None, choices=["train", "val", "test"],
                    help="split to score (default: the dataset's evaluation protocol, as the bench scores it)")
     p.add_argument("--size", type=int, default=None,
@@ -71,13 +82,19 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from colorbench.checkpoint import load_method, read_config, resolve
-    from colorbench.data import Protocol, build_dataset, protocol_for
+    from colorbench.data import Protocol, build_dataset, dataset_info, protocol_for
     from colorbench.train.distributed import resolve_device
 
     ckpt = resolve(args.checkpoint)
     record = read_config(ckpt)
     method = load_method(ckpt, map_location=resolve_device(args.device))
-    dataset_name = args.dataset or record.get("dataset") or "openphotos"
+    if args.protocol:
+        fixed = [flag for flag, value in (("--split", args.split), ("--size", args.size),
+                                          ("--max-images", args.max_images)) if value is not None]
+        if fixed:
+            raise UserError(f"--protocol {args.protocol} fixes the split, size and images; drop {', '.join(fixed)} "
+                            "(or use --dataset to score another way)")
+    dataset_name = args.protocol or args.dataset or record.get("dataset") or "openphotos"
     declared = protocol_for(dataset_name)
     protocol = Protocol(args.split or declared.split, args.size or declared.size,
                         args.max_images if args.max_images is not None else declared.max_images, declared.crops)
@@ -90,12 +107,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"dataset {dataset_name}: {protocol.split} split at {protocol.size} px, {metrics['n_images']} images "
           + ("(NOT the dataset's protocol: " + declared.describe() + ")" if custom else "(the dataset's protocol, "
              "as the bench scores it)"))
+    if getattr(dataset, "preprocessing", ""):
+        print(f"preprocessing: {dataset.preprocessing}")
     for key, value in metrics.items():
         print(f"{key:>18}  {value:.4f}" if isinstance(value, float) and math.isfinite(value) else f"{key:>18}  {value}")
     run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
     target = args.csv or run_dir / "eval.csv"
-    row = {"method": record.get("method"), "variant": record.get("variant", "default"), "dataset": dataset_name,
+    name = dataset_info(dataset_name).name  # a recipe given by path is named by its recipe
+    row = {"method": record.get("method"), "variant": record.get("variant", "default"), "dataset": name,
            "split": protocol.split, "size": protocol.size, "protocol": "custom" if custom else "dataset",
+           "preprocess": getattr(dataset, "preprocessing", ""),
            "seed": record.get("seed"), "step": record.get("step"),
            **metrics, "pretrained": record.get("pretrained"), "device": str(method.device),
            "git_commit": record.get("git_commit"), "checkpoint": str(ckpt)}

@@ -4,8 +4,16 @@ Split: a manifest CSV (``manifest=``), per-split lists of names (``split_lists=`
 (``per_class=``) or, by default, a seeded ratio split (``ratios=(0.8, 0.1, 0.1)``, ``split_seed=0``, ``stratify=``
 by label). Labels: ``labels="folders"`` gives each top-level sub-folder a class (sorted names -> 0, 1, ...).
 
+Pinned lists: ``file_list=`` (a path; a recipe's is relative to the recipe) names the images of the ``test`` split,
+one file name per line, in scoring order (:mod:`colorbench.data.filelist`: every listed file must be there, wherever
+it lies under ``data_dir``; their sha256s are recorded on first use and checked afterwards); other splits are empty.
+
 Transforms: ``resize`` (shorter side to this many pixels, and at least ``size`` for square crops; ``"crop"`` = to
-``size``; None = native, the default), then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random
+``size``; ``"square"`` = the centred square of side min(H, W), then resized to ``size``×``size``, as CT2's test
+images; ``"stretch"`` = the whole image resized to ``size``×``size``, aspect ratio not kept, as ColorFormer's and
+DDColor's; None = native, the default) with ``resize_filter`` ``"antialias"`` (the default: bilinear widened when
+shrinking, as PIL's and torchvision's bilinear on PIL images) or ``"bilinear"`` (the four nearest pixels, as OpenCV's
+``cv2.resize`` default), then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random
 on train (and a horizontal flip unless ``flip=False``), centred on val and test; ``crops=N`` (a square number: 1, 4,
 9, ...) makes each val/test image give N items, a centred √N×√N grid of adjacent crops (overlapping where the image
 is smaller than the grid), the items of one image consecutive (``source(index)`` names the image). ``crop="pad"``
@@ -35,8 +43,8 @@ from colorbench.data.base import ColorDataset
 from colorbench.data.images import DEFAULT_MAX_PIXELS, EXTENSIONS, BadImage, find_images, probe, read_rgb
 from colorbench.data.splits import (check_hashes, manifest_hashes, per_class_split, ratio_split, read_manifest,
                                     read_split_lists)
-from colorbench.data.transforms import (grid_crop_box, item_rng, pad_item, random_crop_box,
-                                        resize_long_side_at_most, resize_short_side, to_item)
+from colorbench.data.transforms import (centre_square, grid_crop_box, item_rng, pad_item, random_crop_box,
+                                        resize_long_side_at_most, resize_short_side, resize_uint8, to_item)
 from colorbench.errors import UserError
 
 MAX_FILE_WARNINGS = 20  # individual warnings per build; the summary counts every skipped file
@@ -77,8 +85,8 @@ class FolderDataset(ColorDataset):
                  ratios: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0, stratify: bool = False,
                  resize: int | str | None = None, crop: str = "square", flip: bool = True, allow_grey: bool = False,
                  extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, crops: int = 1,
-                 name: str | None = None, how_to_get: str | None = None) -> None:
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, crops: int = 1, file_list: str | Path | None = None,
+                 resize_filter: str = "antialias", name: str | None = None, how_to_get: str | None = None) -> None:
         super().__init__(split, size=size, seed=seed)
         if name:
             self.name = name
@@ -102,10 +110,22 @@ class FolderDataset(ColorDataset):
         if self.crops > 1 and crop == "pad":
             raise UserError(f"dataset {self.name!r}: crops={crops} needs crop='square' (a padded item is the whole "
                             "image); drop one of the two")
+        if resize_filter not in ("antialias", "bilinear"):
+            raise UserError(f"dataset {self.name!r}: resize_filter must be 'antialias' or 'bilinear'; "
+                            f"got {resize_filter!r}")
+        self.antialias = resize_filter == "antialias"
         if resize == "crop":
             resize = size
-        # never shorter than a square crop: a recipe's resize (e.g. 128) still serves a larger crop (256)
-        self.resize = None if resize is None else int(resize) if crop == "pad" else max(int(resize), size)
+        if resize in ("square", "stretch"):
+            if crop != "square":
+                raise UserError(f"dataset {self.name!r}: resize={resize!r} makes {size}x{size} images and needs "
+                                "crop='square'")
+            self.resize: int | str | None = resize
+        elif isinstance(resize, str) and not resize.isdigit():
+            raise UserError(f"dataset {self.name!r}: resize must be a number of px, 'crop', 'square' or 'stretch'; "
+                            f"got {resize!r}")
+        else:  # never shorter than a square crop: a recipe's resize (e.g. 128) still serves a larger crop (256)
+            self.resize = None if resize is None else int(resize) if crop == "pad" else max(int(resize), size)
         self.flip, self.allow_grey = bool(flip), bool(allow_grey)
         if max_pixels is not None:
             from colorbench.checks import integer
@@ -131,7 +151,22 @@ class FolderDataset(ColorDataset):
             file_labels = [index[t] for t in top]
             self.num_classes = len(self.class_names)
 
-        if manifest is not None:
+        self.hash_record: Path | None = None
+        if file_list is not None:
+            from colorbench.data import filelist
+
+            list_path = Path(file_list).expanduser()
+            listed = filelist.match(filelist.read_list(list_path), keys, image_root, self.name, list_path)
+            if self.split == "test":
+                self.hash_record = filelist.check_or_record(self.name, image_root, listed)
+            order = {k: i for i, k in enumerate(listed)}  # the list's order, not the folder's
+            ranked = sorted(order, key=order.__getitem__)
+            position = {k: i for i, k in enumerate(keys)}
+            files = [files[position[k]] for k in ranked] + [f for k, f in zip(keys, files) if k not in order]
+            keys = ranked + [k for k in keys if k not in order]
+            file_labels = None
+            assignment = {k: "test" for k in ranked}
+        elif manifest is not None:
             manifest_path = Path(manifest) if Path(manifest).is_absolute() else self.root / manifest
             table = read_manifest(manifest_path)
             check_hashes(image_root, manifest_hashes(manifest_path), keys, self.name)
@@ -192,8 +227,29 @@ class FolderDataset(ColorDataset):
                             f"({len(chosen)} files assigned, {len(self.skipped)} skipped); {how}")
 
     def _resized(self, image: np.ndarray) -> np.ndarray:
-        image = resize_short_side(image, self.resize) if self.resize is not None else image
+        if self.resize == "square":
+            return resize_uint8(centre_square(image), self.size, self.size, self.antialias)
+        if self.resize == "stretch":
+            return resize_uint8(image, self.size, self.size, self.antialias)
+        image = resize_short_side(image, self.resize, self.antialias) if self.resize is not None else image
         return resize_long_side_at_most(image, self.size) if self.crop == "pad" else image
+
+    @property
+    def preprocessing(self) -> str:
+        """How a photo becomes a scored item, in words (recorded in every result row): crop, resize, filter, size."""
+        flt = ("bilinear, antialiased (PIL / torchvision bilinear)" if self.antialias else
+               "bilinear, not antialiased (OpenCV INTER_LINEAR)")
+        if self.resize == "square":
+            return f"centre square (side min(H, W)), resized to {self.size}x{self.size}: {flt}"
+        if self.resize == "stretch":
+            return f"whole image resized to {self.size}x{self.size} (aspect ratio not kept): {flt}"
+        if self.crop == "pad":
+            return f"longer side shrunk to at most {self.size} px ({flt}), padded top-left to {self.size}x{self.size}"
+        scale = f"shorter side resized to {self.resize} px ({flt}), then " if self.resize is not None else "native " \
+            "size, then "
+        grid = f"a centred {int(round(self.crops ** 0.5))}x{int(round(self.crops ** 0.5))} grid of " \
+            if self.crops > 1 else "the centred "
+        return f"{scale}{grid}{self.size}x{self.size} crop" + ("s" if self.crops > 1 else "")
 
     def __len__(self) -> int:
         return len(self.paths) * self.crops

@@ -22,6 +22,7 @@ Found in the repository's ``datasets/`` folder and in the folders named by ``COL
     crops = 1
     [options]                           # keyword options of colorbench.data.folder.FolderDataset
     data_dir = "photos"                 # optional; a relative path is relative to the recipe's folder
+    file_list = "lists/x.txt"           # optional: the test images by name (relative to the recipe's folder)
     resize = "crop"
     ratios = [0.7, 0.15, 0.15]
 
@@ -72,9 +73,10 @@ def load_recipe(path: Path) -> dict[str, Any]:
             if split not in ("train", "val", "test") or not isinstance(count, int) or count < 0:
                 raise UserError(f"dataset recipe {path}: [{table}] {split} = {count!r}: expected train, val or test "
                                 "= a non-negative integer")
-    data_dir = recipe.get("options", {}).get("data_dir")
-    if data_dir and not Path(data_dir).expanduser().is_absolute():
-        recipe["options"]["data_dir"] = str(path.resolve().parent / data_dir)
+    for key in ("data_dir", "file_list"):  # a relative path is relative to the recipe's folder
+        value = recipe.get("options", {}).get(key)
+        if value and not Path(value).expanduser().is_absolute():
+            recipe["options"][key] = str(path.resolve().parent / value)
     return recipe
 
 

@@ -134,6 +134,15 @@ def read_split_lists(root: Path, lists: Mapping[str, str], keys: Sequence[str]) 
     return out
 
 
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of the file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def check_hashes(root: Path, hashes: Mapping[str, str], keys: Sequence[str], name: str) -> None:
     """Raise a UserError naming the first file of ``keys`` whose sha256 differs from the manifest's (or that the
     manifest lists and the folder lacks): a committed dataset's figures hold only for the committed bytes."""
@@ -143,6 +152,6 @@ def check_hashes(root: Path, hashes: Mapping[str, str], keys: Sequence[str], nam
                         f"({len(missing)} missing); restore it (git checkout, or the dataset's rebuild script)")
     for key in keys:
         want = hashes.get(key)
-        if want is not None and hashlib.sha256((root / key).read_bytes()).hexdigest() != want:
+        if want is not None and sha256_file(root / key) != want:
             raise UserError(f"dataset {name!r}: {root / key} differs from its sha256 in the manifest; restore the "
                             "committed file (git checkout) or, for your own data, update the manifest's sha256")

@@ -48,20 +48,32 @@ def grid_crop_box(height: int, width: int, size: int, crops: int, box: int) -> t
     return start(height, i), start(width, j)
 
 
-def resize_uint8(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``[H,W,3]`` uint8 -> ``[height,width,3]`` uint8; bilinear with antialiasing when shrinking (torch), rounded."""
+def resize_uint8(image: np.ndarray, height: int, width: int, antialias: bool = True) -> np.ndarray:
+    """``[H,W,3]`` uint8 -> ``[height,width,3]`` uint8, bilinear on pixel centres (torch, ``align_corners=False``),
+    rounded. ``antialias=True`` widens the filter when shrinking (as PIL's ``Image.BILINEAR`` and torchvision's
+    ``Resize`` on PIL images); ``False`` samples the four nearest pixels (as OpenCV's ``cv2.resize`` default,
+    ``INTER_LINEAR``)."""
     if image.shape[:2] == (height, width):
         return image
     x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float()
-    y = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    y = F.interpolate(x, size=(height, width), mode="bilinear", antialias=antialias, align_corners=False)
     return y[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
+def resize_short_side(image: np.ndarray, short: int, antialias: bool = True) -> np.ndarray:
     """Resize ``[H,W,3]`` uint8 so its shorter side is ``short`` pixels, keeping the aspect ratio."""
     h, w = image.shape[:2]
     scale = short / min(h, w)
-    return resize_uint8(image, max(short, round(h * scale)), max(short, round(w * scale)))
+    return resize_uint8(image, max(short, round(h * scale)), max(short, round(w * scale)), antialias)
+
+
+def centre_square(image: np.ndarray) -> np.ndarray:
+    """The centred square of ``[H,W,3]`` whose side is the shorter side (torchvision's ``CenterCrop(min(H, W))``:
+    the top-left corner at ``round((H - side) / 2), round((W - side) / 2)``)."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y, x = int(round((h - side) / 2.0)), int(round((w - side) / 2.0))
+    return image[y:y + side, x:x + side]
 
 
 def resize_long_side_at_most(image: np.ndarray, long: int) -> np.ndarray:

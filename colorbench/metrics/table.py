@@ -95,6 +95,19 @@ _ROWS = (
     MetricInfo("fid", "lower", "",
                "Frechet Inception distance through torchmetrics (needs torch-fidelity and its Inception weights on "
                "disk); otherwise n/a", False, "Heusel et al. 2017"),
+    # Declared for the published figures (colorbench/reference/published.csv); computed by the metrics layer.
+    MetricInfo("fid_tv", "lower", "",
+               "Frechet distance on torchvision's ImageNet Inception-v3 pool features with ImageNet normalisation, "
+               "as DDColor's and CT2's evaluation scripts compute it (not comparable with fid)", False,
+               "piddnad/DDColor basicsr/metrics/custom_fid.py; shuchenweng/CT2 segm/metrics.py"),
+    MetricInfo("colorfulness_abs", "truth", "",
+               "colourfulness in the absolute-value form (|R-G| and |(R+G)/2-B|) of DDColor, CT2 and ColorFormer; "
+               "best when closest to the ground truth's", False,
+               "piddnad/DDColor basicsr/metrics/colorfulness.py; shuchenweng/CT2 segm/eval_colorfullness.py",
+               truth="colorfulness_abs_true"),
+    MetricInfo("colorfulness_abs_true", "reference", "",
+               "colorfulness_abs of the ground truth (a reference figure, not a score)", False,
+               "piddnad/DDColor basicsr/metrics/colorfulness.py"),
 
     MetricInfo("ab_std", "diagnostic", "Lab",
                "standard deviation of the predicted a and b over every test pixel (pooled, mean of the two "

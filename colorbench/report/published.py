@@ -6,6 +6,11 @@ corresponds to is declared by the method that reproduces it (``Method.published`
 :data:`UNCLAIMED`. Published rows are shown in every table as *published*, never mixed with measured rows, with
 their dataset and resolution; SSIM above 1 is flagged as impossible, and histogram divergences are labelled
 ``legacy`` (un-normalised mean-count histograms).
+
+Which published rows a table of measured rows shows is one rule, :func:`shown_beside`, for every table: the rows
+measured on the table's protocol (``published.csv``'s ``protocol`` column: our dataset whose recipe pins the images
+and preprocessing), for a method and variant the table shows, under a metric column it has. The others stay in
+their source's reproduction table (:mod:`colorbench.report.reproduction`).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import csv
 import functools
 import tomllib
 from dataclasses import dataclass
+from typing import Iterable
 from importlib import resources
 
 from colorbench.color import AB_SCALE
@@ -96,6 +102,10 @@ def load_sources() -> dict[str, Source]:
 
 @dataclass(frozen=True)
 class PublishedRow:
+    """One figure of ``published.csv``: ``dataset`` in the source's words; ``protocol`` our dataset whose recipe
+    pins the same images and preprocessing ("" when none of ours does); ``metric`` the source's name, or ours where
+    the figure's variant has its own (``fid_tv``, ``colorfulness_abs``)."""
+
     source: str
     table: str
     dataset: str
@@ -105,6 +115,7 @@ class PublishedRow:
     metric: str
     value: float
     note: str
+    protocol: str = ""
 
     @property
     def ours(self) -> tuple[str, str]:
@@ -133,7 +144,8 @@ def _load() -> tuple[PublishedRow, ...]:
     rows = []
     for r in csv.DictReader(text.splitlines()):
         rows.append(PublishedRow(r["source"], r["table"], r["dataset"], r["method"], r["variant"] or "",
-                                 r["resolution"], r["metric"], float(r["value"]), r.get("note") or ""))
+                                 r["resolution"], r["metric"], float(r["value"]), r.get("note") or "",
+                                 r.get("protocol") or ""))
     return tuple(rows)
 
 
@@ -156,13 +168,31 @@ def format_value(row: PublishedRow) -> str:
     return s
 
 
-def published_table(metrics: list[str], exclude_tables: tuple[str, ...] = ("Table 1c",)) -> str:
-    """Markdown: one row per (source, table, method, variant, resolution) with our metric columns that it reports."""
+def shown_beside(protocol: str | None, methods: Iterable[tuple[str, str]], metrics: Iterable[str]
+                 ) -> list[PublishedRow]:
+    """The published rows a table of measured rows shows (the one rule for every table): measured on the table's
+    ``protocol`` (its dataset name; None or "" shows none), for a ``(method, variant)`` the table shows (a published
+    row's variant as :func:`method_map` maps it; none is ``default``), under one of the table's ``metrics`` (our
+    names: a published ``fid_tv`` is never shown in a ``fid`` column). Everything else stays in the source's
+    reproduction table."""
+    if not protocol:
+        return []
+    shown = {(str(m), str(v or "default")) for m, v in methods}
+    columns = set(metrics)
+    out = []
+    for row in load_published():
+        method, variant = row.ours
+        if row.protocol == protocol and (method, variant or "default") in shown and row.our_metric in columns:
+            out.append(row)
+    return out
+
+
+def published_table(metrics: list[str], rows: Iterable[PublishedRow]) -> str:
+    """Markdown: one row per (source, table, method, variant, resolution) of ``rows`` with our metric columns that
+    it reports (the rows :func:`shown_beside` picks for a table)."""
     groups: dict[tuple[str, ...], dict[str, PublishedRow]] = {}
     tables: dict[tuple[str, ...], list[str]] = {}
-    for row in load_published():
-        if row.table in exclude_tables:
-            continue
+    for row in rows:
         key = (row.source, row.table, row.dataset, row.method, row.variant, row.resolution)  # a row per table:
         groups.setdefault(key, {})[row.our_metric if row.our_metric in metrics else row.metric] = row  # never merged
         if row.table not in tables.setdefault(key, []):
@@ -201,10 +231,3 @@ def paper_seconds(method: str) -> dict[tuple[str, str], float]:
         if row.metric == "seconds" and row.ours[0] == method:
             out[(row.ours[1], row.resolution)] = row.value
     return out
-
-
-def published_rows(exclude_tables: tuple[str, ...] = ("Table 1a", "Table 1b", "Table 1c")) -> list[PublishedRow]:
-    """Published rows whose metric maps to one of ours, except the resolution-study tables (their own report)."""
-    from colorbench.metrics import METRICS
-
-    return [r for r in load_published() if r.table not in exclude_tables and r.our_metric in METRICS]

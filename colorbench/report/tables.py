@@ -159,6 +159,7 @@ class Summary:
     design: Design | None = None
     pooled_tested: bool = False  # the pooled figures have replicates (per-item histograms were given)
     tests: fam.Family | None = None  # filled by family()
+    dataset: str | None = None  # the one dataset (protocol) of the rows; None when absent or mixed
 
     @property
     def labels(self) -> list[str]:
@@ -218,8 +219,10 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
                                           for k, loaded in v.items() if loaded is False})
         records.append(rec)
     frame = pd.DataFrame(records)
+    names_seen = ok["dataset"].dropna().astype(str).unique() if "dataset" in ok else []
+    dataset = str(names_seen[0]) if len(names_seen) == 1 else None
     if frame.empty:
-        return Summary(frame, per_image, failed=failed)
+        return Summary(frame, per_image, failed=failed, dataset=dataset)
     order = sorted(range(len(frame)), key=lambda i: (not frame.baseline[i], frame.method[i], str(frame.variant[i])))
     frame = frame.iloc[order].set_index("label")
     checked = {lab: seed_flags(groups[lab]) for lab in frame.index if not frame.loc[lab, "baseline"]}
@@ -237,7 +240,7 @@ def summarise(metrics: pd.DataFrame, per_image: pd.DataFrame | None = None,
     reported = tuple(m for m in names if m in metrics)
     pooled = any(m in HISTOGRAM_METRICS for _, m in reps)
     return Summary(frame, per_image, seeds, {k: v for k, v in flags.items() if v}, notes, na, failed, reported,
-                   checked, reps, design, pooled)
+                   checked, reps, design, pooled, dataset=dataset)
 
 
 def _replicates(frame: pd.DataFrame, groups: Mapping[str, pd.DataFrame], per_image: pd.DataFrame,
@@ -576,17 +579,22 @@ def measured_table(s: Summary, names: Sequence[str] = TABLE_METRICS) -> pd.DataF
 
 def comparison_table(s: Summary, names: Sequence[str] = TABLE_METRICS, published: Iterable | None = None
                      ) -> pd.DataFrame:
-    """Measured rows, each followed by the published rows its method reproduces (``kind = published``; source,
-    dataset and resolution in ``flags``); published rows with no measured twin come last."""
-    from colorbench.report.published import format_value, published_rows
+    """Measured rows, each followed by the published rows of its method and variant on the rows' protocol
+    (:func:`colorbench.report.published.shown_beside`, the one rule for every table; ``kind = published``; source,
+    dataset and resolution in ``flags``). ``published``: rows to show instead (given rows with no measured twin come
+    last, marked)."""
+    from colorbench.report.published import format_value, shown_beside
 
-    published = published_rows() if published is None else list(published)
+    cols = columns(s, names) if not s.frame.empty else list(names)
+    if published is None:
+        shown = [] if s.frame.empty else zip(s.frame["method"], s.frame["variant"])
+        published = shown_beside(s.dataset, shown, cols)
+    published = list(published)
     measured = measured_table(s, names) if not s.frame.empty else pd.DataFrame()
     groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for r in published:
         m, v = r.ours
         groups.setdefault((m, v or "default", r.source, r.table, r.dataset, r.resolution), {})[r.our_metric] = r
-    cols = columns(s, names) if not s.frame.empty else list(names)
     out: list[tuple[str, dict]] = []
     used = set()
 
