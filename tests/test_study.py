@@ -2,8 +2,11 @@
 through Starlette's TestClient (leaks, idempotence, refusals), simulation and the report."""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import time
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -426,3 +429,44 @@ def test_create_from_checkpoints_and_from_bench_results(tmp_path, capsys):
         assert m2.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-wide", "gray"]
         assert m2.sources["study_tiny"] == {"checkpoint": str(a), "dataset": "sample"}
     assert "3 photos x 4 conditions" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("protocol", ["single", "pair"])
+def test_served_images_tie_nothing_to_condition_or_to_other_tokens(tmp_path, protocol):
+    """Three participants fetch every image: no file (or decoded pixels) repeats across tokens or pairs, and the
+    size and headers of an image are the same whatever its condition."""
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=6, per_participant=6)
+    client, study = client_for(root, protocol)
+    files, pixels, looks = Counter(), Counter(), {}
+    for _ in range(3):
+        token = client.post("/api/start", json={}).json()["token"]
+        for t in client.post("/api/state", json={"token": token}).json()["remaining"]:
+            for src, item in zip(t["images"], study.resolve(token, t["trial"])[1]):
+                r = client.get("/" + src)
+                assert r.status_code == 200
+                files[hashlib.sha256(r.content).hexdigest()] += 1
+                decoded = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))
+                pixels[hashlib.sha256(decoded.tobytes()).hexdigest()] += 1
+                headers = tuple(sorted((k, v) for k, v in r.headers.items() if k != "date"))
+                looks.setdefault(m.items[item][1], set()).add((len(r.content), headers))
+    assert sum(files.values()) == 3 * m.per_participant * (2 if protocol == "pair" else 1)
+    assert set(files.values()) == {1} and set(pixels.values()) == {1}  # nothing to hash and match
+    assert set(looks) == set(m.conditions)
+    assert len(set.union(*looks.values())) == 1  # one size and one header set for every condition
+
+
+def test_image_responses_are_held_to_a_floor_that_depends_on_size_only(tmp_path, monkeypatch):
+    from colorbench.study import reencode
+
+    root = tmp_path / "s"
+    make_study(root, n_photos=3, per_participant=3)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    seen = []
+    monkeypatch.setattr(reencode, "floor_s", lambda pixels: (seen.append(pixels), 0.3)[1])
+    for t in client.post("/api/state", json={"token": token}).json()["remaining"]:
+        start = time.perf_counter()
+        assert client.get("/" + t["images"][0]).status_code == 200
+        assert time.perf_counter() - start >= 0.3
+    assert seen == [32 * 32] * 3  # the floor is asked for by pixel count, the same for every condition

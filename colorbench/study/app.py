@@ -6,7 +6,8 @@ Routes::
     POST /api/start            -> {"token"}                     a new participant
     POST /api/state  {token}   -> remaining trials, progress, protocol, time limit
     POST /api/answer {study, token, trial, answer, rt_ms} -> {"stored", "done", "total"}
-    GET  /img/<id>             an image, by the participant's own opaque ID only (no ETag, no Last-Modified)
+    GET  /img/<id>             an image, by the participant's own opaque ID only, re-encoded for that participant
+                               (one size per photo whatever the condition; no ETag, no Last-Modified)
     GET  /organiser?key=K      progress for the organiser; K is printed when the server starts
 
 Refusals are plain-text 4xx: 400 malformed (any body that is not a small JSON value), 403 unknown token or key, 404
@@ -15,9 +16,11 @@ unknown ID, 409 foreign study, a trial not on the participant's schedule or a st
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
+import time
 from importlib import resources
 from typing import Any
 
@@ -27,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from colorbench.study import reencode
 from colorbench.study.service import AnswerError, Study
 
 MAX_BODY = 2048  # bytes; an answer is ~150
@@ -124,11 +128,13 @@ def create_app(study: Study, organiser_key: str) -> Starlette:
         return JSONResponse(result, headers={**HEADERS, "Cache-Control": "no-store"})
 
     async def image(request: Request) -> Response:
+        start = time.perf_counter()
         try:
-            path = study.image_path(request.path_params["item"])
-            data = await run_in_threadpool(path.read_bytes)
+            data, pixels = await run_in_threadpool(study.image, request.path_params["item"])
         except (KeyError, OSError):
             return _plain(404, "no such image")
+        # held to a floor that depends on the size only: a smoother stored file decodes faster
+        await asyncio.sleep(max(0.0, reencode.floor_s(pixels) - (time.perf_counter() - start)))
         # no ETag or Last-Modified: both came from the file's mtime, and the files are written in condition order
         return Response(data, media_type="image/png", headers={**HEADERS, "Cache-Control": "private, max-age=3600"})
 

@@ -3,7 +3,9 @@ remaining trials, validate and store an answer. Errors carry the HTTP status the
 
 What a participant sees is an alias: every trial and image gets an ID of its own per participant
 (``HMAC(study secret, token:manifest ID)``, 16 hex digits), so no image keeps one ID across participants or pairs,
-and a few self-made tokens cannot tell which image of a pair recurs (the real one). The store and the report keep
+and every image is re-encoded for its participant (:mod:`~colorbench.study.reencode`: keyed pixel noise, one
+encoding whose size depends on width and height only, a time floor), so neither its bytes, its size nor its timing
+tells which image of a pair recurs across tokens (the real one) or which condition it is. The store and the report keep
 the manifest's IDs. Participant creation is capped (default: one participant per (photo, condition) slot of the
 schedule), so one client cannot take every schedule slot.
 """
@@ -58,7 +60,7 @@ class Study:
         self.max_participants = default_cap(manifest, protocol) if max_participants is None else max_participants
         self._key = store.alias_key()
         self._lock = threading.Lock()
-        self._images: dict[str, str] = {}  # image alias -> manifest image ID, for /img
+        self._images: dict[str, tuple[str, str]] = {}  # image alias -> (token, manifest image ID), for /img
         self._trials: dict[str, dict[str, tuple[str, list[str]]]] = {}  # token -> trial alias -> (trial, shown)
         for token, _, _ in store.participants():  # a restarted server serves every earlier participant's images
             self.schedule(token)
@@ -95,7 +97,7 @@ class Study:
                 self._trials[token] = trials
                 for alias, shown_aliases in view:
                     for a, i in zip(shown_aliases, trials[alias][1]):
-                        self._images[a] = i
+                        self._images[a] = (token, i)
         return protocol, view
 
     def resolve(self, token: str, trial: str) -> tuple[str, list[str]] | None:
@@ -103,13 +105,17 @@ class Study:
         self.schedule(token)
         return self._trials[token].get(trial)
 
-    def image_path(self, image: str):
-        """The PNG behind image alias ``image``; anything else raises ``KeyError``."""
+    def image(self, image: str) -> tuple[bytes, int]:
+        """``(PNG bytes, pixels)`` behind image alias ``image``, re-encoded for the participant it belongs to (see
+        :mod:`~colorbench.study.reencode`); anything else raises ``KeyError``, an unreadable file ``OSError``."""
+        from colorbench.study.reencode import served_png
+
         if not isinstance(image, str) or not ID_RE.match(image):
             raise KeyError(image)
         with self._lock:
-            item = self._images[image]
-        return self.manifest.image_path(item)
+            token, item = self._images[image]
+        seed = hmac.new(self._key, f"pixels:{token}:{item}".encode(), hashlib.sha256).digest()
+        return served_png(self.manifest.image_path(item), seed)
 
     # ---------------------------------------------------------------------------------------- actions
     def start(self) -> str:
