@@ -40,9 +40,12 @@ def study_dir(tmp_path_factory) -> Path:
     return root
 
 
-def client_for(root: Path, protocol: str = "single", db_name: str = DATABASE) -> tuple[TestClient, Study]:
+def client_for(root: Path, protocol: str = "single", db_name: str = DATABASE,
+               open_enrolment: bool = True) -> tuple[TestClient, Study]:
+    """A TestClient on a fresh study server; ``open_enrolment`` (as ``serve --open``) lets a test start participants
+    without invitations."""
     m = load_manifest(root)
-    study = Study(m, Store(root / db_name, m.study_id), protocol)
+    study = Study(m, Store(root / db_name, m.study_id), protocol, open_enrolment=open_enrolment)
     return TestClient(create_app(study, "organiser-key")), study
 
 
@@ -470,3 +473,34 @@ def test_image_responses_are_held_to_a_floor_that_depends_on_size_only(tmp_path,
         assert client.get("/" + t["images"][0]).status_code == 200
         assert time.perf_counter() - start >= 0.3
     assert seen == [32 * 32] * 3  # the floor is asked for by pixel count, the same for every condition
+
+
+def test_participants_need_an_invitation_the_organiser_issued(tmp_path, capsys):
+    root = tmp_path / "s"
+    make_study(root, n_photos=4, per_participant=3)
+    assert main(["study", "invite", str(root), "-n", "3", "--url", "http://lab-pc:9000"]) == 0
+    out, err = capsys.readouterr()
+    links = out.split()
+    assert len(links) == 3 and all(link.startswith("http://lab-pc:9000/?invite=") for link in links)
+    assert "3 invitations issued (3 in all, 0 used)" in err
+    codes = [link.split("=", 1)[1] for link in links]
+    client, study = client_for(root, open_enrolment=False)
+    for body in ({}, {"invite": "x" * 16}, {"invite": 7}, {"invite": codes[0][:-1]}):  # no, unknown, malformed codes
+        r = client.post("/api/start", json=body)
+        assert r.status_code == 403 and "by invitation" in r.text, (body, r.text)
+    assert all(client.post("/api/start", json={}).status_code == 403 for _ in range(20))  # one client, many tries
+    assert study.store.participants() == []  # none of that took a slot
+    first = client.post("/api/start", json={"invite": codes[0]}).json()["token"]
+    assert client.post("/api/start", json={"invite": codes[0]}).json()["token"] == first  # a revisit, same one
+    assert client.post("/api/start", json={"invite": codes[1]}).json()["token"] != first
+    assert [p[0] for p in study.store.participants()][:1] == [first] and len(study.store.participants()) == 2
+    assert "<b>2</b> of 3 invitations used" in client.get("/organiser?key=organiser-key").text
+    study.max_participants = 2  # the cap holds for invitations too
+    r = client.post("/api/start", json={"invite": codes[2]})
+    assert r.status_code == 409 and "all the participants it takes (2)" in r.text
+    assert main(["study", "invite", str(root), "-n", "0"]) == 2
+    assert main(["study", "invite", str(root), "--url", "lab-pc:9000"]) == 2
+    assert main(["study", "serve", str(root), "--open", "--host", "0.0.0.0"]) == 2  # open only on loopback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "-n 0: must be at least 1" in err[0] and "--url 'lab-pc:9000'" in err[1]
+    assert "--open with --host 0.0.0.0" in err[2]

@@ -6,14 +6,19 @@ What a participant sees is an alias: every trial and image gets an ID of its own
 and every image is re-encoded for its participant (:mod:`~colorbench.study.reencode`: keyed pixel noise, one
 encoding whose size depends on width and height only, a time floor), so neither its bytes, its size nor its timing
 tells which image of a pair recurs across tokens (the real one) or which condition it is. The store and the report keep
-the manifest's IDs. Participant creation is capped (default: one participant per (photo, condition) slot of the
-schedule), so one client cannot take every schedule slot.
+the manifest's IDs.
+
+A participant needs an invitation the organiser issued (``colorbench study invite``): each code makes one participant
+and gives the same one back on every later visit, so an anonymous client cannot take the study's slots. Only a
+server started with ``open_enrolment`` (``serve --open``, loopback only: a supervised session) lets anyone start.
+Participant creation is capped either way (default: one participant per (photo, condition) slot of the schedule).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import math
+import re
 import threading
 from typing import Any
 
@@ -23,6 +28,8 @@ from colorbench.study.store import Store
 
 PROTOCOLS = ("single", "pair")
 MAX_RT_MS = 24 * 3600 * 1000.0
+INVITE_RE = re.compile(r"^[A-Za-z0-9_-]{16}$")
+NO_INVITE = "this study takes part by invitation: open the link the organiser sent you, as it was sent"
 
 
 class AnswerError(Exception):
@@ -50,10 +57,11 @@ class Study:
     """A served study: its manifest, its store, and the protocol new participants get."""
 
     def __init__(self, manifest: Manifest, store: Store, protocol: str = "single", time_limit: float | None = None,
-                 max_participants: int | None = None):
+                 max_participants: int | None = None, open_enrolment: bool = False):
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.manifest, self.store, self.protocol, self.time_limit = manifest, store, protocol, time_limit
+        self.open_enrolment = open_enrolment
         n, k, seed = len(manifest.photos), manifest.per_participant, manifest.seed
         self.schedulers = {"single": Scheduler(n, manifest.conditions, k, seed, "single"),
                            "pair": Scheduler(n, manifest.methods, k, seed, "pair")}
@@ -118,14 +126,24 @@ class Study:
         return served_png(self.manifest.image_path(item), seed)
 
     # ---------------------------------------------------------------------------------------- actions
-    def start(self) -> str:
-        """A new participant on the server's protocol; returns their token. Over the cap: 409."""
-        made = self.store.new_participant(self.protocol, self.max_participants)
-        if made is None:
+    def start(self, invite: Any = None) -> str:
+        """The token of invitation ``invite`` (a new participant on the server's protocol the first time, the same
+        one after); without one, a new participant only under ``open_enrolment``, else 403. Over the cap: 409."""
+        if invite is None and self.open_enrolment:
+            made = self.store.new_participant(self.protocol, self.max_participants)
+            token = None if made is None else made[0]
+        elif not isinstance(invite, str) or not INVITE_RE.match(invite):
+            raise AnswerError(403, NO_INVITE)
+        else:
+            try:
+                token = self.store.invited_participant(invite, self.protocol, self.max_participants)
+            except KeyError:
+                raise AnswerError(403, NO_INVITE) from None
+        if token is None:
             raise AnswerError(409, f"this study has all the participants it takes ({self.max_participants}); "
                                    "thank you for your interest")
-        self.schedule(made[0])
-        return made[0]
+        self.schedule(token)
+        return token
 
     def state(self, token: str) -> dict[str, Any]:
         """What the page needs to (re)start ``token``: protocol, totals and the remaining trials in order."""
