@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS invitations (
     code TEXT PRIMARY KEY, token TEXT UNIQUE REFERENCES participants(token), created REAL NOT NULL);
 """
+COLUMNS = {"meta": ("key", "value"), "participants": ("token", "protocol", "idx", "created"),
+           "answers": ("id", "study_id", "token", "trial", "protocol", "answer", "rt_ms", "ts", "shown"),
+           "invitations": ("code", "token", "created")}
 
 
 class Store:
@@ -47,18 +50,41 @@ class Store:
     def __init__(self, path: str | Path, study_id: str, durable: bool = True):
         self.path, self.study_id = Path(path), study_id
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        if self.path.is_dir():
+            raise UserError(f"{self.path} is a folder, not the study's answers database; move it away (the next "
+                            "`colorbench study serve` then starts a new database)")
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot open {self.path} ({exc}); check that its folder exists and is writable") from None
+        try:
+            self._open(durable)
+        except sqlite3.DatabaseError as exc:  # not a database, a truncated one, another program's tables
+            self._db.close()
+            raise UserError(f"{self.path} is not a usable answers database ({exc}); restore it from a backup, or "
+                            "move it away to start a new, empty one (its answers are then not counted)") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, durable: bool) -> None:
+        """Pragmas, schema, integrity and the study ID check of a freshly connected database."""
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
+            (check,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {check}")
             self._db.executescript(SCHEMA)
+            for table, columns in COLUMNS.items():  # tables of the same names but other columns fail here
+                self._db.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0")
             row = self._db.execute("SELECT value FROM meta WHERE key='study_id'").fetchone()
             if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('study_id', ?)", (study_id,))
-            elif row[0] != study_id:
+                self._db.execute("INSERT INTO meta VALUES ('study_id', ?)", (self.study_id,))
+            elif row[0] != self.study_id:
                 raise UserError(f"{self.path} holds answers of study {row[0]}, not of this manifest's study "
-                                f"{study_id}; "
+                                f"{self.study_id}; "
                                 "move the database away or serve the folder it belongs to")
 
     def alias_key(self) -> bytes:
