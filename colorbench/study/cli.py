@@ -97,6 +97,7 @@ def _create(args: argparse.Namespace) -> int:
     size = args.size
     if size != "original" and (not size.isdigit() or int(size) < 8):
         raise UserError(f"--size must be a number of pixels (>= 8) or 'original', got {size!r}")
+    create.prepare_out(args.out, make=False)  # a file, a read-only disk: refused before any checkpoint is loaded
     if args.from_results:
         methods, sources, dataset = create.methods_from_results(args.from_results)
     else:
