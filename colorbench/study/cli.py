@@ -1,5 +1,5 @@
-"""``colorbench study create|serve|report`` and ``python -m colorbench.study``: the human perceptual study's command
-(parser and run; see :mod:`colorbench.study`)."""
+"""``colorbench study create|invite|serve|report`` and ``python -m colorbench.study``: the human perceptual study's
+command (parser and run; see :mod:`colorbench.study`)."""
 from __future__ import annotations
 
 import argparse
@@ -87,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not getattr(args, "_study", None):
-        raise UserError("say what to do: `colorbench study create|serve|report` (see --help)")
+        raise UserError("say what to do: `colorbench study create|invite|serve|report` (see --help)")
     return args._study(args)
 
 
