@@ -89,10 +89,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(study_dir: Path, *extra: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def served(study_dir: Path, *extra: str, port: int | None = None,
+           open_enrolment: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
     """``python -m colorbench.study serve study_dir`` (= ``colorbench study serve`` without importing torch) in a
-    subprocess on 127.0.0.1; yields (base URL, process); stops it."""
+    subprocess on 127.0.0.1, with ``--open`` (no invitations) unless ``open_enrolment`` is False; yields (base URL,
+    process); stops it."""
     port = port or free_port()
+    extra = ("--open", *extra) if open_enrolment else extra
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "colorbench.study", "serve", str(study_dir), "--port", str(port),
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

@@ -2,8 +2,11 @@
 through Starlette's TestClient (leaks, idempotence, refusals), simulation and the report."""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import time
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -37,9 +40,12 @@ def study_dir(tmp_path_factory) -> Path:
     return root
 
 
-def client_for(root: Path, protocol: str = "single", db_name: str = DATABASE) -> tuple[TestClient, Study]:
+def client_for(root: Path, protocol: str = "single", db_name: str = DATABASE,
+               open_enrolment: bool = True) -> tuple[TestClient, Study]:
+    """A TestClient on a fresh study server; ``open_enrolment`` (as ``serve --open``) lets a test start participants
+    without invitations."""
     m = load_manifest(root)
-    study = Study(m, Store(root / db_name, m.study_id), protocol)
+    study = Study(m, Store(root / db_name, m.study_id), protocol, open_enrolment=open_enrolment)
     return TestClient(create_app(study, "organiser-key")), study
 
 
@@ -426,3 +432,174 @@ def test_create_from_checkpoints_and_from_bench_results(tmp_path, capsys):
         assert m2.conditions == [GROUND_TRUTH, "study_tiny", "study_tiny-wide", "gray"]
         assert m2.sources["study_tiny"] == {"checkpoint": str(a), "dataset": "sample"}
     assert "3 photos x 4 conditions" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("protocol", ["single", "pair"])
+def test_served_images_tie_nothing_to_condition_or_to_other_tokens(tmp_path, protocol):
+    """Three participants fetch every image: no file (or decoded pixels) repeats across tokens or pairs, and the
+    size and headers of an image are the same whatever its condition."""
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=6, per_participant=6)
+    client, study = client_for(root, protocol)
+    files, pixels, looks = Counter(), Counter(), {}
+    for _ in range(3):
+        token = client.post("/api/start", json={}).json()["token"]
+        for t in client.post("/api/state", json={"token": token}).json()["remaining"]:
+            for src, item in zip(t["images"], study.resolve(token, t["trial"])[1]):
+                r = client.get("/" + src)
+                assert r.status_code == 200
+                files[hashlib.sha256(r.content).hexdigest()] += 1
+                decoded = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))
+                pixels[hashlib.sha256(decoded.tobytes()).hexdigest()] += 1
+                headers = tuple(sorted((k, v) for k, v in r.headers.items() if k != "date"))
+                looks.setdefault(m.items[item][1], set()).add((len(r.content), headers))
+    assert sum(files.values()) == 3 * m.per_participant * (2 if protocol == "pair" else 1)
+    assert set(files.values()) == {1} and set(pixels.values()) == {1}  # nothing to hash and match
+    assert set(looks) == set(m.conditions)
+    assert len(set.union(*looks.values())) == 1  # one size and one header set for every condition
+
+
+def test_image_responses_are_held_to_a_floor_that_depends_on_size_only(tmp_path, monkeypatch):
+    from colorbench.study import reencode
+
+    root = tmp_path / "s"
+    make_study(root, n_photos=3, per_participant=3)
+    client, study = client_for(root)
+    token = client.post("/api/start", json={}).json()["token"]
+    seen = []
+    monkeypatch.setattr(reencode, "floor_s", lambda pixels: (seen.append(pixels), 0.2)[1])
+    for t in client.post("/api/state", json={"token": token}).json()["remaining"]:
+        start = time.perf_counter()
+        assert client.get("/" + t["images"][0]).status_code == 200
+        assert time.perf_counter() - start >= 0.2
+    assert seen == [32 * 32] * 3  # the floor is asked for by pixel count, the same for every condition
+
+
+def test_participants_need_an_invitation_the_organiser_issued(tmp_path, capsys):
+    root = tmp_path / "s"
+    make_study(root, n_photos=4, per_participant=3)
+    assert main(["study", "invite", str(root), "-n", "3", "--url", "http://lab-pc:9000"]) == 0
+    out, err = capsys.readouterr()
+    links = out.split()
+    assert len(links) == 3 and all(link.startswith("http://lab-pc:9000/?invite=") for link in links)
+    assert "3 invitations issued (3 in all, 0 used)" in err
+    codes = [link.split("=", 1)[1] for link in links]
+    client, study = client_for(root, open_enrolment=False)
+    for body in ({}, {"invite": "x" * 16}, {"invite": 7}, {"invite": codes[0][:-1]}):  # no, unknown, malformed codes
+        r = client.post("/api/start", json=body)
+        assert r.status_code == 403 and "by invitation" in r.text, (body, r.text)
+    assert all(client.post("/api/start", json={}).status_code == 403 for _ in range(20))  # one client, many tries
+    assert study.store.participants() == []  # none of that took a slot
+    first = client.post("/api/start", json={"invite": codes[0]}).json()["token"]
+    assert client.post("/api/start", json={"invite": codes[0]}).json()["token"] == first  # a revisit, same one
+    assert client.post("/api/start", json={"invite": codes[1]}).json()["token"] != first
+    assert [p[0] for p in study.store.participants()][:1] == [first] and len(study.store.participants()) == 2
+    assert "<b>2</b> of 3 invitations used" in client.get("/organiser?key=organiser-key").text
+    study.max_participants = 2  # the cap holds for invitations too
+    r = client.post("/api/start", json={"invite": codes[2]})
+    assert r.status_code == 409 and "all the participants it takes (2)" in r.text
+    assert main(["study", "invite", str(root), "-n", "0"]) == 2
+    assert main(["study", "invite", str(root), "--url", "lab-pc:9000"]) == 2
+    assert main(["study", "serve", str(root), "--open", "--host", "0.0.0.0"]) == 2  # open only on loopback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "-n 0: must be at least 1" in err[0] and "--url 'lab-pc:9000'" in err[1]
+    assert "--open with --host 0.0.0.0" in err[2]
+
+
+# ------------------------------------------------------------------------------------------ one-line errors (exit 2)
+def one_error(capsys, argv: list[str]) -> str:
+    """Run ``colorbench ARGV``, which must exit 2 with exactly one error line and no traceback; return that line."""
+    assert main(argv) == 2, argv
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and ": error: " in err[0] and "Traceback" not in captured.err, err
+    return err[0]
+
+
+def test_create_refuses_a_checkpoint_with_one_infinite_weight(tmp_path, capsys):
+    from colorbench.checkpoint import WEIGHTS, read_safetensors, save_checkpoint, write_safetensors
+    from colorbench.registry import create_method
+    from trainer_support import Tiny, registered
+
+    with registered(Tiny, "study_tiny"):
+        ckpt = save_checkpoint(tmp_path / "run" / "checkpoints" / "step_1", create_method("study_tiny"), 1)
+        weights = read_safetensors(ckpt / WEIGHTS)
+        name = next(k for k, v in weights.items() if v.is_floating_point())
+        weights[name].view(-1)[0] = float("inf")  # one weight of all
+        write_safetensors(weights, ckpt / WEIGHTS)
+        line = one_error(capsys, ["study", "create", "--checkpoints", str(ckpt), "--out", str(tmp_path / "s")])
+    assert f"checkpoint {ckpt} holds non-finite weights (NaN or infinite)" in line
+    assert not (tmp_path / "s" / "manifest.json").exists()
+
+
+def test_create_into_a_place_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch):
+    from colorbench import _atomic
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    # a file, a folder under a file, a device: refused before any checkpoint is looked at (the checkpoint is missing)
+    for out, words in ((a_file, "is a file, not a folder"), (a_file / "s", f"lies under the file {a_file}"),
+                       (Path("/dev/full"), "is a file, not a folder")):
+        line = one_error(capsys, ["study", "create", "--checkpoints", str(tmp_path / "nope"), "--out", str(out)])
+        assert f"--out {out} {words}" in line
+    photos = photo_crops(3, 24)
+    real_write, calls = _atomic.write_bytes, []
+
+    def full_disk(path, data):  # the fourth file meets a full disk
+        calls.append(path)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(_atomic, "write_bytes", full_disk)
+    with pytest.raises(UserError, match=r"--out .*: cannot write the study there \(No space left on device\)"):
+        create_study(tmp_path / "full", {"grey": GreyMethod()}, photos, size=16)
+    assert list((tmp_path / "full" / "images").iterdir()) == []  # no half study left behind
+    monkeypatch.undo()
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", read_only)
+    with pytest.raises(UserError, match=r"cannot write the study there \(Read-only file system\)"):
+        create_study(tmp_path / "ro", {"grey": GreyMethod()}, photos, size=16)
+
+
+def test_serve_port_out_of_range_or_busy_is_one_line_before_any_url(tmp_path, capsys):
+    import socket
+
+    for port in ("-1", "0", "70000"):  # checked before the study folder (which does not exist) is read
+        line = one_error(capsys, ["study", "serve", str(tmp_path / "nope"), "--port", port])
+        assert f"--port {port}: must be a TCP port from 1 to 65535" in line
+    root = tmp_path / "s"
+    make_study(root, n_photos=3, per_participant=3)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["study", "serve", str(root), "--port", str(port)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 1 and "Traceback" not in captured.err  # no URL printed
+    assert f"cannot listen on 127.0.0.1 port {port}" in err[0] and "choose another --port" in err[0]
+
+
+def test_a_corrupt_answers_database_is_one_line_naming_it(tmp_path, capsys):
+    root = tmp_path / "s"
+    m = make_study(root, n_photos=3, per_participant=3)
+    db = root / DATABASE
+    store = Store(db, m.study_id)
+    for _ in range(200):
+        store.new_participant("single")
+    store.close()
+    whole = db.read_bytes()
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE answers (x)")
+    conn.commit()
+    conn.close()
+    for content in (b"garbage " * 100, whole[: len(whole) // 2], other.read_bytes()):
+        db.write_bytes(content)
+        for argv in (["serve", str(root), "--port", "1"], ["report", str(root)], ["invite", str(root)]):
+            line = one_error(capsys, ["study", *argv])
+            assert f"{db} is not a usable answers database (" in line and "move it away" in line, line

@@ -19,6 +19,7 @@ import pytest
 from colorbench.study.service import participant_id
 from colorbench.study.manifest import DATABASE, load_manifest
 from colorbench.study.report import summarise
+from colorbench.study.store import Store
 from study_support import make_study, organiser_url, served
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,12 +71,23 @@ def wait_trial(page, number: int, total: int) -> None:
 def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
     root = tmp_path / "s"
     m = make_study(root, n_photos=20, per_participant=20, size=256, crop=256, n_methods=1)
+    store = Store(root / DATABASE, m.study_id)
+    invites = store.new_invitations(2)  # as `colorbench study invite` does
+    store.close()
     sent: list[dict] = []
-    with served(root) as (base, proc):
+    with served(root, open_enrolment=False) as (base, proc):
+        stranger = browser.new_context(**DESKTOP)  # no invitation: the page says so and nobody is made
+        page = stranger.new_page()
+        page.goto(base + "/")
+        page.click("#start")
+        page.wait_for_selector("#error", state="visible")
+        assert "by invitation" in page.inner_text("#error")
+        stranger.close()
+
         context = browser.new_context(**DESKTOP)
         page = context.new_page()
         page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/api/answer") else None)
-        page.goto(base + "/")
+        page.goto(base + "/?invite=" + invites[0])
         assert page.is_visible("#intro") and page.is_visible("text=Real colours, or colourised?")
         assert not page.is_visible("text=Left is real")  # the pair protocol's buttons stay hidden
         shoot(page, tmp_path, "desktop-intro.png")
@@ -101,7 +113,7 @@ def test_participant_answers_twenty_reloads_and_finishes(browser, tmp_path):
 
         phone = browser.new_context(**PHONE)  # a new participant on a phone: tap through two photos
         page = phone.new_page()
-        page.goto(base + "/")
+        page.goto(base + "/?invite=" + invites[1])
         shoot(page, tmp_path, "phone-intro.png")
         page.tap("#start")
         wait_trial(page, 1, 20)

@@ -1,4 +1,4 @@
-"""``colorbench study create|serve|report``: the human perceptual study. The command lives with the study
+"""``colorbench study create|invite|serve|report``: the human perceptual study. The command lives with the study
 (:mod:`colorbench.study.cli`), which ``python -m colorbench.study`` runs without the rest of the CLI."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""``python -m colorbench.study create|serve|report ...``: the same as ``colorbench study ...``, without importing
-the other commands (and torch), so a study server starts in well under a second."""
+"""``python -m colorbench.study create|invite|serve|report ...``: the same as ``colorbench study ...``, without
+importing the other commands (and torch), so a study server starts in well under a second."""
 from __future__ import annotations
 
 import argparse

@@ -3,21 +3,25 @@
 Routes::
 
     GET  /                     the page (static/index.html); GET /static/app.js, /static/style.css
-    POST /api/start            -> {"token"}                     a new participant
+    POST /api/start  {invite}  -> {"token"}                     the invitation's participant (new the first time)
     POST /api/state  {token}   -> remaining trials, progress, protocol, time limit
     POST /api/answer {study, token, trial, answer, rt_ms} -> {"stored", "done", "total"}
-    GET  /img/<id>             an image, by the participant's own opaque ID only (no ETag, no Last-Modified)
+    GET  /img/<id>             an image, by the participant's own opaque ID only, re-encoded for that participant
+                               (one size per photo whatever the condition; no ETag, no Last-Modified)
     GET  /organiser?key=K      progress for the organiser; K is printed when the server starts
 
-Refusals are plain-text 4xx: 400 malformed (any body that is not a small JSON value), 403 unknown token or key, 404
+Refusals are plain-text 4xx: 400 malformed (any body that is not a small JSON value), 403 unknown token, invitation
+(or none, unless the server runs with ``--open``) or key, 404
 unknown ID, 409 foreign study, a trial not on the participant's schedule or a study that has all its participants,
 413 a body over ``MAX_BODY`` bytes. Nothing served names a method or condition.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
+import time
 from importlib import resources
 from typing import Any
 
@@ -27,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from colorbench.study import reencode
 from colorbench.study.service import AnswerError, Study
 
 MAX_BODY = 2048  # bytes; an answer is ~150
@@ -89,7 +94,8 @@ def organiser_page(study_id: str, per_participant: int, protocol: str, progress:
             "<title>Study progress</title><link rel='stylesheet' href='static/style.css'></head><body><main>"
             f"<h1>Study {html.escape(study_id)}</h1>"
             f"<div class='totals'><div><b>{len(participants)}</b> participants</div><div><b>{done}</b> finished</div>"
-            f"<div><b>{progress['answers']}</b> answers</div></div>"
+            f"<div><b>{progress['answers']}</b> answers</div>"
+            f"<div><b>{progress['invitations_used']}</b> of {progress['invitations']} invitations used</div></div>"
             f"<p class='count'>New participants get the <b>{html.escape(protocol)}</b> protocol, "
             f"{per_participant} trials each. This page does not refresh itself; reload it.</p>{table}"
             "</main></body></html>")
@@ -108,8 +114,9 @@ def create_app(study: Study, organiser_key: str) -> Starlette:
         return endpoint
 
     async def start(request: Request) -> Response:
-        await _json_body(request, allow_empty=True)  # caps the body; the content is ignored
-        token = await run_in_threadpool(study.start)
+        body = await _json_body(request, allow_empty=True)
+        invite = body.get("invite") if isinstance(body, dict) else None
+        token = await run_in_threadpool(study.start, invite)
         return JSONResponse({"token": token}, headers={**HEADERS, "Cache-Control": "no-store"})
 
     async def state(request: Request) -> Response:
@@ -124,11 +131,13 @@ def create_app(study: Study, organiser_key: str) -> Starlette:
         return JSONResponse(result, headers={**HEADERS, "Cache-Control": "no-store"})
 
     async def image(request: Request) -> Response:
+        start = time.perf_counter()
         try:
-            path = study.image_path(request.path_params["item"])
-            data = await run_in_threadpool(path.read_bytes)
+            data, pixels = await run_in_threadpool(study.image, request.path_params["item"])
         except (KeyError, OSError):
             return _plain(404, "no such image")
+        # held to a floor that depends on the size only: a smoother stored file decodes faster
+        await asyncio.sleep(max(0.0, reencode.floor_s(pixels) - (time.perf_counter() - start)))
         # no ETag or Last-Modified: both came from the file's mtime, and the files are written in condition order
         return Response(data, media_type="image/png", headers={**HEADERS, "Cache-Control": "private, max-age=3600"})
 

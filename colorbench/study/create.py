@@ -9,8 +9,10 @@ photo differ only in their ab channels (same L, same clipping to sRGB, same PNG 
 from __future__ import annotations
 
 import csv
+import io
 import random
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from colorbench import _atomic
 from colorbench.color import network_to_rgb, rgb_to_network
 from colorbench.errors import UserError
 from colorbench.method import Method
@@ -56,9 +59,38 @@ def render(method: Method | None, rgb: torch.Tensor) -> torch.Tensor:
 
 def _write_png(rgb: torch.Tensor, path: Path) -> None:
     arr = (rgb.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-    tmp = path.with_suffix(".tmp")
-    Image.fromarray(arr).save(tmp, format="PNG", compress_level=1)  # lossless either way; level 1 encodes ~5x faster
-    tmp.replace(path)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", compress_level=1)  # lossless either way; level 1 encodes ~5x faster
+    _atomic.write_bytes(path, buf.getvalue())
+
+
+def _unwritable(out: Path, exc: OSError) -> UserError:
+    return UserError(f"--out {out}: cannot write the study there ({exc.strerror or exc}); choose a new folder on a "
+                     "writable disk with free space")
+
+
+def prepare_out(out: str | Path, make: bool = True) -> Path:
+    """Check the study folder ``out`` before any work: it must not hold a study already, must not be (or lie under) a
+    file, and its disk must take a file; with ``make``, create it and its ``images/``. Anything else is a one-line
+    :class:`UserError`. ``make=False`` probes the nearest existing folder instead (nothing is left behind)."""
+    out = Path(out)
+    if (out / MANIFEST).exists():
+        raise UserError(f"{out / MANIFEST} exists already; choose another --out (a new study gets new IDs, which would "
+                        "orphan the answers collected for this one)")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under the file {existing}"
+        raise UserError(f"--out {out} {where}, not a folder; give the name of a new folder for the study")
+    try:
+        if make:
+            (out / IMAGES).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out / IMAGES if make else existing):
+            pass
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+    return out
 
 
 def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequence[tuple[str, torch.Tensor]], *,
@@ -70,10 +102,6 @@ def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequenc
     [3,H,W] in [0,1])]``, of which ``n_images`` (all when None) are drawn with ``seed``; ``size``: long side in px or
     ``"original"``; ``per_participant``: trials per participant (default ``min(50, n_images)``).
     """
-    out = Path(out)
-    if (out / MANIFEST).exists():
-        raise UserError(f"{out / MANIFEST} exists already; choose another --out (a new study gets new IDs, which would "
-                        "orphan the answers collected for this one)")
     if not methods:
         raise UserError("a study needs at least one method to compare with the ground truth")
     for label in methods:
@@ -91,23 +119,29 @@ def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequenc
         raise UserError(f"--per-participant {per_participant} must lie in 1..{n_images} (the number of photos), since "
                         "nobody sees the same photo twice; add photos with --n-images or lower --per-participant")
     chosen = sorted(random.Random(seed).sample(range(n_all), n_images))
-    (out / IMAGES).mkdir(parents=True, exist_ok=True)
+    out = prepare_out(out)
     for m in methods.values():
         m.eval()
-    entries = []
-    for index in chosen:
-        name, rgb = photos[index]
-        rgb = display_resize(rgb.float(), size)
-        items = {}
-        for cond in (GROUND_TRUTH, *methods):
-            iid = secrets.token_hex(8)
-            _write_png(render(methods.get(cond), rgb), out / IMAGES / f"{iid}.png")
-            items[cond] = iid
-        entries.append({"name": name, "items": items, "pairs": {m: secrets.token_hex(8) for m in methods}})
-    manifest = Manifest(root=out, study_id=secrets.token_hex(8), seed=seed, per_participant=per_participant,
-                        size=size if size == "original" else int(size), conditions=[GROUND_TRUTH, *methods],
-                        photos=entries, sources=dict(sources or {}))
-    manifest.write()
+    entries, written = [], []
+    try:
+        for index in chosen:
+            name, rgb = photos[index]
+            rgb = display_resize(rgb.float(), size)
+            items = {}
+            for cond in (GROUND_TRUTH, *methods):
+                iid = secrets.token_hex(8)
+                written.append(out / IMAGES / f"{iid}.png")
+                _write_png(render(methods.get(cond), rgb), written[-1])
+                items[cond] = iid
+            entries.append({"name": name, "items": items, "pairs": {m: secrets.token_hex(8) for m in methods}})
+        manifest = Manifest(root=out, study_id=secrets.token_hex(8), seed=seed, per_participant=per_participant,
+                            size=size if size == "original" else int(size), conditions=[GROUND_TRUTH, *methods],
+                            photos=entries, sources=dict(sources or {}))
+        manifest.write()
+    except OSError as exc:  # a full disk, a disk gone read-only: no half study is left behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise _unwritable(out, exc) from None
     return load_manifest(out)  # checks that every image it names is on disk
 
 

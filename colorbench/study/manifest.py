@@ -71,12 +71,10 @@ class Manifest:
                 "sources": self.sources, "photos": self.photos}
 
     def write(self) -> Path:
-        """Write ``manifest.json`` atomically (temp file, then rename)."""
-        path = self.root / MANIFEST
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        tmp.replace(path)
-        return path
+        """Write ``manifest.json`` atomically (:mod:`colorbench._atomic`: temp file, fsync, rename)."""
+        from colorbench import _atomic
+
+        return _atomic.write_text(self.root / MANIFEST, json.dumps(self.to_json(), indent=1) + "\n")
 
 
 def load_manifest(root: str | Path, check_files: bool = True) -> Manifest:

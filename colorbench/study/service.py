@@ -3,15 +3,22 @@ remaining trials, validate and store an answer. Errors carry the HTTP status the
 
 What a participant sees is an alias: every trial and image gets an ID of its own per participant
 (``HMAC(study secret, token:manifest ID)``, 16 hex digits), so no image keeps one ID across participants or pairs,
-and a few self-made tokens cannot tell which image of a pair recurs (the real one). The store and the report keep
-the manifest's IDs. Participant creation is capped (default: one participant per (photo, condition) slot of the
-schedule), so one client cannot take every schedule slot.
+and every image is re-encoded for its participant (:mod:`~colorbench.study.reencode`: keyed pixel noise, one
+encoding whose size depends on width and height only, a time floor), so neither its bytes, its size nor its timing
+tells which image of a pair recurs across tokens (the real one) or which condition it is. The store and the report keep
+the manifest's IDs.
+
+A participant needs an invitation the organiser issued (``colorbench study invite``): each code makes one participant
+and gives the same one back on every later visit, so an anonymous client cannot take the study's slots. Only a
+server started with ``open_enrolment`` (``serve --open``, loopback only: a supervised session) lets anyone start.
+Participant creation is capped either way (default: one participant per (photo, condition) slot of the schedule).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import math
+import re
 import threading
 from typing import Any
 
@@ -21,6 +28,8 @@ from colorbench.study.store import Store
 
 PROTOCOLS = ("single", "pair")
 MAX_RT_MS = 24 * 3600 * 1000.0
+INVITE_RE = re.compile(r"^[A-Za-z0-9_-]{16}$")
+NO_INVITE = "this study takes part by invitation: open the link the organiser sent you, as it was sent"
 
 
 class AnswerError(Exception):
@@ -48,17 +57,18 @@ class Study:
     """A served study: its manifest, its store, and the protocol new participants get."""
 
     def __init__(self, manifest: Manifest, store: Store, protocol: str = "single", time_limit: float | None = None,
-                 max_participants: int | None = None):
+                 max_participants: int | None = None, open_enrolment: bool = False):
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.manifest, self.store, self.protocol, self.time_limit = manifest, store, protocol, time_limit
+        self.open_enrolment = open_enrolment
         n, k, seed = len(manifest.photos), manifest.per_participant, manifest.seed
         self.schedulers = {"single": Scheduler(n, manifest.conditions, k, seed, "single"),
                            "pair": Scheduler(n, manifest.methods, k, seed, "pair")}
         self.max_participants = default_cap(manifest, protocol) if max_participants is None else max_participants
         self._key = store.alias_key()
         self._lock = threading.Lock()
-        self._images: dict[str, str] = {}  # image alias -> manifest image ID, for /img
+        self._images: dict[str, tuple[str, str]] = {}  # image alias -> (token, manifest image ID), for /img
         self._trials: dict[str, dict[str, tuple[str, list[str]]]] = {}  # token -> trial alias -> (trial, shown)
         for token, _, _ in store.participants():  # a restarted server serves every earlier participant's images
             self.schedule(token)
@@ -95,7 +105,7 @@ class Study:
                 self._trials[token] = trials
                 for alias, shown_aliases in view:
                     for a, i in zip(shown_aliases, trials[alias][1]):
-                        self._images[a] = i
+                        self._images[a] = (token, i)
         return protocol, view
 
     def resolve(self, token: str, trial: str) -> tuple[str, list[str]] | None:
@@ -103,23 +113,37 @@ class Study:
         self.schedule(token)
         return self._trials[token].get(trial)
 
-    def image_path(self, image: str):
-        """The PNG behind image alias ``image``; anything else raises ``KeyError``."""
+    def image(self, image: str) -> tuple[bytes, int]:
+        """``(PNG bytes, pixels)`` behind image alias ``image``, re-encoded for the participant it belongs to (see
+        :mod:`~colorbench.study.reencode`); anything else raises ``KeyError``, an unreadable file ``OSError``."""
+        from colorbench.study.reencode import served_png
+
         if not isinstance(image, str) or not ID_RE.match(image):
             raise KeyError(image)
         with self._lock:
-            item = self._images[image]
-        return self.manifest.image_path(item)
+            token, item = self._images[image]
+        seed = hmac.new(self._key, f"pixels:{token}:{item}".encode(), hashlib.sha256).digest()
+        return served_png(self.manifest.image_path(item), seed)
 
     # ---------------------------------------------------------------------------------------- actions
-    def start(self) -> str:
-        """A new participant on the server's protocol; returns their token. Over the cap: 409."""
-        made = self.store.new_participant(self.protocol, self.max_participants)
-        if made is None:
+    def start(self, invite: Any = None) -> str:
+        """The token of invitation ``invite`` (a new participant on the server's protocol the first time, the same
+        one after); without one, a new participant only under ``open_enrolment``, else 403. Over the cap: 409."""
+        if invite is None and self.open_enrolment:
+            made = self.store.new_participant(self.protocol, self.max_participants)
+            token = None if made is None else made[0]
+        elif not isinstance(invite, str) or not INVITE_RE.match(invite):
+            raise AnswerError(403, NO_INVITE)
+        else:
+            try:
+                token = self.store.invited_participant(invite, self.protocol, self.max_participants)
+            except KeyError:
+                raise AnswerError(403, NO_INVITE) from None
+        if token is None:
             raise AnswerError(409, f"this study has all the participants it takes ({self.max_participants}); "
                                    "thank you for your interest")
-        self.schedule(made[0])
-        return made[0]
+        self.schedule(token)
+        return token
 
     def state(self, token: str) -> dict[str, Any]:
         """What the page needs to (re)start ``token``: protocol, totals and the remaining trials in order."""

@@ -61,7 +61,7 @@ def simulate(manifest: Manifest, participants: int, bias: dict[str, float], *, p
     rng = random.Random(f"simulate:{seed}")
     items, pairs = manifest.items, manifest.pairs
     for protocol in protocols:
-        study = Study(manifest, store, protocol, max_participants=participants)
+        study = Study(manifest, store, protocol, max_participants=participants, open_enrolment=True)
         for _ in range(participants):
             token = study.start()
             for trial in study.state(token)["remaining"]:

@@ -4,7 +4,8 @@
   const body = document.body;
   const protocol = body.dataset.protocol;
   const timeLimit = parseFloat(body.dataset.timeLimit) || 0;
-  const KEY = "colorbench-study-token";
+  const invite = new URLSearchParams(window.location.search).get("invite");  // from the organiser's link
+  const KEY = "colorbench-study-token" + (invite ? ":" + invite : "");
   const $ = (id) => document.getElementById(id);
   let state = null, token = null, shownAt = 0, busy = false, timer = null;
 
@@ -75,7 +76,7 @@
     $("start").disabled = true;
     try {
       if (!token) {
-        token = (await post("api/start", {})).token;
+        token = (await post("api/start", invite ? {invite: invite} : {})).token;
         localStorage.setItem(KEY, token);
       }
       state = await post("api/state", {token: token});
