@@ -112,6 +112,25 @@ def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Iter
     return write_text(path, buf.getvalue())
 
 
+def append_csv_row(path: str | Path, row: Mapping[str, Any]) -> Path:
+    """Append one row (a dict) to CSV ``path`` atomically: the old bytes are copied into a temp file, the row is
+    added and the copy renamed over ``path``, so a full disk or a file-size limit leaves the old file whole. A new
+    file gets a header; keys the header lacks are added at its end (the old rows are rewritten, blank there)."""
+    path = Path(path)
+    old = path.read_bytes() if path.is_file() else b""
+    if old:
+        header = next(csv.reader(io.StringIO(old.decode("utf-8"))), [])
+        if all(k in header for k in row):
+            buf = io.StringIO()
+            csv.DictWriter(buf, fieldnames=header, lineterminator="\n").writerow(
+                {k: _cell(v) for k, v in row.items()})
+            sep = b"" if old.endswith((b"\n", b"\r")) else b"\n"
+            return write_bytes(path, old + sep + buf.getvalue().encode("utf-8"))
+        rows = list(csv.DictReader(io.StringIO(old.decode("utf-8"))))
+        return write_csv(path, [*rows, row], columns=header + [k for k in row if k not in header])
+    return write_csv(path, [row])
+
+
 def write_figure(path: str | Path, fig: Any, dpi: int = 80) -> Path:
     """Save a matplotlib figure as PNG atomically."""
     buf = io.BytesIO()

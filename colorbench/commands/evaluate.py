@@ -3,7 +3,6 @@ split, size and images the bench scores), print the figures and append a CSV row
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,20 +52,11 @@ def evaluate_method(method: Method, dataset: Dataset, batch_size: int = 16,
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` to CSV ``path``, writing the header when the file is new (new keys: a new header line is
-    not written; they are appended at the end of the existing columns on a rewrite)."""
-    rows: list[dict[str, Any]] = []
-    fields = list(row)
-    if path.is_file():
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            fields = list(reader.fieldnames or []) + [k for k in row if k not in (reader.fieldnames or [])]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows + [row])
+    """Append ``row`` to CSV ``path`` (header when the file is new; new keys extend the header) through the atomic
+    writer: a failed write (full disk, file-size limit) leaves the earlier rows as they were."""
+    from colorbench import _atomic
+
+    _atomic.append_csv_row(path, row)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Collection
 import torch
 from torch.utils.data import Dataset
 
+from colorbench import _atomic as atomic
 from colorbench import checkpoint as ckpt
 from colorbench.config import config_dict
 from colorbench.errors import UserError
@@ -263,7 +264,7 @@ class _Session:
                               f"{self.info.world}: the batch order changes from here on", stacklevel=3)
         if self.writes:
             out.mkdir(parents=True, exist_ok=True)
-            (out / "run.json").write_text(json.dumps({**self.record, "steps": self.total}, indent=2) + "\n")
+            atomic.write_text(out / "run.json", json.dumps({**self.record, "steps": self.total}, indent=2) + "\n")
         self.logs = RunLogs(out if self.writes else None, self.s.logger, self.start)
 
     def loop(self) -> tuple[int, bool]:
