@@ -196,11 +196,24 @@ def prune(run_dir: str | os.PathLike, keep: int) -> list[Path]:
 
 
 def find_last(run_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint of a run folder, or None when it has none."""
+    """The newest complete checkpoint of a run folder, or None when it has none. ``LAST`` must hold the name of a
+    folder beside it (``step_0000500``): a path (``../../other-run/...``) is a UserError, so a run folder never
+    lends out another run's checkpoint."""
     pointer = Path(run_dir) / "checkpoints" / LAST
     if not pointer.is_file():
         return None
-    target = pointer.parent / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{pointer} cannot be read ({exc}); it should hold the name of a checkpoint folder beside "
+                        "it, e.g. step_0000500") from None
+    if not name or name in (".", "..") or "/" in name or "\\" in name or Path(name).name != name:
+        raise UserError(f"{pointer} names {name!r}, not a checkpoint folder inside {pointer.parent}; write the name "
+                        "of one of its step_* folders into it (e.g. step_0000500), or give that folder itself")
+    target = pointer.parent / name
+    if target.exists() and target.resolve().parent != pointer.parent.resolve():  # a link out of the run
+        raise UserError(f"{pointer} names {name!r}, a link to {target.resolve()} outside {pointer.parent}; a run "
+                        "folder's LAST must name one of its own checkpoints")
     return target if (target / WEIGHTS).is_file() else None
 
 
@@ -244,7 +257,8 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint: ``{"weights", "state", "config", "path"}``; with ``method`` also load weights and
-    optimiser states into it. Missing or corrupt files raise a one-line :class:`UserError`."""
+    optimiser states into it. Missing or corrupt files, and weights that are not all finite (NaN, inf: the one
+    check of weights at load, for every command), raise a one-line :class:`UserError`."""
     ckpt = resolve(path)
     config = read_config(ckpt)
     try:
@@ -256,6 +270,11 @@ def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
         raise UserError(f"checkpoint {ckpt / WEIGHTS} is corrupt ({exc}); "
                         "delete it and train again (the run resumes from an earlier checkpoint if one exists)"
                         ) from None
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"checkpoint {ckpt} holds non-finite weights (NaN or infinite in {len(bad)} tensor"
+                        f"{'s' * (len(bad) != 1)}, e.g. {bad[0]}); it is refused for every use: train again (a lower "
+                        "learning rate, --set lr=...) into another --out, or use an earlier checkpoint")
     state: dict[str, Any] = {}
     if (ckpt / STATE).is_file():
         try:

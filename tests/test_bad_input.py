@@ -111,12 +111,21 @@ CASES = [
      "would write over the input"),
     ("colorize-nan-weights", None, ["colorize", "{nan_run}", "{photo}", "--out", "{tmp}/o"], 2,
      "holds non-finite weights"),
+    ("eval-inf-weight", None, ["eval", "{inf_run}", "--max-images", "2", "--csv", "{tmp}/e.csv"], 2,
+     "holds non-finite weights (NaN or infinite in 1 tensor, e.g. net.0.weight)"),
+    ("bench-jobs-zero", None, [*BENCH, "--jobs", "0"], 2, "--jobs 0: must be at least 1"),
+    ("bench-profile-method-typo", toml('methods = ["unet_ll"]\ndatasets = ["synthetic"]\n'),
+     ["bench", "--profile", "{tmp}/c.toml", "--results", "{tmp}/res", "--cache", "{tmp}/cache", "--no-progress"], 2,
+     "profile c: unknown method 'unet_ll'. Did you mean 'unet_l2', 'unet_l1'?"),
+    ("last-outside-run", lambda tmp, run: (shutil.copytree(run, tmp / "u2"), (tmp / "u2/checkpoints/LAST").write_text(
+        "../../u1/checkpoints/step_0000001\n")), ["eval", "{tmp}/u2", "--csv", "{tmp}/e.csv"], 2,
+     "not a checkpoint folder inside"),
     ("colorize-working-size", None, ["colorize", "{run}", "{photo}", "--out", "{tmp}/o", "--working-size", "-1"],
      2, "--working-size -1: must be at least 0"),
     ("colorize-not-image", lambda tmp: (tmp / "x.png").write_text("not a png"),
      ["colorize", "{run}", "{tmp}/x.png", "--out", "{tmp}/o"], 2, "not an image Pillow can read"),
     ("resume-nan-run", None, ["train", "test_tiny", *FAST, "--steps", "3", "--out", "{nan_run}"], 2,
-     "holds non-finite weights (NaN or infinite), so"),
+     "holds non-finite weights (NaN or infinite in"),
     ("config-json-list", config_json(lambda r: [r]), ["colorize", "{tmp}/edited", "{photo}", "--out", "{tmp}/o"],
      2, "expected a JSON object (method, config, ...), found a JSON list"),
     ("config-json-width-text", config_json(with_config(width="abc")),
@@ -144,6 +153,11 @@ def runs(tmp_path_factory):
     weights = ckpt.read_safetensors(last / ckpt.WEIGHTS)
     ckpt.write_safetensors({k: v.float().fill_(float("nan")) if v.is_floating_point() else v
                             for k, v in weights.items()}, ckpt.resolve(nan_run) / ckpt.WEIGHTS)
+    inf_run = root / "inf_run"  # one +inf weight among finite ones
+    shutil.copytree(root / "run", inf_run)
+    weights = ckpt.read_safetensors(last / ckpt.WEIGHTS)
+    weights["net.0.weight"].view(-1)[0] = float("inf")
+    ckpt.write_safetensors(weights, ckpt.resolve(inf_run) / ckpt.WEIGHTS)
     rng = np.random.default_rng(0)
     Image.fromarray((rng.random((24, 20, 3)) * 255).astype(np.uint8)).save(root / "photo.png")
     fake_png(root / "bomb.png", 30000, 30000)
@@ -156,8 +170,8 @@ def test_bad_input_gets_one_line(runs, tmp_path, capsys, name, setup, argv, stat
     shutil.copy(runs / "photo.png", photo)
     if setup is not None:
         setup(*((tmp_path, runs / "run") if setup.__code__.co_argcount == 2 else (tmp_path,)))
-    values = {"tmp": tmp_path, "run": runs / "run", "nan_run": runs / "nan_run", "photo": photo,
-              "bomb": runs / "bomb.png"}
+    values = {"tmp": tmp_path, "run": runs / "run", "nan_run": runs / "nan_run", "inf_run": runs / "inf_run",
+              "photo": photo, "bomb": runs / "bomb.png"}
     with registered():
         rc = main([a.format(**values) for a in argv])
     err = capsys.readouterr().err.strip().splitlines()

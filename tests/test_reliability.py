@@ -80,3 +80,41 @@ def test_eval_csv_append_past_the_file_size_limit_keeps_every_earlier_row(tmp_pa
     append_row(path, {"method": "last", "psnr": 3.5, "ssim": 0.5})  # a new column: the header grows
     rows = path.read_text().splitlines()
     assert rows[0] == "method,psnr,ssim" and rows[1] == "m0,20.0," and rows[-1] == "last,3.5,0.5" and len(rows) == 131
+
+
+# ------------------------------------------------------------------------- 4. no exit 0 with garbage
+def test_float_and_16_bit_grey_images_are_read_on_their_own_range(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from colorbench.data.images import read_rgb
+
+    ramp = np.linspace(0.11, 0.89, 32 * 32, dtype=np.float32).reshape(32, 32)
+    Image.fromarray(ramp).save(tmp_path / "f.tif")  # mode F, values in [0, 1]: light, not black
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "g.png")  # I;16
+    for name in ("f.tif", "g.png"):
+        grey = read_rgb(tmp_path / name, allow_grey=True)[..., 0]
+        assert (int(grey.min()), int(grey.max())) == (28, 227), name
+
+
+def test_metrics_refuse_and_the_lab_layer_warns_once_about_values_outside_the_unit_range(monkeypatch):
+    import torch
+
+    from colorbench import color, metrics
+
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = (x + 0.05).clamp(0, 1)
+    with pytest.raises(ValueError, match=r"psnr: pred holds values in \[.*\], outside \[0, 1\].*data_range=255"):
+        metrics.psnr(x * 255, y * 255)
+    with pytest.raises(ValueError, match=r"ssim: pred holds values in .* outside \[0, 1\]"):
+        metrics.ssim(x * 255, y * 255)
+    torch.testing.assert_close(metrics.psnr(x * 255, y * 255, data_range=255), metrics.psnr(x, y))  # right range
+    assert float(metrics.psnr(x, (x + 1e-6).clamp_max(1 + 1e-6))[0]) > 100  # float rounding passes
+    monkeypatch.setattr(color, "_warned_range", False)
+    with pytest.warns(UserWarning, match=r"rgb_to_lab: rgb holds values in \[.*, 1\.5\], outside sRGB's \[0, 1\]"):
+        color.rgb_to_lab(torch.ones(1, 3, 4, 4) * 1.5)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        color.rgb_to_lab(torch.ones(1, 3, 4, 4) * 1.5)  # once per process

@@ -82,8 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorbench import checks
     from colorbench.bench import collect, merge, run_bench
     from colorbench.bench.cluster import job_options
+
+    checks.optional_integer(args.jobs, "--jobs", minimum=1, fix="give the number of train cells to run at once, "
+                            "e.g. --jobs 2 (leave it out for the profile's)")
 
     if args.dry_run:
         return _dry_run(args)

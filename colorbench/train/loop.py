@@ -249,11 +249,8 @@ class _Session:
         if out is not None and ckpt.find_last(out) is not None:
             saved = ckpt.read_config(out)
             _check_resume(saved, self.record, out)
-            loaded = ckpt.load_checkpoint(out, method, map_location="cpu")
+            loaded = ckpt.load_checkpoint(out, method, map_location="cpu")  # refuses non-finite weights
             self.start, self.last_ckpt = int(loaded["state"]["step"]), loaded["path"]
-            if not weights_finite(method):  # written by an older colorbench, which kept training on NaN losses
-                raise UserError(f"{self.last_ckpt} holds non-finite weights (NaN or infinite), so {out} cannot be "
-                                "resumed; delete it and train again with a lower learning rate")
             self.prev_seconds = float(loaded["state"].get("train_seconds", 0.0))
             self.prev = {k: loaded["state"][k] for k in ("images_per_s", "peak_memory_mb", "losses")
                          if k in loaded["state"]}
