@@ -120,6 +120,17 @@ CASES = [
     ("last-outside-run", lambda tmp, run: (shutil.copytree(run, tmp / "u2"), (tmp / "u2/checkpoints/LAST").write_text(
         "../../u1/checkpoints/step_0000001\n")), ["eval", "{tmp}/u2", "--csv", "{tmp}/e.csv"], 2,
      "not a checkpoint folder inside"),
+    ("colorize-unrelated-file", lambda tmp: (os.makedirs(tmp / "d"), Image.open(tmp / "photo.png").save(
+        tmp / "d/photo.jpg"), (tmp / "d/photo.png").write_text("keep me")),
+     ["colorize", "{run}", "{tmp}/d/photo.jpg", "--out", "{tmp}/d"], 2,
+     "photo.png already exists and colourising would replace it with photo.png; nothing was written: add --overwrite"),
+    ("colorize-case-clash", lambda tmp: (os.makedirs(tmp / "d"), shutil.copy(tmp / "photo.png", tmp / "d/a.PNG"),
+                                         (tmp / "d/A.png").write_text("keep me")),
+     ["colorize", "{run}", "{tmp}/d/a.PNG", "--out", "{tmp}/d"], 2,
+     "A.png already exists and colourising would replace it with a.png"),
+    ("colorize-case-of-input", lambda tmp: (os.makedirs(tmp / "d"), shutil.copy(tmp / "photo.png", tmp / "d/a.PNG")),
+     ["colorize", "{run}", "{tmp}/d/a.PNG", "--out", "{tmp}/d", "--overwrite"], 2,
+     "differs from the input a.PNG only in case"),
     ("colorize-working-size", None, ["colorize", "{run}", "{photo}", "--out", "{tmp}/o", "--working-size", "-1"],
      2, "--working-size -1: must be at least 0"),
     ("colorize-not-image", lambda tmp: (tmp / "x.png").write_text("not a png"),
@@ -179,6 +190,10 @@ def test_bad_input_gets_one_line(runs, tmp_path, capsys, name, setup, argv, stat
     assert rc == status, err
     assert len(errors) == 1 and words in errors[0], err
     assert not any("Traceback" in line for line in err)
+    if name in ("colorize-unrelated-file", "colorize-case-clash"):
+        assert [p.read_text() for p in (tmp_path / "d").glob("*") if p.suffix == ".png"] == ["keep me"]
+    if name == "colorize-case-of-input":
+        assert [p.name for p in (tmp_path / "d").iterdir()] == ["a.PNG"]
     if name == "colorize-over-input":
         np.testing.assert_array_equal(np.asarray(Image.open(photo)), np.asarray(Image.open(runs / "photo.png")))
 
