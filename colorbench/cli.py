@@ -64,11 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"colorbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM and the like (colorbench.train.loop.Stopped)
         print(f"colorbench {args.command}: interrupted; what was written so far is kept "
               "(run the same command to resume)",
               file=sys.stderr)
-        return 130
+        return 128 + int(getattr(exc, "signum", 2))  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
 
 
 if __name__ == "__main__":

@@ -118,3 +118,33 @@ def test_metrics_refuse_and_the_lab_layer_warns_once_about_values_outside_the_un
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         color.rgb_to_lab(torch.ones(1, 3, 4, 4) * 1.5)  # once per process
+
+
+# ---------------------------------------------------------------------------- 5. signals: save, then stop
+def _train_tiny(out, steps, on_step=None):
+    from colorbench.train import resolve, train
+    from trainer_support import TinyData
+
+    return train(resolve("test_tiny", batch_size=8), TinyData(), steps=steps, seed=3, out_dir=out, progress=False,
+                 ckpt_every=10, on_step=on_step)
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGUSR1"])
+def test_sigterm_and_a_configured_stop_signal_save_a_checkpoint_like_ctrl_c(tiny, tmp_path, monkeypatch, name):
+    import os
+    import signal
+
+    from colorbench import checkpoint as ckpt
+
+    sig = getattr(signal, name)
+    monkeypatch.setenv("COLORBENCH_STOP_SIGNALS", "USR1")
+    previous = signal.signal(sig, lambda *a: None)  # before the fix: ignored, so training ran on (not killed pytest)
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            _train_tiny(tmp_path, 20, on_step=lambda done, _: done == 4 and os.kill(os.getpid(), sig))
+    finally:
+        signal.signal(sig, previous)
+    assert stopped.value.signum == sig
+    assert (tmp_path / "checkpoints" / "LAST").read_text().strip() == "step_0000004"  # not the step-0 redo
+    assert ckpt.load_checkpoint(tmp_path)["state"]["step"] == 4
+    assert _train_tiny(tmp_path, 20).start_step == 4
