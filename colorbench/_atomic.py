@@ -30,10 +30,37 @@ def writing(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write to an open file names no path: name it
+            exc.filename = str(path)
         raise
     fsync_dir(path.parent)
+
+
+def check_writable(path: str | Path, what: str, *, folder: bool = False) -> Path:
+    """Check, before any work, that file ``path`` (``folder=True``: a folder, created if missing) can be written:
+    a folder where a file is meant (or the reverse), a read-only disk or a path through a file is a one-line
+    :class:`~colorbench.errors.UserError` naming ``what`` (``--csv``). A full disk shows only when writing."""
+    from colorbench.errors import UserError, os_error_line
+
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: is a file, not a folder; give a folder (it is created if missing)")
+    if not folder and path.is_dir():
+        raise UserError(f"{what} {path}: is a folder; give a file name (e.g. {path / 'scores.csv'})")
+    if not folder and path.exists() and not path.is_file():  # a device (/dev/full), a pipe: a rename would replace it
+        raise UserError(f"{what} {path}: not a regular file; give the path of a file (it is written whole, then "
+                        "renamed into place)")
+    where = path if folder else path.parent
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".colorbench-probe.", dir=where)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise UserError(os_error_line(exc, what)) from None
+    return path
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -90,7 +117,8 @@ def fsync_tree(folder: str | Path) -> None:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a path of a non-UTF-8 name inside the text (a lone surrogate) is written as its ``\\udcXX`` escape."""
+    return write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
@@ -125,7 +153,7 @@ def append_csv_row(path: str | Path, row: Mapping[str, Any]) -> Path:
             csv.DictWriter(buf, fieldnames=header, lineterminator="\n").writerow(
                 {k: _cell(v) for k, v in row.items()})
             sep = b"" if old.endswith((b"\n", b"\r")) else b"\n"
-            return write_bytes(path, old + sep + buf.getvalue().encode("utf-8"))
+            return write_bytes(path, old + sep + buf.getvalue().encode("utf-8", "backslashreplace"))
         rows = list(csv.DictReader(io.StringIO(old.decode("utf-8"))))
         return write_csv(path, [*rows, row], columns=header + [k for k in row if k not in header])
     return write_csv(path, [row])

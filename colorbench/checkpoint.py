@@ -333,9 +333,10 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
     config = config_from_dict(cls, record.get("config", {}), where=str(resolve(path) / CONFIG))
     try:
         method = cls(config, num_classes=record.get("num_classes"))
-    except ValueError as exc:
+    except (ValueError, ArithmeticError, RuntimeError) as exc:  # width=0 divides by zero in an initialiser
         raise UserError(f"{resolve(path) / CONFIG}: method {cls.name!r} cannot be built from this config "
-                        f"({str(exc).splitlines()[0]}); the checkpoint was saved by another version of it") from None
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0]}); the checkpoint was edited or saved by "
+                        "another version of the method") from None
     method.to(map_location)
     load_checkpoint(path, method, map_location=map_location)
     return method.eval()

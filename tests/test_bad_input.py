@@ -131,6 +131,28 @@ CASES = [
     ("colorize-case-of-input", lambda tmp: (os.makedirs(tmp / "d"), shutil.copy(tmp / "photo.png", tmp / "d/a.PNG")),
      ["colorize", "{run}", "{tmp}/d/a.PNG", "--out", "{tmp}/d", "--overwrite"], 2,
      "differs from the input a.PNG only in case"),
+    ("colorize-out-is-file", lambda tmp: (tmp / "o").write_text("x"),
+     ["colorize", "{run}", "{photo}", "--out", "{tmp}/o"], 2, "--out {tmp}/o: is a file, not a folder"),
+    ("train-out-is-file", lambda tmp: (tmp / "r").write_text("x"), [*TRAIN, "--steps", "1"], 2,
+     "--out {tmp}/r: is a file, not a folder"),
+    ("train-out-through-file", lambda tmp: (tmp / "f").write_text("x"),
+     ["train", "test_tiny", *FAST, "--steps", "1", "--out", "{tmp}/f/r"], 2,
+     "--out {tmp}/f/r: Not a directory (a part of the path is a file, not a folder"),
+    ("eval-csv-is-folder", None, ["eval", "{run}", "--csv", "{tmp}"], 2, "--csv {tmp}: is a folder; give a file"),
+    ("eval-csv-device", None, ["eval", "{run}", "--csv", "/dev/full"], 2, "--csv /dev/full: not a regular file"),
+    ("bench-results-is-file", lambda tmp: (tmp / "res").write_text("x"), BENCH, 2,
+     "--results {tmp}/res: is a file, not a folder"),
+    ("bench-cache-is-file", lambda tmp: (tmp / "cache").write_text("x"), BENCH, 2,
+     "--cache {tmp}/cache: is a file, not a folder"),
+    ("eval-size-huge", None, ["eval", "{run}", "--size", "100000"], 2, "--size 100000: must be at most 16384"),
+    ("train-size-huge", None, [*TRAIN, "--size", "100000"], 2, "--size 100000: must be at most 16384"),
+    ("train-seed-23-digits", None, [*TRAIN, "--seed", "12345678901234567890123"], 2,
+     "--seed 12345678901234567890123: must be at most 9223372036854775807"),
+    ("config-is-folder", None, [*TRAIN, "--config", "{tmp}"], 2, "--config {tmp}: is a folder; give a TOML file"),
+    ("config-not-utf8", lambda tmp: (tmp / "c.toml").write_bytes(b"width = 4 # \xff\xfe\n"),
+     [*TRAIN, "--config", "{tmp}/c.toml"], 2, "c.toml: not UTF-8 text (byte 12)"),
+    ("set-width-zero", None, ["train", "unet_l1", *FAST, "--steps", "1", "--set", "width=0", "--out", "{tmp}/r"], 2,
+     "method 'unet_l1' [default] cannot be built with config overrides {{'width': '0', "),
     ("colorize-working-size", None, ["colorize", "{run}", "{photo}", "--out", "{tmp}/o", "--working-size", "-1"],
      2, "--working-size -1: must be at least 0"),
     ("colorize-not-image", lambda tmp: (tmp / "x.png").write_text("not a png"),
@@ -188,7 +210,7 @@ def test_bad_input_gets_one_line(runs, tmp_path, capsys, name, setup, argv, stat
     err = capsys.readouterr().err.strip().splitlines()
     errors = [line for line in err if ": error: " in line]
     assert rc == status, err
-    assert len(errors) == 1 and words in errors[0], err
+    assert len(errors) == 1 and words.format(tmp=tmp_path) in errors[0], err
     assert not any("Traceback" in line for line in err)
     if name in ("colorize-unrelated-file", "colorize-case-clash"):
         assert [p.read_text() for p in (tmp_path / "d").glob("*") if p.suffix == ".png"] == ["keep me"]
@@ -367,3 +389,30 @@ def test_every_shipped_profile_passes_the_checks():
 
     for name in available_profiles():
         check_profile(load_profile(name))  # e.g. paper's per_method.gray.steps = 0 (an untrained baseline) is fine
+
+
+# ------------------------------------------------------------------------ I/O failures: one line, nothing half
+def test_a_full_disk_while_writing_is_one_line_and_leaves_no_half_file(runs, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from colorbench import _atomic
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_atomic.os, "fsync", full)
+    with registered():
+        rc = main(["colorize", str(runs / "run"), str(runs / "photo.png"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "No space left on device (the disk is full" in err[0], err
+    assert list((tmp_path / "o").iterdir()) == []  # the temp file is gone, no partial PNG
+
+
+def test_eval_of_a_run_folder_whose_name_is_not_utf8_writes_its_row(runs, tmp_path, capsys):
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/run-\xff"))
+    shutil.copytree(runs / "run", odd)
+    with registered():
+        assert main(["eval", str(odd), "--max-images", "2", "--size", "16"]) == 0
+    row = (odd / "eval.csv").read_text().splitlines()[1]
+    assert "run-\\udcff" in row  # the undecodable byte, escaped: the file stays UTF-8
+    assert "Traceback" not in capsys.readouterr().err

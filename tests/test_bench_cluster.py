@@ -211,7 +211,13 @@ def test_the_signal_before_the_time_limit_saves_the_cell_and_requeues_its_job(tm
     profile.write_text('datasets = ["synthetic"]\nmethods = ["test_tiny"]\nbaselines = []\nseeds = 1\n'
                        '[data]\nsize = 16\n[train]\nsteps = 100000\nbatch_size = 4\nckpt_every = 100000\n'
                        '[runtime]\nsizes = []\n')
-    (cell,) = [c for c in grid.expand(load_profile(str(profile)), device="cpu") if c.kind == "train"]
+    from colorbench import numeric
+
+    for key in numeric.environ("portable"):  # _run_spec sets the cell's pins: put this process's back afterwards
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+    (cell,) = [c for c in grid.expand(load_profile(str(profile)), device="cpu", numeric="portable")
+               if c.kind == "train"]
     cache = tmp_path / "cache"
     spec = json.loads(cluster.write_spec(cell, cache, "cpu", 1, requeue_signal="USR1").read_text())
     requeued = []

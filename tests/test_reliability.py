@@ -52,17 +52,21 @@ def test_a_cell_locked_by_another_process_is_waited_for_not_trained_again(tmp_pa
 
 
 APPEND_UNDER_LIMIT = """
-import resource, signal, sys
+import resource, sys
 from pathlib import Path
+from colorbench.cli import _one_line_io
 from colorbench.commands.evaluate import append_row
+from colorbench.errors import os_error_line
 path = Path(sys.argv[1])
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 limit = path.stat().st_size + 40
-resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # CPython ignores SIGXFSZ: the write fails with EFBIG
+_one_line_io()  # what the command line does first: no .pyc written under the limit
 try:
     append_row(path, {"method": "x" * 200, "psnr": 1.0})
 except OSError as exc:
     print(exc.errno)
+    print(os_error_line(exc, "--csv"))
+print(sys.dont_write_bytecode)
 """
 
 
@@ -75,7 +79,10 @@ def test_eval_csv_append_past_the_file_size_limit_keeps_every_earlier_row(tmp_pa
     before = path.read_bytes()
     done = subprocess.run([sys.executable, "-c", APPEND_UNDER_LIMIT, str(path)], capture_output=True, text=True,
                           timeout=120)
-    assert done.stdout.strip() == "27", done.stderr[-2000:]  # EFBIG reached the caller
+    errno, line, *_ = done.stdout.strip().splitlines() + ["", ""]
+    assert errno == "27", done.stderr[-2000:]  # EFBIG reached the caller
+    assert line == f"--csv {path}: File too large (over the file-size limit (ulimit -f): raise it or write elsewhere)"
+    assert done.stdout.strip().splitlines()[-1] == "True"  # no truncated .pyc under the limit
     assert path.read_bytes() == before  # not one row cut
     append_row(path, {"method": "last", "psnr": 3.5, "ssim": 0.5})  # a new column: the header grows
     rows = path.read_text().splitlines()

@@ -100,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
                        cpus_per_cell=args.cpus_per_cell, mem=args.mem, time_limit=args.time_limit,
                        slurm_opts=args.slurm_opts,
                        requeue_signal=args.requeue_signal)  # every scheduler option before anything is submitted
+    from colorbench import _atomic
+
+    _atomic.check_writable(args.results, "--results", folder=True)  # before any cell runs
+    if not args.merge:
+        _atomic.check_writable(args.cache, "--cache", folder=True)
     if args.merge:
         summary = merge(args.profile, results=args.results)
     elif args.collect:

@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
                                   precision=args.precision)
     max_pixels = checks.setting("max_pixels", args.max_pixels, "--max-pixels")
     photos = expand_inputs(args.images)
+    _atomic.check_writable(args.out, "--out", folder=True)  # a file there, a read-only disk: before any work
     targets = plan_outputs(photos, args.out, args.overwrite)
     tiles = []
     for image in photos:  # every input is checked (exists, readable header, size) before any work

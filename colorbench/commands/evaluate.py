@@ -60,11 +60,19 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorbench import _atomic, checks
     from colorbench.checkpoint import load_method, read_config, resolve
     from colorbench.data import Protocol, build_dataset, protocol_for
     from colorbench.train.distributed import resolve_device
 
+    checks.optional_integer(args.size, "--size", minimum=checks.MIN_SIZE, maximum=checks.MAX_SIZE,
+                            fix="give the square crop in px, or leave it out for the protocol's")
+    checks.optional_integer(args.max_images, "--max-images", minimum=1, fix="give how many images to score")
+    checks.integer(args.batch_size, "--batch-size", minimum=1, fix="give the images per colorize call, e.g. 16")
     ckpt = resolve(args.checkpoint)
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
+    target = args.csv or run_dir / "eval.csv"
+    _atomic.check_writable(target, "--csv")  # before the evaluation, not after it
     record = read_config(ckpt)
     method = load_method(ckpt, map_location=resolve_device(args.device))
     dataset_name = args.dataset or record.get("dataset") or "openphotos"
@@ -82,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
              "as the bench scores it)"))
     for key, value in metrics.items():
         print(f"{key:>18}  {value:.4f}" if isinstance(value, float) and math.isfinite(value) else f"{key:>18}  {value}")
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
-    target = args.csv or run_dir / "eval.csv"
     row = {"method": record.get("method"), "variant": record.get("variant", "default"), "dataset": dataset_name,
            "split": protocol.split, "size": protocol.size, "protocol": "custom" if custom else "dataset",
            "seed": record.get("seed"), "step": record.get("step"),
