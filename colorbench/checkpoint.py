@@ -230,6 +230,10 @@ def resolve(path: str | os.PathLike) -> Path:
             return last
         raise UserError(f"{p} holds no checkpoint (expected {p}/{WEIGHTS} or a run folder with "
                         f"checkpoints/{LAST}); train first with `colorbench train METHOD --out {p}`")
+    if p.exists():  # a file such as model.pt: it exists, but is not a colorbench checkpoint
+        raise UserError(f"checkpoint {p} is a file, not a colorbench checkpoint; give a run folder "
+                        f"(runs/<method>-<variant>-<dataset>-s<seed>) or a checkpoint folder holding {WEIGHTS} and "
+                        f"{CONFIG} (other formats are not loaded: they could run code)")
     raise UserError(f"checkpoint {p} does not exist; give a run folder (runs/<method>-<variant>-<dataset>-s<seed>) "
                     "or a checkpoint folder holding weights.safetensors")
 

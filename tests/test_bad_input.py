@@ -153,6 +153,8 @@ CASES = [
      [*TRAIN, "--config", "{tmp}/c.toml"], 2, "c.toml: not UTF-8 text (byte 12)"),
     ("set-width-zero", None, ["train", "unet_l1", *FAST, "--steps", "1", "--set", "width=0", "--out", "{tmp}/r"], 2,
      "method 'unet_l1' [default] cannot be built with config overrides {{'width': '0', "),
+    ("eval-a-pt-file", lambda tmp: (tmp / "evil.pt").write_bytes(b"\x80\x04K\x01."),
+     ["eval", "{tmp}/evil.pt"], 2, "checkpoint {tmp}/evil.pt is a file, not a colorbench checkpoint"),
     ("colorize-working-size", None, ["colorize", "{run}", "{photo}", "--out", "{tmp}/o", "--working-size", "-1"],
      2, "--working-size -1: must be at least 0"),
     ("colorize-not-image", lambda tmp: (tmp / "x.png").write_text("not a png"),
@@ -281,6 +283,18 @@ def test_folder_dataset_skips_an_over_limit_image_with_a_warning(tmp_path):
             ds = FolderDataset("train", size=16, data_dir=tmp_path, ratios=(1.0, 0.0, 0.0), check=check)
         assert any("bomb.png: too large (30000x30000" in str(w.message) for w in caught)
         assert len(ds) == 4 and ds.skipped[0][0].endswith("bomb.png")
+
+
+def test_a_folder_of_photos_too_small_for_the_crop_names_that_fix(tmp_path):
+    from colorbench.data.folder import DataWarning, FolderDataset
+
+    rng = np.random.default_rng(2)
+    for i in range(3):
+        Image.fromarray((rng.random((40, 50, 3)) * 255).astype(np.uint8)).save(tmp_path / f"p{i}.png")
+    with pytest.warns(DataWarning), pytest.raises(UserError, match=r"3 skipped\); every one was skipped, e\.g\. "
+                                                   r"p\d\.png: smaller than the crop \(50x40 px, needs at least "
+                                                   r"64x64\); resize it or use the dataset's resize option"):
+        FolderDataset("train", size=64, data_dir=tmp_path, ratios=(1.0, 0.0, 0.0))
 
 
 def test_colorize_and_the_data_layer_read_rgba_alike(tmp_path):
