@@ -30,10 +30,37 @@ def writing(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write to an open file names no path: name it
+            exc.filename = str(path)
         raise
     fsync_dir(path.parent)
+
+
+def check_writable(path: str | Path, what: str, *, folder: bool = False) -> Path:
+    """Check, before any work, that file ``path`` (``folder=True``: a folder, created if missing) can be written:
+    a folder where a file is meant (or the reverse), a read-only disk or a path through a file is a one-line
+    :class:`~colorbench.errors.UserError` naming ``what`` (``--csv``). A full disk shows only when writing."""
+    from colorbench.errors import UserError, os_error_line
+
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: is a file, not a folder; give a folder (it is created if missing)")
+    if not folder and path.is_dir():
+        raise UserError(f"{what} {path}: is a folder; give a file name (e.g. {path / 'scores.csv'})")
+    if not folder and path.exists() and not path.is_file():  # a device (/dev/full), a pipe: a rename would replace it
+        raise UserError(f"{what} {path}: not a regular file; give the path of a file (it is written whole, then "
+                        "renamed into place)")
+    where = path if folder else path.parent
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".colorbench-probe.", dir=where)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise UserError(os_error_line(exc, what)) from None
+    return path
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -90,7 +117,8 @@ def fsync_tree(folder: str | Path) -> None:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a path of a non-UTF-8 name inside the text (a lone surrogate) is written as its ``\\udcXX`` escape."""
+    return write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
@@ -110,6 +138,25 @@ def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Iter
     for row in rows:
         writer.writerow({k: _cell(v) for k, v in row.items()})
     return write_text(path, buf.getvalue())
+
+
+def append_csv_row(path: str | Path, row: Mapping[str, Any]) -> Path:
+    """Append one row (a dict) to CSV ``path`` atomically: the old bytes are copied into a temp file, the row is
+    added and the copy renamed over ``path``, so a full disk or a file-size limit leaves the old file whole. A new
+    file gets a header; keys the header lacks are added at its end (the old rows are rewritten, blank there)."""
+    path = Path(path)
+    old = path.read_bytes() if path.is_file() else b""
+    if old:
+        header = next(csv.reader(io.StringIO(old.decode("utf-8"))), [])
+        if all(k in header for k in row):
+            buf = io.StringIO()
+            csv.DictWriter(buf, fieldnames=header, lineterminator="\n").writerow(
+                {k: _cell(v) for k, v in row.items()})
+            sep = b"" if old.endswith((b"\n", b"\r")) else b"\n"
+            return write_bytes(path, old + sep + buf.getvalue().encode("utf-8", "backslashreplace"))
+        rows = list(csv.DictReader(io.StringIO(old.decode("utf-8"))))
+        return write_csv(path, [*rows, row], columns=header + [k for k in row if k not in header])
+    return write_csv(path, [row])
 
 
 def write_figure(path: str | Path, fig: Any, dpi: int = 80) -> Path:

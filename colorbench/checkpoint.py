@@ -196,11 +196,24 @@ def prune(run_dir: str | os.PathLike, keep: int) -> list[Path]:
 
 
 def find_last(run_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint of a run folder, or None when it has none."""
+    """The newest complete checkpoint of a run folder, or None when it has none. ``LAST`` must hold the name of a
+    folder beside it (``step_0000500``): a path (``../../other-run/...``) is a UserError, so a run folder never
+    lends out another run's checkpoint."""
     pointer = Path(run_dir) / "checkpoints" / LAST
     if not pointer.is_file():
         return None
-    target = pointer.parent / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{pointer} cannot be read ({exc}); it should hold the name of a checkpoint folder beside "
+                        "it, e.g. step_0000500") from None
+    if not name or name in (".", "..") or "/" in name or "\\" in name or Path(name).name != name:
+        raise UserError(f"{pointer} names {name!r}, not a checkpoint folder inside {pointer.parent}; write the name "
+                        "of one of its step_* folders into it (e.g. step_0000500), or give that folder itself")
+    target = pointer.parent / name
+    if target.exists() and target.resolve().parent != pointer.parent.resolve():  # a link out of the run
+        raise UserError(f"{pointer} names {name!r}, a link to {target.resolve()} outside {pointer.parent}; a run "
+                        "folder's LAST must name one of its own checkpoints")
     return target if (target / WEIGHTS).is_file() else None
 
 
@@ -217,6 +230,10 @@ def resolve(path: str | os.PathLike) -> Path:
             return last
         raise UserError(f"{p} holds no checkpoint (expected {p}/{WEIGHTS} or a run folder with "
                         f"checkpoints/{LAST}); train first with `colorbench train METHOD --out {p}`")
+    if p.exists():  # a file such as model.pt: it exists, but is not a colorbench checkpoint
+        raise UserError(f"checkpoint {p} is a file, not a colorbench checkpoint; give a run folder "
+                        f"(runs/<method>-<variant>-<dataset>-s<seed>) or a checkpoint folder holding {WEIGHTS} and "
+                        f"{CONFIG} (other formats are not loaded: they could run code)")
     raise UserError(f"checkpoint {p} does not exist; give a run folder (runs/<method>-<variant>-<dataset>-s<seed>) "
                     "or a checkpoint folder holding weights.safetensors")
 
@@ -244,7 +261,8 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint: ``{"weights", "state", "config", "path"}``; with ``method`` also load weights and
-    optimiser states into it. Missing or corrupt files raise a one-line :class:`UserError`."""
+    optimiser states into it. Missing or corrupt files, and weights that are not all finite (NaN, inf: the one
+    check of weights at load, for every command), raise a one-line :class:`UserError`."""
     ckpt = resolve(path)
     config = read_config(ckpt)
     try:
@@ -256,6 +274,11 @@ def load_checkpoint(path: str | os.PathLike, method: Method | None = None,
         raise UserError(f"checkpoint {ckpt / WEIGHTS} is corrupt ({exc}); "
                         "delete it and train again (the run resumes from an earlier checkpoint if one exists)"
                         ) from None
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"checkpoint {ckpt} holds non-finite weights (NaN or infinite in {len(bad)} tensor"
+                        f"{'s' * (len(bad) != 1)}, e.g. {bad[0]}); it is refused for every use: train again (a lower "
+                        "learning rate, --set lr=...) into another --out, or use an earlier checkpoint")
     state: dict[str, Any] = {}
     if (ckpt / STATE).is_file():
         try:
@@ -315,9 +338,10 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
     config = config_from_dict(cls, record.get("config", {}), where=str(resolve(path) / CONFIG))
     try:
         method = cls(config, num_classes=record.get("num_classes"))
-    except ValueError as exc:
+    except (ValueError, ArithmeticError, RuntimeError) as exc:  # width=0 divides by zero in an initialiser
         raise UserError(f"{resolve(path) / CONFIG}: method {cls.name!r} cannot be built from this config "
-                        f"({str(exc).splitlines()[0]}); the checkpoint was saved by another version of it") from None
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0]}); the checkpoint was edited or saved by "
+                        "another version of the method") from None
     method.to(map_location)
     load_checkpoint(path, method, map_location=map_location)
     from colorbench.train.finite import weights_finite

@@ -13,10 +13,12 @@ from colorbench.errors import UserError
 from colorbench.ssim_window import WIN_SIZE
 
 MIN_SIZE = WIN_SIZE  # px: SSIM's Gaussian window; a smaller crop trains but can never be evaluated
+MAX_SIZE = 16384  # px: a square crop this large is 3 GiB per float32 RGB image; 100000 asked for 149 GiB at once
+MAX_SEED = 2**63 - 1  # torch, NumPy and the trainer's SplitMix64 all take it; a 23-digit seed overflowed
 
 
-def integer(value: Any, name: str, *, minimum: int | None = None, fix: str = "") -> int:
-    """``value`` as an int (an int, or a string of one), at least ``minimum``; else a UserError naming ``name``."""
+def integer(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None, fix: str = "") -> int:
+    """``value`` as an int (an int, or a string of one), in ``minimum..maximum``; else a UserError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise UserError(f"{name} {value!r}: expected a whole number{_fix(fix)}")
     try:
@@ -25,12 +27,15 @@ def integer(value: Any, name: str, *, minimum: int | None = None, fix: str = "")
         raise UserError(f"{name} {value!r}: expected a whole number{_fix(fix)}") from None
     if minimum is not None and number < minimum:
         raise UserError(f"{name} {number}: must be at least {minimum}{_fix(fix)}")
+    if maximum is not None and number > maximum:
+        raise UserError(f"{name} {number}: must be at most {maximum}{_fix(fix)}")
     return number
 
 
-def optional_integer(value: Any, name: str, *, minimum: int | None = None, fix: str = "") -> int | None:
+def optional_integer(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
+                     fix: str = "") -> int | None:
     """None stays None; anything else as :func:`integer`."""
-    return None if value is None else integer(value, name, minimum=minimum, fix=fix)
+    return None if value is None else integer(value, name, minimum=minimum, maximum=maximum, fix=fix)
 
 
 def positive_number(value: Any, name: str, *, fix: str = "") -> float:

@@ -48,6 +48,8 @@ L_SCALE, L_OFFSET, AB_SCALE = 50.0, 1.0, 110.0
 _CHUNK_PIXELS = 1 << 16  # CPU in-place path: pixels per piece (3 channels × 64k × 4 bytes = 768 KiB)
 
 _warned_gamut = False
+_warned_range = False
+RANGE_TOLERANCE = 1e-4  # float rounding: 1.0000001 is still 1
 
 
 class _Consts(NamedTuple):
@@ -91,6 +93,19 @@ def _check(x: torch.Tensor, what: str) -> torch.Tensor:
         raise TypeError(f"{what} must be a float tensor (float32 or float64; float16 and bfloat16 are computed in "
                         f"float32); got {x.dtype} (convert uint8 with x / 255)")
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def _warn_outside_unit(rgb: torch.Tensor) -> None:
+    """Warn (once per process) when ``rgb`` holds values outside [0, 1] beyond :data:`RANGE_TOLERANCE`."""
+    global _warned_range
+    if not rgb.numel():
+        return
+    lo, hi = (float(v) for v in torch.stack(torch.aminmax(rgb.detach())).tolist())
+    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        _warned_range = True
+        hint = "; divide 0-255 images by 255" if hi > 1.5 else ""
+        warnings.warn(f"rgb_to_lab: rgb holds values in [{lo:.4g}, {hi:.4g}], outside sRGB's [0, 1]: the Lab values "
+                      f"are extrapolated, not colours{hint} (shown once per process)", stacklevel=4)
 
 
 def _no_autocast(fn):
@@ -213,8 +228,12 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,3,H,W]`` Lab: L in [0,100], a and b roughly in [-110,110].
 
     float32 and float64 are computed in their own precision; float16 and bfloat16 in float32 (and returned as
-    float32). Autocast is switched off inside."""
+    float32). Autocast is switched off inside. Values outside [0,1] (0-255 data, an unclipped prediction) are
+    converted as given, and the first such call of the process warns (one min/max pass until it has warned: 3% of
+    the conversion's time on a CPU thread)."""
     rgb = _check(rgb, "rgb")
+    if not _warned_range:
+        _warn_outside_unit(rgb)
     B, _, H, W = rgb.shape
     k = _consts(rgb.device, rgb.dtype)
     if (rgb.device.type != "cpu" or rgb.dtype == torch.float64 or (rgb.requires_grad and torch.is_grad_enabled())

@@ -111,12 +111,56 @@ CASES = [
      "would write over the input"),
     ("colorize-nan-weights", None, ["colorize", "{nan_run}", "{photo}", "--out", "{tmp}/o"], 2,
      "holds non-finite weights"),
+    ("eval-inf-weight", None, ["eval", "{inf_run}", "--max-images", "2", "--csv", "{tmp}/e.csv"], 2,
+     "holds non-finite weights (NaN or infinite in 1 tensor, e.g. net.0.weight)"),
+    ("bench-jobs-zero", None, [*BENCH, "--jobs", "0"], 2, "--jobs 0: must be at least 1"),
+    ("bench-profile-method-typo", toml('methods = ["unet_ll"]\ndatasets = ["synthetic"]\n'),
+     ["bench", "--profile", "{tmp}/c.toml", "--results", "{tmp}/res", "--cache", "{tmp}/cache", "--no-progress"], 2,
+     "profile c: unknown method 'unet_ll'. Did you mean 'unet_l2', 'unet_l1'?"),
+    ("last-outside-run", lambda tmp, run: (shutil.copytree(run, tmp / "u2"), (tmp / "u2/checkpoints/LAST").write_text(
+        "../../u1/checkpoints/step_0000001\n")), ["eval", "{tmp}/u2", "--csv", "{tmp}/e.csv"], 2,
+     "not a checkpoint folder inside"),
+    ("colorize-unrelated-file", lambda tmp: (os.makedirs(tmp / "d"), Image.open(tmp / "photo.png").save(
+        tmp / "d/photo.jpg"), (tmp / "d/photo.png").write_text("keep me")),
+     ["colorize", "{run}", "{tmp}/d/photo.jpg", "--out", "{tmp}/d"], 2,
+     "photo.png already exists and colourising would replace it with photo.png; nothing was written: add --overwrite"),
+    ("colorize-case-clash", lambda tmp: (os.makedirs(tmp / "d"), shutil.copy(tmp / "photo.png", tmp / "d/a.PNG"),
+                                         (tmp / "d/A.png").write_text("keep me")),
+     ["colorize", "{run}", "{tmp}/d/a.PNG", "--out", "{tmp}/d"], 2,
+     "A.png already exists and colourising would replace it with a.png"),
+    ("colorize-case-of-input", lambda tmp: (os.makedirs(tmp / "d"), shutil.copy(tmp / "photo.png", tmp / "d/a.PNG")),
+     ["colorize", "{run}", "{tmp}/d/a.PNG", "--out", "{tmp}/d", "--overwrite"], 2,
+     "differs from the input a.PNG only in case"),
+    ("colorize-out-is-file", lambda tmp: (tmp / "o").write_text("x"),
+     ["colorize", "{run}", "{photo}", "--out", "{tmp}/o"], 2, "--out {tmp}/o: is a file, not a folder"),
+    ("train-out-is-file", lambda tmp: (tmp / "r").write_text("x"), [*TRAIN, "--steps", "1"], 2,
+     "--out {tmp}/r: is a file, not a folder"),
+    ("train-out-through-file", lambda tmp: (tmp / "f").write_text("x"),
+     ["train", "test_tiny", *FAST, "--steps", "1", "--out", "{tmp}/f/r"], 2,
+     "--out {tmp}/f/r: Not a directory (a part of the path is a file, not a folder"),
+    ("eval-csv-is-folder", None, ["eval", "{run}", "--csv", "{tmp}"], 2, "--csv {tmp}: is a folder; give a file"),
+    ("eval-csv-device", None, ["eval", "{run}", "--csv", "/dev/full"], 2, "--csv /dev/full: not a regular file"),
+    ("bench-results-is-file", lambda tmp: (tmp / "res").write_text("x"), BENCH, 2,
+     "--results {tmp}/res: is a file, not a folder"),
+    ("bench-cache-is-file", lambda tmp: (tmp / "cache").write_text("x"), BENCH, 2,
+     "--cache {tmp}/cache: is a file, not a folder"),
+    ("eval-size-huge", None, ["eval", "{run}", "--size", "100000"], 2, "--size 100000: must be at most 16384"),
+    ("train-size-huge", None, [*TRAIN, "--size", "100000"], 2, "--size 100000: must be at most 16384"),
+    ("train-seed-23-digits", None, [*TRAIN, "--seed", "12345678901234567890123"], 2,
+     "--seed 12345678901234567890123: must be at most 9223372036854775807"),
+    ("config-is-folder", None, [*TRAIN, "--config", "{tmp}"], 2, "--config {tmp}: is a folder; give a TOML file"),
+    ("config-not-utf8", lambda tmp: (tmp / "c.toml").write_bytes(b"width = 4 # \xff\xfe\n"),
+     [*TRAIN, "--config", "{tmp}/c.toml"], 2, "c.toml: not UTF-8 text (byte 12)"),
+    ("set-width-zero", None, ["train", "unet_l1", *FAST, "--steps", "1", "--set", "width=0", "--out", "{tmp}/r"], 2,
+     "method 'unet_l1' [default] cannot be built with config overrides {{'width': '0', "),
+    ("eval-a-pt-file", lambda tmp: (tmp / "evil.pt").write_bytes(b"\x80\x04K\x01."),
+     ["eval", "{tmp}/evil.pt"], 2, "checkpoint {tmp}/evil.pt is a file, not a colorbench checkpoint"),
     ("colorize-working-size", None, ["colorize", "{run}", "{photo}", "--out", "{tmp}/o", "--working-size", "-1"],
      2, "--working-size -1: must be at least 0"),
     ("colorize-not-image", lambda tmp: (tmp / "x.png").write_text("not a png"),
      ["colorize", "{run}", "{tmp}/x.png", "--out", "{tmp}/o"], 2, "not an image Pillow can read"),
     ("resume-nan-run", None, ["train", "test_tiny", *FAST, "--steps", "3", "--out", "{nan_run}"], 2,
-     "holds non-finite weights (NaN or infinite), so"),
+     "holds non-finite weights (NaN or infinite in"),
     ("config-json-list", config_json(lambda r: [r]), ["colorize", "{tmp}/edited", "{photo}", "--out", "{tmp}/o"],
      2, "expected a JSON object (method, config, ...), found a JSON list"),
     ("config-json-width-text", config_json(with_config(width="abc")),
@@ -144,6 +188,11 @@ def runs(tmp_path_factory):
     weights = ckpt.read_safetensors(last / ckpt.WEIGHTS)
     ckpt.write_safetensors({k: v.float().fill_(float("nan")) if v.is_floating_point() else v
                             for k, v in weights.items()}, ckpt.resolve(nan_run) / ckpt.WEIGHTS)
+    inf_run = root / "inf_run"  # one +inf weight among finite ones
+    shutil.copytree(root / "run", inf_run)
+    weights = ckpt.read_safetensors(last / ckpt.WEIGHTS)
+    weights["net.0.weight"].view(-1)[0] = float("inf")
+    ckpt.write_safetensors(weights, ckpt.resolve(inf_run) / ckpt.WEIGHTS)
     rng = np.random.default_rng(0)
     Image.fromarray((rng.random((24, 20, 3)) * 255).astype(np.uint8)).save(root / "photo.png")
     fake_png(root / "bomb.png", 30000, 30000)
@@ -156,15 +205,19 @@ def test_bad_input_gets_one_line(runs, tmp_path, capsys, name, setup, argv, stat
     shutil.copy(runs / "photo.png", photo)
     if setup is not None:
         setup(*((tmp_path, runs / "run") if setup.__code__.co_argcount == 2 else (tmp_path,)))
-    values = {"tmp": tmp_path, "run": runs / "run", "nan_run": runs / "nan_run", "photo": photo,
-              "bomb": runs / "bomb.png"}
+    values = {"tmp": tmp_path, "run": runs / "run", "nan_run": runs / "nan_run", "inf_run": runs / "inf_run",
+              "photo": photo, "bomb": runs / "bomb.png"}
     with registered():
         rc = main([a.format(**values) for a in argv])
     err = capsys.readouterr().err.strip().splitlines()
     errors = [line for line in err if ": error: " in line]
     assert rc == status, err
-    assert len(errors) == 1 and words in errors[0], err
+    assert len(errors) == 1 and words.format(tmp=tmp_path) in errors[0], err
     assert not any("Traceback" in line for line in err)
+    if name in ("colorize-unrelated-file", "colorize-case-clash"):
+        assert [p.read_text() for p in (tmp_path / "d").glob("*") if p.suffix == ".png"] == ["keep me"]
+    if name == "colorize-case-of-input":
+        assert [p.name for p in (tmp_path / "d").iterdir()] == ["a.PNG"]
     if name == "colorize-over-input":
         np.testing.assert_array_equal(np.asarray(Image.open(photo)), np.asarray(Image.open(runs / "photo.png")))
 
@@ -230,6 +283,18 @@ def test_folder_dataset_skips_an_over_limit_image_with_a_warning(tmp_path):
             ds = FolderDataset("train", size=16, data_dir=tmp_path, ratios=(1.0, 0.0, 0.0), check=check)
         assert any("bomb.png: too large (30000x30000" in str(w.message) for w in caught)
         assert len(ds) == 4 and ds.skipped[0][0].endswith("bomb.png")
+
+
+def test_a_folder_of_photos_too_small_for_the_crop_names_that_fix(tmp_path):
+    from colorbench.data.folder import DataWarning, FolderDataset
+
+    rng = np.random.default_rng(2)
+    for i in range(3):
+        Image.fromarray((rng.random((40, 50, 3)) * 255).astype(np.uint8)).save(tmp_path / f"p{i}.png")
+    with pytest.warns(DataWarning), pytest.raises(UserError, match=r"3 skipped\); every one was skipped, e\.g\. "
+                                                   r"p\d\.png: smaller than the crop \(50x40 px, needs at least "
+                                                   r"64x64\); resize it or use the dataset's resize option"):
+        FolderDataset("train", size=64, data_dir=tmp_path, ratios=(1.0, 0.0, 0.0))
 
 
 def test_colorize_and_the_data_layer_read_rgba_alike(tmp_path):
@@ -338,3 +403,30 @@ def test_every_shipped_profile_passes_the_checks():
 
     for name in available_profiles():
         check_profile(load_profile(name))  # e.g. paper's per_method.gray.steps = 0 (an untrained baseline) is fine
+
+
+# ------------------------------------------------------------------------ I/O failures: one line, nothing half
+def test_a_full_disk_while_writing_is_one_line_and_leaves_no_half_file(runs, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from colorbench import _atomic
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_atomic.os, "fsync", full)
+    with registered():
+        rc = main(["colorize", str(runs / "run"), str(runs / "photo.png"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "No space left on device (the disk is full" in err[0], err
+    assert list((tmp_path / "o").iterdir()) == []  # the temp file is gone, no partial PNG
+
+
+def test_eval_of_a_run_folder_whose_name_is_not_utf8_writes_its_row(runs, tmp_path, capsys):
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/run-\xff"))
+    shutil.copytree(runs / "run", odd)
+    with registered():
+        assert main(["eval", str(odd), "--max-images", "2", "--size", "16"]) == 0
+    row = (odd / "eval.csv").read_text().splitlines()[1]
+    assert "run-\\udcff" in row  # the undecodable byte, escaped: the file stays UTF-8
+    assert "Traceback" not in capsys.readouterr().err

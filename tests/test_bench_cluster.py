@@ -24,6 +24,8 @@ METHODS = ["unet_l1"]  # beside the smoke profile's baselines gray and mean_colo
     (["--mem", "lots"], "--mem 'lots'"),
     (["--time", "soon"], "--time 'soon'"),
     (["--gpus-per-cell", "-1"], "--gpus-per-cell -1: must be at least 0"),
+    (["--requeue-signal", "USR9@90"], "USR9 is not a signal a job can catch"),
+    (["--slurm-opt", "signal=USR2@60"], "use --requeue-signal instead"),
 ])
 def test_a_bad_scheduler_option_is_one_line_before_anything_is_submitted(tmp_path, capsys, argv, says):
     cache = tmp_path / "cache"
@@ -185,9 +187,52 @@ def test_submitit_launcher_writes_one_sbatch_array_with_the_options(tmp_path, mo
     assert summary.submitted == 2 and not summary.rows  # queued, not waited for
     (script,) = [p.read_text() for p in kept.iterdir()]
     for line in ("--partition=gpu", "--gpus-per-node=2", "--mem=32GB", "--time=1440", "--qos=high",
-                 "--array=0-1", "--job-name=colorbench-smoke"):
+                 "--array=0-1", "--job-name=colorbench-smoke", "--signal=USR1@90"):
         assert f"#SBATCH {line}" in script, (line, script)
     entries = read_grid(cache, "smoke")["cells"].values()
     assert sorted(e["job_id"] for e in entries) == ["4242_0", "4242_1"]
     spec = json.loads(next(cache.glob("*/job.json")).read_text())
     assert (spec["device"], spec["processes"]) == ("cuda", 2)  # auto on the compute nodes: CUDA, DDP on 2
+    assert spec["requeue_signal"] == "USR1"  # the job saves and requeues on it
+
+
+def test_the_signal_before_the_time_limit_saves_the_cell_and_requeues_its_job(tmp_path, monkeypatch, tiny):
+    """A scheduled cell sent SIGUSR1 mid-training (what SLURM sends ``--signal`` seconds before the limit): the trainer
+    saves after its step, the job requeues itself (``scontrol requeue``, mocked here) and exits with no row."""
+    import os
+    import signal
+    import threading
+
+    from colorbench import checkpoint as ckpt
+    from colorbench.bench import cluster, grid
+    from colorbench.bench.profiles import load_profile
+
+    profile = tmp_path / "p.toml"
+    profile.write_text('datasets = ["synthetic"]\nmethods = ["test_tiny"]\nbaselines = []\nseeds = 1\n'
+                       '[data]\nsize = 16\n[train]\nsteps = 100000\nbatch_size = 4\nckpt_every = 100000\n'
+                       '[runtime]\nsizes = []\n')
+    from colorbench import numeric
+
+    for key in numeric.environ("portable"):  # _run_spec sets the cell's pins: put this process's back afterwards
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+    (cell,) = [c for c in grid.expand(load_profile(str(profile)), device="cpu", numeric="portable")
+               if c.kind == "train"]
+    cache = tmp_path / "cache"
+    spec = json.loads(cluster.write_spec(cell, cache, "cpu", 1, requeue_signal="USR1").read_text())
+    requeued = []
+    monkeypatch.setattr(cluster, "requeue", lambda: requeued.append(1) or "77_0")
+    log = cache / cell.key / "train" / "train_log.csv"
+
+    def signal_mid_training() -> None:
+        while not (log.is_file() and log.read_text().count("\n") > 2):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    threading.Thread(target=signal_mid_training, daemon=True).start()
+    with pytest.raises(SystemExit):
+        cluster._run_spec(spec)
+    assert requeued == [1] and not (cache / cell.key / "row.json").exists()
+    step = int(ckpt.load_checkpoint(cache / cell.key / "train")["state"]["step"])
+    assert 2 <= step < 100000  # saved where the signal stopped it, not at the (never reached) ckpt_every
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL and "COLORBENCH_STOP_SIGNALS" not in os.environ

@@ -124,14 +124,14 @@ def test_paper_grid_pairs_tarres_unet_with_her_data():
     assert not any(label.startswith("unet_l1[tarres] on cifar10") for label in cells)
 
 
-def test_unknown_variant_and_unregistered_method_warn_and_skip(fakes):
-    p = profile(methods=["fake_a", "not_a_method"], variants={"fake_a": ["default", "nope"]}, seeds=1)
-    with pytest.warns(UserWarning) as caught:
+def test_unknown_variant_warns_and_skips_and_an_unregistered_method_is_an_error(fakes):
+    p = profile(methods=["fake_a"], variants={"fake_a": ["default", "nope"]}, seeds=1)
+    with pytest.warns(UserWarning, match="'nope'"):
         cells = grid.expand(p)
     assert [(c.kind, c.method, c.variant) for c in cells] == [("train", "fake_a", "default"),
                                                               ("runtime", "fake_a", "default")]
-    messages = " ".join(str(w.message) for w in caught)
-    assert "'nope'" in messages and "'not_a_method'" in messages
+    with pytest.raises(UserError, match=r"profile .*: unknown method 'fake_aa'\. Did you mean 'fake_a'"):
+        grid.expand(profile(methods=["fake_a", "fake_aa"], seeds=1))  # a typo must not shrink the grid quietly
 
 
 def test_key_is_stable_and_changes_with_what_makes_the_result(fakes):

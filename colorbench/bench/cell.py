@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -22,12 +23,13 @@ import numpy as np
 import torch
 
 from colorbench import _atomic as atomic
-from colorbench import fingerprint
+from colorbench import _lock, fingerprint
 from colorbench.bench.grid import Cell
 from colorbench.train.distributed import resolve_device
 
 ROW = "row.json"
 ERROR = "error.json"
+LOCKS = ".locks"  # <cache>/.locks/<key>.lock: held while a process computes the cell
 __all__ = ["Cell", "done", "parse_size", "resolve_device", "run_cell"]
 
 
@@ -78,9 +80,28 @@ def run_cell(cell: Cell, cache: Path, device: torch.device, *, force: bool = Fal
     ``error.json``, so the next run tries again), so one broken method never stops the grid. Under torchrun (a
     cell trained by several DDP processes) every rank trains and rank 0 alone evaluates and writes the record;
     the other ranks return a row with ``status="rank"``.
+
+    Rank 0 holds the cell's lock (``<cache>/.locks/<key>.lock``, :mod:`colorbench._lock`) while it trains and
+    writes the record: a second process on the same cache that reaches the cell says so on stderr and waits, then
+    uses the row the first one wrote, so no cell is ever trained twice at once.
     """
-    folder = cache / cell.key
     main = int(os.environ.get("RANK", "0")) == 0
+    if not force and (row := done(cell, cache)) is not None:
+        return row, False
+    if not main:  # rank 0 of this cell's DDP processes holds the lock for all of them
+        return _run_unlocked(cell, cache, device, force=force, progress=progress, main=False)
+    with _lock.held(cache / LOCKS / f"{cell.key}.lock", f"cell {cell.label}",
+                    echo=lambda line: print(line, file=sys.stderr, flush=True)) as waited:
+        if waited and (row := done(cell, cache)) is not None:  # the other process finished it: its row is used
+            print(f"cell {cell.label}: done by the other process; its row is used", file=sys.stderr, flush=True)
+            return row, False
+        return _run_unlocked(cell, cache, device, force=force, progress=progress, main=True)
+
+
+def _run_unlocked(cell: Cell, cache: Path, device: torch.device, *, force: bool, progress: bool,
+                  main: bool) -> tuple[dict[str, Any], bool]:
+    """:func:`run_cell`'s work, once this process holds the cell's lock (or is a DDP rank other than 0)."""
+    folder = cache / cell.key
     if force and folder.exists() and main:
         shutil.rmtree(folder)
     if not force and (row := done(cell, cache)) is not None:

@@ -14,6 +14,7 @@ job id; what ``--collect`` reads and what a rerun consults so that cells still q
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
@@ -24,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from colorbench import _atomic as atomic
 from colorbench.bench import grid
@@ -50,7 +51,8 @@ SBATCH_OPTIONS = (
 )
 """sbatch's long options (``--slurm-opt KEY=VALUE``; underscores read as dashes), checked before submission."""
 OWNED = {"partition": "--slurm-partition", "time": "--time", "mem": "--mem", "cpus-per-task": "--cpus-per-cell",
-         "gpus-per-node": "--gpus-per-cell", "job-name": None, "output": None, "error": None, "array": None}
+         "gpus-per-node": "--gpus-per-cell", "signal": "--requeue-signal", "job-name": None, "output": None,
+         "error": None, "array": None}
 """sbatch options this command sets itself: given through ``--slurm-opt`` they would contradict it."""
 
 
@@ -64,6 +66,24 @@ class JobOptions:
     mem_gb: float | None = None
     timeout_min: int | None = None
     extra: dict[str, str] = field(default_factory=dict)  # further sbatch options, dashes in the names
+    requeue_signal: str = "USR1"  # what SLURM sends before the time limit (as Lightning): save, then requeue
+    signal_delay_s: int = 90  # ... that many seconds before it
+
+
+def parse_requeue_signal(text: str) -> tuple[str, int]:
+    """``--requeue-signal NAME[@SECONDS]`` (``USR1@90``) → ``("USR1", 90)``; a name this platform lacks or a bad
+    count of seconds is a one-line error."""
+    import signal
+
+    name, _, secs = str(text).strip().upper().removeprefix("SIG").partition("@")
+    if not isinstance(getattr(signal, f"SIG{name}", None), signal.Signals) or name in ("KILL", "STOP"):
+        raise UserError(f"--requeue-signal {text!r}: {name or '(empty)'} is not a signal a job can catch; give "
+                        "NAME[@SECONDS], e.g. USR1@90 (SLURM sends it that long before the time limit)")
+    if not secs:
+        return name, 90
+    if not secs.isdigit() or not 1 <= int(secs) <= 65535:
+        raise UserError(f"--requeue-signal {text!r}: {secs!r} is not a number of seconds (1-65535), e.g. USR1@90")
+    return name, int(secs)
 
 
 def parse_mem(text: str) -> float:
@@ -121,7 +141,7 @@ def parse_slurm_opts(items: list[str]) -> dict[str, str]:
 
 def job_options(*, launcher: str, partition: str | None = None, gpus_per_cell: Any = None,
                 cpus_per_cell: Any = None, mem: str | None = None, time_limit: str | None = None,
-                slurm_opts: list[str] | None = None) -> JobOptions:
+                slurm_opts: list[str] | None = None, requeue_signal: str | None = None) -> JobOptions:
     """Check every scheduler option (before anything is submitted) and return them as :class:`JobOptions`."""
     from colorbench.checks import optional_integer
 
@@ -130,7 +150,7 @@ def job_options(*, launcher: str, partition: str | None = None, gpus_per_cell: A
     if launcher == "inprocess":
         given = [n for n, v in (("--slurm-partition", partition), ("--gpus-per-cell", gpus_per_cell),
                                 ("--cpus-per-cell", cpus_per_cell), ("--mem", mem), ("--time", time_limit),
-                                ("--slurm-opt", slurm_opts)) if v]
+                                ("--slurm-opt", slurm_opts), ("--requeue-signal", requeue_signal)) if v]
         if given:
             raise UserError(f"{given[0]} applies to scheduler jobs; add --launcher submitit (or local)")
         return JobOptions()
@@ -142,6 +162,7 @@ def job_options(*, launcher: str, partition: str | None = None, gpus_per_cell: A
         mem_gb=parse_mem(mem) if mem is not None else None,
         timeout_min=parse_time(time_limit) if time_limit is not None else None,
         extra=parse_slurm_opts(list(slurm_opts or [])),
+        **dict(zip(("requeue_signal", "signal_delay_s"), parse_requeue_signal(requeue_signal or "USR1@90"))),
     )
     if launcher == "submitit" and opts.timeout_min is None:
         raise UserError("--launcher submitit needs --time, each cell's wall-clock limit (submitit's default is 5 "
@@ -262,10 +283,13 @@ def submit(placed: list[tuple[grid.Cell, int]], *, profile: str, cache: Path, de
         if launcher == "submitit":
             if opts.partition:
                 params["slurm_partition"] = opts.partition
-            if opts.extra:
-                params["slurm_additional_parameters"] = dict(opts.extra)
+            # SLURM signals each job this long before its limit; the job saves, then requeues itself (_run_spec)
+            params["slurm_signal_delay_s"] = opts.signal_delay_s
+            params["slurm_additional_parameters"] = {**opts.extra,
+                                                     "signal": f"{opts.requeue_signal}@{opts.signal_delay_s}"}
         executor.update_parameters(**params)
-        specs = [write_spec(c, cache, device_kind, nproc) for c, _ in group]
+        stop = opts.requeue_signal if launcher == "submitit" else None
+        specs = [write_spec(c, cache, device_kind, nproc, requeue_signal=stop) for c, _ in group]
         with executor.batch():
             handles = [executor.submit(run_job, str(spec)) for spec in specs]
         jobs += [(c, h) for (c, _), h in zip(group, handles)]
@@ -287,10 +311,13 @@ def record_grid(cache: Path, profile: str, cells: list[grid.Cell], jobs: list[tu
     return atomic.write_json(grid_file(cache, profile), {"profile": profile, "device": device, "cells": cells_out})
 
 
-def write_spec(cell: grid.Cell, cache: Path, device_kind: str, nproc: int) -> Path:
-    """``<cache>/<key>/job.json``: everything one job needs to run ``cell``."""
+def write_spec(cell: grid.Cell, cache: Path, device_kind: str, nproc: int, requeue_signal: str | None = None) -> Path:
+    """``<cache>/<key>/job.json``: everything one job needs to run ``cell`` (``requeue_signal``: the signal name on
+    which the job saves and requeues itself; SLURM jobs only)."""
     spec = {"cell": dataclasses.asdict(cell), "cache": str(Path(cache).resolve()), "device": device_kind,
             "processes": int(nproc)}
+    if requeue_signal:
+        spec["requeue_signal"] = requeue_signal
     return atomic.write_json(Path(cache) / cell.key / JOB_SPEC, spec)
 
 
@@ -356,8 +383,56 @@ def _run_spec(spec: dict[str, Any]) -> str:
         numeric.unpin()
     torch.set_num_threads(int(cell.settings["environment"]["threads"]))  # the thread count its key records
     device = resolve_device(spec["device"], int(os.environ.get("LOCAL_RANK", "0")))
-    row, _ = run_cell(cell, Path(spec["cache"]), device, progress=False)
+    with _requeue_on(spec.get("requeue_signal")):
+        row, _ = run_cell(cell, Path(spec["cache"]), device, progress=False)
     return str(row.get("status", "?"))
+
+
+@contextlib.contextmanager
+def _requeue_on(name: str | None) -> Iterator[None]:
+    """While a job runs its cell: signal ``name`` (what SLURM sends before the time limit) makes the trainer save a
+    checkpoint after its current step and stop (:data:`colorbench.train.loop.STOP_SIGNALS_ENV`); outside training
+    it stops at once (what is on disk is whole). Either way the job is put back in the queue (:func:`requeue`) and
+    exits without a result, so its next start resumes the cell from that checkpoint. Other stops propagate."""
+    import signal
+
+    from colorbench.train.loop import STOP_SIGNALS_ENV, Stopped
+
+    if not name:
+        yield
+        return
+    sig = getattr(signal, f"SIG{name}")
+
+    def stop_now(signum: int, frame: Any) -> None:
+        raise Stopped(signum)
+
+    saved_env, old = os.environ.get(STOP_SIGNALS_ENV), signal.signal(sig, stop_now)
+    os.environ[STOP_SIGNALS_ENV] = name
+    try:
+        yield
+    except Stopped as exc:
+        if exc.signum != sig or int(os.environ.get("RANK", "0")) != 0:
+            raise
+        job = requeue()
+        print(f"colorbench cell: {name} before the time limit: checkpoint kept, job {job} requeued", file=sys.stderr)
+        raise SystemExit(-1) from None  # like submitit: no result file, the requeued job runs again
+    finally:
+        signal.signal(sig, old)
+        if saved_env is None:
+            os.environ.pop(STOP_SIGNALS_ENV, None)
+        else:
+            os.environ[STOP_SIGNALS_ENV] = saved_env
+
+
+def requeue() -> str:
+    """Put this SLURM job (an array task: ``ARRAY_TASK``) back in the queue with ``scontrol requeue``; its id."""
+    env = os.environ
+    job = (f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if env.get("SLURM_ARRAY_JOB_ID")
+           else env.get("SLURM_JOB_ID", ""))
+    if not job:
+        raise UserError("cannot requeue: no SLURM_JOB_ID in this process's environment (not a SLURM job)")
+    subprocess.run(["scontrol", "requeue", job], check=True)
+    return job
 
 
 def main(argv: list[str] | None = None) -> int:

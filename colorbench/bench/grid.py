@@ -19,7 +19,7 @@ from typing import Any
 
 from colorbench import fingerprint
 from colorbench.bench.profiles import Profile, method_settings
-from colorbench.errors import UserError
+from colorbench.errors import UnknownNameError, UserError, unknown_name
 from colorbench.numeric import cpu_isa
 from colorbench.registry import get_method, list_methods
 from colorbench.train.settings import TrainSettings
@@ -130,14 +130,11 @@ def _method_names(profile: Profile, only: list[str] | None, baselines: bool = Tr
         for entry in profile.methods:
             names.extend(sorted(m for m in registered if m not in profile.exclude
                                 and (baselines or not get_method(m).is_baseline)) if entry == "*" else [entry])
-    out = []
     for n in dict.fromkeys(names):
-        if n in registered:
-            out.append(n)
-        else:
-            warnings.warn(f"bench: profile {profile.name} names method {n!r}, which is not registered; skipped",
-                          stacklevel=2)
-    return out
+        if n not in registered:  # a typo in a profile must not quietly shrink the grid
+            raise UnknownNameError(f"profile {profile.name}: {unknown_name('method', n, registered)}; fix the "
+                                   "profile's methods or baselines (`colorbench list methods`)")
+    return list(dict.fromkeys(names))
 
 
 def _config_overrides(profile: Profile, method: str, pm: dict[str, Any], global_cfg: dict,

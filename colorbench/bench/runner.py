@@ -83,8 +83,8 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     dev = cluster.device_for(device, launcher, job_opts)
     saved_env = numeric.pinned_environ()
     mode = numeric_mode(numeric_mode_name, dev)
-    jobs = int(jobs or prof.jobs or 1)
-    if jobs < 1:
+    jobs = int(prof.jobs or 1) if jobs is None else jobs
+    if jobs < 1:  # 0 is refused, not read as "the profile's"
         raise UserError(f"--jobs {jobs}: give a positive number of cells to run at once, e.g. --jobs 2")
     if dev.type != "cpu" or launcher != "inprocess":
         jobs = 1

@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "the partition's)")
     jobs.add_argument("--time", metavar="LIMIT", dest="time_limit", help="wall-clock limit per job, minutes or "
                       "[D-]HH:MM:SS, e.g. 2-00:00:00 (no default: required by --launcher submitit)")
+    jobs.add_argument("--requeue-signal", metavar="NAME[@S]", help="SLURM sends signal NAME S seconds before each "
+                      "job's time limit; the job then saves a checkpoint after its current step and requeues itself, "
+                      "to resume there (default: USR1@90, as PyTorch Lightning)")
     jobs.add_argument("--slurm-opt", action="append", default=[], metavar="KEY=VALUE", dest="slurm_opts",
                       help="any further sbatch option, e.g. qos=high or constraint=a100; repeatable (default: none)")
     dry = parser.add_argument_group("dry run (colorbench.bench.dryrun)")
@@ -82,8 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorbench import checks
     from colorbench.bench import collect, merge, run_bench
     from colorbench.bench.cluster import job_options
+
+    checks.optional_integer(args.jobs, "--jobs", minimum=1, fix="give the number of train cells to run at once, "
+                            "e.g. --jobs 2 (leave it out for the profile's)")
 
     if args.dry_run:
         return _dry_run(args)
@@ -91,7 +98,13 @@ def run(args: argparse.Namespace) -> int:
         return _verify(args)
     opts = job_options(launcher=args.launcher, partition=args.slurm_partition, gpus_per_cell=args.gpus_per_cell,
                        cpus_per_cell=args.cpus_per_cell, mem=args.mem, time_limit=args.time_limit,
-                       slurm_opts=args.slurm_opts)  # every scheduler option before anything is submitted
+                       slurm_opts=args.slurm_opts,
+                       requeue_signal=args.requeue_signal)  # every scheduler option before anything is submitted
+    from colorbench import _atomic
+
+    _atomic.check_writable(args.results, "--results", folder=True)  # before any cell runs
+    if not args.merge:
+        _atomic.check_writable(args.cache, "--cache", folder=True)
     if args.merge:
         summary = merge(args.profile, results=args.results)
     elif args.collect:

@@ -3,7 +3,8 @@
 INPUT is a photo, a folder (every photo under it, recursively) or a glob (``'photos/**/*.jpg'``, quoted so the
 shell leaves it alone). Each photo is read by the data layer's reader (:func:`colorbench.data.images.read_rgb`: EXIF
 rotation, alpha over white, at most ``--max-pixels``) and turned into its lightness (a colour photo becomes grey
-first: only its L is used). Every input is checked before any work, an output never replaces an input, and a
+first: only its L is used). Every input is checked before any work, an output never replaces an input nor,
+without ``--overwrite``, any file already in ``--out`` (names compared without case), and a
 prediction that is not finite is refused instead of written.
 
 The full-resolution L is kept. By default ab is predicted at full resolution too, on overlapping tiles blended with
@@ -37,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="INPUT",
                    help="photos (PNG, JPEG, ...), folders (every photo under them) or quoted globs ('in/**/*.jpg')")
     p.add_argument("--out", type=Path, required=True, help="folder for the colourised PNGs (<stem>.png each)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files already in --out under an output's name (default: refuse, naming the first; "
+                   "an input is never replaced)")
     p.add_argument("--working-size", type=int, default=0,
                    help="longer side (px) at which ab is predicted, then upsampled; 0 = full resolution, tiled "
                    "(default: 0, full resolution)")
@@ -88,24 +92,42 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     return unique
 
 
-def plan_outputs(inputs: list[str], out: Path) -> list[Path]:
-    """The PNG each input becomes in ``out`` (``stem.png``, then ``stem-2.png``, ... for repeated stems); a target
-    that is one of the inputs raises a UserError, so an input is never written over."""
-    sources = {Path(p).resolve() for p in inputs}
+def plan_outputs(inputs: list[str], out: Path, overwrite: bool = False) -> list[Path]:
+    """The PNG each input becomes in ``out`` (``stem.png``, then ``stem-2.png``, ... for repeated stems, compared
+    without case, so ``a.jpg`` and ``A.jpg`` never share a file on a case-blind disk). A target that is one of the
+    inputs raises a UserError, and so does a file already in ``out`` under a target's name (case aside) unless
+    ``overwrite``: colorize never replaces a file it did not write."""
+    sources = {(p.parent, p.name.casefold()): p for p in (Path(i).resolve() for i in inputs)}
     used: set[str] = set()
-    targets = []
+    targets, near = [], []
     for image in inputs:
         stem, n = Path(image).stem, 1
         name = f"{stem}.png"
-        while name in used:  # two inputs with one name from different folders
+        while name.casefold() in used:  # two inputs with one name from different folders
             n += 1
             name = f"{stem}-{n}.png"
-        used.add(name)
+        used.add(name.casefold())
         target = out / name
-        if target.resolve() in sources:
+        hit = sources.get((target.resolve().parent, name.casefold()))
+        if hit == target.resolve():
             raise UserError(f"--out {out}: colourising {image} would write over the input {target}; "
                             "choose another --out folder")
+        if hit is not None:
+            near.append((image, target, hit))
         targets.append(target)
+    if not overwrite and out.is_dir():
+        inputs_here = set(sources.values())
+        existing = {p.name.casefold(): p for p in out.iterdir() if p.resolve() not in inputs_here}
+        clashes = [(t, existing[t.name.casefold()]) for t in targets if t.name.casefold() in existing]
+        if clashes:
+            (target, there), more = clashes[0], len(clashes) - 1
+            also = f" (and {more} more)" if more else ""
+            raise UserError(f"--out {out}: {there} already exists and colourising would replace it with {target.name}"
+                            f"{also}; nothing was written: add --overwrite to replace, or choose another --out folder")
+    if near:  # on a case-blind disk (macOS, Windows) these are the input itself
+        image, target, hit = near[0]
+        raise UserError(f"--out {out}: colourising {image} would write {target}, whose name differs from the input "
+                        f"{hit.name} only in case (the same file on a case-blind disk); choose another --out folder")
     return targets
 
 
@@ -125,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
                                   precision=args.precision)
     max_pixels = checks.setting("max_pixels", args.max_pixels, "--max-pixels")
     photos = expand_inputs(args.images)
-    targets = plan_outputs(photos, args.out)
+    _atomic.check_writable(args.out, "--out", folder=True)  # a file there, a read-only disk: before any work
+    targets = plan_outputs(photos, args.out, args.overwrite)
     tiles = []
     for image in photos:  # every input is checked (exists, readable header, size) before any work
         try:

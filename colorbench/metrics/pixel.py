@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from colorbench.color import AB_SCALE
-from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
+from colorbench.metrics._check import accumulate_dtype, check_pair, check_range, compute_dtype
 
 _PIECE = 1 << 22  # values per float64 piece in psnr (32 MiB)
 
@@ -16,8 +16,10 @@ _PIECE = 1 << 22  # values per float64 piece in psnr (32 MiB)
 def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """``[B,C,H,W]`` pair (sRGB in [0,1]) -> ``[B]`` PSNR in dB, ``10·log10(range² / MSE)`` with the MSE over
     channels and pixels, as ``skimage.metrics.peak_signal_noise_ratio(true, pred, data_range=1)``; the squared
-    errors are summed in float64 (float32 on MPS). Identical images give ``inf``."""
+    errors are summed in float64 (float32 on MPS). Identical images give ``inf``. Values outside
+    ``[0, data_range]`` (0-255 images with the default range) raise ``ValueError``."""
     check_pair(pred_rgb, true_rgb, "psnr", pred_rgb.shape[1] if pred_rgb.ndim == 4 else 3)
+    check_range(pred_rgb, true_rgb, "psnr", data_range)
     dtype, acc = compute_dtype(pred_rgb), accumulate_dtype(pred_rgb)
     diff = (pred_rgb.to(dtype) - true_rgb.to(dtype)).flatten(1)
     # the squares are summed in float64 (float32 sums drift: 0.24 dB off at 8192², 4e-3 dB at 2048²), a piece at

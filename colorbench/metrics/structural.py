@@ -26,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from colorbench.metrics._check import accumulate_dtype, check_pair, compute_dtype
+from colorbench.metrics._check import accumulate_dtype, check_pair, check_range, compute_dtype
 from colorbench._threads import cpu_map
 from colorbench.ssim_window import RADIUS, SIGMA, TRUNCATE, WIN_SIZE  # noqa: F401  (TRUNCATE: re-exported)
 K1, K2 = 0.01, 0.03
@@ -177,12 +177,14 @@ def _ssim_planes(pred: torch.Tensor, true: torch.Tensor, data_range: float) -> t
 
 def ssim(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-image SSIM of ``[B,C,H,W]`` images (sRGB in [0,1] for the suite; any C) -> ``[B]``, same dtype family
-    (float64 in, float64 out; anything else computed in float32). Never above 1.
+    (float64 in, float64 out; anything else computed in float32). Never above 1. Values outside
+    ``[0, data_range]`` (0-255 images with the default range) raise ``ValueError``.
 
     Images need H, W >= 11 (the Gaussian window): smaller ones raise ``ValueError`` (skimage raises too; there is
     no meaningful 11×11 statistic on them).
     """
     check_pair(pred_rgb, true_rgb, "ssim", pred_rgb.shape[1] if pred_rgb.ndim == 4 else 3)
+    check_range(pred_rgb, true_rgb, "ssim", data_range)
     h, w = pred_rgb.shape[-2:]
     if h < WIN_SIZE or w < WIN_SIZE:
         raise ValueError(f"ssim: images must be at least {WIN_SIZE}×{WIN_SIZE} (the Gaussian window, sigma "

@@ -133,4 +133,5 @@ def _strip_into(executed: Path, target: Path, params: dict[str, Any]) -> None:
     for c in nb.cells:
         c.metadata.pop("papermill", None)
         c.metadata.pop("execution", None)
-    nbformat.write(nb, str(target))
+    text = nbformat.writes(nb)
+    atomic.write_text(target, text if text.endswith("\n") else text + "\n")  # what nbformat.write writes, whole

@@ -16,6 +16,7 @@ from typing import Any, Callable, Collection
 import torch
 from torch.utils.data import Dataset
 
+from colorbench import _atomic as atomic
 from colorbench import checkpoint as ckpt
 from colorbench.config import config_dict
 from colorbench.errors import UserError
@@ -76,27 +77,58 @@ def _autocast(device: torch.device, precision: str):
     return lambda: torch.autocast(device.type, dtype=dtype)
 
 
+STOP_SIGNALS_ENV = "COLORBENCH_STOP_SIGNALS"
+"""Names of further signals (``USR1``, comma-separated) that stop a run as SIGTERM does: a scheduler job sets it to
+the signal SLURM sends before the time limit (:mod:`colorbench.bench.cluster`)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped on signal ``signum`` after saving a checkpoint (or, outside training, on a stop signal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop_signals() -> list[int]:
+    """SIGINT (Ctrl-C), SIGTERM (kill, systemd, a scheduler's pre-emption) and those ``COLORBENCH_STOP_SIGNALS``
+    names; a name this platform lacks is a UserError."""
+    import os
+
+    found = [signal.SIGINT, signal.SIGTERM]
+    for name in filter(None, (n.strip().upper() for n in os.environ.get(STOP_SIGNALS_ENV, "").split(","))):
+        sig = getattr(signal, name if name.startswith("SIG") else f"SIG{name}", None)
+        if not isinstance(sig, signal.Signals):
+            raise UserError(f"{STOP_SIGNALS_ENV}={os.environ[STOP_SIGNALS_ENV]!r}: {name} is not a signal here; "
+                            "give names such as USR1")
+        found.append(sig)
+    return list(dict.fromkeys(found))
+
+
 class _StopFlag:
-    """First Ctrl-C asks the loop to stop after the current step (it then checkpoints); a second one interrupts."""
+    """The first stop signal (:func:`stop_signals`: Ctrl-C, SIGTERM, ...) asks the loop to stop after the current step
+    (it then checkpoints and raises :class:`Stopped`); a second one interrupts at once."""
 
     def __init__(self, enabled: bool) -> None:
         self.set = False
-        self._old = None
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
 
     def __enter__(self) -> "_StopFlag":
         if self.enabled:
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            for sig in stop_signals():
+                self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.set:
-            raise KeyboardInterrupt
-        self.set = True
+            raise Stopped(signum)
+        self.set, self.signum = True, signum
 
     def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
@@ -248,11 +280,8 @@ class _Session:
         if out is not None and ckpt.find_last(out) is not None:
             saved = ckpt.read_config(out)
             _check_resume(saved, self.record, out)
-            loaded = ckpt.load_checkpoint(out, method, map_location="cpu")
+            loaded = ckpt.load_checkpoint(out, method, map_location="cpu")  # refuses non-finite weights
             self.start, self.last_ckpt = int(loaded["state"]["step"]), loaded["path"]
-            if not weights_finite(method):  # written by an older colorbench, which kept training on NaN losses
-                raise UserError(f"{self.last_ckpt} holds non-finite weights (NaN or infinite), so {out} cannot be "
-                                "resumed; delete it and train again with a lower learning rate")
             self.prev_seconds = float(loaded["state"].get("train_seconds", 0.0))
             self.prev = {k: loaded["state"][k] for k in ("images_per_s", "peak_memory_mb", "losses")
                          if k in loaded["state"]}
@@ -263,7 +292,7 @@ class _Session:
                               f"{self.info.world}: the batch order changes from here on", stacklevel=3)
         if self.writes:
             out.mkdir(parents=True, exist_ok=True)
-            (out / "run.json").write_text(json.dumps({**self.record, "steps": self.total}, indent=2) + "\n")
+            atomic.write_text(out / "run.json", json.dumps({**self.record, "steps": self.total}, indent=2) + "\n")
         self.logs = RunLogs(out if self.writes else None, self.s.logger, self.start)
 
     def loop(self) -> tuple[int, bool]:
@@ -296,7 +325,7 @@ class _Session:
                     if diverged:
                         break
                     if stop.set:
-                        interrupted = True
+                        interrupted, self.stopped_by = True, stop.signum
                         break
                     tick = time.perf_counter()
         except KeyboardInterrupt:  # a second Ctrl-C in the middle of a step: keep the last checkpoint, save nothing
@@ -377,10 +406,11 @@ class _Session:
         if not self.watch.finite:
             raise self.watch.error(method.name, str(self.last_ckpt) if self.last_ckpt is not None else None)
         if interrupted:
+            signum = getattr(self, "stopped_by", None) or signal.SIGINT
             if info.is_main:
-                print(f"stopped at step {done}; checkpoint saved in {self.last_ckpt}; run the same command to "
-                      "resume", file=sys.stderr)
-            raise KeyboardInterrupt
+                print(f"stopped at step {done} ({signal.Signals(signum).name}); checkpoint saved in {self.last_ckpt}; "
+                      "run the same command to resume", file=sys.stderr)
+            raise Stopped(signum)
         common = {"method": method.eval(), "out_dir": self.out, "checkpoint": self.last_ckpt, "steps": done,
                   "start_step": start, "train_seconds": self.prev_seconds + self.seconds, "device": str(self.dev),
                   "world_size": info.world}

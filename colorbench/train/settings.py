@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from colorbench import checks
-from colorbench.checks import MIN_SIZE
+from colorbench.checks import MAX_SEED, MAX_SIZE, MIN_SIZE
 from colorbench.errors import UserError, unknown_name
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOGGERS = ("csv", "tensorboard")
 
 
-def _count(default: int | None, minimum: int, what: str, *, key: str | None = None) -> Any:
-    """A whole-number setting: at least ``minimum``; ``what`` is the fix a bad value's error gives; ``key`` is its
+def _count(default: int | None, minimum: int, what: str, *, key: str | None = None, maximum: int | None = None) -> Any:
+    """A whole-number setting: in ``minimum..maximum``; ``what`` is the fix a bad value's error gives; ``key`` is its
     name in a TOML ``[train]`` table and on the command line when that differs from the field's."""
-    return field(default=default, metadata={"minimum": minimum, "what": what, "key": key})
+    return field(default=default, metadata={"minimum": minimum, "maximum": maximum, "what": what, "key": key})
 
 
 def _choice(default: str, choices: tuple[str, ...]) -> Any:
@@ -52,8 +52,8 @@ class TrainSettings:
     epochs: int | None = _count(None, 1, "epochs to train")
     batch_size: int | None = _count(None, 1, "images per step")
     size: int | None = _count(None, MIN_SIZE, f"the square training crop in px; at least {MIN_SIZE}, the SSIM "
-                              "window that eval needs")
-    seed: int = _count(0, 0, "the seed")
+                              f"window that eval needs, at most {MAX_SIZE}", maximum=MAX_SIZE)
+    seed: int = _count(0, 0, f"the seed, 0..{MAX_SEED}", maximum=MAX_SEED)
     device: str = "auto"
     precision: str = _choice("auto", PRECISIONS)
     channels_last: bool | None = _switch(None)
@@ -108,7 +108,7 @@ class TrainSettings:
             name = names.get(key, "--" + key.replace("_", "-"))
             if value is not None and "minimum" in spec.metadata:
                 value = checks.integer(value, name, minimum=spec.metadata["minimum"],
-                                       fix=f"give {spec.metadata['what']}")
+                                       maximum=spec.metadata.get("maximum"), fix=f"give {spec.metadata['what']}")
             elif value is not None and "choices" in spec.metadata and value not in spec.metadata["choices"]:
                 raise UserError(f"{name} {value!r}: use one of {', '.join(spec.metadata['choices'])}")
             elif value is not None and spec.metadata.get("switch") and not isinstance(value, bool):

@@ -87,11 +87,11 @@ class RunSpec:
             return self.instance
         try:
             return self.method(self.config, num_classes=num_classes)
-        except ValueError as exc:  # a value of the right type the method still refuses
-            if isinstance(exc, UserError):
+        except (ValueError, ArithmeticError, RuntimeError) as exc:  # a value of the right type the method refuses
+            if isinstance(exc, UserError):  # (width=0: a ZeroDivisionError in an initialiser, an empty conv)
                 raise
             raise UserError(f"method {self.name!r} [{self.variant}] cannot be built with config overrides "
-                            f"{dict(self.overrides)}: {str(exc).splitlines()[0]}") from None
+                            f"{dict(self.overrides)}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
     def data(self, split: str, size: int | None = None, **extra: Any) -> Dataset:
         """Split ``split`` of the run's dataset at ``size`` px (default: the training crop), seeded by the run;
