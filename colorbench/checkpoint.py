@@ -327,7 +327,7 @@ def _mismatch(method: Method, weights: dict[str, torch.Tensor]) -> str:
 def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Method:
     """Rebuild the method a checkpoint was saved from (class by name via the registry, config from config.json),
     load its weights and optimiser states, and return it in ``eval()`` mode on ``map_location``. Weights that are
-    not all finite are a one-line :class:`UserError` (every command that loads a method refuses them here)."""
+    not all finite are a one-line :class:`UserError` (:func:`load_checkpoint`'s check, for every command)."""
     from colorbench.registry import get_method
 
     record = read_config(path)
@@ -343,11 +343,5 @@ def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu
                         f"({type(exc).__name__}: {str(exc).splitlines()[0]}); the checkpoint was edited or saved by "
                         "another version of the method") from None
     method.to(map_location)
-    load_checkpoint(path, method, map_location=map_location)
-    from colorbench.train.finite import weights_finite
-
-    if not weights_finite(method):  # one NaN or inf weight spreads to every output it touches
-        raise UserError(f"checkpoint {resolve(path)} holds non-finite weights (NaN or infinite); nothing was "
-                        "written: use a checkpoint whose training losses stayed finite (an earlier step_N, or train "
-                        "again with a lower learning rate)")
+    load_checkpoint(path, method, map_location=map_location)  # refuses non-finite weights
     return method.eval()

@@ -528,7 +528,7 @@ def test_create_refuses_a_checkpoint_with_one_infinite_weight(tmp_path, capsys):
         weights[name].view(-1)[0] = float("inf")  # one weight of all
         write_safetensors(weights, ckpt / WEIGHTS)
         line = one_error(capsys, ["study", "create", "--checkpoints", str(ckpt), "--out", str(tmp_path / "s")])
-    assert f"checkpoint {ckpt} holds non-finite weights (NaN or infinite)" in line
+    assert f"checkpoint {ckpt} holds non-finite weights (NaN or infinite in 1 tensor" in line
     assert not (tmp_path / "s" / "manifest.json").exists()
 
 
