@@ -14,9 +14,10 @@ It subclasses :class:`Method` and provides:
 * ``table_notes``: optional ``{variant: note}`` that result tables print beside that variant's rows (e.g. where a
   row is not quite the paper's network);
 * ``__init__(config, num_classes=None)``: build networks (as ``nn.Module`` attributes) and optimisers;
-* ``train_step(batch, step) -> dict[str, float]``: one optimisation step; schedules derive from ``step`` (a
-  schedule stated in epochs converts with :meth:`Method.epoch_steps`, from the ``steps_per_epoch`` the trainer
-  sets before the first step);
+* ``train_step(batch, step) -> dict[str, float | Tensor]``: one optimisation step; schedules derive from ``step``
+  (a schedule stated in epochs converts with :meth:`Method.epoch_steps`, from the ``steps_per_epoch`` the trainer
+  sets before the first step). Each loss is a Python float or a one-element tensor (a loss left on the device,
+  not ``.item()``-ed: the trainer reads it only at its log points, so the step never waits for the device);
 * ``predict(L, **kwargs) -> ab``: the method's own prediction, ``[B,1,H,W]`` normalised L (L/50-1) ->
   ``[B,2,H,W]`` normalised ab (ab/110), any H and W, at the input's size. A method never calls ``eval()``,
   ``train()`` or ``torch.no_grad()`` here: callers use :meth:`Method.colorize`, which the base class owns.
@@ -105,8 +106,9 @@ class Method(nn.Module):
         return bool(cls.needs_labels)
 
     # ----------------------------------------------------------------------------------------- contract
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
-        """One optimisation step on ``batch`` at global step ``step`` (0-based); returns the losses as floats."""
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
+        """One optimisation step on ``batch`` at global step ``step`` (0-based); returns the losses, each a float or
+        a one-element tensor (left on the device: the trainer reads it at its log points)."""
         raise NotImplementedError
 
     def predict(self, L: torch.Tensor, **kwargs: Any) -> torch.Tensor:

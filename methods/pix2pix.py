@@ -115,7 +115,7 @@ class Pix2Pix(Method):
         return {"g": g_gan + self.config.lambda_l1 * l1, "g_gan": g_gan, "l1": l1}
 
     # ------------------------------------------------------------------------------------------- contract
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
         L = batch["L"].to(self.device, non_blocking=True)
         ab = batch["ab"].to(self.device, non_blocking=True)
         lr = self.learning_rate(step)
@@ -136,7 +136,8 @@ class Pix2Pix(Method):
         g["g"].backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        return {**{k: v.item() for k, v in {**d, **g}.items()}, "lr": lr}
+        return {**{k: v.detach() for k, v in {**d, **g}.items()}, "lr": lr}
+
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout).

@@ -93,7 +93,7 @@ class _KTHUNet(Method):
             return cfg.lr
         return cfg.lr * cfg.lr_decay ** (step // cfg.lr_decay_every)
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
         L = batch["L"].to(self.device, non_blocking=True)
         ab = batch["ab"].to(self.device, non_blocking=True)
         lr = self.learning_rate(step)
@@ -104,7 +104,8 @@ class _KTHUNet(Method):
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return {"loss": loss.item(), "lr": lr}
+        return {"loss": loss.detach(), "lr": lr}
+
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout; the
