@@ -76,6 +76,7 @@ class _KTHUNet(Method):
     test_overrides = {"width": 8, "image_size": 16, "levels": 3}
     watch_loss = "loss"
     loss_kind: str = "l1"
+    capturable = True  # the loss stays a tensor, shapes are fixed; the step decay re-captures (capture_key)
 
     def __init__(self, config: UNetConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
@@ -106,6 +107,9 @@ class _KTHUNet(Method):
         self.opt.step()
         return {"loss": loss.detach(), "lr": lr}
 
+    def capture_key(self, step: int) -> float:
+        """The learning rate: constant between decays, so a captured step holds until the next decay."""
+        return self.learning_rate(step)
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout; the

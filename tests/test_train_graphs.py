@@ -8,19 +8,46 @@
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 
 import pytest
 import torch
 
+import colorbench
 from colorbench.conformance import train_tiny
+from colorbench.errors import UserError
 from colorbench.registry import get_method
+from colorbench.train import graphs
 from colorbench.train.finite import FiniteWatch, NonFiniteLoss
 from colorbench.train.lossbook import LossBook
 from trainer_support import Tiny, TinyData, registered
 
 pytestmark = pytest.mark.timeout(300)
+CAPTURABLE = {"pix2pix", "unet_l1", "unet_l2"}  # every other method says why not
+
+
+class ReplayOnCPU:
+    """A graph backend for the CPU: capture keeps the function, replay calls it (with the capture-time step)."""
+
+    def __init__(self) -> None:
+        self.prepared = self.captures = self.replays = 0
+
+    def prepare(self, method) -> None:
+        self.prepared += 1
+
+    def warmup(self):
+        return contextlib.nullcontext()
+
+    def capture(self, fn):
+        self.captures += 1
+
+        def replay():
+            self.replays += 1
+            return fn()
+
+        return replay
 
 
 def _floats(method_cls):
@@ -115,3 +142,114 @@ def test_a_nan_left_on_the_device_stops_at_the_next_read_and_names_its_step():
             train(resolve("test_goes_bad_tensor", batch_size=8), TinyData(), steps=20, log_every=5,
                   progress=False, on_step=lambda done, losses: seen.append(done))
     assert seen[-1] == 5  # trained on to the read point (the fifth step's log row), then stopped
+
+
+# --------------------------------------------------------------------------------------------- CUDA graphs
+def _graphed(monkeypatch, name, steps, **kw):
+    fake = ReplayOnCPU()
+    monkeypatch.setattr(graphs, "backend_for", lambda device: fake)
+    return train_tiny(name, steps, cuda_graphs=True, **kw), fake
+
+
+def test_replayed_steps_end_on_the_weights_of_eager_steps(monkeypatch):
+    eager = train_tiny("pix2pix", 6, log_every=3)  # dropout: each step reseeds, each replay draws anew
+    graphed, fake = _graphed(monkeypatch, "pix2pix", 6, log_every=3)
+    assert (fake.prepared, fake.captures, fake.replays) == (1, 1, 6 - graphs.WARMUP_STEPS)
+    assert _same_weights(_state(eager), _state(graphed)) and eager.losses == graphed.losses
+
+
+def test_a_step_decay_is_captured_again_when_the_rate_changes(monkeypatch):
+    decay = {"overrides": {"lr_decay_every": 2}}  # the rate changes at (0-based) steps 2, 4, 6
+    spec = {"log_every": 4}
+
+    def run(**kw):
+        from colorbench.train import resolve, train
+        from colorbench.data import build_dataset
+
+        cls = get_method("unet_l1")
+        data = build_dataset("synthetic", "train", size=16, seed=0, length=64)
+        return train(resolve(cls, overrides={**cls.test_overrides, **decay["overrides"]}, steps=8, batch_size=4,
+                             size=16, seed=0, device="cpu", ckpt_every=None, progress=False, **spec, **kw), data)
+
+    eager = run()
+    fake = ReplayOnCPU()
+    monkeypatch.setattr(graphs, "backend_for", lambda device: fake)
+    graphed = run(cuda_graphs=True)
+    assert fake.captures == 3 and fake.replays == 8 - graphs.WARMUP_STEPS  # at steps 3 (the first), 4 and 6
+    assert _same_weights(_state(eager), _state(graphed))
+    assert [r["lr_opt"] for r in graphed.history] == [r["lr_opt"] for r in eager.history]
+    # the same run without the key: the graph keeps step 3's rate and the weights part (the check can fail)
+    monkeypatch.setattr(get_method("unet_l1"), "capture_key", lambda self, step: None)
+    frozen = run(cuda_graphs=True)
+    assert not _same_weights(_state(eager), _state(frozen))
+
+
+def test_each_step_trains_on_its_own_batch_through_the_static_inputs(monkeypatch):
+    eager = train_tiny("unet_l1", 6)
+    monkeypatch.setattr(graphs.GraphedStep, "_load", lambda self, batch: None)  # replays the captured batch
+    stale, _ = _graphed(monkeypatch, "unet_l1", 6)
+    assert not _same_weights(_state(eager), _state(stale))
+
+
+def test_static_inputs_refuse_a_batch_of_another_shape():
+    step = graphs.GraphedStep(Tiny(), ReplayOnCPU(), warmup=0)
+    step.static = {"L": torch.zeros(2, 1, 16, 16)}
+    with pytest.raises(ValueError, match=r"batch 'L' is \(1, 1, 16, 16\).*took \(2, 1, 16, 16\)"):
+        step._load({"L": torch.zeros(1, 1, 16, 16)})
+
+
+def test_which_methods_capture_and_why_the_others_do_not(monkeypatch):
+    capturable = set()
+    for name in colorbench.list_methods():
+        cls = get_method(name)
+        why = cls.capture_note
+        if cls.capturable:
+            capturable.add(name)
+        else:
+            assert why and why != "its train_step has not been made capturable", name  # each says why
+    assert capturable == CAPTURABLE
+    monkeypatch.setattr(graphs, "backend_for", lambda device: ReplayOnCPU())
+    with pytest.raises(UserError, match="method 'mean_color' cannot be captured: its step reads its losses with "
+                                        r"\.item\(\)"):
+        train_tiny("mean_color", 1, cuda_graphs=True)
+    p2p = get_method("pix2pix")
+    with pytest.raises(UserError, match="decays linearly at every step"):
+        from colorbench.train import resolve, train
+
+        train(resolve(p2p, overrides={**p2p.test_overrides, "lr_decay_steps": 10}, steps=1, batch_size=2, size=16,
+                      device="cpu", progress=False, cuda_graphs=True), _batches(16))
+    with pytest.raises(UserError, match="--cuda-graphs and --compile are alternatives"):
+        train_tiny("unet_l1", 1, cuda_graphs=True, compile=True)
+
+
+class TinyGraphed(Tiny):
+    """Tiny, capturable: its loss stays a tensor and its step decay is its capture key."""
+
+    capturable = True
+
+    def train_step(self, batch, step):
+        for group in self.opt.param_groups:
+            group["lr"] = self.capture_key(step)
+        loss = (self.net(batch["L"]) - batch["ab"]).abs().mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"l1": loss.detach()}
+
+    def capture_key(self, step):
+        return self.config.lr * 0.5 ** (step // self.config.decay_every)
+
+
+def test_the_gpu_check_graph_section_runs_its_capture_path_on_the_cpu(monkeypatch, tmp_path):
+    import time
+
+    from colorbench.gpu_check import sections
+
+    monkeypatch.setattr(sections, "TRAINER_METHOD", "test_tiny_graphed")  # pix2pix at full width: seconds a step
+    monkeypatch.setattr(graphs, "backend_for", lambda device: ReplayOnCPU())
+    ctx = sections.Context(torch.device("cpu"), sections.Sizes.quick(), time.monotonic() + 300, tmp_path)
+    with registered(TinyGraphed, "test_tiny_graphed"):
+        rows, notes = sections.graphs(ctx)
+    assert rows[0]["status"] == "ok", rows
+    assert all(rows[0][k] > 0 for k in ("eager_images_per_s", "eager_read_once_images_per_s", "graph_images_per_s"))
+    assert "CUDA graph" in notes[0] and "read at the end" in notes[0]

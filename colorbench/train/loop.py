@@ -22,7 +22,7 @@ from colorbench.config import config_dict
 from colorbench.errors import UserError
 from colorbench.method import Method
 from colorbench.registry import method_origin
-from colorbench.train import distributed, speed
+from colorbench.train import distributed, graphs, speed
 from colorbench.data.transforms import to_device
 from colorbench.train.batches import BatchPlan, iterate, seed_for
 from colorbench.train.finite import FiniteWatch, weights_finite
@@ -67,7 +67,9 @@ def _peak_memory_mb(device: torch.device) -> float:
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def _autocast(device: torch.device, precision: str):
+def _autocast(device: torch.device, precision: str, cache: bool = True):
+    """A factory of the autocast context of ``precision`` on ``device`` (``cache=False``: no weight-cast cache, as
+    CUDA-graph capture needs)."""
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
@@ -75,7 +77,7 @@ def _autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return lambda: torch.autocast(device.type, dtype=dtype)
+    return lambda: torch.autocast(device.type, dtype=dtype, cache_enabled=cache)
 
 
 class _StopFlag:
@@ -154,8 +156,8 @@ def train(
     overwritten by the next step). ``val_at``: step counts after
     which to validate besides every ``val_every`` (e.g. points of a curve along the training budget). Under
     ``torchrun`` it trains with DDP. ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`);
-    ``cuda_graphs``: a whole-step CUDA graph, refused with a :class:`UserError` saying why when the device or the
-    method cannot have one.
+    ``cuda_graphs``: the whole step in one CUDA graph (:mod:`colorbench.train.graphs`), refused with a
+    :class:`UserError` saying why when the device, the run or the method cannot have one.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
     :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
@@ -202,6 +204,7 @@ class _Session:
         self.losses: dict[str, float] = {}  # the newest losses read (floats)
         self.book = LossBook(watch)
         self.step_fn: Callable[[Any, int], Mapping[str, Any]] | None = None  # set by build()
+        self.step_losses: Mapping[str, Any] = {}  # the newest step's losses as it returned them
         self.seconds, self.images = 0.0, 0
 
     # --------------------------------------------------------------------------------------------- steps
@@ -239,10 +242,13 @@ class _Session:
         method.to(dev)
         if self.channels_last:
             method.to(memory_format=torch.channels_last)
-        self.autocast = _autocast(dev, s.precision)
+        self.autocast = _autocast(dev, s.precision, cache=not s.cuda_graphs)
         self.step_fn = method.train_step
-        if s.cuda_graphs and (why := speed.graph_refusal(method, dev)):
-            raise UserError(why)
+        if s.cuda_graphs:
+            backend = graphs.backend_for(dev)
+            if why := graphs.refusal(method, self.info.world, s.compile):
+                raise UserError(why)
+            self.step_fn = graphs.GraphedStep(method, backend)
         if s.compile:
             speed.compile_networks(method)
         self.method = method
