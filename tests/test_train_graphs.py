@@ -34,8 +34,9 @@ class ReplayOnCPU:
     def __init__(self) -> None:
         self.prepared = self.captures = self.replays = 0
 
-    def prepare(self, method) -> None:
+    def capturable(self, method):
         self.prepared += 1
+        return contextlib.nullcontext()
 
     def warmup(self):
         return contextlib.nullcontext()
@@ -154,7 +155,7 @@ def _graphed(monkeypatch, name, steps, **kw):
 def test_replayed_steps_end_on_the_weights_of_eager_steps(monkeypatch):
     eager = train_tiny("pix2pix", 6, log_every=3)  # dropout: each step reseeds, each replay draws anew
     graphed, fake = _graphed(monkeypatch, "pix2pix", 6, log_every=3)
-    assert (fake.prepared, fake.captures, fake.replays) == (1, 1, 6 - graphs.WARMUP_STEPS)
+    assert (fake.prepared, fake.captures, fake.replays) == (graphs.WARMUP_STEPS + 1, 1, 6 - graphs.WARMUP_STEPS)
     assert _same_weights(_state(eager), _state(graphed)) and eager.losses == graphed.losses
 
 
@@ -196,6 +197,20 @@ def test_static_inputs_refuse_a_batch_of_another_shape():
     step.static = {"L": torch.zeros(2, 1, 16, 16)}
     with pytest.raises(ValueError, match=r"batch 'L' is \(1, 1, 16, 16\).*took \(2, 1, 16, 16\)"):
         step._load({"L": torch.zeros(1, 1, 16, 16)})
+
+
+def test_the_cuda_backend_makes_optimisers_capturable_only_while_python_runs_a_step():
+    import types
+
+    backend = object.__new__(graphs.CudaGraphs)  # no CUDA here: its stream stands in, on the meta device
+    backend.stream = types.SimpleNamespace(device=torch.device("meta"))
+    m = Tiny()
+    m.train_step(next(iter(torch.utils.data.DataLoader(TinyData(n=8), batch_size=8))), 0)  # Adam's state exists
+    with backend.capturable(m):
+        assert m.opt.param_groups[0]["capturable"] is True
+        assert all(s["step"].device.type == "meta" for s in m.opt.state.values())  # counters on the device
+    assert m.opt.param_groups[0]["capturable"] is False  # what a checkpoint records: resumable on the CPU
+    assert m.opt.state_dict()["param_groups"][0]["capturable"] is False
 
 
 def test_which_methods_capture_and_why_the_others_do_not(monkeypatch):

@@ -11,10 +11,12 @@ step returns) is frozen in the graph: a step whose host-side values change decla
 :meth:`Method.capture_key <colorbench.method.Method.capture_key>`, and the step is captured again when they do.
 
 Random numbers: the trainer reseeds before every step; a replay reads the CUDA generator's seed and offset then,
-so each step draws what an eager step with that seed would draw. Optimisers are switched to ``capturable=True``
-(their step counters live on the device) before the first step.
+so each step draws what an eager step with that seed would draw. Optimisers run with ``capturable=True`` (their
+step counters live on the device) while Python runs a step (the warm-up steps and each capture) and get their own
+setting back afterwards, so a checkpoint records the optimiser as built (``capturable=False``) and resumes
+anywhere, the CPU included.
 
-The capture mechanics sit behind a small backend (``warmup``, ``capture``, ``prepare``): :class:`CudaGraphs` on
+The capture mechanics sit behind a small backend (``capturable``, ``warmup``, ``capture``): :class:`CudaGraphs` on
 CUDA; a test drives the same static-buffer and replay logic on the CPU with a backend whose "capture" keeps the
 function and whose "replay" calls it again with the capture-time arguments.
 """
@@ -32,8 +34,8 @@ WARMUP_STEPS = 3  # eager steps before the capture (the PyTorch docs' example wa
 
 
 class Backend(Protocol):
-    def prepare(self, method: Method) -> None:
-        """Make ``method``'s optimisers capturable (before its first step)."""
+    def capturable(self, method: Method) -> ContextManager[None]:
+        """While Python runs a step: ``method``'s optimisers capturable."""
 
     def warmup(self) -> ContextManager[None]:
         """Where the eager warm-up steps run."""
@@ -48,15 +50,22 @@ class CudaGraphs:
     def __init__(self, device: torch.device) -> None:
         self.stream = torch.cuda.Stream(device)
 
-    def prepare(self, method: Method) -> None:
+    @contextlib.contextmanager
+    def capturable(self, method: Method) -> Iterator[None]:
+        groups = [g for opt in method.optimizers().values() for g in opt.param_groups if "capturable" in g]
         for opt in method.optimizers().values():
-            for group in opt.param_groups:
-                if "capturable" in group:
-                    group["capturable"] = True
             for state in opt.state.values():  # resumed state: step counters were loaded on the host
                 for key, value in state.items():
-                    if key == "step" and isinstance(value, torch.Tensor):
+                    if key == "step" and isinstance(value, torch.Tensor) and value.device != self.stream.device:
                         state[key] = value.to(device=self.stream.device, dtype=torch.float32)
+        before = [group["capturable"] for group in groups]
+        for group in groups:
+            group["capturable"] = True
+        try:
+            yield
+        finally:
+            for group, flag in zip(groups, before):
+                group["capturable"] = flag
 
     @contextlib.contextmanager
     def warmup(self) -> Iterator[None]:
@@ -114,11 +123,9 @@ class GraphedStep:
         self.replay: Callable[[], Any] | None = None
 
     def __call__(self, batch: Mapping[str, Any], step: int) -> Mapping[str, Any]:
-        if self.eager_steps == 0 and self.replay is None:
-            self.backend.prepare(self.method)
         if self.replay is None and self.eager_steps < self.warmup:
             self.eager_steps += 1
-            with self.backend.warmup():
+            with self.backend.warmup(), self.backend.capturable(self.method):
                 return self.method.train_step(batch, step)
         key = self.method.capture_key(step)
         if self.replay is None:
@@ -128,7 +135,8 @@ class GraphedStep:
         if self.replay is None or key != self.key:
             self.key = key
             self.captures += 1
-            self.replay = self.backend.capture(lambda: self.method.train_step(self.static, step))
+            with self.backend.capturable(self.method):
+                self.replay = self.backend.capture(lambda: self.method.train_step(self.static, step))
         return self.replay()
 
     def _load(self, batch: Mapping[str, Any]) -> None:
