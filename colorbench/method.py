@@ -14,9 +14,12 @@ It subclasses :class:`Method` and provides:
 * ``table_notes``: optional ``{variant: note}`` that result tables print beside that variant's rows (e.g. where a
   row is not quite the paper's network);
 * ``__init__(config, num_classes=None)``: build networks (as ``nn.Module`` attributes) and optimisers;
-* ``train_step(batch, step) -> dict[str, float]``: one optimisation step; schedules derive from ``step`` (a
-  schedule stated in epochs converts with :meth:`Method.epoch_steps`, from the ``steps_per_epoch`` the trainer
-  sets before the first step);
+* ``train_step(batch, step) -> dict[str, float | Tensor]``: one optimisation step; schedules derive from ``step``
+  (a schedule stated in epochs converts with :meth:`Method.epoch_steps`, from the ``steps_per_epoch`` the trainer
+  sets before the first step). Each loss is a Python float or a one-element tensor (a loss left on the device,
+  not ``.item()``-ed: the trainer reads it only at its log points, so the step never waits for the device);
+* ``capturable`` / ``capture_note``: optional, whether ``train_step`` can be captured whole in one CUDA graph
+  (``--cuda-graphs``), or why not (see :attr:`Method.capturable`);
 * ``predict(L, **kwargs) -> ab``: the method's own prediction, ``[B,1,H,W]`` normalised L (L/50-1) ->
   ``[B,2,H,W]`` normalised ab (ab/110), any H and W, at the input's size. A method never calls ``eval()``,
   ``train()`` or ``torch.no_grad()`` here: callers use :meth:`Method.colorize`, which the base class owns.
@@ -39,7 +42,7 @@ back): method code never needs to know.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Hashable, Mapping
 
 import torch
 from torch import nn
@@ -86,6 +89,14 @@ class Method(nn.Module):
     """How batch norms normalise inside :meth:`colorize`: ``"running"`` (eval mode, the running statistics) or
     ``"batch"`` (each batch's own statistics, running buffers unchanged). A class attribute or a property reading
     the config."""
+    capturable: ClassVar[bool] = False
+    """Whether ``train_step`` can be captured whole in one CUDA graph (``--cuda-graphs``,
+    :mod:`colorbench.train.graphs`): it returns its losses as tensors (no ``.item()``, nothing that waits for the
+    device), keeps every shape fixed, draws random numbers on the device only (CPU-side randomness would be frozen
+    at capture), builds the same kernels at every step, and what Python computes from ``step`` (a learning rate)
+    changes only where :meth:`capture_key` says. Frozen modules in eval mode are fine."""
+    capture_note: ClassVar[str] = "its train_step has not been made capturable"
+    """Why ``train_step`` cannot be captured (a clause the ``--cuda-graphs`` refusal prints) when not capturable."""
     # Set by the trainer before the first step: batches per epoch on this rank (None outside the trainer).
     steps_per_epoch: int | None = None
 
@@ -105,8 +116,9 @@ class Method(nn.Module):
         return bool(cls.needs_labels)
 
     # ----------------------------------------------------------------------------------------- contract
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
-        """One optimisation step on ``batch`` at global step ``step`` (0-based); returns the losses as floats."""
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
+        """One optimisation step on ``batch`` at global step ``step`` (0-based); returns the losses, each a float or
+        a one-element tensor (left on the device: the trainer reads it at its log points)."""
         raise NotImplementedError
 
     def predict(self, L: torch.Tensor, **kwargs: Any) -> torch.Tensor:
@@ -162,6 +174,16 @@ class Method(nn.Module):
         gives way to a GAN; default ``(0,)``: every step alike. :mod:`colorbench.train.flops` counts one step of
         each phase. A phase given in epochs reads :attr:`steps_per_epoch` (set before this is called)."""
         return (0,)
+
+    def capture_refusal(self) -> str | None:
+        """Why this instance's ``train_step`` cannot be captured in a CUDA graph (None: it can). Default: by the
+        class's :attr:`capturable` and :attr:`capture_note`; a method whose configuration decides overrides it."""
+        return None if self.capturable else self.capture_note
+
+    def capture_key(self, step: int) -> Hashable:
+        """What Python computes from ``step`` that a captured graph freezes (e.g. the learning rate of a step
+        decay); the trainer captures the step again whenever the key changes. Default None: every step alike."""
+        return None
 
     def pretrained_flags(self) -> dict[str, bool]:
         """Which pretrained backbones this instance actually loaded, e.g. ``{"resnet18": False}``."""

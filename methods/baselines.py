@@ -26,6 +26,7 @@ class GrayConfig:
 @register_method("gray", description="Floor: no colour at all (ab = 0, the grey input)",
                  source="baseline (no training)")
 class Gray(Method):
+    capture_note = "it trains nothing: its step only reports the L1 of ab = 0, read with .item()"
     Config = GrayConfig
     is_baseline = True
     trainable = False
@@ -48,6 +49,8 @@ class MeanColorConfig:
 @register_method("mean_color", description="Floor: every pixel gets the training set's mean ab",
                  source="baseline (running mean of the training ab)")
 class MeanColor(Method):
+    capture_note = ("its step reads its losses with .item() and all-reduces its running sums under DDP (and it has "
+                    "no network to speed up)")
     Config = MeanColorConfig
     is_baseline = True
     watch_loss = "update"

@@ -224,6 +224,8 @@ class C2F(Method):
     optimiser step per level), ``intermediate_avg`` (our averaged L1), ``smp`` (our earlier smp U-Net), and the
     Table 1 settings ``s<shrink>_d<depth>`` (which, as inference settings, can also be set on one trained model:
     ``model.config.shrink_size = 1.2`` or ``colorize(L, shrink_size=1.2)``)."""
+    capture_note = ("its step reads its losses with .item() (the L1 of every level) and switches from L1 pretraining "
+                    "to the GAN at a step")
 
     Config = C2FConfig
     variants = {

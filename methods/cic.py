@@ -110,6 +110,8 @@ class CicNet(nn.Module):
 )
 class Cic(Method):
     """See the module docstring."""
+    capture_note = ("its step reads its losses with .item() and checks on the host, at step 0, that its colour prior "
+                    "exists")
 
     Config = CicConfig
     variants = {

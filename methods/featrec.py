@@ -144,6 +144,7 @@ def build_feature_net(backbone: str, layer: str | None, pretrained: str,
 )
 class Featrec(Method):
     """See the module docstring. Variants are the thesis' Table 2 rows plus the pix2pix base."""
+    capture_note = "its step reads its losses with .item()"
 
     Config = FeatrecConfig
     variants = {

@@ -49,6 +49,7 @@ class GorrizConfig(GorrizGANConfig):
 )
 class Gorriz(Method):
     """See the module docstring. Variants are the paper's ablation (IBN, SN, multiple discriminators)."""
+    capture_note = "its step reads its losses with .item()"
 
     Config = GorrizConfig
     variants = {

@@ -195,6 +195,8 @@ def grey_for_extractor(rgb: torch.Tensor, size: int) -> torch.Tensor:
 class Koalarization(Method):
     """See the module docstring. Variants follow the CS 7643 report: its fusion-256 and cross-entropy models
     used Inception-v3 as the extractor, so those variants do too (compare them with ``inception_v3``)."""
+    capture_note = ("its step reads its losses with .item() and copies the grey weights from the host (torch.tensor) "
+                    "inside the step")
 
     Config = KoalarizationConfig
     variants = {

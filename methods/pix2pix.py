@@ -65,6 +65,7 @@ class Pix2Pix(Method):
     test_overrides = {"width_g": 8, "width_d": 8, "n_layers_d": 2, "image_size": 16, "levels": 3}
     watch_loss = "l1"
     published = {("tarres", "pix2pix", ""): ("default", "Tarrés 'pix2pix'")}
+    capturable = True  # losses stay tensors, shapes are fixed, dropout draws on the device (see capture_refusal)
 
     def __init__(self, config: Pix2PixConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
@@ -115,7 +116,7 @@ class Pix2Pix(Method):
         return {"g": g_gan + self.config.lambda_l1 * l1, "g_gan": g_gan, "l1": l1}
 
     # ------------------------------------------------------------------------------------------- contract
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
         L = batch["L"].to(self.device, non_blocking=True)
         ab = batch["ab"].to(self.device, non_blocking=True)
         lr = self.learning_rate(step)
@@ -136,7 +137,14 @@ class Pix2Pix(Method):
         g["g"].backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        return {**{k: v.item() for k, v in {**d, **g}.items()}, "lr": lr}
+        return {**{k: v.detach() for k, v in {**d, **g}.items()}, "lr": lr}
+
+    def capture_refusal(self) -> str | None:
+        """A linear learning-rate decay changes the rate at every step: a captured step would freeze it."""
+        if self.config.lr_decay_steps > 0:
+            return ("its learning rate decays linearly at every step (lr_decay_steps > 0), which a captured step "
+                    "would freeze; train with lr_decay_steps=0")
+        return None
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout).

@@ -76,6 +76,7 @@ class _KTHUNet(Method):
     test_overrides = {"width": 8, "image_size": 16, "levels": 3}
     watch_loss = "loss"
     loss_kind: str = "l1"
+    capturable = True  # the loss stays a tensor, shapes are fixed; the step decay re-captures (capture_key)
 
     def __init__(self, config: UNetConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
@@ -93,7 +94,7 @@ class _KTHUNet(Method):
             return cfg.lr
         return cfg.lr * cfg.lr_decay ** (step // cfg.lr_decay_every)
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float | torch.Tensor]:
         L = batch["L"].to(self.device, non_blocking=True)
         ab = batch["ab"].to(self.device, non_blocking=True)
         lr = self.learning_rate(step)
@@ -104,7 +105,11 @@ class _KTHUNet(Method):
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return {"loss": loss.item(), "lr": lr}
+        return {"loss": loss.detach(), "lr": lr}
+
+    def capture_key(self, step: int) -> float:
+        """The learning rate: constant between decays, so a captured step holds until the next decay."""
+        return self.learning_rate(step)
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110, in eval mode (running BN statistics, no dropout; the

@@ -116,6 +116,7 @@ SOURCE = ("D. Galvão, P. Santos, R. Sánchez-Mateos Lizano, \"Image Colorizatio
 @register_method("vacgan", description="Conditional GAN on the KTH U-Net with a versatile auxiliary classifier "
                  "(adv + 100·L1 + 0.01·CE); variant dcgan: the same GAN without the classifier", source=SOURCE)
 class VACGAN(Method):
+    capture_note = "its step reads its losses with .item()"
     Config = VACGANConfig
     variants = {
         "default": {},

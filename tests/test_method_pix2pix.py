@@ -73,7 +73,9 @@ def test_train_step_losses_and_updates() -> None:
     g_before, d_before = copy.deepcopy(m.generator), copy.deepcopy(m.discriminator)
     with torch.no_grad():
         expected_l1 = (g_before.train()(b["L"]) - b["ab"]).abs().mean().item()
-    out = m.train_step(b, 0)
+    raw = m.train_step(b, 0)
+    assert all(isinstance(raw[k], torch.Tensor) and raw[k].dim() == 0 for k in ("d", "g", "l1"))  # left on the device
+    out = {k: float(v) for k, v in raw.items()}
     assert out["d"] == pytest.approx(0.5 * (out["d_real"] + out["d_fake"]), rel=1e-6)
     assert out["g"] == pytest.approx(out["g_gan"] + 100.0 * out["l1"], rel=1e-6)
     assert out["l1"] == pytest.approx(expected_l1, rel=1e-5)

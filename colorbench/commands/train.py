@@ -85,8 +85,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the networks (opt-in; on the CPU it needs a C++ compiler)")
     p.add_argument("--cuda-graphs", action="store_true",
-                   help="whole-step CUDA graph (opt-in; refused, with the reason, on the CPU or for a step that "
-                        "cannot be captured)")
+                   help="the whole training step in one CUDA graph (opt-in; refused, with the reason, off CUDA or "
+                        "for a method whose step cannot be captured; a log row waits for the GPU, so raise "
+                        "--log-every)")
     p.epilog = f"{RETENTION}\n\n{p.epilog}" if p.epilog else RETENTION  # the examples stay last
 
 

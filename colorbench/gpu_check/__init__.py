@@ -12,7 +12,8 @@ it was skipped) and one CSV per section (``conformance.csv``, ``trainer.csv``, `
 * trainer: pix2pix at 256², batch 64, the trainer on a ``folder`` dataset of the embedded sample photos written as
   PNG (decoded by the loader) against a bare loop of ``train_step`` on one batch already on the device, fp32 and
   bf16 + channels_last;
-* graphs: batch 1 eager against a whole-step CUDA graph (``train(cuda_graphs=True)``);
+* graphs: pix2pix at batch 1, timed with CUDA events: eager (losses read every step, and read once at the end)
+  against the whole step in one CUDA graph (``train(cuda_graphs=True)``);
 * metrics: the evaluator's metric set on 64 and 512 pairs of 256² against torchmetrics' SSIM + PSNR (when installed);
 * runtime: ``colorbench.profiler`` (CUDA events, CUDA peak memory) for every method at 256², 750×500, 1500×1000,
   3000×2000 and 6000×4000, and the time ratios of a method's ``runtime_variants`` to its ``runtime_reference``

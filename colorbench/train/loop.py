@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import resource
 import signal
@@ -11,7 +12,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Mapping
 
 import torch
 from torch.utils.data import Dataset
@@ -22,13 +23,14 @@ from colorbench.config import config_dict
 from colorbench.errors import UserError
 from colorbench.method import Method
 from colorbench.registry import method_origin
-from colorbench.train import distributed, speed
+from colorbench.train import distributed, graphs, speed
 from colorbench.data.transforms import to_device
 from colorbench.train.batches import BatchPlan, iterate, seed_for
 from colorbench.train.finite import FiniteWatch, weights_finite
 from colorbench.train.best import Best
 from colorbench.train.grid import val_grid
 from colorbench.train.logs import RunLogs, postfix, progress_bar
+from colorbench.train.lossbook import LossBook
 from colorbench.train.settings import PRECISIONS, TrainSettings
 from colorbench.train.spec import RunSpec, of_method
 from colorbench.train.state import rng_state, set_rng_state
@@ -66,7 +68,9 @@ def _peak_memory_mb(device: torch.device) -> float:
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def _autocast(device: torch.device, precision: str):
+def _autocast(device: torch.device, precision: str, cache: bool = True):
+    """A factory of the autocast context of ``precision`` on ``device`` (``cache=False``: no weight-cast cache, as
+    CUDA-graph capture needs)."""
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
@@ -74,7 +78,7 @@ def _autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return lambda: torch.autocast(device.type, dtype=dtype)
+    return lambda: torch.autocast(device.type, dtype=dtype, cache_enabled=cache)
 
 
 STOP_SIGNALS_ENV = "COLORBENCH_STOP_SIGNALS"
@@ -156,7 +160,7 @@ def train(
     *,
     out_dir: str | Path | None = None,
     val_dataset: Dataset | None = None,
-    on_step: Callable[[int, dict[str, float]], None] | None = None,
+    on_step: Callable[[int, Mapping[str, Any]], None] | None = None,
     val_at: Collection[int] = (),
     **changes: Any,
 ) -> TrainResult:
@@ -179,15 +183,20 @@ def train(
     :class:`~colorbench.train.logs.RunLogs`). ``grid_every``: every that many steps (and at the end) a grid of the
     first val images (grey | prediction | truth) goes to the logger. Logging, validation and grids never touch the
     training RNG: the weights do not depend on them. Step ``s`` always sees the same batch and reseeds torch from
-    ``(seed, s, rank)``. ``on_step(step_done, losses)`` is called after every step. ``val_at``: step counts after
+    ``(seed, s, rank)``. ``on_step(step_done, losses)`` is called after every step with the losses as the step
+    returned them (floats, or tensors on the device: reading one waits for the device, and a graphed step's are
+    overwritten by the next step). ``val_at``: step counts after
     which to validate besides every ``val_every`` (e.g. points of a curve along the training budget). Under
     ``torchrun`` it trains with DDP. ``compile``: ``torch.compile`` the networks (:mod:`colorbench.train.speed`);
-    ``cuda_graphs``: a whole-step CUDA graph, refused with a :class:`UserError` saying why when the device or the
-    method cannot have one.
+    ``cuda_graphs``: the whole step in one CUDA graph (:mod:`colorbench.train.graphs`), refused with a
+    :class:`UserError` saying why when the device, the run or the method cannot have one.
 
     A non-finite loss for ``nonfinite_patience`` consecutive steps stops the run with
     :class:`~colorbench.train.finite.NonFiniteLoss` (a one-line error naming the step and the loss); checkpoints are
     written only while losses and weights are finite, so ``checkpoints/LAST`` keeps naming the last finite one.
+    Losses a step leaves on the device are read at read points only (a ``log_every`` row, a checkpoint, a
+    validation, a grid, the last step, a stop; :mod:`colorbench.train.lossbook`): the watch then sees every step
+    since the last read in order and names the same step, but training runs on to that read point first.
     """
     if isinstance(run, RunSpec):
         if settings is not None:
@@ -213,7 +222,7 @@ class _Session:
     :meth:`run` reads them."""
 
     def __init__(self, spec: RunSpec, info: distributed.DistInfo, dev: torch.device, watch: FiniteWatch,
-                 out_dir: str | Path | None, on_step: Callable[[int, dict[str, float]], None] | None,
+                 out_dir: str | Path | None, on_step: Callable[[int, Mapping[str, Any]], None] | None,
                  val_at: Collection[int] = ()) -> None:
         self.spec, self.s, self.info, self.dev = spec, spec.settings, info, dev
         self.watch, self.on_step, self.val_at = watch, on_step, frozenset(int(v) for v in val_at)
@@ -224,7 +233,10 @@ class _Session:
             raise UserError(f"--keep-best {self.s.keep_best} needs validation: give --val-every N (steps between "
                             "validations)")
         self.start, self.prev_seconds, self.last_ckpt, self.prev = 0, 0.0, None, {}
-        self.losses: dict[str, float] = {}
+        self.losses: dict[str, float] = {}  # the newest losses read (floats)
+        self.book = LossBook(watch)
+        self.step_fn: Callable[[Any, int], Mapping[str, Any]] | None = None  # set by build()
+        self.step_losses: Mapping[str, Any] = {}  # the newest step's losses as it returned them
         self.seconds, self.images = 0.0, 0
 
     # --------------------------------------------------------------------------------------------- steps
@@ -262,9 +274,13 @@ class _Session:
         method.to(dev)
         if self.channels_last:
             method.to(memory_format=torch.channels_last)
-        self.autocast = _autocast(dev, s.precision)
-        if s.cuda_graphs and (why := speed.graph_refusal(method, dev)):
-            raise UserError(why)
+        self.autocast = _autocast(dev, s.precision, cache=not s.cuda_graphs)
+        self.step_fn = method.train_step
+        if s.cuda_graphs:
+            backend = graphs.backend_for(dev)
+            if why := graphs.refusal(method, self.info.world, s.compile):
+                raise UserError(why)
+            self.step_fn = graphs.GraphedStep(method, backend)
         if s.compile:
             speed.compile_networks(method)
         self.method = method
@@ -315,9 +331,10 @@ class _Session:
                     batch = to_device(batch, dev, self.channels_last)
                     torch.manual_seed(seed_for(s.seed, step, info.rank))
                     with self.autocast():
-                        self.losses = method.train_step(batch, step)
+                        self.step_losses = self.step_fn(batch, step)
                     done = step + 1
-                    diverged = distributed.any_rank(self.watch.update(done, self.losses), info, dev)
+                    self.book.record(done, self.step_losses)  # no wait for the device
+                    diverged = self.read_losses() if self.read_due(done) else False
                     self.images += int(batch["L"].shape[0]) * info.world
                     now = time.perf_counter()
                     self.seconds += now - tick
@@ -326,6 +343,7 @@ class _Session:
                         break
                     if stop.set:
                         interrupted, self.stopped_by = True, stop.signum
+                        self.read_losses()  # the checkpoint needs this step's losses and the watch's verdict
                         break
                     tick = time.perf_counter()
         except KeyboardInterrupt:  # a second Ctrl-C in the middle of a step: keep the last checkpoint, save nothing
@@ -340,6 +358,25 @@ class _Session:
         distributed.unwrap(method, wrapped)
         return done, interrupted
 
+    def read_losses(self) -> bool:
+        """Read the losses recorded since the last read (waits for the device) into :attr:`losses`; True when the
+        non-finite watch stops the run (on any rank)."""
+        stop = distributed.any_rank(self.book.read(), self.info, self.dev)
+        self.losses = self.book.latest
+        return stop
+
+    def _due(self, done: int, every: int | None) -> bool:
+        """Validation or grids every ``every`` steps (and at the end) are due after step ``done``."""
+        return bool(every) and self.val_dataset is not None and (done % every == 0 or done == self.total)
+
+    def read_due(self, done: int) -> bool:
+        """Whether the host needs step ``done``'s losses: a log row, a validation, a grid, a checkpoint, the end
+        (every rank reads at the same steps)."""
+        s = self.s
+        return (done % s.log_every == 0 or done == self.total or self._due(done, s.val_every)
+                or self._due(done, s.grid_every) or (self.val_dataset is not None and done in self.val_at)
+                or bool(s.ckpt_every and done % s.ckpt_every == 0))
+
     def after_step(self, done: int, epoch: int, bar: Any, diverged: bool) -> None:
         """Log and report; unless the run diverged (on any rank), validate, draw and checkpoint as the settings say
         (none of it touches the training RNG)."""
@@ -353,13 +390,10 @@ class _Session:
             bar.set_postfix(postfix(losses, rate), refresh=False)
         bar.update(1)
         if self.on_step is not None:
-            self.on_step(done, losses)
+            self.on_step(done, self.step_losses)
         if diverged or not self.watch.finite:
             return
-
-        def due(every: int | None) -> bool:
-            return bool(every) and self.val_dataset is not None and (done % every == 0 or done == self.total)
-
+        due = functools.partial(self._due, done)
         if due(s.val_every) or (self.val_dataset is not None and done in self.val_at):
             vrow = {"step": done, **validate(method, self.val_dataset, self.spec.batch_size, self.dev, s.val_images,
                                              self.autocast, self.channels_last)}
