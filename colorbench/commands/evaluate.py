@@ -25,11 +25,13 @@ EXAMPLES = """examples:
   colorbench eval runs/pix2pix-default-openphotos-s0
   colorbench eval runs/pix2pix-default-openphotos-s0 --split val --max-images 100 --csv scores.csv
   colorbench eval runs/pix2pix-default-openphotos-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos
-  colorbench eval runs/pix2pix-default-openphotos-s0 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val"""
+  colorbench eval runs/pix2pix-default-openphotos-s0 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val
+  colorbench eval cic:eccv16 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val   # a released model"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train` or a bench cell)")
+    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train` or a bench cell), or "
+                   "a released model's zoo name METHOD:ENTRY (`colorbench weights list`), evaluated without training")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--dataset", default=None, help="dataset name (default: the one it was trained on)")
     which.add_argument("--protocol", default=None,
@@ -81,13 +83,20 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorbench import pretrained
     from colorbench.checkpoint import load_method, read_config, resolve
     from colorbench.data import Protocol, build_dataset, dataset_info, protocol_for
     from colorbench.train.distributed import resolve_device
 
-    ckpt = resolve(args.checkpoint)
-    record = read_config(ckpt)
-    method = load_method(ckpt, map_location=resolve_device(args.device))
+    if pretrained.is_zoo_name(args.checkpoint):  # a released model: no run folder, rows under runs/zoo/
+        method = load_method(args.checkpoint, map_location=resolve_device(args.device))
+        record, ckpt = pretrained.zoo_record(args.checkpoint, method.weights_sha256), args.checkpoint
+        run_dir = pretrained.zoo_eval_dir(args.checkpoint)
+    else:
+        ckpt = resolve(args.checkpoint)
+        record = read_config(ckpt)
+        method = load_method(ckpt, map_location=resolve_device(args.device))
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
     if args.protocol:
         fixed = [flag for flag, value in (("--split", args.split), ("--size", args.size),
                                           ("--max-images", args.max_images)) if value is not None]
@@ -111,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"preprocessing: {dataset.preprocessing}")
     for key, value in metrics.items():
         print(f"{key:>18}  {value:.4f}" if isinstance(value, float) and math.isfinite(value) else f"{key:>18}  {value}")
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
     target = args.csv or run_dir / "eval.csv"
     name = dataset_info(dataset_name).name  # a recipe given by path is named by its recipe
     row = {"method": record.get("method"), "variant": record.get("variant", "default"), "dataset": name,
