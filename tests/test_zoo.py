@@ -3,6 +3,8 @@ forward against the reference code's output (random weights, tests/fixtures/zoo)
 recorded hash, and zoo names where a run folder goes."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -198,3 +200,32 @@ def test_eval_and_colorize_take_a_zoo_name(zoo, tmp_path, monkeypatch, capsys):
     Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
     assert main(["colorize", "cic:eccv16", str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)
+
+
+def test_compare_builds_one_table_from_two_runs_and_a_zoo_model(zoo, tiny, tmp_path, monkeypatch, capsys):
+    small_working_size(monkeypatch, "cic:eccv16")
+    monkeypatch.chdir(tmp_path)
+    fast = ["--dataset", "synthetic", "--size", "16", "--batch-size", "8", "--no-progress", "--val-every", "0"]
+    for seed in ("0", "1"):
+        assert main(["train", "test_tiny", *fast, "--steps", "2", "--seed", seed]) == 0
+    runs = [str(tmp_path / "runs" / f"test_tiny-default-synthetic-s{s}") for s in (0, 1)]
+    capsys.readouterr()
+    args = ["compare", *runs, "cic:eccv16", "--protocol", "synthetic", "--max-images", "8", "--out", "t.md"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count(": scored 8 images on synthetic-first8") == 3
+    table = (tmp_path / "t.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| method | seeds | psnr ↑ (dB) |")  # the results layer's header
+    labels = [r.split(" | ")[0][2:] for r in rows[1:]]
+    assert labels == ["cic [zoo:eccv16]", "test_tiny [default (test_tiny-default-synthetic-s0)]",
+                      "test_tiny [default (test_tiny-default-synthetic-s1)]"]
+    assert all("[" in r.split(" | ")[2] for r in rows[1:])  # every PSNR cell has its interval over images
+    stored = tmp_path / "runs" / "zoo" / "cic-eccv16" / "compare" / "synthetic-first8"
+    assert (stored / "per_image.csv").is_file()
+    first = json.loads((stored / "row.json").read_text())
+    assert first["weights"] == "sha256:" + pt.file_sha256(pt.zoo_path("cic:eccv16"))
+    assert main(args) == 0  # everything was scored on this protocol already: read back, the same table
+    out = capsys.readouterr().out
+    assert out.count(": reused 8 images") == 3
+    assert (tmp_path / "t.md").read_text() == table
