@@ -9,8 +9,7 @@ from pathlib import Path
 HELP = "one table over trained runs and released models (zoo names) on one protocol; scores only what is missing"
 EXAMPLES = """examples:
   colorbench compare runs/pix2pix-default-openphotos-s0 runs/unet-default-openphotos-s0 cic:eccv16 --protocol openphotos
-  colorbench compare runs/cic-default-imagenet-s0 cic:eccv16 ideepcolor:siggraph17 --protocol imagenet_val5k \\
-      --data-dir ~/ILSVRC2012_img_val --out compare.md"""
+  colorbench compare cic:eccv16 ideepcolor:siggraph17 --protocol imagenet_val5k --data-dir ~/val --out compare.md"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,12 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run folders, checkpoint folders or zoo names METHOD:ENTRY (`colorbench weights list`)")
     p.add_argument("--protocol", required=True,
                    help="the dataset whose evaluation protocol every target is scored on (e.g. imagenet_val5k)")
-    p.add_argument("--data-dir", default=None, help="where the protocol's images live (as `colorbench eval`)")
+    p.add_argument("--data-dir", default=None,
+                   help="where the protocol's images live (as `colorbench eval`; default: none, the dataset's own)")
     p.add_argument("--max-images", type=int, default=None,
-                   help="score only the first N images (a custom protocol, kept apart from the full one)")
+                   help="score only the first N images (a custom protocol, kept apart from the full one; "
+                   "default: all)")
     p.add_argument("--batch-size", type=int, default=16, help="images per colorize call (figures do not depend on it)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--out", type=Path, default=None, help="also write the table to this Markdown file")
+    p.add_argument("--out", type=Path, default=None,
+                   help="also write the table to this Markdown file (default: print only)")
 
 
 def run(args: argparse.Namespace) -> int:
