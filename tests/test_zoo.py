@@ -229,3 +229,11 @@ def test_compare_builds_one_table_from_two_runs_and_a_zoo_model(zoo, tiny, tmp_p
     out = capsys.readouterr().out
     assert out.count(": reused 8 images") == 3
     assert (tmp_path / "t.md").read_text() == table
+
+
+def test_study_create_takes_a_zoo_name(zoo):
+    from colorbench.study.create import methods_from_checkpoints
+
+    methods, sources = methods_from_checkpoints(["ideepcolor:siggraph17"])
+    assert list(methods) == ["ideepcolor"] and sources["ideepcolor"] == {"checkpoint": "ideepcolor:siggraph17"}
+    assert methods["ideepcolor"].weights_sha256 == pt.file_sha256(pt.zoo_path("ideepcolor:siggraph17"))
