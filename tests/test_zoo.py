@@ -237,3 +237,38 @@ def test_study_create_takes_a_zoo_name(zoo):
     methods, sources = methods_from_checkpoints(["ideepcolor:siggraph17"])
     assert list(methods) == ["ideepcolor"] and sources["ideepcolor"] == {"checkpoint": "ideepcolor:siggraph17"}
     assert methods["ideepcolor"].weights_sha256 == pt.file_sha256(pt.zoo_path("ideepcolor:siggraph17"))
+
+
+class _Response:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __enter__(self):
+        import io
+
+        return io.BytesIO(self.data)
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_fetch_checks_the_published_hash_prefix_and_records_the_full_hash(caches, monkeypatch, capsys):
+    import hashlib
+    import urllib.request
+
+    from colorbench.commands import weights
+
+    monkeypatch.setattr(weights, "check_reachable", lambda url, timeout: None)
+    entry = pt.get_zoo("ideepcolor:siggraph17")
+    served = []
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: served.append(url) or _Response(b"corrupt"))
+    assert main(["weights", "fetch", "ideepcolor:siggraph17"]) == 2  # its name promises sha256 df00044c...
+    assert "does not start with df00044c" in capsys.readouterr().err
+    assert served == [entry.url] and not pt.zoo_path("ideepcolor:siggraph17").exists()  # nothing left behind
+
+    good = b"the released bytes"  # a download that passed _download's prefix check
+    monkeypatch.setattr(weights, "_download", lambda url, dest, timeout: dest.write_bytes(good) and dest)
+    assert main(["weights", "fetch", "ideepcolor:siggraph17"]) == 0
+    path = pt.zoo_path("ideepcolor:siggraph17")
+    assert path.read_bytes() == good
+    assert path.with_name(path.name + ".sha256").read_text().split()[0] == hashlib.sha256(good).hexdigest()
