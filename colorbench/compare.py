@@ -4,7 +4,8 @@ Each target's scores on a protocol are kept beside it, ``<run folder>/compare/<p
 ``runs/zoo/METHOD-ENTRY/compare/<protocol>/``): ``row.json`` (the dataset-level figures, what was scored and the
 weights it was scored with: the checkpoint's step, or the released file's sha256) and ``per_image.csv`` (one row
 per image, what the results layer's intervals and marks resample). A target already scored on the protocol with
-the same weights and the same images is read back, not scored again. The table itself is the results layer's
+the same weights, the same images folder and the same code (:func:`colorbench.fingerprint.code_hash`, as a bench
+cell's key) is read back, not scored again. The table itself is the results layer's
 (:func:`colorbench.report.tables.summarise` / :func:`~colorbench.report.tables.markdown`), as the bench's
 ``table.md``.
 """
@@ -60,12 +61,17 @@ def scores(t: Target, protocol: str, data_dir: str | None = None, max_images: in
 
     from colorbench import _atomic as atomic
 
+    from colorbench import fingerprint
+    from colorbench.registry import get_method
+
     tag = protocol if max_images is None else f"{protocol}-first{max_images}"
     folder = t.store / "compare" / tag
     row_file, per_file = folder / "row.json", folder / "per_image.csv"
+    code = fingerprint.code_hash(get_method(t.method))  # the method's and the core's code, as a bench cell's key
     if row_file.is_file() and per_file.is_file():
         row = json.loads(row_file.read_text())
-        if row.get("weights") == t.weights and row.get("data_dir") == (str(data_dir) if data_dir else None):
+        same = (row.get("weights"), row.get("data_dir"), row.get("code"))
+        if same == (t.weights, str(data_dir) if data_dir else None, code):
             with per_file.open(newline="") as f:
                 return row, list(csv.DictReader(f)), True
     from colorbench.checkpoint import load_method
@@ -83,8 +89,9 @@ def scores(t: Target, protocol: str, data_dir: str | None = None, max_images: in
     except ValueError as exc:  # NaN/inf predictions: the evaluator names the images
         raise UserError(f"{t.given}: {str(exc).splitlines()[0]}") from None
     source = getattr(dataset, "source", None)
-    row = {"given": t.given, "weights": t.weights, "protocol": tag, "data_dir": str(data_dir) if data_dir else None,
-           "n_images": res.n_images, "figures": res.figures, "notes": res.notes}
+    row = {"given": t.given, "weights": t.weights, "code": code, "protocol": tag,
+           "data_dir": str(data_dir) if data_dir else None, "n_images": res.n_images, "figures": res.figures,
+           "notes": res.notes}
     records = [{**r, **({"photo": source(int(r["index"]))} if source and "index" in r else {})} for r in res.records]
     atomic.write_csv(per_file, records)
     atomic.write_json(row_file, row)
