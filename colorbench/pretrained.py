@@ -19,6 +19,12 @@ encoder (a torchvision ResNet without ``fc``) loads from the full torchvision fi
 are ignored; every key the module has must be found with the same shape (``num_batches_tracked`` excepted). A first
 conv whose input channels differ from the file's 3 is adapted as timm does (sum for 1 channel, repeat and rescale
 otherwise). timm files are passed through the model's ``checkpoint_filter_fn`` when its module has one.
+
+Released colourisers (the *zoo*, the block at the end): a method declares them beside its code (``Method.zoo``:
+:class:`ZooEntry` by entry name) and this module finds them through the registry. A zoo name ``METHOD:ENTRY``
+loads the method with the entry's config and the released file (torch hub cache, local only) mapped by the entry's
+key prefixes (:func:`map_released`, every tensor accounted for); the file's sha256 is checked against the
+publisher's or the one recorded beside it on first use.
 """
 from __future__ import annotations
 
