@@ -32,7 +32,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from colorbench.errors import UserError
 
@@ -330,7 +330,9 @@ class ZooEntry:
     into. ``keymap``: ``(released prefix, our prefix)`` pairs, the first that matches a key renames it;
     ``ignore``: released key prefixes that are dropped (fixed layers the method computes itself). ``published``:
     the ``(source, method, variant)`` keys of the rows of ``colorbench/reference/published.csv`` this release
-    should reproduce (the figures live in that one file).
+    should reproduce (the figures live in that one file). ``check``: given the released state dict, the reason it
+    is not the model the wrapper assumes (e.g. an ignored fixed layer that differs from what the method computes),
+    or None.
     """
 
     method: str
@@ -347,6 +349,7 @@ class ZooEntry:
     keymap: tuple[tuple[str, str], ...] = (("", ""),)
     ignore: tuple[str, ...] = ()
     published: tuple[tuple[str, str, str], ...] = ()  # (source, method, variant) rows of reference/published.csv
+    check: Callable[[dict[str, torch.Tensor]], str | None] | None = None  # released sd -> why it is not this model
 
     @property
     def name(self) -> str:
@@ -460,7 +463,12 @@ def load_zoo(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
     sha = checked_sha256(entry, path)
     method = create_method(entry.method, variant=entry.variant, **dict(entry.config))
     target = getattr(method, entry.target)
-    target.load_state_dict(map_released(entry, target, read_state_dict(path)), strict=True)
+    released = read_state_dict(path)
+    problem = entry.check(released) if entry.check else None
+    if problem:
+        raise UserError(f"{path}: {problem}; it is not the {name} release: delete it and run `colorbench weights "
+                        f"fetch {name}`")
+    target.load_state_dict(map_released(entry, target, released), strict=True)
     if not weights_finite(method):
         raise UserError(f"{path} holds non-finite weights (NaN or infinite); delete it and run "
                         f"`colorbench weights fetch {name}`")

@@ -106,6 +106,16 @@ class CicNet(nn.Module):
         return self.head(self.blocks(L))
 
 
+def _same_bins(weight: torch.Tensor | None) -> str | None:
+    """Why a released eccv16 ``model_out.weight`` (``[2,313,1,1]``, the bin centres / 110 that the reference's
+    softmax-then-1×1-conv decode uses) is not our bins in our order (which our mean decode assumes), or None."""
+    if weight is None or tuple(weight.shape) != (2, 313, 1, 1):
+        return f"model_out.weight is {None if weight is None else tuple(weight.shape)}, not the [2,313,1,1] decode"
+    theirs = weight.reshape(2, 313).T.float() * AB_SCALE
+    gap = (theirs - ab_bins.bin_centres()).abs().max().item()
+    return None if gap < 1e-2 else f"its decode layer's bin centres differ from ours by up to {gap:.3g} ab"
+
+
 @register_method(
     "cic",
     description="Colorful Image Colorization: 313-bin ab classification, rebalanced CE, annealed-mean decode",
@@ -139,6 +149,7 @@ class Cic(Method):
             keymap=(("model8.6.", "head."),
                     *((f"model{i}.", f"blocks.{i - 1}.") for i in range(1, 9))),
             ignore=("model_out.",),
+            check=lambda sd: _same_bins(sd.get("model_out.weight")),
         ),
     }
 

@@ -272,3 +272,13 @@ def test_fetch_checks_the_published_hash_prefix_and_records_the_full_hash(caches
     path = pt.zoo_path("ideepcolor:siggraph17")
     assert path.read_bytes() == good
     assert path.with_name(path.name + ".sha256").read_text().split()[0] == hashlib.sha256(good).hexdigest()
+
+
+def test_eccv16_whose_decode_layer_is_not_our_bins_is_refused(caches):
+    from colorbench import ab_bins
+
+    shapes = fixture("cic-eccv16.keys")["keys"]
+    shuffled = (ab_bins.bin_centres().flip(0) / 110).T.reshape(2, 313, 1, 1)  # the bins in another order
+    write_release(pt.zoo_path("cic:eccv16"), shapes, replace={"model_out.weight": shuffled})
+    with pytest.raises(UserError, match="bin centres differ from ours"):
+        pt.load_zoo("cic:eccv16")
