@@ -327,8 +327,15 @@ def _mismatch(method: Method, weights: dict[str, torch.Tensor]) -> str:
 def load_method(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Method:
     """Rebuild the method a checkpoint was saved from (class by name via the registry, config from config.json),
     load its weights and optimiser states, and return it in ``eval()`` mode on ``map_location``. Weights that are
-    not all finite are a one-line :class:`UserError` (:func:`load_checkpoint`'s check, for every command)."""
+    not all finite are a one-line :class:`UserError` (:func:`load_checkpoint`'s check, for every command).
+
+    ``path`` may also be a zoo name, ``METHOD:ENTRY`` (:func:`colorbench.pretrained.load_zoo`: a released model,
+    local weights only; a missing file is a one-line error naming the fetch command)."""
+    from colorbench import pretrained
     from colorbench.registry import get_method
+
+    if pretrained.is_zoo_name(path):
+        return pretrained.load_zoo(str(path), map_location=map_location)
 
     record = read_config(path)
     if not isinstance(record.get("method"), str):

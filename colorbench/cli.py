@@ -19,6 +19,7 @@ COMMANDS = {
     "list": "list_cmd",
     "train": "train",
     "eval": "evaluate",
+    "compare": "compare",
     "colorize": "colorize",
     "bench": "bench",
     "report": "report",

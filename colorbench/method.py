@@ -83,6 +83,10 @@ class Method(nn.Module):
     not the published method, and tables never rank it."""
     backbones: ClassVar[tuple[str, ...]] = ()
     """Pretrained weight sets (names in ``colorbench.pretrained.BACKBONES``) some variant of this method loads."""
+    zoo: ClassVar[dict[str, Any]] = {}
+    """Released models of this method, loadable without training: entry name -> ``colorbench.pretrained.ZooEntry``
+    (URL, licence, file, key mapping, the config that makes the network the released one). Used by the zoo name
+    ``METHOD:ENTRY`` wherever a run folder goes."""
     table_notes: ClassVar[dict[str, str]] = {}
     """variant -> a sentence every table prints under this method's row (an assumption a reader must know)."""
     inference_norm: ClassVar[str] = "running"

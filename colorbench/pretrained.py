@@ -19,6 +19,12 @@ encoder (a torchvision ResNet without ``fc``) loads from the full torchvision fi
 are ignored; every key the module has must be found with the same shape (``num_batches_tracked`` excepted). A first
 conv whose input channels differ from the file's 3 is adapted as timm does (sum for 1 channel, repeat and rescale
 otherwise). timm files are passed through the model's ``checkpoint_filter_fn`` when its module has one.
+
+Released colourisers (the *zoo*, the block at the end): a method declares them beside its code (``Method.zoo``:
+:class:`ZooEntry` by entry name) and this module finds them through the registry. A zoo name ``METHOD:ENTRY``
+loads the method with the entry's config and the released file (torch hub cache, local only) mapped by the entry's
+key prefixes (:func:`map_released`, every tensor accounted for); the file's sha256 is checked against the
+publisher's or the one recorded beside it on first use.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from colorbench.errors import UserError
 
@@ -308,3 +314,176 @@ def load_pretrained(
 def reset_warnings() -> None:
     """Forget which backbones were warned about (tests)."""
     _WARNED.clear()
+
+
+# ================================================================================================ zoo
+# Released colourisers, evaluated without training. Each entry lives beside its method (``Method.zoo``, in the
+# method's file); this block only reads them through the registry. A zoo name is ``METHOD:ENTRY`` (``cic:eccv16``).
+@dataclass(frozen=True)
+class ZooEntry:
+    """One released model that a registered method's network loads as published.
+
+    ``file``: its name in the torch hub checkpoint folder (where ``weights fetch`` puts it); ``url``: where it is
+    downloaded from; ``sha256``: the full hash when the publisher gives it, else None (recorded beside the file on
+    first use, ``<file>.sha256``, and checked on every later load). ``config``: the method's config overrides that
+    make its network the released one (``variant`` first). ``target``: the method's attribute the weights load
+    into. ``keymap``: ``(released prefix, our prefix)`` pairs, the first that matches a key renames it;
+    ``ignore``: released key prefixes that are dropped (fixed layers the method computes itself). ``published``:
+    the ``(source, method, variant)`` keys of the rows of ``colorbench/reference/published.csv`` this release
+    should reproduce (the figures live in that one file). ``check``: given the released state dict, the reason it
+    is not the model the wrapper assumes (e.g. an ignored fixed layer that differs from what the method computes),
+    or None.
+    """
+
+    method: str
+    entry: str
+    description: str
+    url: str
+    file: str
+    licence: str
+    source: str
+    sha256: str | None = None
+    variant: str = "default"
+    config: tuple[tuple[str, object], ...] = ()
+    target: str = "net"
+    keymap: tuple[tuple[str, str], ...] = (("", ""),)
+    ignore: tuple[str, ...] = ()
+    published: tuple[tuple[str, str, str], ...] = ()  # (source, method, variant) rows of reference/published.csv
+    check: Callable[[dict[str, torch.Tensor]], str | None] | None = None  # released sd -> why it is not this model
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}:{self.entry}"
+
+
+def zoo_entries() -> dict[str, ZooEntry]:
+    """Every registered method's released models, by zoo name (``METHOD:ENTRY``), sorted."""
+    from colorbench.registry import get_method, list_methods
+
+    out: dict[str, ZooEntry] = {}
+    for m in list_methods():
+        for key, entry in (getattr(get_method(m), "zoo", None) or {}).items():
+            out[f"{m}:{key}"] = entry
+    return dict(sorted(out.items()))
+
+
+def is_zoo_name(name: str | os.PathLike) -> bool:
+    """Whether ``name`` has the form of a zoo name (``METHOD:ENTRY``, no path separator) and is not a path on disk."""
+    text = str(name)
+    head, sep, tail = text.partition(":")
+    return bool(sep and head and tail and "/" not in text and "\\" not in text and len(head) > 1
+                and not Path(text).exists())
+
+
+def get_zoo(name: str) -> ZooEntry:
+    """The zoo entry called ``name``; an unknown one is a :class:`UserError` naming the known ones."""
+    entries = zoo_entries()
+    try:
+        return entries[name]
+    except KeyError:
+        from colorbench.errors import unknown_name
+
+        raise unknown_name("released model", name, list(entries)) from None
+
+
+def zoo_path(name: str) -> Path:
+    """Where ``name``'s released file is looked for (and where ``weights fetch`` puts it)."""
+    return torch_hub_dir() / get_zoo(name).file
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of ``path``'s bytes, hex."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checked_sha256(entry: ZooEntry, path: Path) -> str:
+    """``path``'s sha256, checked against the entry's (or the one recorded beside the file on first use, which this
+    writes when neither exists); a mismatch is a :class:`UserError`."""
+    got = file_sha256(path)
+    record = path.with_name(path.name + ".sha256")
+    want = entry.sha256 or (record.read_text().split()[0] if record.is_file() else None)
+    if want is None:
+        from colorbench import _atomic as atomic
+
+        atomic.write_text(record, f"{got}  {path.name}\n")
+    elif got != want:
+        raise UserError(f"{path}: sha256 {got[:12]}… is not the {entry.name} file's {want[:12]}… (recorded "
+                        f"{'by its publisher' if entry.sha256 else 'in ' + str(record)}); the file is corrupt or "
+                        f"another one: delete it and run `colorbench weights fetch {entry.name}`")
+    return got
+
+
+def map_released(entry: ZooEntry, module: nn.Module, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The released state dict ``sd`` renamed by ``entry.keymap`` onto ``module``'s keys (``ignore`` dropped);
+    every key of ``module`` must be found with its shape, and no released key may be left over."""
+    own = module.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    unused: list[str] = []
+    for key, value in sd.items():
+        if any(key.startswith(p) for p in entry.ignore):
+            continue
+        new = next((ours + key[len(theirs):] for theirs, ours in entry.keymap if key.startswith(theirs)), None)
+        if new is None or new not in own:
+            unused.append(key)
+            continue
+        if tuple(value.shape) != tuple(own[new].shape):
+            raise UserError(f"{entry.name}: released tensor {key} has shape {tuple(value.shape)}, {new} expects "
+                            f"{tuple(own[new].shape)}; the file is not the {entry.name} release")
+        out[new] = value.to(own[new].dtype)
+    missing = [k for k in own if k not in out and not k.endswith("num_batches_tracked")]
+    if missing or unused:
+        raise UserError(f"{entry.name}: the file does not fit the network ({len(missing)} tensors missing, first "
+                        f"{', '.join(missing[:3]) or '-'}; {len(unused)} released tensors unused, first "
+                        f"{', '.join(unused[:3]) or '-'}); pass the {entry.name} release")
+    for k in own:
+        if k.endswith("num_batches_tracked") and k not in out:
+            out[k] = own[k]
+    return out
+
+
+def load_zoo(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Build the method of zoo entry ``name`` with its released weights (local only), in ``eval()`` mode.
+
+    The method gets ``zoo_name`` and ``weights_sha256`` attributes. A missing file is a one-line
+    :class:`UserError` naming the path and the fetch command; non-finite weights are refused."""
+    from colorbench.registry import create_method
+    from colorbench.train.finite import weights_finite
+
+    entry = get_zoo(name)
+    path = zoo_path(name)
+    if not path.is_file():
+        raise UserError(f"released weights for {name} are not on disk (expected {path}); run `colorbench weights "
+                        f"fetch {name}` on a machine with a network and copy the file there")
+    sha = checked_sha256(entry, path)
+    method = create_method(entry.method, variant=entry.variant, **dict(entry.config))
+    target = getattr(method, entry.target)
+    released = read_state_dict(path)
+    problem = entry.check(released) if entry.check else None
+    if problem:
+        raise UserError(f"{path}: {problem}; it is not the {name} release: delete it and run `colorbench weights "
+                        f"fetch {name}`")
+    target.load_state_dict(map_released(entry, target, released), strict=True)
+    if not weights_finite(method):
+        raise UserError(f"{path} holds non-finite weights (NaN or infinite); delete it and run "
+                        f"`colorbench weights fetch {name}`")
+    method.zoo_name, method.weights_sha256 = name, sha
+    return method.to(map_location).eval()
+
+
+def zoo_eval_dir(name: str) -> Path:
+    """Where ``eval``/``compare`` keep a zoo model's rows (its ``eval.csv``): ``runs/zoo/METHOD-ENTRY``."""
+    return Path("runs") / "zoo" / name.replace(":", "-")
+
+
+def zoo_record(name: str, sha256: str) -> dict[str, object]:
+    """What a run folder's ``config.json`` would say, for a zoo model: method, variant (``zoo:ENTRY``), seed 0,
+    no training step, and the weights' hash (which keys its rows)."""
+    entry = get_zoo(name)
+    return {"method": entry.method, "variant": f"zoo:{entry.entry}", "seed": 0, "step": None,
+            "pretrained": f"sha256:{sha256}", "checkpoint": name}

@@ -41,6 +41,8 @@ from colorbench import ab_bins
 from colorbench.color import AB_SCALE
 from colorbench.method import Batch, Method
 from colorbench.nets.padding import crop_to, pad_to_multiple
+from colorbench.nets.resample import predict_at
+from colorbench.pretrained import ZooEntry
 from colorbench.registry import register_method
 
 STRIDE = 8  # three stride-2 convs; the output is at a quarter after conv8's ×2
@@ -64,6 +66,8 @@ class CicConfig:
     weight_decay: float = 1e-3
     image_size: int = 256  # training crop
     batch_size: int = 40
+    l_norm: float = 50.0  # the network sees (L - 50) / l_norm; the released PyTorch models were trained with 100
+    working_size: int = 0  # > 0: predict on L resized to this square and upsample ab back (the released models: 256)
 
 
 def _block(cin: int, cout: int, n: int, *, stride_last: bool = False, dilation: int = 1,
@@ -102,6 +106,16 @@ class CicNet(nn.Module):
         return self.head(self.blocks(L))
 
 
+def _same_bins(weight: torch.Tensor | None) -> str | None:
+    """Why a released eccv16 ``model_out.weight`` (``[2,313,1,1]``, the bin centres / 110 that the reference's
+    softmax-then-1×1-conv decode uses) is not our bins in our order (which our mean decode assumes), or None."""
+    if weight is None or tuple(weight.shape) != (2, 313, 1, 1):
+        return f"model_out.weight is {None if weight is None else tuple(weight.shape)}, not the [2,313,1,1] decode"
+    theirs = weight.reshape(2, 313).T.float() * AB_SCALE
+    gap = (theirs - ab_bins.bin_centres()).abs().max().item()
+    return None if gap < 1e-2 else f"its decode layer's bin centres differ from ours by up to {gap:.3g} ab"
+
+
 @register_method(
     "cic",
     description="Colorful Image Colorization: 313-bin ab classification, rebalanced CE, annealed-mean decode",
@@ -122,6 +136,24 @@ class Cic(Method):
     }
     test_overrides = {"width": 4, "image_size": 16, "lr": 1e-3}
     watch_loss = "ce"
+    zoo = {
+        # The released PyTorch port of the paper's Caffe model (richzhang/colorization, colorizers/eccv16.py): the
+        # eight blocks model1..model8 are ours blocks.0..7 layer for layer, model8's last 1×1 conv is our head;
+        # its model_out (a fixed 313->2 conv holding the bin centres / 110 after a softmax) is our mean decode.
+        "eccv16": ZooEntry(
+            method="cic", entry="eccv16",
+            description="Zhang et al. ECCV 2016, released PyTorch weights (no class rebalancing at decode: mean)",
+            url="https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
+            file="colorization_release_v2-9b330a0b.pth",  # torch hub name: sha256 starts 9b330a0b
+            licence="BSD-2-Clause (richzhang/colorization)",
+            source="richzhang/colorization, colorizers/eccv16.py (model_urls in eccv16())",
+            config=(("decode", "mean"), ("l_norm", 100.0), ("working_size", 256)),
+            keymap=(("model8.6.", "head."),
+                    *((f"model{i}.", f"blocks.{i - 1}.") for i in range(1, 9))),
+            ignore=("model_out.",),
+            check=lambda sd: _same_bins(sd.get("model_out.weight")),
+        ),
+    }
 
     def __init__(self, config: CicConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
@@ -158,6 +190,8 @@ class Cic(Method):
 
     def logits(self, L: torch.Tensor) -> torch.Tensor:
         """``[B,1,H,W]`` L/50-1 -> ``[B,Q,⌈H/8⌉·2,⌈W/8⌉·2]`` bin logits (L padded to a multiple of 8)."""
+        if self.config.l_norm != 50.0:
+            L = L * (50.0 / self.config.l_norm)
         return self.net(pad_to_multiple(L, STRIDE)[0])
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
@@ -183,6 +217,10 @@ class Cic(Method):
         """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110: decoded at a quarter, upsampled ×4 bilinearly, cropped
         (``colorize``, which wraps this, owns no_grad and eval mode)."""
         cfg = self.config
-        ab_q = ab_bins.decode(self.logits(L), self.bin_centres, decode or cfg.decode, cfg.annealed_t)
-        ab = F.interpolate(ab_q, scale_factor=OUT_STRIDE, mode="bilinear", align_corners=False)
-        return (crop_to(ab, tuple(L.shape[-2:])) / AB_SCALE).to(L.dtype)
+
+        def at_input_size(x: torch.Tensor) -> torch.Tensor:
+            ab_q = ab_bins.decode(self.logits(x), self.bin_centres, decode or cfg.decode, cfg.annealed_t)
+            ab = F.interpolate(ab_q, scale_factor=OUT_STRIDE, mode="bilinear", align_corners=False)
+            return (crop_to(ab, tuple(x.shape[-2:])) / AB_SCALE).to(x.dtype)
+
+        return predict_at(at_input_size, L, cfg.working_size)

@@ -34,7 +34,8 @@ GLOB_CHARS = set("*?[")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train`)")
+    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train`), or a released "
+                   "model's zoo name METHOD:ENTRY (`colorbench weights list`)")
     p.add_argument("images", nargs="+", metavar="INPUT",
                    help="photos (PNG, JPEG, ...), folders (every photo under them) or quoted globs ('in/**/*.jpg')")
     p.add_argument("--out", type=Path, required=True, help="folder for the colourised PNGs (<stem>.png each)")
@@ -159,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"cannot use {image}: {exc}") from None
         tiles.append(inference.tiles_for(height, width, settings))
     method = load_method(args.checkpoint, map_location=resolve_device(args.device))  # refuses non-finite weights
+    if getattr(method, "zoo_name", None) and settings.tile:  # a released model resizes the whole photo itself
+        settings = inference.Settings(working_size=args.working_size, tile=0, overlap=args.overlap,
+                                      precision=args.precision)
+        print(f"{method.zoo_name}: released model, predicted on the whole photo as its publisher does (no tiles)")
     args.out.mkdir(parents=True, exist_ok=True)
     bar = _bar(sum(tiles))
     try:

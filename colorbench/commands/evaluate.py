@@ -24,11 +24,13 @@ EXAMPLES = """examples:
   colorbench eval runs/pix2pix-default-openphotos-s0
   colorbench eval runs/pix2pix-default-openphotos-s0 --split val --max-images 100 --csv scores.csv
   colorbench eval runs/pix2pix-default-openphotos-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos
-  colorbench eval runs/pix2pix-default-openphotos-s0 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val"""
+  colorbench eval runs/pix2pix-default-openphotos-s0 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val
+  colorbench eval cic:eccv16 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val   # a released model"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train` or a bench cell)")
+    p.add_argument("checkpoint", help="run folder or checkpoint folder (from `colorbench train` or a bench cell), or "
+                   "a released model's zoo name METHOD:ENTRY (`colorbench weights list`), evaluated without training")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--dataset", default=None, help="dataset name (default: the one it was trained on)")
     which.add_argument("--protocol", default=None,
@@ -71,7 +73,7 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorbench import _atomic, checks
+    from colorbench import _atomic, checks, pretrained
     from colorbench.checkpoint import load_method, read_config, resolve
     from colorbench.data import Protocol, build_dataset, dataset_info, protocol_for
     from colorbench.train.distributed import resolve_device
@@ -80,12 +82,18 @@ def run(args: argparse.Namespace) -> int:
                             fix="give the square crop in px, or leave it out for the protocol's")
     checks.optional_integer(args.max_images, "--max-images", minimum=1, fix="give how many images to score")
     checks.integer(args.batch_size, "--batch-size", minimum=1, fix="give the images per colorize call, e.g. 16")
-    ckpt = resolve(args.checkpoint)
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
-    target = args.csv or run_dir / "eval.csv"
-    _atomic.check_writable(target, "--csv")  # before the evaluation, not after it
-    record = read_config(ckpt)
-    method = load_method(ckpt, map_location=resolve_device(args.device))
+    if pretrained.is_zoo_name(args.checkpoint):  # a released model: no run folder, rows under runs/zoo/
+        target = args.csv or pretrained.zoo_eval_dir(args.checkpoint) / "eval.csv"
+        _atomic.check_writable(target, "--csv")  # before the evaluation, not after it
+        method = load_method(args.checkpoint, map_location=resolve_device(args.device))
+        record, ckpt = pretrained.zoo_record(args.checkpoint, method.weights_sha256), args.checkpoint
+    else:
+        ckpt = resolve(args.checkpoint)
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt
+        target = args.csv or run_dir / "eval.csv"
+        _atomic.check_writable(target, "--csv")  # before the evaluation, not after it
+        record = read_config(ckpt)
+        method = load_method(ckpt, map_location=resolve_device(args.device))
     if args.protocol:
         fixed = [flag for flag, value in (("--split", args.split), ("--size", args.size),
                                           ("--max-images", args.max_images)) if value is not None]

@@ -13,30 +13,55 @@ from pathlib import Path
 from colorbench import pretrained as pt
 from colorbench.errors import UserError
 
-HELP = "which pretrained backbones are on disk and where each is expected; `fetch` downloads them (needs a network)"
+HELP = ("which pretrained backbones and released colourisers (zoo) are on disk and where each is expected; `fetch` "
+        "downloads them (needs a network)")
 EXAMPLES = """examples:
   colorbench weights list
-  colorbench weights fetch resnet18 vgg16"""
+  colorbench weights fetch resnet18 vgg16
+  colorbench weights fetch cic:eccv16          # a released colouriser (zoo name METHOD:ENTRY)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["list", "fetch"], help="list: show the table; fetch: download")
     parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"backbones (default: all): {', '.join(pt.BACKBONES)}")
+                        help=f"backbones ({', '.join(pt.BACKBONES)}) or zoo names METHOD:ENTRY (default: all)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the network per request")
 
 
 def run(args: argparse.Namespace) -> int:
-    names = args.names or list(pt.BACKBONES)
-    for n in names:
-        pt.get_backbone(n)  # unknown names fail before any work
+    names = args.names or [*pt.BACKBONES, *pt.zoo_entries()]
+    for n in names:  # unknown names fail before any work
+        pt.get_zoo(n) if ":" in n else pt.get_backbone(n)
     if args.action == "list":
-        print(format_table(names))
+        backbones = [n for n in names if ":" not in n]
+        zoo = [n for n in names if ":" in n]
+        print("\n".join(t for t in (backbones and format_table(backbones), zoo and format_zoo(zoo)) if t))
         return 0
     for n in names:
-        path = fetch(n, timeout=args.timeout)
+        path = fetch_zoo(n, timeout=args.timeout) if ":" in n else fetch(n, timeout=args.timeout)
         print(f"{n}: {path}")
     return 0
+
+
+def format_zoo(names: list[str]) -> str:
+    """One line per released colouriser: zoo name, on disk?, licence, path (found or expected) and source URL."""
+    rows = [("released model", "on disk", "licence", "path (found, or where it is expected)", "url")]
+    for n in names:
+        e, path = pt.get_zoo(n), pt.zoo_path(n)
+        rows.append((n, "yes" if path.is_file() else "no", e.licence, str(path), e.url))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths)) + f"  {r[4]}" for r in rows)
+
+
+def fetch_zoo(name: str, timeout: float = 10.0) -> Path:
+    """Download zoo entry ``name``'s released file into the torch hub cache (a no-op when there); its sha256 is
+    checked against the entry's, or recorded beside it on first download (``pretrained.checked_sha256``)."""
+    entry, path = pt.get_zoo(name), pt.zoo_path(name)
+    if not path.is_file():
+        check_reachable(entry.url, timeout)
+        _download(entry.url, path, timeout)
+    pt.checked_sha256(entry, path)
+    return path
 
 
 def format_table(names: list[str]) -> str:

@@ -148,10 +148,13 @@ def create_study(out: str | Path, methods: Mapping[str, Method], photos: Sequenc
 # ---------------------------------------------------------------------------------------- sources of methods
 def methods_from_checkpoints(paths: Sequence[str | Path], labels: Sequence[str] | None = None
                              ) -> tuple[dict[str, Method], dict[str, Any]]:
-    """Load each checkpoint (a run folder or a checkpoint folder) with ``colorbench.checkpoint.load_method``; labels
+    """Load each checkpoint (a run folder, a checkpoint folder or a zoo name ``METHOD:ENTRY``) with
+    ``colorbench.checkpoint.load_method``; labels
     are ``labels`` or the method names, made unique with the checkpoint's file stem when two share a name. Returns
     (label -> method, label -> provenance)."""
-    missing = [str(p) for p in paths if not Path(p).exists()]
+    from colorbench.pretrained import is_zoo_name
+
+    missing = [str(p) for p in paths if not Path(p).exists() and not is_zoo_name(p)]
     if missing:
         raise UserError(f"checkpoint not found: {', '.join(missing)}; train with `colorbench train` or `make bench` "
                         "first")

@@ -1,0 +1,47 @@
+"""Random-weight stand-ins for released colourisers, made by one rule shared with the script that produced the
+fixtures in ``tests/fixtures/zoo`` (the reference networks of richzhang/colorization run outside the project)."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+FIXTURES = Path(__file__).parent / "fixtures" / "zoo"
+
+
+def fixture(name: str) -> dict:
+    """``tests/fixtures/zoo/<name>.json``: ``keys`` (released key -> shape, in the file's order) and, for the
+    forward fixtures, the reference's inputs and outputs."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def random_release(shapes: dict[str, list[int]], seed: int = 0) -> dict[str, torch.Tensor]:
+    """A state dict with the released keys and shapes and deterministic random values: He-scaled weights,
+    small biases, batch-norm statistics near (0, 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, torch.Tensor] = {}
+    for key, shape in shapes.items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.tensor(0, dtype=torch.long)
+        elif key.endswith("running_var"):
+            out[key] = 0.5 + torch.rand(shape, generator=gen)
+        elif key.endswith(("running_mean", "bias")):
+            out[key] = 0.1 * torch.randn(shape, generator=gen)
+        elif len(shape) == 1:  # batch-norm weight
+            out[key] = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+        else:
+            fan = math.prod(shape[1:])
+            out[key] = torch.randn(shape, generator=gen) * math.sqrt(2.0 / fan)
+    return out
+
+
+def write_release(path: Path, shapes: dict[str, list[int]], seed: int = 0,
+                  replace: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Write ``random_release(shapes, seed)`` (with ``replace``'s tensors) to ``path`` as a torch file."""
+    sd = random_release(shapes, seed)
+    sd.update(replace or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(sd, path)
+    return sd
