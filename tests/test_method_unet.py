@@ -84,6 +84,21 @@ def test_step_decay_not_the_codes_exponential() -> None:
     assert m.opt.param_groups[0]["lr"] == pytest.approx(3e-4)
 
 
+def test_code_variant_trains_as_the_kth_code() -> None:
+    """src/UNET/model.py: tf.train.exponential_decay(1e-3, step, 50, 0.3) without staircase, i.e.
+    1e-3 · 0.3^(step/50); and tf.keras.losses.MeanSquaredError, whatever the report's "L1" says."""
+    m = tiny("unet_l1", variant="code", dropout=0.0)
+    assert (m.config.loss, m.config.lr_schedule, m.config.lr_decay_every) == ("l2", "smooth", 50)
+    assert m.learning_rate(0) == 1e-3
+    assert m.learning_rate(25) == pytest.approx(1e-3 * 0.3 ** 0.5)
+    assert m.learning_rate(50) == pytest.approx(3e-4)
+    assert m.learning_rate(500) == pytest.approx(5.9049e-9)  # 1e-3 · 0.3^10: frozen after a few hundred steps
+    b = batch()
+    before = copy.deepcopy(m.net).train()
+    expected = ((before(b["L"]) - b["ab"]) ** 2).mean().item()
+    assert m.train_step(b, 0)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("name,loss", [("unet_l1", lambda p, t: (p - t).abs().mean()),
                                        ("unet_l2", lambda p, t: ((p - t) ** 2).mean())])
 def test_train_step_reports_its_pixel_loss(name: str, loss) -> None:
