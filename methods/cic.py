@@ -34,7 +34,10 @@ over the **10** nearest bins (its ``NNEncLayer``: ``NN = 10``; the paper says 5)
 (its ``NonGrayMaskLayer``: an image counts only when some |a| or |b| of its subsampled ab exceeds 5 Lab units; the
 mask scales the rebalancing weights of all its pixels), **176 px** training crops (its data layer's ``crop_size``),
 and L fed as **L − 50** (its ``data_l`` minus 50, not scaled: ``input_scale = 50`` on our L/50 − 1). The paper
-profile runs the paper's settings for the published rows (their figures are the paper's), the code as the variant.
+profile runs the paper's settings (the paper's figures are not in our published table), the code as the variant. The
+soft encoding (k = 5 and 10) and the rebalancing weights equal the Caffe-era ``NNEncode`` and ``PriorFactor`` on a
+positive prior (``tests/test_ab_bins.py``; a prior with empty bins would differ: ``PriorFactor`` mixes in a uniform
+over the non-empty bins only, ours over all 313).
 """
 from __future__ import annotations
 

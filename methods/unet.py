@@ -27,6 +27,8 @@ Variants:
   ``training=True``, so it never normalises: it applies γ and β to the moving statistics, which stay at their
   initial mean 0 and variance 1 (``norm = "frozen_batch"``, :class:`colorbench.nets.blocks.
   FrozenStatsBatchNorm2d`); Glorot-uniform initialisation; the MSE loss; the continuous ×0.3-every-50-steps decay.
+  Its network's forward equals the reference graph's sampler (``src/UNET/models/UNet.py`` under TensorFlow 2.15's
+  ``tf.compat.v1``) on shared weights (``tests/test_method_unet.py``, a fixture made outside the project).
 * ``tarres``: the "U-Net L1" baseline of Tarrés' thesis (§4.1.1; Table 3, PyTorch): 256² ImageNet crops and
   "n = 7 downsampling layers" (a 2×2 bottleneck), batch 16 as the thesis' other 256² models. The thesis gives no
   block details beyond stride-2 convs, transposed-conv upsampling, concatenated skips and an L1 loss, so the blocks
