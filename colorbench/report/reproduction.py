@@ -183,7 +183,7 @@ def _methods_table(src: Source, table: str, rows: list[PublishedRow], ours: _Our
         status = ours.status(m, v, src.dataset) if implemented else "no colorbench method"
         lines.append(f"| {published} | {ours_name} | " + " | ".join(cells) + f" | {status} |")
     hows = [f"`{label(m, v)}`: {how}" for m, v, how in (names.get((src.key, k[0], k[1]), ("", "", ""))
-                                                         for k in entries) if how]
+                                                         for k in entries) if how and m in _registered()]
     if hows:
         lines += ["", "Configurations (what each of our rows runs, and which of the source's text or code it "
                       "follows): " + "; ".join(hows) + "."]
