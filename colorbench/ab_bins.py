@@ -137,15 +137,29 @@ def rebalance_weights(prior: torch.Tensor, lam: float = LAMBDA) -> torch.Tensor:
     return (w / (p * w).sum()).float()
 
 
+NON_GREY_THRESHOLD = 5.0
+"""The released training code's ``NonGrayMaskLayer`` threshold on |a|, |b|, Lab units."""
+
+
+def non_grey_mask(ab_lab: torch.Tensor, threshold: float = NON_GREY_THRESHOLD) -> torch.Tensor:
+    """``[B,2,H,W]`` ab in Lab units -> ``[B]`` float, 1 for an image with some |a| or |b| above ``threshold``, 0
+    for a grey one (the released code's ``NonGrayMaskLayer``, on the subsampled ab it sees)."""
+    return (ab_lab.abs() > threshold).flatten(1).any(dim=1).to(torch.float32)
+
+
 def rebalanced_cross_entropy(logits: torch.Tensor, index: torch.Tensor, weight: torch.Tensor,
-                             class_weights: torch.Tensor | None = None) -> torch.Tensor:
+                             class_weights: torch.Tensor | None = None,
+                             image_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 2, averaged over pixels: ``-v(q*) Σ_k weight_k log softmax(logits)[index_k]``, with ``v(q*)`` the
     rebalancing weight of the nearest bin (``index[:,0]``; None: 1). ``logits`` ``[B,Q,H,W]``; ``index``,
-    ``weight`` ``[B,k,H,W]`` from :func:`soft_encode`."""
+    ``weight`` ``[B,k,H,W]`` from :func:`soft_encode`; ``image_mask`` ``[B]`` (e.g. :func:`non_grey_mask`)
+    multiplies every pixel of its image (the mean still runs over all pixels, as the code's masked weights)."""
     logp = F.log_softmax(logits.float(), dim=1).gather(1, index)
     per_pixel = -(weight * logp).sum(dim=1)
     if class_weights is not None:
         per_pixel = per_pixel * class_weights.to(per_pixel)[index[:, 0]]
+    if image_mask is not None:
+        per_pixel = per_pixel * image_mask.to(per_pixel)[:, None, None]
     return per_pixel.mean()
 
 

@@ -27,6 +27,17 @@ Optimiser (§3 "Training"): Adam, β = (0.9, 0.99), weight decay 1e-3 (Caffe's L
 initial rate of 3e-5 dropped to 1e-5 and 3e-6 at 200k and 375k iterations of batch 40 (450k in all), on 256²
 crops. Not reproduced: the k-means initialisation of the reference (ours is PyTorch's default), and its training
 on the full ImageNet training set (the paper profile uses the ImageNet subset).
+
+Variant ``code``: the released training code where it differs from the paper (the Caffe
+``colorization_train_val_v2.prototxt`` and ``caffe_traininglayers.py`` of richzhang/colorization): the soft encoding
+over the **10** nearest bins (its ``NNEncLayer``: ``NN = 10``; the paper says 5), the loss **masked on grey images**
+(its ``NonGrayMaskLayer``: an image counts only when some |a| or |b| of its subsampled ab exceeds 5 Lab units; the
+mask scales the rebalancing weights of all its pixels), **176 px** training crops (its data layer's ``crop_size``),
+and L fed as **L − 50** (its ``data_l`` minus 50, not scaled: ``l_norm = 1``). The paper
+profile runs the paper's settings (the paper's figures are not in our published table), the code as the variant. The
+soft encoding (k = 5 and 10) and the rebalancing weights equal the Caffe-era ``NNEncode`` and ``PriorFactor`` on a
+positive prior (``tests/test_ab_bins.py``; a prior with empty bins would differ: ``PriorFactor`` mixes in a uniform
+over the non-empty bins only, ours over all 313).
 """
 from __future__ import annotations
 
@@ -64,10 +75,13 @@ class CicConfig:
     lr_values: tuple[float, ...] = (1e-5, 3e-6)  # ... to these
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 1e-3
-    image_size: int = 256  # training crop
+    image_size: int = 256  # training crop (the released code: 176)
     batch_size: int = 40
-    l_norm: float = 50.0  # the network sees (L - 50) / l_norm; the released PyTorch models were trained with 100
+    l_norm: float = 50.0  # the network sees (L - 50) / l_norm (the released code's training: 1, i.e. L - 50; the
+    # released PyTorch models: 100)
     working_size: int = 0  # > 0: predict on L resized to this square and upsample ab back (the released models: 256)
+    neighbours: int = ab_bins.NEIGHBOURS  # bins of the soft encoding (the paper: 5; the released code: 10)
+    grey_mask: bool = False  # the code's NonGrayMaskLayer: no loss on images with every |a|, |b| <= 5
 
 
 def _block(cin: int, cout: int, n: int, *, stride_last: bool = False, dilation: int = 1,
@@ -133,6 +147,7 @@ class Cic(Method):
         "no_rebalance": {"rebalance_lambda": 1.0},  # the paper's "Ours (L)": classification without rebalancing
         "decode_mean": {"decode": "mean"},
         "decode_mode": {"decode": "mode"},
+        "code": {"neighbours": 10, "grey_mask": True, "image_size": 176, "l_norm": 1.0},
     }
     test_overrides = {"width": 4, "image_size": 16, "lr": 1e-3}
     watch_loss = "ce"
@@ -201,8 +216,9 @@ class Cic(Method):
         out = self.logits(L)
         ab_pad = pad_to_multiple(ab, STRIDE)[0]
         target = ab_pad[..., ::OUT_STRIDE, ::OUT_STRIDE].float() * AB_SCALE  # [B,2,H/4,W/4] Lab units
-        index, weight = ab_bins.soft_encode(target, self.bin_centres)
-        loss = ab_bins.rebalanced_cross_entropy(out, index, weight, self.class_weights)
+        index, weight = ab_bins.soft_encode(target, self.bin_centres, self.config.neighbours)
+        mask = ab_bins.non_grey_mask(target) if self.config.grey_mask else None
+        loss = ab_bins.rebalanced_cross_entropy(out, index, weight, self.class_weights, mask)
         lr = self.learning_rate(step)
         for group in self.opt.param_groups:
             group["lr"] = lr

@@ -28,16 +28,21 @@ fed ImageNet-normalised RGB (torchvision's mean/std on [0, 1]):
 Weights come from :func:`colorbench.pretrained.load_pretrained` (local files only, ``pretrained`` auto/true/false);
 :meth:`pretrained_flags` records what was loaded.
 
-Feature scale, an assumption (:attr:`Featrec.table_notes` puts it beside every featrec row): the thesis' weight
-1e-5 was set on Keras' VGG16, which sees 'caffe' inputs (0-255, BGR, ImageNet mean subtracted); torchvision's sees
-(x - mean) / std on [0, 1], about 255·0.226 ≈ 57.6× smaller (0.226: the mean of the ImageNet std). The first layer
-is linear and ReLU positively homogeneous, so were the two nets' weights the same, the features would differ by
-about 57.6× and the feature MSE by 57.6² ≈ 3,300×. ``feature_input_scale`` (default 255·0.226) multiplies the
-feature MSE by its square, ``(255·0.226)²``, to stand in for that. The conversion is **unverified**: Keras' VGG16
-(converted from the original Caffe model) and torchvision's (made for normalised inputs) are different weight files,
-the biases break the homogeneity, and no Keras run was at hand to compare feature magnitudes; the ResNet-50 and
-segmentation backbones get the same factor by analogy. ``feature_input_scale = 1`` gives the plain torchvision-scale
-loss.
+Feature scale (:attr:`Featrec.table_notes` puts it beside every featrec row): the thesis' weight 1e-5 was set on
+Keras' VGG16, which sees 'caffe' inputs (``preprocess_input(mode="caffe")``: RGB -> BGR, 0-255, the ImageNet mean
+[103.939, 116.779, 123.68] subtracted); torchvision's sees ``(x - mean) / std`` on [0, 1]. Per channel the Keras
+input is ``255·std_c`` (58.4, 57.1, 57.4) times ours, plus an offset of at most 0.5 (``255·mean`` against Keras'
+means), so ``feature_input_scale`` (default 255·0.226, 0.226 the mean ImageNet std) multiplies the feature MSE by
+``(255·0.226)² ≈ 3,321``. **Settled for the preprocessing**, by parity on shared weights: torchvision's VGG16 at
+its own initialisation (zero biases), its first conv's input channels flipped for the BGR net, gives a Keras-style
+feature MSE at ``block3_conv3`` 3,317.7× ours on the same image pairs, (255·0.226)² to 0.1%
+(``tests/test_method_featrec.py``). **Not settled offline: the weight files.** Keras' VGG16 (converted from the
+original Caffe model, trained on 0-255 inputs) and torchvision's (trained in PyTorch on normalised inputs) are
+different networks whose feature magnitudes at ``block3_conv3`` need not differ by the input scale (a net trained
+on 57× smaller inputs may have learned 57× larger first-layer weights); comparing them needs both pretrained files,
+which are not on this machine and not in any package registry, so the factor stays an assumption for the
+pretrained runs. The ResNet-50 and segmentation backbones get the same factor by analogy. ``feature_input_scale =
+1`` gives the plain torchvision-scale loss.
 """
 from __future__ import annotations
 
@@ -66,8 +71,9 @@ VGG16_LAYERS = {"block1_conv1": 2, "block1_conv2": 4, "block2_conv2": 9, "block3
 RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
 DEFAULT_LAYER = {"vgg16": "block3_conv3", "resnet50": "layer1", "unet": "decoder", "fpn": "decoder"}
 WEIGHTS = {"vgg16": "vgg16", "resnet50": "resnet50", "unet": "resnet34", "fpn": "resnet34"}
-SCALE_NOTE = ("feature loss ×(255·0.226)² to stand in for Keras caffe-mode VGG16 inputs (0-255 BGR): an unverified "
-              "conversion, see the featrec docstring")
+SCALE_NOTE = ("feature loss ×(255·0.226)² for Keras caffe-mode VGG16 inputs (0-255 BGR): the preprocessing's "
+              "factor (parity on shared weights); the two pretrained weight files are not compared, see the featrec "
+              "docstring")
 RANDOM_DECODER_NOTE = "ImageNet encoder, random decoder (no COCO segmentation weights on disk)"
 
 

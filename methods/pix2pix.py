@@ -64,7 +64,10 @@ class Pix2Pix(Method):
     variants = {"default": {}}
     test_overrides = {"width_g": 8, "width_d": 8, "n_layers_d": 2, "image_size": 16, "levels": 3}
     watch_loss = "l1"
-    published = {("tarres", "pix2pix", ""): ("default", "Tarrés 'pix2pix'")}
+    published = {("tarres", "pix2pix", ""): (
+        "default", "Tarrés 'pix2pix': Isola et al.'s networks and losses; the thesis states no budget, so the paper "
+                   "profile gives it her table's other rows' 23 epochs of batch 16 (71,875 steps), the rate constant "
+                   "for half and decayed linearly to 0 over the other half, as Isola et al.'s 100 + 100")}
     capturable = True  # losses stay tensors, shapes are fixed, dropout draws on the device (see capture_refusal)
 
     def __init__(self, config: Pix2PixConfig | None = None, num_classes: int | None = None) -> None:

@@ -167,3 +167,21 @@ def test_nearest_bin_lookup_equals_the_search_over_all_centres():
     ab = (torch.rand(3, 2, 16, 16, generator=g) - 0.5) * 230  # inside and far outside the table's hull
     brute = torch.cdist(ab.permute(0, 2, 3, 1).reshape(-1, 2), C).argmin(1).reshape(3, 16, 16)
     assert torch.equal(ab_bins.nearest_bin(ab, C), brute)
+
+
+@pytest.mark.parametrize("k", [5, 10])
+def test_soft_encoding_and_rebalancing_match_zhangs_training_layers(k):
+    """Parity with richzhang/colorization's Caffe-era training layers (resources/caffe_traininglayers.py), ported
+    without caffe to a scratch script outside the project: ``NNEncode(k, σ = 5)`` on 72 random ab points (the paper's
+    k = 5; the released training code's NNEncLayer k = 10) and ``PriorFactor(alpha = 1, gamma = 0.5)`` on a random
+    positive prior, the class-rebalancing weight of each point's nearest bin (the fixture)."""
+    from pathlib import Path
+
+    ref = np.load(Path(__file__).parent / "fixtures" / "zhang_nnencode_priorfactor.npz")
+    centres = ab_bins.bin_centres()
+    index, weight = ab_bins.soft_encode(torch.from_numpy(ref["ab"]), centres, k)
+    assert torch.equal(index, torch.from_numpy(ref[f"index{k}"]).long())
+    torch.testing.assert_close(weight, torch.from_numpy(ref[f"weight{k}"]), rtol=1e-4, atol=1e-5)  # float32 d²
+    factor = ab_bins.rebalance_weights(torch.from_numpy(ref["prior"]), 0.5)
+    torch.testing.assert_close(factor.double(), torch.from_numpy(ref["prior_factor"]), rtol=1e-5, atol=0)
+    torch.testing.assert_close(factor[index[:, 0]][:, None], torch.from_numpy(ref[f"boost{k}"]), rtol=1e-5, atol=0)

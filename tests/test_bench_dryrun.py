@@ -48,6 +48,7 @@ def test_paper_cells_report_the_papers_networks(paper_rows) -> None:
     by = {r.label.split(" on ")[0]: r for r in rows if r.kind == "train"}
     assert (by["unet_l1"].trainable, by["unet_l1"].frozen) == (16_654_722, 0)  # KTH U-Net at 32²
     assert by["vacgan[dcgan]"].trainable == 16_654_722 + 2_766_657  # no classifier
+    assert by["vacgan[dcgan_code]"].trainable == 16_654_722 + 2_764_737  # and no BN in D, as src/GAN
     assert by["vacgan"].trainable == 16_654_722 + 2_766_657 + 1_748_682
     assert by["pix2pix"].trainable == 54_409_858 + 2_765_633  # counted at 256², though it ran at 16²
     assert by["featrec"].frozen == 1_735_488  # VGG16 up to relu3_3
@@ -57,9 +58,9 @@ def test_paper_cells_report_the_papers_networks(paper_rows) -> None:
     for r in by.values():
         assert r.step_s is not None and r.step_s > 0 and r.eval_s is not None
         assert r.projected_step_s >= r.step_s  # scaled up to the cell's batch and crop, never down
-    # steps of the full cell: KTH 200 epochs of 44,477 // 128; pix2pix 200 epochs of 50,000 // 16
+    # steps of the full cell: KTH 200 epochs of 44,477 // 128; pix2pix 23 epochs of 50,000 // 16
     assert by["unet_l1"].total_steps == 200 * (44_477 // 128)
-    assert by["pix2pix"].total_steps == 200 * 3_125
+    assert by["pix2pix"].total_steps == 23 * 3_125  # the budget of the other rows of Tarrés' tables
     assert by["unet_l1"].wall_s == pytest.approx(by["unet_l1"].total_steps * by["unet_l1"].projected_step_s, rel=0.05)
 
 
@@ -100,7 +101,7 @@ def test_cli_flag(capsys, tmp_path) -> None:
     out = capsys.readouterr().out
     assert code == 0
     assert (tmp_path / "paper" / "dryrun.csv").is_file() and (tmp_path / "paper" / "reproduction" / "kth.md").is_file()
-    assert "| vacgan[dcgan] on cifar10 seed 0 | 19,421,379 | 0 | 2/128 | 32/32 | stand-in |" in out
+    assert "| vacgan[dcgan] on cifar10_kth seed 0 | 19,421,379 | 0 | 2/128 | 32/32 | stand-in |" in out
 
 
 @pytest.mark.slow
@@ -112,4 +113,4 @@ def test_dry_run_writes_its_table_and_the_reproduction_tables(paper_rows, tmp_pa
                      "reproduction/kth.md", "reproduction/tarres.md"]
     kth = (tmp_path / "paper" / "reproduction" / "kth.md").read_text()
     line = next(ln for ln in kth.splitlines() if ln.startswith("| unet_l1 |"))
-    assert "not run: `colorbench bench --profile paper --methods unet_l1 --datasets cifar10` (dry run: ≈" in line
+    assert "not run: `colorbench bench --profile paper --methods unet_l1 --datasets cifar10_kth` (dry run: ≈" in line

@@ -118,10 +118,27 @@ def test_set_reaches_variant_tables_and_a_misspelt_variant_is_refused(fakes):
 
 def test_paper_grid_pairs_tarres_unet_with_her_data():
     cells = {c.label: c for c in grid.expand(profiles.load_profile("paper")) if c.kind == "train"}
-    kth, tarres = cells["unet_l1 on cifar10 seed 0"], cells["unet_l1[tarres] on imagenet_val_subset seed 0"]
+    kth, tarres = cells["unet_l1[code] on cifar10_kth seed 0"], cells["unet_l1[tarres] on imagenet_val_subset seed 0"]
     assert (kth.settings["data"]["size"], kth.settings["train"]["batch_size"]) == (32, 128)
     assert (tarres.settings["data"]["size"], tarres.settings["train"]["batch_size"]) == (256, 16)
     assert not any(label.startswith("unet_l1[tarres] on cifar10") for label in cells)
+
+
+def test_paper_grid_runs_the_configurations_behind_the_published_rows():
+    """The reference code's settings where it differs from the text (C2F's generator target, the KTH code's 300
+    GAN epochs); pix2pix at the 23 epochs of the other rows of Tarrés' tables (71,875 steps of batch 16)."""
+    cells = {c.label: c for c in grid.expand(profiles.load_profile("paper")) if c.kind == "train"}
+    c2f, text = cells["c2f on coco_sample seed 0"], cells["c2f[paper_target] on coco_sample seed 0"]
+    assert c2f.settings["run"]["config"]["gan_target"] == "fake"
+    assert text.settings["run"]["config"]["gan_target"] == "real"
+    assert cells["vacgan[code] on cifar10_kth seed 0"].settings["train"]["epochs"] == 300
+    assert cells["vacgan[dcgan_code] on cifar10_kth seed 0"].settings["train"]["epochs"] == 300
+    assert cells["vacgan[dcgan] on cifar10_kth seed 0"].settings["train"]["epochs"] == 200
+    p2p = cells["pix2pix on imagenet_val_subset seed 0"]
+    assert p2p.settings["train"]["epochs"] == cells["gorriz on imagenet_val_subset seed 0"].settings["train"]["epochs"]
+    config = p2p.settings["run"]["config"]
+    assert config["lr_constant_steps"] + config["lr_decay_steps"] == 23 * 50_000 // 16
+    assert cells["cic[code] on imagenet_val_subset seed 0"].settings["data"]["size"] == 176
 
 
 def test_unknown_variant_warns_and_skips_and_an_unregistered_method_is_an_error(fakes):

@@ -103,3 +103,19 @@ def test_get_batch_equals_items(fake_cifar):
     fast, slow = train.get_batch([3, 1, 4]), default_collate([train[i] for i in (3, 1, 4)])
     assert torch.equal(fast["rgb"], slow["rgb"]) and torch.equal(fast["label"], slow["label"])
     assert torch.allclose(fast["ab"], slow["ab"], atol=1e-6)
+
+
+def test_kth_protocol_scores_the_codes_first_4992_test_images_unfiltered(fake_cifar):
+    """src/GAN/main.py + get_loss of duartegalvao/Image-Colorization-with-Deep-Learning: X_test[0:5000] in
+    int(5000 / 128) = 39 batches of 128, from the test batch in file order, no image dropped."""
+    from colorbench.data import protocol_for
+
+    assert protocol_for("cifar10_kth").max_images == int(5000 / 128) * 128 == 4_992
+    assert protocol_for("cifar10_kth").size == 32 and protocol_for("cifar10").max_images is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        test = build_dataset("cifar10_kth", "test", size=32, data_dir=fake_cifar)
+        train = build_dataset("cifar10_kth", "train", size=32, data_dir=fake_cifar)
+        ours = build_dataset("cifar10", "train", size=32, data_dir=fake_cifar)
+    assert test.dropped == 0 and test.source_index.tolist() == list(range(PER_BATCH))  # grey ones kept, in order
+    assert train.dropped == 15 and train.source_index.tolist() == ours.source_index.tolist()  # training as cifar10

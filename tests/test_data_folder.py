@@ -322,3 +322,33 @@ def test_coco_sample_recipe_pads_whole_photos_from_train_sample(tmp_path):
     assert item["valid"].shape == (1, 32, 32) and int(item["valid"][0, :, :32].sum(0).max()) < 32  # landscape
     with pytest.raises(UserError, match="coco_sample.tgz"):
         build_dataset("coco_sample", data_dir=tmp_path / "missing")
+
+
+def test_ratio_cuts_floor_are_the_c2f_references():
+    """tstreule/c2f_img_color src/utils/data.py: cut = [int(n · cumulative ratio)]; fastai's 21,837 COCO photos ->
+    15,285 / 3,276 / 3,276 (our round() cuts: 15,286 / 3,276 / 3,275)."""
+    from collections import Counter
+
+    from colorbench.data.splits import ratio_split
+
+    keys = [f"{i:06d}.jpg" for i in range(21_837)]
+    floor = Counter(ratio_split(keys, (0.7, 0.15, 0.15), 0, cuts="floor").values())
+    rounded = Counter(ratio_split(keys, (0.7, 0.15, 0.15), 0).values())
+    assert (floor["train"], floor["val"], floor["test"]) == (15_285, 3_276, 3_276)
+    assert (rounded["train"], rounded["val"], rounded["test"]) == (15_286, 3_276, 3_275)
+
+
+def test_imagenet_recipe_trains_on_val_and_tests_on_train_as_tarres(tmp_path):
+    """Tarrés: ILSVRC-12's validation set to train, 10 per class of its training set to test (split_dirs)."""
+    for top, n in (("val", 3), ("train", 13)):
+        for c in ("n01", "n02"):
+            (tmp_path / top / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(_colour(40, 40, seed=i)).save(tmp_path / top / c / f"{top}_{i}.png")
+    train = build_dataset("imagenet_val_subset", "train", size=32, data_dir=tmp_path)
+    test = build_dataset("imagenet_val_subset", "test", size=32, data_dir=tmp_path)
+    assert len(train) == 6 and {p.parent.parent.name for p in train.paths} == {"val"}  # all (≤ 50) per val class
+    assert len(test) == 20 and {p.parent.parent.name for p in test.paths} == {"train"}  # 10 per train class
+    assert train.class_names == test.class_names == ["n01", "n02"]
+    with pytest.raises(UserError, match="split_dirs gives the 'val' split no folder"):
+        build_dataset("imagenet_val_subset", "val", size=32, data_dir=tmp_path)

@@ -52,7 +52,8 @@ def test_paper_network_optimiser_and_schedule():
 
 def test_variants_are_the_papers_ablations():
     assert CIC.variants == {"default": {}, "no_rebalance": {"rebalance_lambda": 1.0},
-                            "decode_mean": {"decode": "mean"}, "decode_mode": {"decode": "mode"}}
+                            "decode_mean": {"decode": "mean"}, "decode_mode": {"decode": "mode"},
+                            "code": {"neighbours": 10, "grey_mask": True, "image_size": 176, "l_norm": 1.0}}
     with pytest.raises(ValueError, match="rebalance_lambda"):
         tiny(rebalance_lambda=1.5)
 
@@ -107,6 +108,33 @@ def test_loss_is_the_rebalanced_cross_entropy_at_a_quarter():
     got = m2.train_step(batch, 0)
     assert got["ce"] == pytest.approx(expected, rel=1e-5)
     assert got["ce_plain"] == pytest.approx(ab_bins.rebalanced_cross_entropy(out, index, weight).item(), rel=1e-5)
+
+
+def test_code_variant_is_the_released_training_code():
+    """richzhang/colorization's caffe_traininglayers.py: NNEncLayer NN = 10, σ = 5; NonGrayMaskLayer: an image
+    counts when some |a| or |b| of its subsampled ab exceeds 5; data_l - 50 in; 176 px crops (its data layer)."""
+    m = tiny(width=4, neighbours=10, grey_mask=True, l_norm=1.0)
+    ds = build_dataset("synthetic", "train", size=16, length=4)
+    batch = ds.get_batch([0, 1, 2, 3])
+    batch["ab"][1] = 0.02  # image 1 nearly grey: |ab| = 2.2 Lab units everywhere, under the code's threshold 5
+    m.train()
+    out = m.net(batch["L"] * 50.0)  # L - 50 = 50 · (L/50 - 1)
+    target = batch["ab"][..., ::4, ::4] * 110
+    assert ab_bins.non_grey_mask(target).tolist() == [1.0, 0.0, 1.0, 1.0]
+    index, weight = ab_bins.soft_encode(target, m.bin_centres, 10)
+    # NNEncode by hand: the 10 nearest of the 313 centres, exp(-d²/2σ²) normalised
+    d2 = ((target.permute(0, 2, 3, 1)[..., None, :] - m.bin_centres) ** 2).sum(-1)  # [B,h,w,313]
+    near, idx = d2.topk(10, dim=-1, largest=False)
+    w = torch.exp(-near / 50.0)
+    torch.testing.assert_close(index, idx.permute(0, 3, 1, 2))
+    torch.testing.assert_close(weight, (w / w.sum(-1, keepdim=True)).permute(0, 3, 1, 2))
+    per_pixel = -(weight * torch.log_softmax(out, 1).gather(1, index)).sum(1)
+    expected = (per_pixel * torch.tensor([1.0, 0.0, 1.0, 1.0])[:, None, None]).mean().item()
+    torch.manual_seed(0)
+    got = cb.create_method("cic", **{**CIC.test_overrides, "width": 4, "neighbours": 10, "grey_mask": True,
+                                     "l_norm": 1.0}).train_step(batch, 0)
+    assert got["ce"] == pytest.approx(expected, rel=1e-5)  # no prior in tests: class weights 1
+    assert build_config(CIC, {}, "code").image_size == 176
 
 
 def test_colorize_decodes_at_a_quarter_and_upsamples_bilinearly():

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from colorbench import pretrained as pt
@@ -142,10 +143,36 @@ def test_table_notes_state_the_feature_scale_and_the_random_decoders() -> None:
 
     cls = get_method("featrec")
     assert set(cls.table_notes) == set(cls.variants)  # every featrec row carries the scale assumption
-    assert all("(255·0.226)²" in note and "unverified" in note for note in cls.table_notes.values())
+    assert all("(255·0.226)²" in note and "not compared" in note for note in cls.table_notes.values())
     for v in ("unet", "fpn"):
         assert cls.table_notes[v].startswith("ImageNet encoder, random decoder")
     assert "random decoder" not in cls.table_notes["default"] + cls.table_notes["resnet50"]
     assert Method.table_notes == {}
     for name in list_methods():  # a note names a declared variant
         assert set(get_method(name).table_notes) <= set(get_method(name).variants), name
+
+
+def test_keras_caffe_preprocessing_scales_the_vgg_feature_mse_by_the_configured_factor():
+    """Keras' preprocess_input(mode="caffe") (RGB -> BGR, ×255, minus [103.939, 116.779, 123.68]) against
+    torchvision's normalisation, on shared weights (torchvision's VGG16 initialisation, zero biases; the BGR net's
+    first conv takes the flipped channels): the block3_conv3 feature MSE grows by (255·0.226)² to 0.5%."""
+    import torchvision
+
+    torch.manual_seed(0)
+    ours = torchvision.models.vgg16(weights=None).features[:16].eval()
+    keras = torchvision.models.vgg16(weights=None).features[:16].eval()
+    keras.load_state_dict(ours.state_dict())
+    mean, std = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(2, 3, 32, 32, generator=g)
+    b = (a + 0.1 * torch.randn(2, 3, 32, 32, generator=g)).clamp(0, 1)
+    with torch.no_grad():
+        keras[0].weight.copy_(ours[0].weight.flip(1))
+
+        def caffe(x: torch.Tensor) -> torch.Tensor:
+            return 255.0 * x.flip(1) - torch.tensor([103.939, 116.779, 123.68])[:, None, None]
+
+        mse_keras = F.mse_loss(keras(caffe(a)), keras(caffe(b)))
+        mse_ours = F.mse_loss(ours((a - mean) / std), ours((b - mean) / std))
+    factor = get_method("featrec").Config().feature_input_scale ** 2
+    assert (mse_keras / mse_ours).item() == pytest.approx(factor, rel=5e-3)

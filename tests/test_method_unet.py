@@ -84,6 +84,21 @@ def test_step_decay_not_the_codes_exponential() -> None:
     assert m.opt.param_groups[0]["lr"] == pytest.approx(3e-4)
 
 
+def test_code_variant_trains_as_the_kth_code() -> None:
+    """src/UNET/model.py: tf.train.exponential_decay(1e-3, step, 50, 0.3) without staircase, i.e.
+    1e-3 · 0.3^(step/50); and tf.keras.losses.MeanSquaredError, whatever the report's "L1" says."""
+    m = tiny("unet_l1", variant="code", dropout=0.0)
+    assert (m.config.loss, m.config.lr_schedule, m.config.lr_decay_every) == ("l2", "smooth", 50)
+    assert m.learning_rate(0) == 1e-3
+    assert m.learning_rate(25) == pytest.approx(1e-3 * 0.3 ** 0.5)
+    assert m.learning_rate(50) == pytest.approx(3e-4)
+    assert m.learning_rate(500) == pytest.approx(5.9049e-9)  # 1e-3 · 0.3^10: frozen after a few hundred steps
+    b = batch()
+    before = copy.deepcopy(m.net).train()
+    expected = ((before(b["L"]) - b["ab"]) ** 2).mean().item()
+    assert m.train_step(b, 0)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("name,loss", [("unet_l1", lambda p, t: (p - t).abs().mean()),
                                        ("unet_l2", lambda p, t: ((p - t) ** 2).mean())])
 def test_train_step_reports_its_pixel_loss(name: str, loss) -> None:
@@ -117,3 +132,41 @@ def test_colorize_any_size_and_mode() -> None:
     with torch.no_grad():
         manual = m.net.eval()(torch.nn.functional.pad(L, (0, 3, 0, 3), mode="reflect"))[..., :13, :21]
     torch.testing.assert_close(out, manual)
+
+
+def _tf_order_weights(net: nn.Module) -> None:
+    """The fixture's weights: the k-th trainable TensorFlow variable of the reference graph (the order of our
+    state dict: conv kernel, bias, BN gamma, beta, ...), drawn in TensorFlow's layout from numpy's
+    default_rng(2000 + k): N(0, 1/fan_in) kernels, gamma 1 + N(0, 0.01), biases and betas N(0, 0.01); kernels
+    moved to torch's layout ([kh,kw,in,out] -> [out,in,kh,kw]; transposed [kh,kw,out,in] -> [in,out,kh,kw])."""
+    import numpy as np
+
+    state = {}
+    for k, (name, t) in enumerate(net.state_dict().items()):
+        tf_shape = tuple(t.permute(2, 3, 1, 0).shape) if t.dim() == 4 else tuple(t.shape)
+        x = np.random.default_rng(2000 + k).standard_normal(tf_shape)
+        if t.dim() == 4:
+            x = torch.from_numpy(x * (1.0 / int(np.prod(tf_shape[:-1]))) ** 0.5).permute(3, 2, 0, 1)
+        else:
+            x = torch.from_numpy(1.0 + 0.1 * x if name.endswith("1.weight") else 0.1 * x)
+        state[name] = x.float()
+    net.load_state_dict(state)
+
+
+def test_code_network_matches_the_kth_tensorflow_unet():
+    """Parity with the KTH reference U-Net (duartegalvao/Image-Colorization-with-Deep-Learning,
+    src/UNET/models/UNet.py) run as its sampler (is_training=False) in TensorFlow 2.15's tf.compat.v1, outside the
+    project, on the weights of :func:`_tf_order_weights` and a [2,32,32,1] input (the fixture): our ``code``
+    network (frozen-statistics batch norm) gives its output."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from colorbench.nets.unet import kth_unet
+
+    ref = np.load(Path(__file__).parent / "fixtures" / "kth_unet_tf.npz")
+    net = kth_unet(1, 2, levels=4, norm="frozen_batch").eval()
+    _tf_order_weights(net)
+    with torch.no_grad():
+        y = net(torch.from_numpy(ref["x"]).permute(0, 3, 1, 2))
+    torch.testing.assert_close(y, torch.from_numpy(ref["y"]).permute(0, 3, 1, 2), rtol=1e-4, atol=1e-5)

@@ -7,6 +7,7 @@ the reference implementation's counts (junyanz/pytorch-CycleGAN-and-pix2pix: 54,
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -367,3 +368,37 @@ def test_same_conv_loads_checkpoints_saved_before_it_was_one_class() -> None:
         new = nn.Sequential(SameConv2d(2, 3, k))
         new.load_state_dict(old.state_dict())
         torch.testing.assert_close(new(x), old(x))
+
+
+def _shared_weights(net: nn.Module) -> None:
+    """Deterministic weights by state-dict position and shape (the rule the fixture's script applied to fastai's
+    network, whose state dict lists the same tensors in the same order): seed 1000 + k, N(0, 1/fan_in) for
+    ≥ 2-d tensors, N(0, 0.01) for vectors; batch-norm weights 1 + that, running variances 1 + |that|."""
+    state = {}
+    for k, (name, t) in enumerate(net.state_dict().items()):
+        if t.dtype != torch.float32:
+            state[name] = t
+            continue
+        x = torch.randn(tuple(t.shape), generator=torch.Generator().manual_seed(1000 + k))
+        x = x * (1.0 / int(np.prod(t.shape[1:]))) ** 0.5 if t.dim() >= 2 else x * 0.1
+        state[name] = 1.0 + x.abs() if name.endswith("running_var") else 1.0 + x if (
+            t.dim() == 1 and name.endswith("weight")) else x
+    net.load_state_dict(state)
+
+
+def test_dynamic_unet_matches_fastai_on_shared_random_weights():
+    """Parity with the C2F reference's generator: fastai 2.8.12 ``DynamicUnet(create_body(resnet18(),
+    pretrained=False, n_in=3, cut=-2), 2, (256, 256))`` (tstreule/c2f_img_color, src/generator.py), given the same
+    weights, on a [2,3,32,48] input; its outputs in eval and in training mode are the fixture (made outside the
+    project with fastai installed from PyPI)."""
+    from colorbench.nets.dynamic_unet import DynamicUnet, resnet_encoder
+
+    ref = np.load(Path(__file__).parent / "fixtures" / "c2f_dynamic_unet_fastai.npz")
+    net = DynamicUnet(resnet_encoder("resnet18", 3, 5), 2, 3)
+    _shared_weights(net)
+    x = torch.from_numpy(ref["x"])
+    with torch.no_grad():
+        net.eval()
+        torch.testing.assert_close(net(x), torch.from_numpy(ref["eval"]), rtol=1e-4, atol=1e-5)
+        net.train()  # batch statistics, as the reference's generator at inference
+        torch.testing.assert_close(net(x), torch.from_numpy(ref["train"]), rtol=1e-4, atol=1e-5)

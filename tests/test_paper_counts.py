@@ -38,6 +38,8 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("c2f", "default", "discriminator", 2_765_633, 0, PATCHGAN),
     ("c2f", "base", "generator", 31_099_672, 0, C2F_G.format(n=1)),
     ("c2f", "base", "discriminator", 2_765_633, 0, PATCHGAN),
+    ("c2f", "paper_target", "generator", 31_113_008, 0, C2F_G.format(n=3)),
+    ("c2f", "paper_target", "discriminator", 2_765_633, 0, PATCHGAN),
     ("c2f", "intermediate", "generator", 31_113_008, 0, C2F_G.format(n=3)),
     ("c2f", "intermediate", "discriminator", 2_765_633, 0, PATCHGAN),
     ("c2f", "intermediate_avg", "generator", 31_113_008, 0, C2F_G.format(n=3)),
@@ -56,6 +58,7 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("cic", "decode_mean", "net", 32_235_385, 0, CIC),
     ("cic", "decode_mode", "net", 32_235_385, 0, CIC),
     ("cic", "no_rebalance", "net", 32_235_385, 0, CIC),
+    ("cic", "code", "net", 32_235_385, 0, CIC + "; the released code's settings change no layer"),
     ("featrec", "default", "generator", 41_830_276, 0, GORRIZ_G),
     ("featrec", "default", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
     ("featrec", "default", "features", 0, 1_735_488, "torchvision vgg16().features[:16] (to relu3_3)"),
@@ -117,6 +120,8 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("vacgan", "dcgan", "discriminator", 2_766_657, 0,
      "KTH report §4.2 (4×4 stride-2 convs, BN + LeakyReLU on all layers) and reference src/GAN/models/"
      "Discriminator.py (64, 128, 256 s2, 512 s1, 1): convs 2,764,737 + BN 1,920"),
+    ("vacgan", "dcgan_code", "generator", 16_654_722, 0, KTH_UNET + "; reference src/GAN/models/Generator.py"),
+    ("vacgan", "dcgan_code", "discriminator", 2_764_737, 0, "KTH reference src/GAN/models/Discriminator.py (no BN)"),
 ]
 
 PINNED: dict[tuple[str, str], dict[str, tuple[int, int, str]]] = {}

@@ -23,16 +23,18 @@ def test_every_published_source_has_its_description():
 
 def test_kth_mae_is_set_beside_ours_on_the_reports_scale():
     """Ours is ab/110, the report's ab/127.5: our 0.0785 is the report's 0.0677 (× 110/127.5)."""
-    metrics = pd.DataFrame([_row("unet_l1", "default", "cifar10", mae_ab=0.0785, psnr=25.0),
-                            _row("unet_l1", "default", "cifar10", mae_ab=0.0785, psnr=25.0)])
-    text = reproduction.reproduction_tables("paper", metrics, datasets=["cifar10"])["kth"]
+    metrics = pd.DataFrame([_row("unet_l1", "code", "cifar10_kth", mae_ab=0.0785, psnr=25.0),
+                            _row("unet_l1", "code", "cifar10_kth", mae_ab=0.0785, psnr=25.0)])
+    text = reproduction.reproduction_tables("paper", metrics, datasets=["cifar10_kth"])["kth"]
     line = next(ln for ln in text.splitlines() if ln.startswith("| unet_l1 |"))
-    assert "0.0677 · 0.0677" in line and "measured, 2 seeds" in line
+    assert "`unet_l1 [code]`" in line and "0.0677 · 0.0677" in line and "measured, 2 seeds" in line
     assert "0.603 · study" in line and "0.0239 · not measured" in line
     assert "ab/127.5" in text and "holds the same images" in text
-    dcgan = next(ln for ln in text.splitlines() if ln.startswith("| pix2pix (DCGAN"))
-    assert "`vacgan [dcgan]`" in dcgan and "not run: `colorbench bench --profile paper --methods vacgan " \
-        "--datasets cifar10`" in dcgan
+    assert "`cifar10_kth`'s protocol: test split at 32 px, the first 4992 images" in text  # the code's 39 × 128
+    gan = next(ln for ln in text.splitlines() if ln.startswith("| gan (DCGAN"))  # the report's "GAN", not pix2pix
+    assert "`vacgan [dcgan_code]`" in gan and "not run: `colorbench bench --profile paper --methods vacgan " \
+        "--datasets cifar10_kth`" in gan
+    assert "`unet_l1 [code]`: KTH 'U-Net L1' as its code trained it" in text  # each row names its configuration
 
 
 def test_published_kth_mae_is_shown_in_our_unit_in_the_bench_tables():

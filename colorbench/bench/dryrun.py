@@ -6,7 +6,9 @@ colourises one evaluation batch, then projects the full cell on this device:
 
 * **data**: synthetic stand-in images of the cell's shape (random sRGB ``[B,3,S,S]``, its L and ab, random labels
   when the configuration trains on labels), or the first items of the real training split when the dataset is found
-  under ``data_dir`` (``DATA_DIR/<dataset>``) or at the profile's ``data_dirs`` path;
+  under ``data_dir`` (``DATA_DIR/<dataset>``) or at the profile's ``data_dirs`` path; there the dataset recipes are
+  checked too (:mod:`colorbench.bench.datacheck`: split counts against the papers', file lists), and without the
+  data the table says which checks it skipped;
 * **batch**: the cell's; ``max_batch`` caps it (marked ``cap``); a batch whose projected peak memory exceeds what
   the device has free is not run: the largest batch that fits is (marked ``fit``), and a run that still meets
   out-of-memory halves its batch until it fits;
@@ -119,16 +121,13 @@ class _Batches(torch.utils.data.Dataset):
 
 def _real_dataset(cell: Cell, split: str, size: int, data_dir: Path | None) -> Any:
     """The cell's dataset at ``size`` when its files are here (``data_dir/<dataset>`` or the profile's path)."""
+    from colorbench.bench.datacheck import data_folder
     from colorbench.data import build_dataset
 
-    data = cell.settings["data"]
-    candidates = [data_dir / str(cell.dataset)] if data_dir is not None else []
-    if data.get("data_dir"):
-        candidates.append(Path(data["data_dir"]))
-    opts = dict(data.get("options") or {})
-    for where in candidates:
-        if where.is_dir():
-            return build_dataset(cell.dataset, split, size=size, seed=cell.seed, data_dir=where, **opts)
+    opts = dict(cell.settings["data"].get("options") or {})
+    where, _ = data_folder(cell, data_dir)
+    if where is not None:
+        return build_dataset(cell.dataset, split, size=size, seed=cell.seed, data_dir=where, **opts)
     if cell.dataset in ("sample", "synthetic"):  # built in: no files to find
         return build_dataset(cell.dataset, split, size=size, seed=cell.seed, **opts)
     return None
@@ -421,8 +420,11 @@ def format_table(rows: list[DryRow], device: torch.device) -> str:
 def dry_run_profile(profile: str, *, methods: list[str] | None = None, datasets: list[str] | None = None,
                     seeds: int | None = None, sets: list[str] | None = None, device: str = "auto",
                     max_batch: int | None = None, max_size: int | None = None, data_dir: Path | None = None,
-                    echo: Any = None, baselines: bool = True) -> tuple[list[DryRow], torch.device]:
-    """Expand ``profile`` as ``colorbench bench`` would (same filters and ``--set`` items) and dry-run its cells."""
+                    echo: Any = None, baselines: bool = True,
+                    recipe_checks: list | None = None) -> tuple[list[DryRow], torch.device]:
+    """Expand ``profile`` as ``colorbench bench`` would (same filters and ``--set`` items) and dry-run its cells.
+    ``recipe_checks``, when a list, receives the dataset-recipe checks (:mod:`colorbench.bench.datacheck`: split
+    counts and file lists where the data are here, the checks skipped where not)."""
     from colorbench.bench import grid
     from colorbench.bench.cell import resolve_device
     from colorbench.bench.profiles import apply_profile_sets, load_profile
@@ -437,6 +439,10 @@ def dry_run_profile(profile: str, *, methods: list[str] | None = None, datasets:
                         per_method_cfg=per_method_cfg, device=str(dev), baselines=baselines)
     if not cells:
         raise UserError(f"profile {prof.name}: the grid is empty; check the names with `colorbench list`")
+    if recipe_checks is not None:
+        from colorbench.bench.datacheck import check_datasets
+
+        recipe_checks.extend(check_datasets(cells, data_dir))
     return dry_run(cells, dev, max_batch=max_batch, max_size=max_size, data_dir=data_dir, echo=echo), dev
 
 

@@ -152,17 +152,21 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
+    from colorbench.bench.datacheck import format_checks
     from colorbench.bench.dryrun import dry_run_profile, format_table, write_dry_run
 
     def echo(row) -> None:
         if not args.no_progress:
             print(f"  {row.label}: {row.status}", file=sys.stderr, flush=True)
 
+    checks: list = []
     rows, device = dry_run_profile(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
                                    sets=args.sets, device=args.device, max_batch=args.max_batch,
                                    max_size=args.max_size, data_dir=args.data_dir, echo=echo,
-                                   baselines=not args.no_baselines)
+                                   baselines=not args.no_baselines, recipe_checks=checks)
     table = format_table(rows, device)
+    if checks:
+        table += "\n\n" + format_checks(checks)
     print(table)
     print("wrote:")
     for path in write_dry_run(args.results, args.profile, rows, device, table):

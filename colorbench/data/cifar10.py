@@ -3,7 +3,8 @@
 * **Near-grey images are dropped** (KTH: "581 gray images ... were discarded"; their threshold is not stated).
   Ours: an image is near-grey when 99% of its pixels have chroma ``C*ab = sqrt(a² + b²) < 4`` (Lab units), i.e. its
   ``GREY_PERCENTILE``-th percentile chroma is below ``GREY_CHROMA``. The count dropped is printed when the dataset
-  is built and kept in ``dataset.dropped``; ``drop_grey=False`` keeps every image.
+  is built and kept in ``dataset.dropped``; ``drop_grey=False`` keeps every image, ``drop_grey_test=False`` every
+  test image (the KTH code never filters its test batch).
 * **Validation split** (``val_split``): ``"random"`` (default; a seeded 10% of the train set, KTH's "naive" split)
   or ``"hue"`` (KTH's colour-balanced split: images sorted by the mean HSV hue of their pixels, every 10th to val).
   ``split_seed`` (default 0) fixes the random split; test = CIFAR-10's test set.
@@ -11,6 +12,13 @@
 
 The files are read from ``data_dir`` (the folder holding ``cifar-10-batches-py/``); ``download=True`` lets
 torchvision fetch them there first, and only then is the network used.
+
+``cifar10_kth`` (:class:`Cifar10KTHDataset`): the same training data, and the test images the KTH report's figures
+were measured on: its code (``src/GAN/main.py`` and ``get_loss`` in ``src/GAN/model.py`` of
+duartegalvao/Image-Colorization-with-Deep-Learning) scores ``X_test[0:5000]`` in ``int(5000 / 128) = 39`` batches
+of 128, i.e. the **first 4,992 images of CIFAR-10's test batch, in file order, unfiltered** (the report: "calculated
+for 5 000 samples"). Its protocol (:mod:`colorbench.data.registry`) takes those 4,992; this class keeps every test
+image (``drop_grey_test=False``).
 """
 from __future__ import annotations
 
@@ -64,7 +72,7 @@ class Cifar10Dataset(InMemoryDataset):
 
     def __init__(self, split: str = "train", *, size: int = 32, seed: int = 0, data_dir: str | Path | None = None,
                  drop_grey: bool = True, val_split: str = "random", split_seed: int = 0,
-                 download: bool = False) -> None:
+                 download: bool = False, drop_grey_test: bool = True) -> None:
         super().__init__(split, size=size, seed=seed)
         if data_dir is None:
             raise UserError(f"dataset 'cifar10' needs data_dir (--data-dir): {HOW_TO_GET}")
@@ -82,7 +90,7 @@ class Cifar10Dataset(InMemoryDataset):
         images, labels = np.asarray(source.data), np.asarray(source.targets, dtype=np.int64)
         keep = np.arange(len(images))
         self.dropped = 0
-        if drop_grey:
+        if drop_grey and (drop_grey_test or split != "test"):
             grey = near_grey(images)
             self.dropped = int(grey.sum())
             keep = keep[~grey]
@@ -118,3 +126,16 @@ class Cifar10Dataset(InMemoryDataset):
         else:
             y, x = centre_crop_box(image.shape[0], image.shape[1], self.size)
         return image[y:y + self.size, x:x + self.size], int(self.labels[index]), flip
+
+
+KTH_TEST_IMAGES = 39 * 128
+"""The KTH code's test images: ``int(5000 / 128)`` whole batches of 128 from the start of the test batch (4,992)."""
+
+
+class Cifar10KTHDataset(Cifar10Dataset):
+    """CIFAR-10 with the KTH report's test images (see the module docstring): the test split unfiltered."""
+
+    name = "cifar10_kth"
+
+    def __init__(self, split: str = "train", *, drop_grey_test: bool = False, **options) -> None:
+        super().__init__(split, drop_grey_test=drop_grey_test, **options)

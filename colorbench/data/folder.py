@@ -2,7 +2,12 @@
 
 Split: a manifest CSV (``manifest=``), per-split lists of names (``split_lists=``), a number of files per class
 (``per_class=``) or, by default, a seeded ratio split (``ratios=(0.8, 0.1, 0.1)``, ``split_seed=0``, ``stratify=``
-by label). Labels: ``labels="folders"`` gives each top-level sub-folder a class (sorted names -> 0, 1, ...).
+by label; ``ratio_cuts="floor"`` cuts at ``int(n · cumulative ratio)`` as the C2F reference, see
+:func:`colorbench.data.splits.ratio_split`). ``split_dirs={"train": "val", "test": "train"}`` reads each split from
+its own sub-folder of the data folder (under ``image_dir`` when set; building a split it does not name raises):
+every file there belongs to that split, or with ``per_class`` its ``per_class[split]`` files of every class (Tarrés'
+thesis: ILSVRC-12's validation set to train, 10 per class of its training set to test). Labels:
+``labels="folders"`` gives each top-level sub-folder a class (sorted names -> 0, 1, ...).
 
 Pinned lists: ``file_list=`` (a path; a recipe's is relative to the recipe) names the images of the ``test`` split,
 one file name per line, in scoring order (:mod:`colorbench.data.filelist`: every listed file must be there, wherever
@@ -86,7 +91,8 @@ class FolderDataset(ColorDataset):
                  resize: int | str | None = None, crop: str = "square", flip: bool = True, allow_grey: bool = False,
                  extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, crops: int = 1, file_list: str | Path | None = None,
-                 resize_filter: str = "antialias", name: str | None = None, how_to_get: str | None = None) -> None:
+                 resize_filter: str = "antialias", split_dirs: Mapping[str, str] | None = None,
+                 ratio_cuts: str = "round", name: str | None = None, how_to_get: str | None = None) -> None:
         super().__init__(split, size=size, seed=seed)
         if name:
             self.name = name
@@ -97,6 +103,19 @@ class FolderDataset(ColorDataset):
         if not self.root.is_dir():
             raise UserError(f"dataset {self.name!r}: {self.root} does not exist or is not a folder; {how}")
         image_root = self.root / image_dir if image_dir else self.root
+        if split_dirs is not None:
+            unknown = sorted(set(split_dirs) - {"train", "val", "test"})
+            if unknown:
+                raise UserError(f"dataset {self.name!r}: split_dirs names unknown split(s) {', '.join(unknown)}; "
+                                "use train, val, test")
+            if split not in split_dirs:
+                raise UserError(f"dataset {self.name!r}: split_dirs gives the {split!r} split no folder (it names "
+                                f"{', '.join(sorted(split_dirs))}); {how}")
+            image_root = image_root / split_dirs[split]
+            if per_class is not None:
+                per_class = {split: int(per_class.get(split, 0))}
+            else:
+                ratios = tuple(1.0 if s == split else 0.0 for s in ("train", "val", "test"))
         if not image_root.is_dir():
             raise UserError(f"dataset {self.name!r}: {image_root} does not exist; {how}")
         if labels not in ("none", "folders"):
@@ -182,7 +201,7 @@ class FolderDataset(ColorDataset):
                 raise UserError("per_class needs labels='folders' (one sub-folder per class)")
             assignment = per_class_split(keys, file_labels, per_class, split_seed)
         else:
-            assignment = ratio_split(keys, ratios, split_seed, file_labels if stratify else None)
+            assignment = ratio_split(keys, ratios, split_seed, file_labels if stratify else None, ratio_cuts)
 
         chosen = [i for i, k in enumerate(keys) if assignment.get(k) == self.split]
         min_size = 0 if self.resize is not None or crop == "pad" else size

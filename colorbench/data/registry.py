@@ -39,6 +39,13 @@ _BUILTIN: dict[str, tuple[str, str, DatasetInfo]] = {
         Protocol("test", 32), licence="no licence stated by the authors (research use)",
         # the KTH recipe: 50,000 - 581 near-grey images, 10% to validation; CIFAR-10's test set
         paper_splits={"train": 44_477, "test": 10_000})),
+    "cifar10_kth": ("colorbench.data.cifar10", "Cifar10KTHDataset", DatasetInfo(
+        "cifar10_kth", "CIFAR-10 as cifar10, scored on the KTH report's test images: the first 4,992 of the test "
+        "batch, unfiltered", "Krizhevsky 2009, torchvision format from a local copy (--data-dir)",
+        "50,000 train (near-grey dropped) / 10,000 test kept whole, the first 4,992 scored; labels = class (10)",
+        # the KTH code's get_loss: X_test[0:5000] in int(5000/128) = 39 batches of 128 (colorbench.data.cifar10)
+        Protocol("test", 32, max_images=4_992), licence="no licence stated by the authors (research use)",
+        paper_splits={"train": 44_477, "test": 4_992})),
 }
 
 
@@ -126,8 +133,8 @@ def build_dataset(name: str, split: str = "train", *, size: int = 64, seed: int 
         module_name, class_name, _ = _BUILTIN[name]
         cls = getattr(importlib.import_module(module_name), class_name)
         kwargs = dict(size=size, seed=seed, **options)
-        if data_dir is not None or name in ("folder", "cifar10"):
-            if name not in ("folder", "cifar10"):
+        if data_dir is not None or name in ("folder", "cifar10", "cifar10_kth"):
+            if name not in ("folder", "cifar10", "cifar10_kth"):
                 raise UserError(f"dataset {name!r} takes no data_dir (its images are built in); got {data_dir!r}")
             kwargs["data_dir"] = data_dir
         try:

@@ -18,8 +18,13 @@ SPLITS = ("train", "val", "test")
 
 
 def ratio_split(keys: Sequence[str], ratios: Sequence[float], split_seed: int,
-                labels: Sequence[int] | None = None) -> dict[str, str]:
-    """``{key: split}``: a seeded shuffle cut by ``ratios`` (train, val, test), within each label when given."""
+                labels: Sequence[int] | None = None, cuts: str = "round") -> dict[str, str]:
+    """``{key: split}``: a seeded shuffle cut by ``ratios`` (train, val, test), within each label when given.
+    ``cuts = "round"``: ``round(ratio · n)`` train and val images; ``"floor"``: cut at ``int(n · cumulative
+    ratio)`` as the C2F reference (``src/utils/data.py`` of tstreule/c2f_img_color; 21,837 -> 15,285 / 3,276 /
+    3,276, where "round" gives 15,286 / 3,276 / 3,275)."""
+    if cuts not in ("round", "floor"):
+        raise UserError(f"ratio cuts must be 'round' or 'floor'; got {cuts!r}")
     if len(ratios) != 3 or any(r < 0 for r in ratios) or not 0.999 <= sum(ratios) <= 1.001:
         raise UserError("ratios must be three non-negative numbers (train, val, test) summing to 1; "
                         f"got {list(ratios)}")
@@ -30,8 +35,12 @@ def ratio_split(keys: Sequence[str], ratios: Sequence[float], split_seed: int,
     for group, members in sorted(groups.items()):
         members = sorted(members)
         order = np.random.default_rng([int(split_seed), int(group)]).permutation(len(members))
-        n_train = round(ratios[0] * len(members))
-        n_val = round(ratios[1] * len(members))
+        if cuts == "floor":
+            n_train = int(len(members) * ratios[0])
+            n_val = int(len(members) * (ratios[0] + ratios[1])) - n_train
+        else:
+            n_train = round(ratios[0] * len(members))
+            n_val = round(ratios[1] * len(members))
         for rank, j in enumerate(order):
             out[members[j]] = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
     return out

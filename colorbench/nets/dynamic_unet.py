@@ -19,7 +19,9 @@ channels, 31,099,672 on 1; ``tests/test_paper_counts.py``). For an ``H×W`` inpu
   network's input (the "last cross": 96 + in_channels maps), a residual block (conv3×3 + ReLU, conv3×3, identity
   shortcut, ReLU after the sum), and a conv1×1 to ``n_out`` maps with no activation.
 
-Any H×W works (the nearest resizes absorb odd sizes, as in fastai); no padding is needed.
+Any H×W works (the nearest resizes absorb odd sizes, as in fastai); no padding is needed. Parity: given the same
+weights, its outputs equal fastai 2.8.12's ``DynamicUnet(create_body(resnet18(), n_in=3, cut=-2), 2, (256, 256))``
+in eval and in training mode (``tests/test_nets.py``, a fixture made outside the project).
 
 Initialisation (fastai's): kaiming-normal weights and zero biases for the middle, block and residual convs, ICNR
 for the PixelShuffle convs (each group of 4 sub-pixel filters starts equal, so the upsampling starts free of

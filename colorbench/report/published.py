@@ -82,6 +82,7 @@ class Source:
     mae_unit: float = AB_SCALE
     figures: str = ""
     methods: tuple[str, ...] = ()
+    test_dataset: str = ""  # our dataset holding the document's own test images, when not `dataset`'s test split
 
     def to_ours(self, metric: str) -> float:
         """Factor from this source's unit of ``metric`` to ours (MAE on ab/``mae_unit`` -> ab/110; else 1)."""

@@ -21,6 +21,7 @@ import pandas as pd
 
 from colorbench import _atomic as atomic
 from colorbench.color import AB_SCALE
+from colorbench.errors import UserError
 from colorbench.report.published import METRIC_MAP, PublishedRow, Source, load_published, load_sources, method_map
 from colorbench.metrics.table import HISTOGRAM_METRICS
 from colorbench.report.load import read_table
@@ -126,10 +127,23 @@ def _head(src: Source) -> list[str]:
     same = ("Our test split holds the same images." if src.split_known else
             "Our test split is not theirs: a published figure and ours are never measured on the same photos.")
     lines = [f"# Reproduction: {src.cite}", "", f"Our dataset: `{src.dataset}`.", "", f"Test split: {src.split} {same}",
-             ""]
+             "", f"Ours are measured on `{src.dataset}`'s protocol: {_protocol_text(src.dataset)}."]
+    if src.test_dataset:
+        lines += [f"The document's own test images are `{src.test_dataset}`'s protocol: "
+                  f"{_protocol_text(src.test_dataset)}."]
+    lines += [""]
     if src.mae_unit != AB_SCALE:
         lines += [f"MAE is on the source's scale, ab/{src.mae_unit:g}: ours (ab/110) × 110/{src.mae_unit:g}.", ""]
     return lines
+
+
+def _protocol_text(dataset: str) -> str:
+    from colorbench.data import dataset_info
+
+    try:
+        return dataset_info(dataset).protocol.describe()
+    except UserError:
+        return "(unknown dataset)"
 
 
 def _metric_note(metric: str) -> str:
@@ -168,6 +182,11 @@ def _methods_table(src: Source, table: str, rows: list[PublishedRow], ours: _Our
         ours_name = f"`{label(m, v)}`" if implemented else m
         status = ours.status(m, v, src.dataset) if implemented else "no colorbench method"
         lines.append(f"| {published} | {ours_name} | " + " | ".join(cells) + f" | {status} |")
+    hows = [f"`{label(m, v)}`: {how}" for m, v, how in (names.get((src.key, k[0], k[1]), ("", "", ""))
+                                                         for k in entries) if how and m in _registered()]
+    if hows:
+        lines += ["", "Configurations (what each of our rows runs, and which of the source's text or code it "
+                      "follows): " + "; ".join(hows) + "."]
     lines += ["", "Metrics: " + "; ".join(_metric_note(x) for x in metrics) + ".", ""]
     return lines
 
@@ -203,6 +222,10 @@ def _resolution_tables(src: Source, table: str, rows: list[PublishedRow], ours: 
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Columns: " + "; ".join(f"{h} = `{label(om, ov)}`" for h, (om, ov) in zip(head, ours_names)) + ".")
+    hows = [f"`{label(*names[(src.key, m, v)][:2])}`: {names[(src.key, m, v)][2]}" for m, v in settings
+            if names.get((src.key, m, v), ("", "", ""))[2]]
+    if hows:
+        lines.append("Configurations: " + "; ".join(hows) + ".")
     if metric == "seconds":
         where = ours.runtime_device()
         lines.append(f"Ours: median seconds per image from the profile's runtime cells{f' ({where})' if where else ''}"
