@@ -17,7 +17,7 @@ Training, as the reference's ``options/train/train_ddcolor.yml`` and ``basicsr/m
   on the ImageNet-normalised image (frozen, :class:`colorbench.nets.frozen.FrozenFeatures`, ``vgg16_bn`` weights);
 * colourfulness loss: per image ``1 - (sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²))`` over ``rg = |R - G|``,
   ``yb = |(R + G)/2 - B|`` in [0,1] (unbiased σ), **summed** over the batch (the reference's loop). The model zoo
-  notes red-blotch artefacts from it: ``colorfulness_weight = 0`` switches it off (variants ``*_no_cf``);
+  notes red-blotch artefacts from it: ``colorfulness_weight = 0`` switches it off (``--set colorfulness_weight=0``);
 * discriminator :class:`colorbench.nets.sn_critic.SpectralCritic` (DeOldify's, width 64, 3 blocks) on sRGB:
   ``BCE(D(y⁺), real) + BCE(D(ŷ), fake)``, one step after each generator step (the generator first);
 * AdamW (lr 1e-4, weight decay 0.01, β 0.9, 0.99) for the generator, Adam (1e-4, β 0.9, 0.99) for the critic; both
@@ -117,8 +117,6 @@ class DDColor(Method):
         "default": {},  # = large
         "large": {"encoder": "large"},
         "tiny": {"encoder": "tiny"},
-        "large_no_cf": {"encoder": "large", "colorfulness_weight": 0.0},
-        "tiny_no_cf": {"encoder": "tiny", "colorfulness_weight": 0.0},
     }
     test_overrides = {
         "encoder_depths": (1, 1, 1, 1), "encoder_dims": (8, 8, 16, 16), "nf": 16, "hidden_dim": 16,
