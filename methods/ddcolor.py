@@ -117,7 +117,13 @@ class DDColor(Method):
         "default": {},  # = large
         "large": {"encoder": "large"},
         "tiny": {"encoder": "tiny"},
+        # Half the widths of DDColor-T everywhere (encoder, pixel and colour decoders, critic), as the quick
+        # profile narrows every method; ImageNet weights exist only at the released widths: random encoder.
+        "narrow": {"encoder": "tiny", "encoder_depths": (3, 3, 9, 3), "encoder_dims": (48, 96, 192, 384),
+                   "nf": 256, "hidden_dim": 128, "dim_feedforward": 1024, "width_d": 32},
     }
+    table_notes = {"narrow": "half-width DDColor-T (ConvNeXt-T at half width, random encoder: no ImageNet weights "
+                             "exist at this width); not a released DDColor"}
     test_overrides = {
         "encoder_depths": (1, 1, 1, 1), "encoder_dims": (8, 8, 16, 16), "nf": 16, "hidden_dim": 16,
         "num_queries": 4, "nheads": 2, "dim_feedforward": 32, "dec_layers": 3, "width_d": 8, "blocks_d": 1,
