@@ -96,3 +96,36 @@ def test_a_foreign_or_misshapen_key_is_refused():
         map_reference_state_dict(net, {"refine_net.0.0.bias": torch.zeros(3)})
     with pytest.raises(UserError, match="not in the file"):
         map_reference_state_dict(net, {"refine_net.0.0.bias": torch.zeros(2)})
+
+
+def test_imagenet_convnext_file_loads_into_the_encoder(tmp_path, monkeypatch):
+    """The encoder's ImageNet start goes through :func:`colorbench.pretrained.load_pretrained`: a ConvNeXt file in
+    Facebook's layout (``downsample_layers``, ``stages.i.j.dwconv``, a final ``norm`` and ``head``; DDColor's
+    ``pretrain/convnext_*_22k_224.pth``) fills timm's trunk with the same tensors as the reference's encoder holds,
+    and leaves the per-stage norms (not in such a file) at their initial values, as the reference does."""
+    from safetensors import safe_open
+
+    from colorbench.pretrained import load_pretrained
+
+    with safe_open(str(FIXTURES / "parity.safetensors"), "pt") as f:
+        cfg = json.loads(f.metadata()["config"])
+        ref = {k.removeprefix("weights/"): f.get_tensor(k) for k in f.keys() if k.startswith("weights/encoder.")}
+    fb = {k.removeprefix("encoder.arch."): v for k, v in ref.items() if not k.startswith("encoder.arch.norm") or
+          k.startswith("encoder.arch.norm.")}
+    fb["head.weight"], fb["head.bias"] = torch.zeros(5, cfg["dims"][-1]), torch.zeros(5)
+    path = tmp_path / "convnext_fb_layout.pth"
+    torch.save({"model": fb}, path)
+    net = DDColorNet(cfg["depths"], cfg["dims"], nf=cfg["nf"], hidden_dim=cfg["hidden_dim"],
+                     num_queries=cfg["num_queries"], nheads=cfg["nheads"], dim_feedforward=cfg["dim_feedforward"],
+                     dec_layers=cfg["dec_layers"])
+    assert load_pretrained(net.encoder.body, "convnext_tiny_22k", "true", path=path) is True
+    own = net.state_dict()
+    for key, value in ref.items():
+        name = reference_key(key)
+        if name is None:
+            continue
+        if name.startswith("encoder.norms."):
+            assert torch.equal(own[name], torch.ones_like(value) if name.endswith("weight") else
+                               torch.zeros_like(value))
+        else:
+            assert torch.equal(own[name], value), name
