@@ -57,7 +57,7 @@ class DDColorConfig:
 
     image_size: int = 256
     batch_size: int = 16  # 4 GPUs × 4
-    encoder: str = "large"  # ConvNeXt size: large | tiny (released), small | base
+    encoder: str = "large"  # ConvNeXt size: large | tiny (the released models)
     encoder_depths: tuple[int, ...] = ()  # () = the size's; set with encoder_dims for a reduced encoder (no weights)
     encoder_dims: tuple[int, ...] = ()
     nf: int = 512  # pixel decoder width (its last step and the image features: nf/2)
@@ -139,16 +139,17 @@ class DDColor(Method):
         reduced = bool(cfg.encoder_depths or cfg.encoder_dims)
         if reduced:
             depths, dims = tuple(cfg.encoder_depths), tuple(cfg.encoder_dims)
-        elif cfg.encoder in CONVNEXT_SIZES:
+        elif cfg.encoder in ENCODER_WEIGHTS:
             depths, dims = CONVNEXT_SIZES[cfg.encoder]
         else:
-            raise ValueError(f"ddcolor: encoder must be one of {', '.join(CONVNEXT_SIZES)}, got {cfg.encoder!r}")
+            raise ValueError(f"ddcolor: encoder must be one of {', '.join(ENCODER_WEIGHTS)} (the released ones), got "
+                             f"{cfg.encoder!r}; give encoder_depths and encoder_dims for another ConvNeXt")
         if len(cfg.perceptual_layers) != len(cfg.perceptual_layer_weights):
             raise ValueError("ddcolor: perceptual_layers and perceptual_layer_weights must have the same length")
         self.generator = DDColorNet(depths, dims, nf=cfg.nf, hidden_dim=cfg.hidden_dim, num_queries=cfg.num_queries,
                                     nheads=cfg.nheads, dim_feedforward=cfg.dim_feedforward, dec_layers=cfg.dec_layers)
-        weights = None if reduced else ENCODER_WEIGHTS.get(cfg.encoder)
-        self._encoder_weights = weights or "convnext_tiny_22k"
+        weights = None if reduced else ENCODER_WEIGHTS[cfg.encoder]
+        self._encoder_weights = weights or ENCODER_WEIGHTS.get(cfg.encoder, "convnext_tiny_22k")
         self._encoder_loaded = bool(weights) and load_pretrained(self.generator.encoder.body, weights, cfg.pretrained)
         self.discriminator = SpectralCritic(3, cfg.width_d, cfg.blocks_d)
         taps = VGG16BNTaps(cfg.perceptual_layers)
