@@ -130,7 +130,7 @@ class DDColor(Method):
     table_notes = {"narrow": "half-width DDColor-T (ConvNeXt-T at half width, random encoder: no ImageNet weights "
                              "exist at this width); not a released DDColor"}
     test_overrides = {
-        "encoder_depths": (1, 1, 1, 1), "encoder_dims": (8, 8, 16, 16), "nf": 16, "hidden_dim": 16,
+        "encoder": "tiny", "encoder_depths": (1, 1, 1, 1), "encoder_dims": (8, 8, 16, 16), "nf": 16, "hidden_dim": 16,
         "num_queries": 4, "nheads": 2, "dim_feedforward": 32, "dec_layers": 3, "width_d": 8, "blocks_d": 1,
         "perceptual_layers": ("conv1_1",), "perceptual_layer_weights": (1.0,), "image_size": 32,
         "pretrained": "false", "pretrained_vgg": "false",
