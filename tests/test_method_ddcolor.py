@@ -41,6 +41,32 @@ def test_critic_size_equals_the_reference():
     assert d(torch.rand(2, 3, 32, 32)).shape == (2, 25)  # 32/4 - 3 = 5 per side
 
 
+def test_critic_output_equals_the_reference():
+    """``tests/fixtures/ddcolor/critic_parity.safetensors``: the reference's ``DynamicUNetDiscriminator(n_channels=3,
+    nf=8, n_blocks=1)`` built with ``torch.manual_seed(0)``, every tensor perturbed by N(0, 0.1) noise, the
+    self-attention's γ set to 0.5 (it starts at 0, which would hide the attention), each spectral norm's ``u``, ``v``
+    converged by 30 power iterations; its state dict (``weights/``), an input ``[2,3,32,32]`` and its eval-mode
+    output ``[2,25]``. Its keys map onto ours with the DDColor generator's spectral-norm renaming."""
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from colorbench.nets.ddcolor import reference_key
+
+    with safe_open(str(Path(__file__).parent / "fixtures" / "ddcolor" / "critic_parity.safetensors"), "pt") as f:
+        cfg = json.loads(f.metadata()["config"])
+        t = {k: f.get_tensor(k) for k in f.keys()}
+    d = SpectralCritic(cfg["n_channels"], cfg["nf"], cfg["n_blocks"])
+    sd = {reference_key(k.removeprefix("weights/")): v for k, v in t.items() if k.startswith("weights/")}
+    d.load_state_dict(sd, strict=True)
+    d.eval()
+    with torch.no_grad():
+        out = d(t["input"])
+    assert t["output"].abs().mean() > 0.05
+    torch.testing.assert_close(out, t["output"], rtol=0, atol=1e-5)
+
+
 def test_learning_rate_halves_at_the_reference_milestones():
     m = DDColor.__new__(DDColor)
     m.config = DDColor.Config()
