@@ -312,3 +312,10 @@ def network_to_rgb(L: torch.Tensor, ab: torch.Tensor, clip: bool = True) -> torc
                          f"{tuple(ab.shape)}")
     lab = torch.cat((denormalize_l(L), denormalize_ab(ab)), dim=1)
     return lab_to_rgb(lab, clip=clip, warn=False)
+
+
+def neutral_rgb(L: torch.Tensor) -> torch.Tensor:
+    """``[B,1,H,W]`` L/50-1 -> ``[B,3,H,W]`` the neutral sRGB image ``Lab(L, 0, 0)`` in [0,1] (three equal channels):
+    the grey photo a method that reads RGB sees (Koalarization's extractor, DDColor's encoder)."""
+    lab = torch.cat((denormalize_l(L.float()), torch.zeros_like(L.float()).expand(-1, 2, -1, -1)), dim=1)
+    return lab_to_rgb(lab, warn=False).to(L.dtype)

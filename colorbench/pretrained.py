@@ -106,6 +106,25 @@ BACKBONES: dict[str, Backbone] = {
             hf_repo="timm/convnext_tiny.fb_in1k", torch_files=("convnext_tiny_1k_224_ema.pth",),
             build="timm.create_model('convnext_tiny', pretrained=False)",
         ),
+        Backbone(
+            "convnext_tiny_22k", "timm",
+            "ConvNeXt-T, ImageNet-22k (timm fb_in22k = FB convnext_tiny_22k_224): DDColor-T",
+            hf_repo="timm/convnext_tiny.fb_in22k", torch_files=("convnext_tiny_22k_224.pth",),
+            url="https://dl.fbaipublicfiles.com/convnext/convnext_tiny_22k_224.pth",
+            build="colorbench.nets.convnext_stages.ConvNeXtStages(depths, dims).body (a timm ConvNeXt)",
+        ),
+        Backbone(
+            "convnext_large_22k", "timm", "ConvNeXt-L, ImageNet-22k (timm fb_in22k = FB convnext_large_22k_224): "
+            "DDColor-L",
+            hf_repo="timm/convnext_large.fb_in22k", torch_files=("convnext_large_22k_224.pth",),
+            url="https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_224.pth",
+            build="colorbench.nets.convnext_stages.ConvNeXtStages(depths, dims).body (a timm ConvNeXt)",
+        ),
+        Backbone(
+            "vgg16_bn", "torchvision", "VGG-16 with batch norm, ImageNet-1k (torchvision IMAGENET1K_V1)",
+            torch_files=("vgg16_bn-6c64b313.pth",), url="https://download.pytorch.org/models/vgg16_bn-6c64b313.pth",
+            build="torchvision.models.vgg16_bn(weights=None) (or its .features[:k])",
+        ),
     )
 }
 

@@ -59,7 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorbench import ab_bins
-from colorbench.color import AB_SCALE, denormalize_l, lab_to_rgb
+from colorbench.color import AB_SCALE, neutral_rgb
 from colorbench.method import Batch, Method
 from colorbench.nets.frozen import FrozenFeatures, resize_square
 from colorbench.nets.padding import crop_to, pad_to_multiple
@@ -171,12 +171,6 @@ def luma_bt601(rgb: torch.Tensor) -> torch.Tensor:
     """``[B,3,H,W]`` sRGB in [0,1] -> ``[B,1,H,W]`` BT.601 luma in [0,1] (TensorFlow ``rgb_to_grayscale``)."""
     w = torch.tensor(GREY_WEIGHTS, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
     return (rgb * w).sum(dim=1, keepdim=True)
-
-
-def neutral_rgb(L: torch.Tensor) -> torch.Tensor:
-    """``[B,1,H,W]`` L/50-1 -> ``[B,3,H,W]`` the neutral sRGB image ``Lab(L, 0, 0)`` in [0,1] (three equal channels)."""
-    lab = torch.cat((denormalize_l(L.float()), torch.zeros_like(L.float()).expand(-1, 2, -1, -1)), dim=1)
-    return lab_to_rgb(lab, warn=False).to(L.dtype)
 
 
 def grey_for_extractor(rgb: torch.Tensor, size: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ from colorbench.conformance import Skip, Suite
 
 # Their shared 50-step runs are most of this module's time (8-15 s each on 2 busy cores, the rest 1-3 s): `make test`
 # runs them, `make test-fast` keeps the checks of every other method.
-SLOW = {"c2f", "featrec", "gorriz"}
+SLOW = {"c2f", "ddcolor", "featrec", "gorriz"}
 METHODS = [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in colorbench.list_methods()]
 pytestmark = pytest.mark.timeout(300)
 

@@ -32,6 +32,14 @@ OURS = "our own derivation"
 CIC = ("richzhang/colorization, colorizers/eccv16.py: ECCVGenerator() has 32,236,011, of which model_out (the "
        "313 -> 2 1×1 conv holding the fixed bin centres, 626) is a buffer here, not a parameter")
 
+DDCOLOR_G = ("piddnad/DDColor, basicsr/archs/ddcolor_arch.py: DDColor('convnext-{e}', 'MultiScaleColorDecoder', "
+             "num_queries=100, dec_layers=9, last_norm='Spectral', num_output_channels=2) has {n}, less its unused "
+             "final ConvNeXt LayerNorm ({k}); tests/test_nets_ddcolor.py")
+DDCOLOR_L = DDCOLOR_G.format(e="l", n="227,869,328", k="3,072")
+DDCOLOR_T = DDCOLOR_G.format(e="t", n="55,006,640", k="1,536")
+DDCOLOR_D = "piddnad/DDColor, basicsr/archs/discriminator_arch.py: DynamicUNetDiscriminator(n_channels=3, nf=64)"
+DDCOLOR_VGG = "torchvision vgg16_bn().features[:35] (to conv5_1)"
+
 COUNTS: list[tuple[str, str, str, int, int, str]] = [
     # method, variant, network, trainable, frozen, source
     ("c2f", "default", "generator", 31_113_008, 0, C2F_G.format(n=3)),
@@ -59,6 +67,18 @@ COUNTS: list[tuple[str, str, str, int, int, str]] = [
     ("cic", "decode_mode", "net", 32_235_385, 0, CIC),
     ("cic", "no_rebalance", "net", 32_235_385, 0, CIC),
     ("cic", "code", "net", 32_235_385, 0, CIC + "; the released code's settings change no layer"),
+    ("ddcolor", "default", "generator", 227_866_256, 0, DDCOLOR_L),
+    ("ddcolor", "default", "discriminator", 5_919_617, 0, DDCOLOR_D),
+    ("ddcolor", "default", "vgg", 0, 10_000_448, DDCOLOR_VGG),
+    ("ddcolor", "large", "generator", 227_866_256, 0, DDCOLOR_L),
+    ("ddcolor", "large", "discriminator", 5_919_617, 0, DDCOLOR_D),
+    ("ddcolor", "large", "vgg", 0, 10_000_448, DDCOLOR_VGG),
+    ("ddcolor", "tiny", "generator", 55_005_104, 0, DDCOLOR_T),
+    ("ddcolor", "tiny", "discriminator", 5_919_617, 0, DDCOLOR_D),
+    ("ddcolor", "tiny", "vgg", 0, 10_000_448, DDCOLOR_VGG),
+    ("ddcolor", "narrow", "generator", 13_881_408, 0, f"{OURS}: DDColorNet at half DDColor-T's widths"),
+    ("ddcolor", "narrow", "discriminator", 1_483_201, 0, f"{OURS}: the DDColor critic at width 32"),
+    ("ddcolor", "narrow", "vgg", 0, 10_000_448, DDCOLOR_VGG),
     ("featrec", "default", "generator", 41_830_276, 0, GORRIZ_G),
     ("featrec", "default", "discriminator", 8_298_825, 0, f"{OURS}: Górriz's multi-scale spectral-norm discriminator"),
     ("featrec", "default", "features", 0, 1_735_488, "torchvision vgg16().features[:16] (to relu3_3)"),
@@ -162,7 +182,8 @@ def test_unpinned_configurations_are_reported(method, variant):
 
 
 # 54M parameters each: initialising them takes 5-7 s on 2 busy cores, so they run in `make test`, not `make test-fast`.
-SLOW_BUILDS = {("unet_l1", "tarres"), ("unet_l2", "tarres")}
+SLOW_BUILDS = {("unet_l1", "tarres"), ("unet_l2", "tarres"),
+               ("ddcolor", "default"), ("ddcolor", "large"), ("ddcolor", "tiny")}  # 238M / 65M: 6-16 s
 
 
 @pytest.mark.parametrize("method,variant", [

@@ -7,7 +7,11 @@
 * :mod:`colorbench.nets.unet`: one configurable U-Net (pix2pix U-Net-256, the KTH U-Net);
 * :mod:`colorbench.nets.dynamic_unet`: fastai's ``DynamicUnet`` on a torchvision ResNet (the C2F generator);
 * :mod:`colorbench.nets.patchgan`: the 70×70 PatchGAN discriminator;
-* ``multiscale``, ``spectral``: multi-scale discriminators and spectral-norm helpers (Górriz / featrec).
+* ``multiscale``, ``spectral``: multi-scale discriminators and spectral-norm helpers (Górriz / featrec);
+* :mod:`colorbench.nets.ddcolor`: the DDColor network and its reference key mapping, built from
+  ``convnext_stages`` (timm ConvNeXt + per-stage norms), ``pixel_decoder`` and ``color_decoder`` (learnable colour
+  queries); ``sn_critic`` (DeOldify's spectral-norm critic) and ``vgg_taps`` (VGG16-BN conv outputs for a
+  perceptual loss).
 
 Submodules are imported directly (``from colorbench.nets.unet import UNet``) so that importing one block does not
 import the others.
