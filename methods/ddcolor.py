@@ -136,6 +136,7 @@ class DDColor(Method):
         "pretrained": "false", "pretrained_vgg": "false",
     }
     watch_loss = "l1"
+    capture_note = "its step reads its losses with .item() and sets the learning rate from Python every step"
     backbones = ("convnext_large_22k", "convnext_tiny_22k", "vgg16_bn")
 
     def __init__(self, config: DDColorConfig | None = None, num_classes: int | None = None) -> None:

@@ -111,6 +111,7 @@ class Ideepcolor(Method):
     variants = {"default": {}}
     test_overrides = {"width": 4, "image_size": 16, "lr": 1e-3}
     watch_loss = "huber"
+    capture_note = "its step reads its loss with .item()"
     zoo = {
         "siggraph17": ZooEntry(
             method="ideepcolor", entry="siggraph17",
