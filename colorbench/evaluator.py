@@ -221,7 +221,7 @@ class Evaluator:
             if cached is None:
                 both = net(torch.cat((true_rgb, pred_rgb)))
                 true_f, pred_f = both[: len(true_rgb)], both[len(true_rgb):]
-                fid.remember_truth(opts["extractor"], true_rgb, true_f)
+                fid.remember_truth(net, opts["extractor"], true_rgb, true_f)
             else:
                 true_f, pred_f = cached, net(pred_rgb)
             self._stats[m.name][0].add(true_f)

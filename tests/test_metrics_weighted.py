@@ -244,6 +244,11 @@ def test_evaluator_with_injected_files_equals_the_reference_packages(hub, monkey
     again.update(pred_ab, batch)
     assert calls == [2]  # the prediction only: the truth's features came from the cache
     assert again.compute()["fid"] == pytest.approx(out["fid"], rel=1e-9)
+    fidmod._TRUTH.clear()  # a later process: the features come from the files under CACHE_DIR
+    assert len(list(fidmod.CACHE_DIR.glob("fid-*.pt"))) == 1
+    later = Evaluator("m3", metrics=["fid"])
+    later.update(pred_ab, batch)
+    assert calls == [2, 2] and later.compute()["fid"] == pytest.approx(out["fid"], rel=1e-9)
 
 
 def test_functional_lpips_needs_its_files(hub):

@@ -6,6 +6,7 @@ table); lookup is local only. A run that asks for such a metric checks every fil
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable
 
 import torch
@@ -39,8 +40,8 @@ def require(names: Iterable[str]) -> None:
                     "those metrics out of --metrics")
 
 
-def load(module: nn.Module, backbone: str) -> nn.Module:
-    """Fill ``module`` with ``backbone``'s file (found locally, sha256-checked when known); returns it."""
+def load(module: nn.Module, backbone: str) -> Path:
+    """Fill ``module`` with ``backbone``'s file (found locally, sha256-checked when known); returns the file."""
     path = pt.resolve_weights(backbone)
     if path is None:
         raise UserError(f"weights for {backbone!r} not on disk (expected {pt.expected_paths(backbone)[0]}): run "
@@ -48,7 +49,7 @@ def load(module: nn.Module, backbone: str) -> nn.Module:
     pt.verify(backbone, path)
     sd = pt.read_state_dict(path)
     module.load_state_dict(pt.map_state_dict(module, sd, source=str(path)), strict=False)
-    return module
+    return path
 
 
 def read(backbone: str) -> dict[str, torch.Tensor]:
