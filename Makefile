@@ -34,7 +34,7 @@ lint: $(STAMP)  ## ruff (E, F, W, B at 120 columns; configured in pyproject.toml
 bench: $(STAMP)  ## the quick comparison grid on the embedded `openphotos` dataset, into results/
 	$(BIN)/colorbench bench --profile quick
 
-perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, trainer overhead, `colorbench --help` vs import torch
+perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, FID/LPIPS vs torchmetrics, trainer overhead, `colorbench --help`
 	$(BIN)/python -m pytest tests/perf -p no:cacheprovider --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,rounds -m perf
 
 report: $(STAMP)  ## execute the notebooks against results/ into HTML

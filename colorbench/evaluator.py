@@ -16,8 +16,12 @@ Per-image metrics are averaged over images; the ab histograms are pooled counts 
 bounded: a ``[2,220]`` count table per side plus one small record and each image's own ``[2,2,220]`` counts (truth,
 prediction; what a bootstrap over test photos re-pools) per image (``keep_records=False`` drops those).
 
-LPIPS and FID (``perceptual=True``) run only from weights on disk; otherwise ``compute()`` reports them as NaN with
-the reason in ``lpips_note`` / ``fid_note`` (tables print ``n/a``).
+Which figures: ``metrics`` (names and groups of :data:`colorbench.metrics.table.GROUPS`, see
+:func:`colorbench.metrics.table.select`); every figure that needs no weights is always computed, those that need
+pretrained files (LPIPS, the two FIDs) only when named, and then the constructor checks every file first and raises
+``UserError`` naming ``colorbench weights fetch`` when one is missing. Per-image figures are computed by the functions
+their :data:`~colorbench.metrics.METRICS` rows name; the weighted ones (LPIPS per image, Inception features for
+the FIDs) in one batched pass per batch on the prediction's device.
 """
 from __future__ import annotations
 
@@ -29,20 +33,9 @@ import numpy as np
 import torch
 
 from colorbench.color import AB_SCALE, denormalize_l, network_to_rgb, rgb_to_lab
-from colorbench.metrics import (
-    PER_IMAGE_METRICS,
-    AbHistogram,
-    ab_counts_per_image,
-    colorfulness,
-    delta_e76,
-    divergence_from_histograms,
-    mae_ab,
-    perceptual_status,
-    psnr,
-    ssim,
-)
 from colorbench._threads import cpu_map
-from colorbench.metrics.perceptual import make_fid, make_lpips
+from colorbench.metrics import AbHistogram, ab_counts_per_image, divergence_from_histograms
+from colorbench.metrics.table import METRICS, MetricInfo, select
 
 GAMUT_TOLERANCE = 0.5 / 255  # half an 8-bit level: rounding at the gamut's edge is not clipping
 _CPU_CHUNK_PIXELS = 1 << 17  # pixels per CPU chunk, one chunk per worker thread (as metrics.structural)
@@ -56,36 +49,39 @@ class Evaluator:
     """Accumulates metrics over a test set. ``method_name`` appears in every error message.
 
     ``legacy_histograms``: KL on mean-count histograms (the published form) instead of normalised ones.
-    ``perceptual``: also compute LPIPS/FID when their weights are on disk.
+    ``metrics``: what to compute (None: every figure that needs no weights; else names and groups, e.g.
+    ``"field"``); a weighted metric whose files are missing raises ``UserError`` here, before any work.
     """
 
-    def __init__(self, method_name: str = "prediction", legacy_histograms: bool = False, perceptual: bool = False,
-                 keep_records: bool = True) -> None:
+    def __init__(self, method_name: str = "prediction", legacy_histograms: bool = False,
+                 keep_records: bool = True, metrics: str | list[str] | tuple[str, ...] | None = None) -> None:
+        from colorbench.metrics.weighted import require
+
         self.method_name = method_name
         self.legacy_histograms = legacy_histograms
-        self.perceptual = perceptual
         self.keep_records = keep_records
+        self.metrics = select(metrics)
+        rows = [METRICS[m] for m in self.metrics]
+        require(m.name for m in rows if m.weights)
+        self._plain = [m for m in rows if m.per_image and not m.weights]
+        self._paired = [m for m in rows if m.per_image and m.weights]  # LPIPS: per image, needs a network
+        self._features = [m for m in rows if m.pooled == "features"]
+        self._gaps = [m for m in rows if m.pooled == "mean_gap"]
+        self._names = tuple(m.name for m in self._plain + self._paired)
         self.reset()
 
     def reset(self) -> None:
         self.records: list[dict[str, Any]] = []
         self.hist_true, self.hist_pred = AbHistogram(), AbHistogram()
-        self._sums = dict.fromkeys(PER_IMAGE_METRICS, 0.0)
+        self._sums = dict.fromkeys(self._names, 0.0)
         self._n_images = 0
         self._n_batches = 0
         self._moments = torch.zeros(len(_MOMENTS), dtype=torch.float64)  # pixel sums, see _MOMENTS
         self.item_counts: list[torch.Tensor] = []  # per batch [n,2,2,220] int64: (truth, prediction) x (a, b)
         self._pixels = 0
-        self._notes: dict[str, str] = {}
-        self._perceptual: dict[str, torch.nn.Module] = {}
-        if self.perceptual:
-            for name, reason in perceptual_status().items():
-                if reason is None:
-                    self._perceptual[name] = None  # built on the first update, on the prediction's device
-                else:
-                    self._notes[name] = reason
-        else:
-            self._notes = {name: "n/a: not requested (Evaluator(perceptual=True))" for name in ("lpips", "fid")}
+        from colorbench.metrics.fid import FeatureStats
+
+        self._stats = {m.name: (FeatureStats(), FeatureStats()) for m in self._features}  # (truth, prediction)
 
     # ------------------------------------------------------------------------------------------- update
     def _where(self) -> str:
@@ -147,9 +143,10 @@ class Evaluator:
         step = n if device.type == "cuda" else max(1, _CPU_CHUNK_PIXELS // (h * w))
 
         def chunk(i: int) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor]:
-            """Metrics ``[b,7]``, each image's histogram counts ``[b,2,2,220]`` (truth, prediction), (pred_rgb,
-            true_rgb) when the perceptual metrics need them, and the pixel sums of :data:`_MOMENTS`, all on the
-            prediction's device (float64 but on MPS, which has none): no host round-trip."""
+            """Metrics ``[b,k]`` (the weight-free per-image rows), each image's histogram counts ``[b,2,2,220]``
+            (truth, prediction), (pred_rgb, true_rgb) when the weighted metrics need them, and the pixel sums of
+            :data:`_MOMENTS`, all on the prediction's device (float64 but on MPS, which has none): no host
+            round-trip."""
             sl = slice(i, i + step)
             pred_rgb = network_to_rgb(L[sl], pred_ab[sl], clip=False)
             outside_mask = ((pred_rgb < -GAMUT_TOLERANCE) | (pred_rgb > 1 + GAMUT_TOLERANCE)).any(dim=1)
@@ -166,30 +163,29 @@ class Evaluator:
                 true_rgb = true_rgb_all[sl].to(device=device, dtype=pred_rgb.dtype)
             else:
                 true_rgb = network_to_rgb(L[sl], true_ab[sl])
-            cf_pred, cf_true = colorfulness(pred_rgb), colorfulness(true_rgb)
-            values = torch.stack((
-                psnr(pred_rgb, true_rgb), ssim(pred_rgb, true_rgb), cf_pred, cf_true, (cf_true - cf_pred).abs(),
-                mae_ab(pred_ab[sl], true_ab[sl]), delta_e76(pred_ab[sl], true_ab[sl]),
-            ), dim=1)
+            feeds = {"rgb": (pred_rgb, true_rgb), "ab": (pred_ab[sl], true_ab[sl]), "pred_rgb": (pred_rgb,),
+                     "true_rgb": (true_rgb,)}
+            values = torch.stack([_call(m, feeds) for m in self._plain], dim=1)
             values = values.double() if device.type != "mps" else values
-            rgbs = (pred_rgb, true_rgb) if self._perceptual else None
+            rgbs = (pred_rgb, true_rgb) if self._weighted else None
             counts = torch.stack((ab_counts_per_image(true_ab[sl]), ab_counts_per_image(pred_ab[sl])), dim=1)
             return values, counts, rgbs, moments
 
         starts = range(0, n, step)
         try:
-            if device.type == "cpu" and not self._perceptual:
+            if device.type == "cpu":
                 pieces = cpu_map(chunk, starts)  # single-threaded ops on worker threads (see colorbench._threads)
             else:
-                pieces = []
-                for i in starts:
-                    pieces.append(chunk(i))
-                    for name, metric in self._perceptual.items():
-                        self._update_perceptual(name, metric, *pieces[-1][2])
+                pieces = [chunk(i) for i in starts]
         except ValueError as exc:
             raise ValueError(f"{self._where()}: {exc}") from exc
-        values, moments, counts = _to_host(torch.cat([p[0] for p in pieces]), sum(p[3] for p in pieces),
-                                           torch.cat([p[1] for p in pieces]))
+        values = torch.cat([p[0] for p in pieces])
+        if self._weighted:
+            pred_rgb, true_rgb = (torch.cat([p[2][k] for p in pieces]) for k in (0, 1))
+            paired = self._update_weighted(pred_rgb, true_rgb)
+            if paired:
+                values = torch.cat((values, torch.stack(paired, dim=1).to(values)), dim=1)
+        values, moments, counts = _to_host(values, sum(p[3] for p in pieces), torch.cat([p[1] for p in pieces]))
         pooled = counts.sum(dim=0)  # [2,2,220]: exact integer sums
         self.hist_true.add_counts(pooled[0], n)
         self.hist_pred.add_counts(pooled[1], n)
@@ -198,7 +194,7 @@ class Evaluator:
         self._moments += moments
         self._pixels += n * h * w
         values = values.tolist()
-        names = ("psnr", "ssim", "colorfulness", "colorfulness_true", "delta_colorfulness", "mae_ab", "delta_e76")
+        names = self._names
         for idx, vals in zip(index, values):
             record = dict(zip(names, vals))
             for key in names:
@@ -207,14 +203,30 @@ class Evaluator:
                 self.records.append({"index": idx, **record})
         self._n_images += n
 
-    def _update_perceptual(self, name: str, metric: Any, pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> None:
-        if metric is None:
-            metric = self._perceptual[name] = (make_lpips if name == "lpips" else make_fid)(pred_rgb.device)
-        if name == "lpips":
-            metric.update(pred_rgb.float(), true_rgb.float())
-        else:
-            metric.update(true_rgb.float(), real=True)
-            metric.update(pred_rgb.float(), real=False)
+    @property
+    def _weighted(self) -> bool:
+        return bool(self._paired or self._features)
+
+    def _update_weighted(self, pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> list[torch.Tensor]:
+        """The networks' part of one batch (``[n,3,H,W]`` sRGB each): each LPIPS row's ``[n]`` values (returned,
+        in ``_paired`` order) and each FID row's features, added to its statistics. Per extractor, the truth and
+        the prediction go through the network in one batched pass, unless the truth batch is cached."""
+        from colorbench.metrics import fid
+
+        out = [m.function()(pred_rgb.device, **dict(m.options))(pred_rgb, true_rgb) for m in self._paired]
+        for m in self._features:
+            opts = dict(m.options)
+            net = fid.build(pred_rgb.device, **opts)
+            cached = fid.truth_features(net, opts["extractor"], true_rgb)
+            if cached is None:
+                both = net(torch.cat((true_rgb, pred_rgb)))
+                true_f, pred_f = both[: len(true_rgb)], both[len(true_rgb):]
+                fid.remember_truth(net, opts["extractor"], true_rgb, true_f)
+            else:
+                true_f, pred_f = cached, net(pred_rgb)
+            self._stats[m.name][0].add(true_f)
+            self._stats[m.name][1].add(pred_f)
+        return out
 
     # ------------------------------------------------------------------------------------------ compute
     @property
@@ -227,18 +239,21 @@ class Evaluator:
 
     def compute(self) -> dict[str, Any]:
         """Dataset-level figures: the mean of every per-image metric (an ``inf`` PSNR makes the mean ``inf``),
-        ``js_a``, ``js_b``, ``kl_a``, ``kl_b`` from the pooled histograms, ``lpips``/``fid`` (NaN when n/a, with
-        ``*_note``), ``n_images`` and ``histogram_form``."""
+        ``js_a``, ``js_b``, ``kl_a``, ``kl_b`` from the pooled histograms, the gaps of means (the papers' ΔCF), the
+        Fréchet distances asked for, the diagnostics, ``n_images`` and ``histogram_form``."""
         if self._n_images == 0:
             raise ValueError(f"Evaluator(method {self.method_name!r}): no images were evaluated; call update() first")
         out: dict[str, Any] = {key: self._sums[key] / self._n_images for key in self._sums}
         div = self.histograms()
         out.update({key: div[key] for key in ("js_a", "js_b", "kl_a", "kl_b")})
-        for name in ("lpips", "fid"):
-            metric = self._perceptual.get(name)
-            out[name] = float(metric.compute()) if metric is not None else math.nan
-            if name in self._notes:
-                out[f"{name}_note"] = self._notes[name]
+        for m in self._gaps:
+            opts = dict(m.options)
+            out[m.name] = abs(out[opts["truth"]] - out[opts["of"]])
+        if self._features:
+            from colorbench.metrics.fid import frechet_from_stats
+
+            for m in self._features:
+                out[m.name] = frechet_from_stats(*self._stats[m.name])
         out.update(self.diagnostics())
         out["n_images"] = self._n_images
         out["histogram_form"] = div["form"]
@@ -259,6 +274,11 @@ class Evaluator:
 
         return {"ab_std": std("pred_"), "ab_std_true": std("true_"), "gamut_clipped": m["outside"] / n,
                 "gamut_delta_e": m["clip_delta_e"] / n, "chroma_true": m["true_chroma"] / n}
+
+
+def _call(m: MetricInfo, feeds: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
+    """One per-image row's ``[b]`` values: its function on its inputs, with its options."""
+    return m.function()(*feeds[m.inputs], **dict(m.options))
 
 
 _MOMENTS = ("outside", "pred_a", "pred_a2", "pred_b", "pred_b2", "true_a", "true_a2", "true_b", "true_b2",
@@ -288,16 +308,16 @@ def _clipping_delta_e(L: torch.Tensor, pred_ab: torch.Tensor, shown_rgb: torch.T
 
 def _to_host(values: torch.Tensor, moments: torch.Tensor, counts: torch.Tensor,
              pack: bool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One batch's per-image metrics ``[n,7]``, pixel sums ``[len(_MOMENTS)]`` and each image's histogram counts
+    """One batch's per-image metrics ``[n,k]``, pixel sums ``[len(_MOMENTS)]`` and each image's histogram counts
     ``[n,2,2,220]`` on the CPU (float64, float64, int64). On CUDA they travel packed in one float64 tensor: one copy
     per batch, not one per image or per figure (counts are exact in float64 below 2**53 pixels). ``pack``: force
     either way (tests)."""
     if not (values.device.type == "cuda" if pack is None else pack):  # CPU: a no-op; MPS: float64 after the copy
         return values.cpu().double(), moments.cpu().double(), counts.cpu()
-    n, k = values.shape[0], moments.numel()
+    (n, c), k = values.shape, moments.numel()
     packed = torch.cat((values.double().flatten(), moments.double(), counts.double().flatten())).cpu()
-    return (packed[: n * 7].view(n, 7), packed[n * 7: n * 7 + k],
-            packed[n * 7 + k:].view(counts.shape).round().to(torch.int64))
+    return (packed[: n * c].view(n, c), packed[n * c: n * c + k],
+            packed[n * c + k:].view(counts.shape).round().to(torch.int64))
 
 
 def _valid_parts(pred_ab: torch.Tensor, batch: Mapping[str, Any], first: int):
@@ -350,14 +370,15 @@ class EvalResult:
 def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.device | str | None = None,
              max_images: int | None = None, samples: int = 0, legacy_histograms: bool = False,
              keep_records: bool = True, autocast: Callable[[], Any] | None = None,
-             channels_last: bool = False) -> EvalResult:
+             channels_last: bool = False, metrics: str | list[str] | tuple[str, ...] | None = None) -> EvalResult:
     """Colourise the first ``max_images`` items of ``dataset`` (all when None; always the same images, in dataset
     order, whatever ``batch_size``) with ``method.colorize`` and score them. The one evaluation loop of colorbench:
     bench cells, ``colorbench eval`` and validation during training all call it.
 
     ``method.colorize`` runs each batch in eval mode and restores the method's modes (the base class owns that:
     :meth:`colorbench.method.Method.colorize`). ``device``: where to run (default: the method's). ``autocast``: a
-    context factory around ``colorize`` (the trainer's mixed precision); predictions are scored in float32. Raises
+    context factory around ``colorize`` (the trainer's mixed precision); predictions are scored in float32.
+    ``metrics``: as :class:`Evaluator` (weighted files are checked before the first image). Raises
     :class:`NonFiniteError` on NaN/inf predictions.
     """
     from torch.utils.data import DataLoader, Subset
@@ -368,7 +389,7 @@ def evaluate(method: Any, dataset: Any, *, batch_size: int = 16, device: torch.d
     count = len(dataset) if max_images is None else min(len(dataset), int(max_images))
     subset = dataset if count == len(dataset) else Subset(dataset, range(count))
     evaluator = Evaluator(method_name=getattr(method, "name", "prediction"), legacy_histograms=legacy_histograms,
-                          keep_records=keep_records)
+                          keep_records=keep_records, metrics=metrics)
     keep: dict[str, list[np.ndarray]] = {"L": [], "ab_true": [], "ab_pred": []}
     for batch in DataLoader(subset, batch_size=int(batch_size), shuffle=False):
         batch = to_device(batch, dev, channels_last)

@@ -48,7 +48,9 @@ class Backbone:
     """One set of pretrained weights and where it may lie on disk.
 
     ``torch_files``: file names in the torch hub checkpoint folder; ``url``: where ``weights fetch`` gets the first
-    of them. ``hf_repo``/``hf_file``/``hf_revision``: the Hugging Face repository (timm, smp) and file in it.
+    of them; ``sha256``: its digest when known (checked on download and by :func:`verify`; otherwise the digest
+    of the first download is recorded in ``<file>.sha256`` and checked afterwards). ``hf_repo``/``hf_file``/
+    ``hf_revision``: the Hugging Face repository (timm, smp) and file in it.
     """
 
     name: str
@@ -61,6 +63,8 @@ class Backbone:
     hf_revision: str | None = None
     build: str = ""  # how to build the matching module, for messages and docs
     extra_hf: tuple[tuple[str, str], ...] = field(default=())  # other (repo, file) pairs that also fit
+    sha256: str = ""  # the full digest when known; else `weights fetch` records it beside the file (.sha256)
+    licence: str = ""
 
 
 BACKBONES: dict[str, Backbone] = {
@@ -102,6 +106,32 @@ BACKBONES: dict[str, Backbone] = {
             build="timm.create_model('inception_v3', pretrained=False)",
         ),
         Backbone(
+            "alexnet", "torchvision", "AlexNet, ImageNet-1k (torchvision IMAGENET1K_V1): the LPIPS alex backbone",
+            torch_files=("alexnet-owt-7be5be79.pth",), url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            build="torchvision.models.alexnet(weights=None).features", licence="BSD-3-Clause (torchvision)",
+        ),
+        Backbone(
+            "inception_fid", "torch", "the FID Inception: TF Inception graph 2015-12-05 ported by mseitzer/pytorch-fid",
+            torch_files=("pt_inception-2015-12-05-6726825d.pth",),
+            url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                "pt_inception-2015-12-05-6726825d.pth",
+            build="colorbench.nets.inception.fid_inception()", licence="Apache-2.0 (TensorFlow models; pytorch-fid)",
+        ),
+        Backbone(
+            "lpips_alex_heads", "torch", "LPIPS v0.1 linear heads for AlexNet (lpips 0.1.4 weights/v0.1/alex.pth)",
+            torch_files=("lpips_v0.1_alex.pth",),
+            url="https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/lpips/weights/v0.1/alex.pth",
+            sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+            build="colorbench.nets.lpips.LPIPS('alex').heads", licence="BSD-2-Clause (richzhang/PerceptualSimilarity)",
+        ),
+        Backbone(
+            "lpips_vgg_heads", "torch", "LPIPS v0.1 linear heads for VGG-16 (lpips 0.1.4 weights/v0.1/vgg.pth)",
+            torch_files=("lpips_v0.1_vgg.pth",),
+            url="https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/lpips/weights/v0.1/vgg.pth",
+            sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            build="colorbench.nets.lpips.LPIPS('vgg').heads", licence="BSD-2-Clause (richzhang/PerceptualSimilarity)",
+        ),
+        Backbone(
             "convnext_tiny", "timm", "ConvNeXt-T, ImageNet-1k (timm fb_in1k)",
             hf_repo="timm/convnext_tiny.fb_in1k", torch_files=("convnext_tiny_1k_224_ema.pth",),
             build="timm.create_model('convnext_tiny', pretrained=False)",
@@ -134,10 +164,38 @@ _PREFIXES = ("", "features.", "encoder.", "module.", "model.", "backbone.")
 
 # ------------------------------------------------------------------------------------------------ lookup
 def used_by(name: str) -> list[str]:
-    """The registered methods that declare backbone ``name`` (``Method.backbones``)."""
+    """The registered methods that declare backbone ``name`` (``Method.backbones``), then the metrics that need it
+    (``metric <name>``)."""
+    from colorbench.metrics.table import METRICS
     from colorbench.registry import get_method, list_methods
 
-    return [m for m in list_methods() if name in get_method(m).backbones]
+    return ([m for m in list_methods() if name in get_method(m).backbones]
+            + [f"metric {m.name}" for m in METRICS.values() if name in m.weights])
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 hex digest of a file (read in 1 MiB pieces)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(name: str, path: Path) -> None:
+    """Check ``path`` against backbone ``name``'s known sha256, or the one recorded beside it on its first download
+    (``<file>.sha256``); nothing to check passes. A mismatch raises :class:`UserError` (delete and fetch again)."""
+    b = get_backbone(name)
+    record = path.with_name(path.name + ".sha256")
+    expected = b.sha256 or (record.read_text().split()[0] if record.is_file() else "")
+    if not expected:
+        return
+    got = sha256_of(path)
+    if got != expected:
+        raise UserError(f"weights {path} for {name!r}: sha256 {got[:12]}… is not the expected {expected[:12]}…; "
+                        f"the file is corrupt or another file: delete it and run `colorbench weights fetch {name}`")
 
 
 def get_backbone(name: str) -> Backbone:

@@ -83,13 +83,15 @@ def trimmed_heap():
 
 @pytest.fixture(autouse=True, scope="session")
 def _caches_in_tmp(tmp_path_factory):
-    """Training-set priors (colorbench.ab_bins.prior_config) and measured step FLOPs (colorbench.train.flops) go to
-    temp folders for the session, not runs/."""
+    """Training-set priors (colorbench.ab_bins.prior_config), measured step FLOPs (colorbench.train.flops) and FID
+    truth features (colorbench.metrics.fid) go to temp folders for the session, not runs/."""
     from colorbench import ab_bins
+    from colorbench.metrics import fid
     from colorbench.train import flops
 
-    saved = ab_bins.PRIOR_DIR, flops.FLOPS_DIR
+    saved = ab_bins.PRIOR_DIR, flops.FLOPS_DIR, fid.CACHE_DIR
     ab_bins.PRIOR_DIR = tmp_path_factory.mktemp("priors")
     flops.FLOPS_DIR = tmp_path_factory.mktemp("flops")
+    fid.CACHE_DIR = tmp_path_factory.mktemp("fid_truth")
     yield
-    ab_bins.PRIOR_DIR, flops.FLOPS_DIR = saved
+    ab_bins.PRIOR_DIR, flops.FLOPS_DIR, fid.CACHE_DIR = saved

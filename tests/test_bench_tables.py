@@ -52,17 +52,24 @@ def test_markdown_bolds_only_a_real_winner_and_explains_na():
     rng = np.random.default_rng(0)
     base = 20 + rng.normal(0, 1, 60)
     per_image = pd.DataFrame(images("gray", base) + images("mean_color", base + 0.5) + images("pix2pix", base + 2.0))
-    rows = [{"method": m, "seed": 0, "psnr": float(np.mean(v)), "lpips": math.nan,
-             "lpips_note": "LPIPS weights not on disk"}
+    rows = [{"method": m, "seed": 0, "psnr": float(np.mean(v)), "lpips_alex": 0.3 if m == "pix2pix" else math.nan,
+             "lpips_alex_note": "LPIPS weights not on disk", "fid": math.nan, "fid_note": "n/a: not requested"}
             for m, v in (("gray", base), ("mean_color", base + 0.5), ("pix2pix", base + 2.0))]
     s = tables.summarise(frame(rows), per_image)
-    text, notes = tables.markdown(s, ("psnr", "lpips"))
+    text, notes = tables.markdown(s, ("psnr", "lpips_alex", "fid", "fid_tv"))
     lines = text.splitlines()
-    assert "psnr ↑ (dB)" in lines[0] and "lpips ↓" in lines[0]
+    assert "psnr ↑ (dB)" in lines[0] and "lpips_alex ↓" in lines[0]
     by = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[3:-1]] for ln in lines[2:]}
     assert by["pix2pix"][0].startswith("**") and not by["gray (baseline)"][0].startswith("**")
     assert by["gray (baseline)"][1].startswith("n/a[^")
     assert any("LPIPS weights not on disk" in n for n in notes)
+    # a column no row has is left out, and one note says why: the rows' reason, or that nobody asked for it
+    assert "fid" not in lines[0] and len(lines[0].split("|")) == 7
+    assert [n for n in notes if n.startswith("Not computed")] == [
+        "Not computed: fid: n/a: not requested; fid_tv: not asked for (they need pretrained weights: "
+        "`--metrics field` or the names)."]
+    assert tables.header("fid_tv") == "fid_tv ↓ [torchvision Inception-v3]"
+    assert tables.header("fid") == "fid ↓ [FID Inception]"
     assert "js_a legacy ↓" in tables.header("js_a", legacy=True) and tables.header("js_a") == "js_a ↓ (nats)"
 
 

@@ -145,3 +145,24 @@ def test_colorize_takes_folders_and_globs_and_colourises_every_photo(tmp_path, c
                 bad.mkdir()
             assert main(["colorize", str(tmp_path / "r"), str(bad), "--out", str(tmp_path / "o2")]) == 2
             assert expected in capsys.readouterr().err
+
+
+def test_eval_and_bench_metrics_without_weights_stop_at_once_with_the_fetch_command(tiny, tmp_path, capsys,
+                                                                                      monkeypatch):
+    """`--metrics field` on a machine without the files: exit 2 before any work, one line naming the command;
+    an unknown name is one line too."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    run = tmp_path / "r"
+    assert main(["train", "test_tiny", *FAST, "--steps", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    for argv in (["eval", str(run), "--metrics", "field"], ["bench", "--profile", "quick", "--metrics", "fid_tv",
+                                                            "--results", str(tmp_path / "res"),
+                                                            "--cache", str(tmp_path / "cache")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        assert "colorbench weights fetch" in err and "inception_v3" in err
+    assert not (run / "eval.csv").exists() and not (tmp_path / "cache").exists()
+    assert main(["eval", str(run), "--metrics", "fidd"]) == 2
+    assert "did you mean fid" in capsys.readouterr().err

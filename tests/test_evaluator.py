@@ -1,7 +1,6 @@
 """The streaming Evaluator: batch-by-batch equals one shot equals the pure functions; errors name method and batch."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -140,15 +139,21 @@ def test_shape_and_batch_errors():
         ev.update(tiny["ab"], tiny)
 
 
-def test_perceptual_columns_are_nan_with_a_reason(monkeypatch, tmp_path):
+def test_weighted_metrics_fail_fast_naming_the_fetch_command(monkeypatch, tmp_path):
+    """Asking for LPIPS/FID without their files stops before any work with the fetch command; the default set
+    needs no file and reports no weighted column at all (no silent n/a)."""
+    from colorbench.errors import UserError
+
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(UserError, match=r"fid, fid_tv.*colorbench weights fetch .*inception_fid"):
+        Evaluator("m", metrics="field")
     batch = _batch(2)
-    for perceptual, needle in ((False, "not requested"), (True, "weights at")):
-        ev = Evaluator("m", perceptual=perceptual)
-        ev.update(_pred(batch), batch)
-        out = ev.compute()
-        assert math.isnan(out["lpips"]) and math.isnan(out["fid"])
-        assert out["lpips_note"].startswith("n/a") and needle in out["lpips_note"]
+    ev = Evaluator("m")
+    ev.update(_pred(batch), batch)
+    out = ev.compute()
+    assert not any(k.startswith(("lpips", "fid")) for k in out)
+    assert out["delta_colorfulness_abs"] == pytest.approx(abs(out["colorfulness_abs_true"] - out["colorfulness_abs"]))
 
 
 def test_records_can_be_dropped_and_reset():

@@ -258,7 +258,8 @@ def test_histogram_rejects_nan():
 def test_metrics_table_declares_every_reported_figure():
     table = metrics.METRICS
     for name in ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "delta_e76", "js_a", "js_b",
-                 "kl_a", "kl_b", "lpips", "fid"):
+                 "kl_a", "kl_b", "lpips_alex", "lpips_vgg", "fid", "fid_tv", "colorfulness_abs",
+                 "delta_colorfulness_abs"):
         assert name in table and table[name].name == name and table[name].description
     assert table["psnr"].goal == "higher" and table["psnr"].unit == "dB" and table["psnr"].arrow == "↑"
     assert table["kl_a"].goal == "lower" and table["kl_a"].arrow == "↓"
@@ -266,17 +267,15 @@ def test_metrics_table_declares_every_reported_figure():
     assert table["colorfulness"].goal == "truth" and table["colorfulness"].truth == "colorfulness_true"
     assert not table["colorfulness_true"].ranked and not table["ab_std"].ranked
     assert metrics.PER_IMAGE_METRICS == ("psnr", "ssim", "colorfulness", "colorfulness_true",
-                                         "delta_colorfulness", "mae_ab", "delta_e76")
-
-
-def test_perceptual_metrics_report_why_they_are_missing(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    status = metrics.perceptual_status()
-    assert status["lpips"].startswith("n/a") and str(tmp_path) in status["lpips"]
-    assert status["fid"].startswith("n/a")
-    (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "alexnet-owt-7be5be79.pth").write_bytes(b"")
-    assert metrics.perceptual_status()["lpips"] is None
+                                         "delta_colorfulness", "colorfulness_abs", "colorfulness_abs_true",
+                                         "mae_ab", "delta_e76")
+    # the weighted figures say which files they need and are not in the default set
+    assert table["fid"].weights == ("inception_fid",) and table["fid_tv"].weights == ("inception_v3",)
+    assert set(metrics.WEIGHTED_METRICS) == {"lpips_alex", "lpips_vgg", "fid", "fid_tv"}
+    assert not set(metrics.WEIGHTED_METRICS) & set(metrics.DEFAULT_METRICS)
+    assert {"fid", "fid_tv", "lpips_alex", "lpips_vgg"} <= set(metrics.select("field"))
+    assert metrics.select("paper")[:2] == ("psnr", "ssim") and "fid" not in metrics.select("paper")
+    assert metrics.select(None) == metrics.DEFAULT_METRICS == metrics.select([])
 
 
 def test_ssim_strips_of_large_planes_equal_skimage(monkeypatch):
@@ -308,3 +307,41 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert torch.equal(one, two)
+
+
+def test_papers_colorfulness_and_delta_cf_on_a_photo_equal_a_hand_computation():
+    """The absolute-value CF of DDColor/CT2 (``np.absolute(R - G)``, on 0..255) on a real photo, and their ΔCF as a
+    gap of dataset means, computed by hand from that formula; the Hasler form differs on the same photo."""
+    import skimage.data
+
+    from colorbench.color import network_to_rgb, normalize_ab, normalize_l, rgb_to_lab
+    from colorbench.evaluator import Evaluator
+
+    photo = skimage.data.astronaut()[::4, ::4].astype(np.float64)  # [128,128,3] uint8 values
+    r, g, b = photo[..., 0], photo[..., 1], photo[..., 2]
+    rg, yb = np.absolute(r - g), np.absolute(0.5 * (r + g) - b)
+    hand = math.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * math.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    rgb = torch.from_numpy(photo / 255.0).permute(2, 0, 1)[None]
+    assert metrics.colorfulness(rgb, kind="abs").item() == pytest.approx(hand, rel=1e-12)
+    assert metrics.colorfulness(rgb).item() == pytest.approx(_np_colorfulness(rgb[0].numpy()), rel=1e-12)
+    assert abs(metrics.colorfulness(rgb).item() - hand) > 1.0
+    with pytest.raises(ValueError, match="kind"):
+        metrics.colorfulness(rgb, kind="signed")
+    # ΔCF: |mean CF(truth) - mean CF(prediction)| over the set (two crops, the prediction's ab halved)
+    crops = torch.cat((rgb[..., :64, :64], rgb[..., 64:, 64:])).float()
+    lab = rgb_to_lab(crops)
+    L, ab = normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
+    ev = Evaluator("half")
+    ev.update(ab * 0.5, {"L": L, "ab": ab, "rgb": crops})
+    out = ev.compute()
+
+    def cf_abs(img: np.ndarray) -> float:  # [3,H,W] in [0,1]
+        r, g, b = img.astype(np.float64) * 255
+        rg, yb = np.absolute(r - g), np.absolute(0.5 * (r + g) - b)
+        return math.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * math.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+
+    pred = network_to_rgb(L, ab * 0.5).numpy()
+    gap = abs(np.mean([cf_abs(x) for x in crops.numpy()]) - np.mean([cf_abs(x) for x in pred]))
+    assert out["delta_colorfulness_abs"] == pytest.approx(gap, rel=1e-5)
+    per_image = np.mean([abs(cf_abs(t) - cf_abs(p)) for t, p in zip(crops.numpy(), pred)])
+    assert out["delta_colorfulness_abs"] <= per_image + 1e-9  # a gap of means, never more than the mean gap

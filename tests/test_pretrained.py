@@ -1,6 +1,7 @@
 """Pretrained-backbone lookup: local caches only, auto/true/false, and loads that really change the weights."""
 from __future__ import annotations
 
+import hashlib
 import socket
 import warnings
 from pathlib import Path
@@ -174,3 +175,26 @@ def test_timm_weights_in_the_hf_cache_load_into_a_timm_model(caches):
     assert pt.load_pretrained(dst, "convnext_tiny", "true") is True
     for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_weights_without_a_known_digest_are_recorded_on_download_and_checked_after(tmp_path, monkeypatch):
+    """A file with no published sha256 gets its digest written beside it by `weights fetch`; a later change to the
+    file is a one-line error naming the fetch command. A known digest (the LPIPS heads) is checked directly."""
+    from colorbench.commands.weights import _download
+
+    source = tmp_path / "source.pth"
+    source.write_bytes(b"weights v1")
+    dest = tmp_path / "hub" / "pt_inception-2015-12-05-6726825d.pth"
+    _download(source.as_uri(), dest, timeout=5, name_hash=False)
+    record = dest.with_name(dest.name + ".sha256")
+    assert record.read_text().split()[0] == hashlib.sha256(b"weights v1").hexdigest()
+    pt.verify("inception_fid", dest)  # as recorded
+    dest.write_bytes(b"weights v2")
+    with pytest.raises(UserError, match="colorbench weights fetch inception_fid"):
+        pt.verify("inception_fid", dest)
+    heads = tmp_path / "lpips_v0.1_alex.pth"
+    heads.write_bytes(b"not the heads")
+    with pytest.raises(UserError, match="sha256"):
+        pt.verify("lpips_alex_heads", heads)
+    with pytest.raises(UserError, match="is not"):
+        _download(source.as_uri(), tmp_path / "hub" / "x.pth", timeout=5, sha256="0" * 64)

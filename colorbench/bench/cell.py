@@ -195,7 +195,8 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
     protocol = spec.protocol
     test_ds = spec.scored_data(protocol)
     res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
-                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")))
+                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")),
+                   metrics=ev.get("metrics") or None)
     eval_seconds = time.perf_counter() - t1
     n_samples = int(ev.get("samples", 4))  # whole test photos at their full SIDE px (not the protocol's crops)
     samples = sample_photos.colourise(method, spec.data(protocol.split, sample_photos.SIDE) if n_samples else test_ds,

@@ -209,7 +209,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                         "run": seeded.as_dict(),
                         "data": {**{k: v for k, v in profile["data"].items() if k != "data_dirs"},
                                  "size": size, "data_dir": data_dir, "fingerprint": data_fp},
-                        "protocol": protocol, "train": train, "eval": dict(profile["eval"]), "device": device_kind,
+                        "protocol": protocol, "train": train, "eval": _eval_settings(profile), "device": device_kind,
                         "environment": env, "numeric": modes["train"],
                     }
                     cells.append(_cell("train", seeded, dataset, settings))
@@ -322,3 +322,9 @@ def shard(cells: list[Cell], spec: str | None) -> list[Cell]:
     if not 1 <= i <= n:
         raise UserError(f"--shard {spec!r}: i must be between 1 and N (got i={i}, N={n})")
     return [c for pos, c in enumerate(cells) if pos % n == i - 1]
+
+
+def _eval_settings(profile: Any) -> dict[str, Any]:
+    """A cell's ``[eval]`` settings; an empty ``metrics`` (the default set) is left out, so asking for nothing
+    more keeps every cell's key, and the committed results' cache, as before."""
+    return {k: v for k, v in dict(profile["eval"]).items() if k != "metrics" or v}

@@ -125,13 +125,16 @@ class TrainSection(_Section):
 @dataclass(eq=False)
 class EvalSection(_Section):
     """``[eval]``: the evaluator's batch, images in the sample grid, the legacy histogram form, points of the
-    quality-vs-compute curve (0: none) and the val images each point scores (at most the protocol's)."""
+    quality-vs-compute curve (0: none), the val images each point scores (at most the protocol's) and the metrics
+    beyond the default weight-free set (``bench --metrics``; empty adds none and leaves the cells' keys as they
+    were)."""
 
     batch_size: int = _value(8, "int", 1)
     samples: int = _value(4, "int", 0)
     legacy_histograms: bool = _value(False, "bool")
     curve_points: int = _value(0, "int", 0)
     curve_images: int = _value(32, "int", 1)
+    metrics: str = _value("", "")  # `--metrics`: names and groups (colorbench.metrics.table.GROUPS); "": the default
 
 
 @dataclass(eq=False)

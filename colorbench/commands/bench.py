@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                         help="train.steps=5 / data.size=32 (profile), pix2pix.lr=1e-4 (one method), lr=1e-4 "
                         "(every method with that field); repeatable (default: the profile's values)")
+    parser.add_argument("--metrics", default=None, metavar="NAMES", help="metrics beyond the default weight-free "
+                        "set: names and groups, comma-separated (paper, field, all; `colorbench list metrics`); the "
+                        "weights they need are checked before any cell runs; asking for more changes the cells' keys "
+                        "(their evaluation differs), so they are recomputed")
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if cached")
     parser.add_argument("--numeric", choices=("portable", "native"), default=None,
                         help="portable: train cells pin the CPU's code paths (one thread, oneDNN off, ATen and MKL "
@@ -92,6 +96,14 @@ def run(args: argparse.Namespace) -> int:
     checks.optional_integer(args.jobs, "--jobs", minimum=1, fix="give the number of train cells to run at once, "
                             "e.g. --jobs 2 (leave it out for the profile's)")
 
+    if args.metrics:
+        from colorbench.metrics.table import METRICS, select
+        from colorbench.metrics.weighted import require
+
+        weighted = [m for m in select(args.metrics) if METRICS[m].weights]
+        require(weighted)  # a missing file: exit 2 before any cell
+        if weighted:  # the weight-free figures are always computed: naming only them changes nothing
+            args.sets = [*args.sets, f"eval.metrics={','.join(weighted)}"]
     if args.dry_run:
         return _dry_run(args)
     if args.verify is not None:

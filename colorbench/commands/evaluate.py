@@ -25,7 +25,8 @@ EXAMPLES = """examples:
   colorbench eval runs/pix2pix-default-openphotos-s0 --split val --max-images 100 --csv scores.csv
   colorbench eval runs/pix2pix-default-openphotos-s0/checkpoints/step_0000500 --dataset folder --data-dir ~/photos
   colorbench eval runs/pix2pix-default-openphotos-s0 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val
-  colorbench eval cic:eccv16 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val   # a released model"""
+  colorbench eval cic:eccv16 --protocol imagenet_val5k --data-dir ~/ILSVRC2012_img_val   # a released model
+  colorbench eval runs/pix2pix-default-openphotos-s0 --metrics field     # + both FIDs and LPIPS (weights)"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,16 +50,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="where the dataset lives (folder, cifar10; default: "
                    "a recipe's own data_dir; built-in sets need none)")
     p.add_argument("--csv", type=Path, default=None, help="CSV to append the row to (default: <run folder>/eval.csv)")
+    p.add_argument("--metrics", default=None, metavar="NAMES", help=METRICS_HELP)
+
+
+METRICS_HELP = ("metrics beyond the default weight-free set: names and groups, comma-separated (paper, field, all; "
+                "see `colorbench list metrics`), e.g. --metrics field or --metrics fid,lpips_alex; the files the "
+                "weighted ones need (`colorbench weights list`) are checked before any work")
 
 
 def evaluate_method(method: Method, dataset: Dataset, batch_size: int = 16,
-                    max_images: int | None = None) -> dict[str, float]:
+                    max_images: int | None = None, metrics: str | None = None) -> dict[str, float]:
     """Score ``method`` on ``dataset`` with :func:`colorbench.evaluator.evaluate` (the bench's own loop): the
     dataset-level figures plus ``n_images``. NaN/inf predictions are a :class:`UserError` naming the images."""
     from colorbench.evaluator import evaluate
 
     try:
-        result = evaluate(method, dataset, batch_size=batch_size, max_images=max_images, keep_records=False)
+        result = evaluate(method, dataset, batch_size=batch_size, max_images=max_images, keep_records=False,
+                          metrics=metrics)
     except ValueError as exc:  # NaN/inf predictions, wrong shapes: the evaluator names them
         raise UserError(str(exc).splitlines()[0]) from None
     return {**result.figures, "n_images": result.n_images}
@@ -76,12 +84,15 @@ def run(args: argparse.Namespace) -> int:
     from colorbench import _atomic, checks, pretrained
     from colorbench.checkpoint import load_method, read_config, resolve
     from colorbench.data import Protocol, build_dataset, dataset_info, protocol_for
+    from colorbench.metrics.table import METRICS, select
+    from colorbench.metrics.weighted import require
     from colorbench.train.distributed import resolve_device
 
     checks.optional_integer(args.size, "--size", minimum=checks.MIN_SIZE, maximum=checks.MAX_SIZE,
                             fix="give the square crop in px, or leave it out for the protocol's")
     checks.optional_integer(args.max_images, "--max-images", minimum=1, fix="give how many images to score")
     checks.integer(args.batch_size, "--batch-size", minimum=1, fix="give the images per colorize call, e.g. 16")
+    require(m for m in select(args.metrics) if METRICS[m].weights)  # a missing file: exit 2 before any work
     if pretrained.is_zoo_name(args.checkpoint):  # a released model: no run folder, rows under runs/zoo/
         target = args.csv or pretrained.zoo_eval_dir(args.checkpoint) / "eval.csv"
         _atomic.check_writable(target, "--csv")  # before the evaluation, not after it
@@ -108,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"data_dir": args.data_dir} if args.data_dir else {}
     dataset = build_dataset(dataset_name, protocol.split, size=protocol.size, seed=int(record.get("seed", 0)),
                             **options, **protocol.dataset_options())
-    metrics = evaluate_method(method, dataset, args.batch_size, protocol.max_images)
+    metrics = evaluate_method(method, dataset, args.batch_size, protocol.max_images, args.metrics)
     print(f"checkpoint {ckpt}")
     print(f"dataset {dataset_name}: {protocol.split} split at {protocol.size} px, {metrics['n_images']} images "
           + ("(NOT the dataset's protocol: " + declared.describe() + ")" if custom else "(the dataset's protocol, "

@@ -17,7 +17,8 @@ KINDS = ("methods", "datasets", "metrics")
 EXAMPLES = """examples:
   colorbench list
   colorbench list methods
-  colorbench list datasets"""
+  colorbench list datasets
+  colorbench list metrics"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +78,7 @@ def _metric_fields(spec: Any) -> tuple[str, str, str]:
     else:
         def get(key, default=None):
             return getattr(spec, key, default)
-    direction = get("direction", "") or ""
+    direction = get("direction", "") or get("goal", "") or ""
     if not direction and get("higher_is_better", None) is not None:
         direction = "higher" if get("higher_is_better") else "lower"
     return str(direction), str(get("unit", "") or ""), str(get("description", "") or "")
@@ -97,10 +98,34 @@ def format_metrics(width: int) -> str:
     blocks = []
     for name, spec in table.items():
         direction, unit, description = _metric_fields(spec)
-        arrow = {"higher": "↑ higher is better", "lower": "↓ lower is better"}.get(direction.lower(), direction)
-        details = [(k, v) for k, v in (("better", arrow), ("unit", unit)) if v]
+        arrow = {"higher": "↑ higher is better", "lower": "↓ lower is better",
+                 "truth": "→ closest to the ground truth's figure"}.get(direction.lower(), direction)
+        details = [(k, v) for k, v in (("better", arrow), ("unit", unit)) if v] + _declared(name, spec, metrics)
         blocks.append(_block(name, description, details, width, indent))
+    groups = getattr(metrics, "GROUPS", {})
+    if groups:
+        blocks.append("\ngroups for --metrics (weight-free figures are always computed):")
+        blocks += [_block(g, ", ".join(names), [], width, indent) for g, names in groups.items() if g != "all"]
     return "\n".join(blocks)
+
+
+def _declared(name: str, spec: Any, metrics: Any) -> list[tuple[str, str]]:
+    """How a :class:`~colorbench.metrics.MetricInfo` row is computed: per image or pooled, the feature extractor,
+    the weight files it needs (and the command that fetches them), the groups that include it, its source."""
+    if not hasattr(spec, "per_image") or not hasattr(spec, "weights"):
+        return []
+    out = [("computed", "per image, averaged" if spec.per_image else f"pooled over the test set ({spec.pooled})")]
+    if spec.extractor:
+        out.append(("features", spec.extractor))
+    if spec.weights:
+        out.append(("needs weights", f"{', '.join(spec.weights)} (colorbench weights fetch {' '.join(spec.weights)});"
+                    " computed only when asked for (--metrics)"))
+    groups = [g for g, names in getattr(metrics, "GROUPS", {}).items() if name in names and g != "all"]
+    if groups:
+        out.append(("groups", ", ".join(groups)))
+    if spec.source:
+        out.append(("source", spec.source))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

@@ -94,24 +94,31 @@ def check_reachable(url: str, timeout: float) -> None:
         pool.shutdown(wait=False)
 
 
-def _download(url: str, dest: Path, timeout: float) -> Path:
-    """Stream ``url`` into ``dest`` atomically; a torchvision-style ``name-<sha256 prefix>.pth`` is checked."""
+def _download(url: str, dest: Path, timeout: float, sha256: str = "", name_hash: bool = True) -> Path:
+    """Stream ``url`` into ``dest`` atomically and check it: against ``sha256`` when given, else (``name_hash``)
+    a torchvision-style ``name-<sha256 prefix>.pth``; with neither, the digest is recorded in ``<dest>.sha256`` so
+    later loads can check the file (:func:`colorbench.pretrained.verify`)."""
     import hashlib
     import urllib.request
 
     from colorbench import _atomic as atomic
 
     digest = hashlib.sha256()
-    expected = dest.stem.rsplit("-", 1)[-1] if "-" in dest.stem else ""
+    expected = dest.stem.rsplit("-", 1)[-1] if "-" in dest.stem and name_hash else ""
     with atomic.writing(dest) as tmp:  # a failed or corrupt download leaves nothing behind
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
-        if len(expected) >= 8 and all(c in "0123456789abcdef" for c in expected):
+        if sha256 and digest.hexdigest() != sha256:
+            raise UserError(f"{url}: downloaded file's sha256 {digest.hexdigest()[:12]}… is not {sha256[:12]}…; "
+                            "the download is corrupt or the file changed upstream, run the command again")
+        if not sha256 and len(expected) >= 8 and all(c in "0123456789abcdef" for c in expected):
             if not digest.hexdigest().startswith(expected):
                 raise UserError(f"{url}: downloaded file's sha256 {digest.hexdigest()[:12]} does not start with "
                                 f"{expected}; the download is corrupt, run the command again")
+        elif not sha256:
+            atomic.write_text(dest.with_name(dest.name + ".sha256"), f"{digest.hexdigest()}  {dest.name}\n")
     return dest
 
 
@@ -123,7 +130,8 @@ def fetch(name: str, timeout: float = 10.0) -> Path:
     b = pt.get_backbone(name)
     if b.url and b.torch_files and not (b.library == "timm" and b.hf_repo):  # timm weights: the HF cache first
         check_reachable(b.url, timeout)
-        return _download(b.url, pt.torch_hub_dir() / b.torch_files[0], timeout)
+        return _download(b.url, pt.torch_hub_dir() / b.torch_files[0], timeout, b.sha256,
+                         name_hash=b.library == "torchvision")
     assert b.hf_repo, f"backbone {name} has neither a url nor a hub repository"
     check_reachable("https://huggingface.co", timeout)
     import huggingface_hub

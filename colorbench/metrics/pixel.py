@@ -30,7 +30,7 @@ def psnr(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, data_range: float = 1.0
     return (10.0 * torch.log10(data_range**2 * diff.shape[1] / sse)).to(dtype)  # sse == 0 -> inf
 
 
-def _rgyb_stats(rgb: torch.Tensor) -> torch.Tensor:
+def _rgyb_stats(rgb: torch.Tensor, absolute: bool = False) -> torch.Tensor:
     """``[B,3,H,W]`` -> ``[B]`` colourfulness. ``rg`` and ``yb`` go into one ``[B,2,HW]`` buffer; the statistics
     are two-pass (mean, then the sum of squared deviations, as NumPy's ``std``), summed in the input's precision:
     torch sums float32 by cascade (pairwise) summation, ~1e-7 relative, and float32 sums vectorise where
@@ -41,28 +41,39 @@ def _rgyb_stats(rgb: torch.Tensor) -> torch.Tensor:
     y = torch.empty(r.shape[0], 2, n, dtype=dtype, device=rgb.device)
     torch.sub(r, g, out=y[:, 0])
     torch.add(r, g, out=y[:, 1]).mul_(0.5).sub_(b)
+    if absolute:
+        y.abs_()
     mean = y.sum(dim=2) / n  # [B, 2]: mean_rg, mean_yb
     var = y.sub_(mean[:, :, None]).square_().sum(dim=2) / n  # population variances
     # on 0..255 values every statistic scales by 255
     return (var.sum(dim=1).sqrt() + 0.3 * torch.hypot(mean[:, 0], mean[:, 1])).mul_(255.0)
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler & Süsstrunk (2003) colourfulness of ``[B,3,H,W]`` sRGB in [0,1] -> ``[B]``.
+COLORFULNESS_KINDS = ("hasler", "abs")
 
-    On 0..255 values: ``rg = R - G``, ``yb = (R + G)/2 - B``;
+
+def colorfulness(rgb: torch.Tensor, kind: str = "hasler") -> torch.Tensor:
+    """Colourfulness of ``[B,3,H,W]`` sRGB in [0,1] -> ``[B]`` on the 0..255 scale the papers use.
+
+    ``kind="hasler"`` (Hasler & Süsstrunk 2003), on 0..255 values: ``rg = R - G``, ``yb = (R + G)/2 - B``;
     ``C = sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²)`` with population standard deviations over the image.
-    A grey image gives 0; typical photographs 20-80.
+    ``kind="abs"``: the same with ``rg = |R - G|`` and ``yb = |(R + G)/2 - B|``, as the colourisation papers'
+    scripts compute it (DDColor ``basicsr/metrics/colorfulness.py``, CT2 ``segm/eval_colorfullness.py``). A grey
+    image gives 0 either way; typical photographs 20-80 (Hasler) and somewhat more with ``abs``.
     """
+    if kind not in COLORFULNESS_KINDS:
+        raise ValueError(f"colorfulness: kind must be one of {COLORFULNESS_KINDS}; got {kind!r}")
     if rgb.ndim != 4 or rgb.shape[1] != 3:
         raise ValueError(f"colorfulness: rgb must be [B,3,H,W] sRGB in [0,1]; got shape {tuple(rgb.shape)}")
-    return _rgyb_stats(rgb)
+    return _rgyb_stats(rgb, absolute=kind == "abs")
 
 
-def delta_colorfulness(pred_rgb: torch.Tensor, true_rgb: torch.Tensor) -> torch.Tensor:
-    """``|colorfulness(true) - colorfulness(pred)|`` per image -> ``[B]``."""
+def delta_colorfulness(pred_rgb: torch.Tensor, true_rgb: torch.Tensor, kind: str = "hasler") -> torch.Tensor:
+    """``|colorfulness(true) - colorfulness(pred)|`` per image -> ``[B]`` (0..255 scale; ``kind`` as
+    :func:`colorfulness`). The papers' ΔCF is a gap of dataset means instead: see ``delta_colorfulness_abs`` in
+    ``docs/metrics.md``."""
     check_pair(pred_rgb, true_rgb, "delta_colorfulness", 3)
-    return (colorfulness(true_rgb) - colorfulness(pred_rgb)).abs()
+    return (colorfulness(true_rgb, kind) - colorfulness(pred_rgb, kind)).abs()
 
 
 def mae_ab(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:

@@ -31,10 +31,11 @@ from colorbench.report.item_histograms import ItemHistograms
 from colorbench.report.load import text_variants
 from colorbench.report.replicates import Row, design_of, pooled_truth, row_replicates
 
-TABLE_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "mae_ab", "delta_e76", "js_a", "js_b",
-                 "kl_a", "kl_b", "lpips", "fid")
+TABLE_METRICS = ("psnr", "ssim", "colorfulness", "delta_colorfulness", "colorfulness_abs", "delta_colorfulness_abs",
+                 "mae_ab", "delta_e76", "js_a", "js_b", "kl_a", "kl_b", "lpips_alex", "lpips_vgg", "fid", "fid_tv")
 """Ranked columns of the main table, in order (the diagnostics and the truth's colourfulness appear in the flags
-and the caption)."""
+and the caption). A column no row has a value for is left out, and one note under the table names it
+(:func:`not_computed_note`)."""
 
 TIMING_COLUMNS = ("train_seconds", "train_images_per_s", "eval_seconds", "cell_seconds", "peak_memory_mb",
                   "finished", "started")
@@ -72,7 +73,8 @@ def header(metric: str, legacy: bool = False) -> str:
         return metric
     unit = f" ({info.unit})" if info.unit and info.unit not in ("", "1") else ""
     form = (" legacy" if legacy else "") if metric in HISTOGRAM_METRICS else ""
-    return f"{metric}{form} {info.arrow}{unit}".replace("  ", " ").strip()
+    features = f" [{info.extractor}]" if info.pooled == "features" else ""  # two FIDs: say which network
+    return f"{metric}{form} {info.arrow}{unit}{features}".replace("  ", " ").strip()
 
 
 def baseline_methods() -> set[str]:
@@ -476,9 +478,32 @@ def cell_text(s: Summary, lab: str, m: str) -> str:
 
 
 def columns(s: Summary, names: Sequence[str] = TABLE_METRICS) -> list[str]:
-    """The metrics of ``names`` the rows have a column for (shown as n/a with the reason where a row lacks the
-    value; a figure no row has a column for is left out)."""
-    return [m for m in names if m in s.reported and f"{m}_mean" in s.frame]
+    """The metrics of ``names`` some row has a value for (shown as n/a with the reason where a row lacks it); a
+    figure no row has (not computed, or n/a everywhere) is left out and named by :func:`not_computed_note`."""
+    return [m for m in names if m in s.reported and f"{m}_mean" in s.frame
+            and bool(pd.to_numeric(s.frame[f"{m}_mean"], errors="coerce").notna().any())]
+
+
+def not_computed_note(s: Summary, names: Sequence[str] = TABLE_METRICS) -> str:
+    """One sentence naming the metrics of ``names`` that no row has, and why (their rows' n/a reasons when the
+    results carry some; else: not asked for, with the ``--metrics`` that asks), or ``""``."""
+    shown = set(columns(s, names))
+    left = [m for m in names if m not in shown]
+    if not left:
+        return ""
+    reasons: dict[str, list[str]] = {}
+    for m in left:
+        given = sorted({r for lab in s.na for k, r in s.na[lab].items() if k == m and r != "not reported by the "
+                        "evaluator"})
+        info = METRICS.get(m)
+        if given:
+            why = "; ".join(given)
+        elif info is not None and info.weights:
+            why = "not asked for (they need pretrained weights: `--metrics field` or the names)"
+        else:
+            why = "not in these results (computed by a newer evaluator: rerun the cells)"
+        reasons.setdefault(why, []).append(m)
+    return "Not computed: " + "; ".join(f"{', '.join(ms)}: {why}" for why, ms in reasons.items()) + "."
 
 
 def markdown(s: Summary, names: Sequence[str] = TABLE_METRICS, legacy: bool = False) -> tuple[str, list[str]]:
@@ -517,6 +542,9 @@ def markdown(s: Summary, names: Sequence[str] = TABLE_METRICS, legacy: bool = Fa
     if ties:
         notes.append("Tied for best (`=` in the table; the best mean is not really better than these): "
                      + "; ".join(ties) + ".")
+    left = not_computed_note(s, names)
+    if left:
+        notes.append(left)
     untested = [m for m in cols if mk.get(m) and mk[m].untested]
     if untested:
         notes.append(f"Not compared: {', '.join(untested)} (no bootstrap replicates: pooled figures need the cells' "
