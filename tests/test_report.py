@@ -32,15 +32,17 @@ def _write(tmp: Path, df: pd.DataFrame, profile: str = "quick", dataset: str = "
     return tmp
 
 
-def test_missing_metric_shows_na_and_keeps_the_column():
+def test_a_metric_no_row_has_is_left_out_with_one_note():
     df = pd.DataFrame({"method": ["gray", "pix2pix"], "variant": ["default", "default"], "seed": [0, 0],
                        "status": ["ok", "ok"], "psnr": [22.5, 23.25]})  # no ssim column at all
-    df["ssim"] = math.nan  # a column with no value: n/a, never dropped
+    df["ssim"] = math.nan  # a column with no value anywhere: left out, and the note names it
     s = tables.summarise(df, names=("psnr", "ssim"))
     assert math.isnan(s.frame.loc["gray", "ssim_mean"])
     shown = tables.measured_table(s, ("psnr", "ssim"))
-    assert list(shown.columns[2:4]) == ["psnr ↑ (dB)", "ssim ↑"]
-    assert (shown["ssim ↑"] == "n/a").all()
+    assert "psnr ↑ (dB)" in shown.columns and not any(c.startswith("ssim") for c in shown.columns)
+    note = tables.not_computed_note(s, ("psnr", "ssim"))
+    assert "ssim" in note and "psnr" not in note
+    assert tables.not_computed_note(s, ("psnr",)) == ""
     assert shown.loc["pix2pix", "psnr ↑ (dB)"] == "23.25"  # no per-image rows: not compared, no mark
     assert tables.marks(s, ("psnr",))["psnr"].untested
     assert shown.loc["gray", "psnr ↑ (dB)"] == "22.50"

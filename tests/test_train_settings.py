@@ -93,7 +93,7 @@ def test_a_profile_checks_its_train_keys_with_the_trainer_minimums():
         profiles.check_profile(p)
     assert p["train"]["steps"] == 100 and dict(p["eval"]) == {"batch_size": 8, "samples": 4,
                                                                "legacy_histograms": False, "curve_points": 0,
-                                                               "curve_images": 32}
+                                                               "curve_images": 32, "metrics": ""}
 
 
 def test_the_settings_module_loads_no_torch():
