@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench import _atomic as atomic
+from colorbench.data.registry import dataset_label
 from colorbench.report import figures, frontier, item_histograms, reproduction, runtime
 from colorbench.report.load import read_table
 from colorbench.report.published import mapping_table, published_table
@@ -221,9 +222,10 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
         if r.get("kind", "train") == "train":
             by_dataset.setdefault(r["dataset"], []).append(r)
     for i, (dataset, drows) in enumerate(sorted(by_dataset.items())):
-        paths, table = write_dataset(root / dataset, dataset, drows, profile, watch, styles)
+        name = dataset_label(dataset)  # a recipe path's folder takes the recipe's name
+        paths, table = write_dataset(root / name, name, drows, profile, watch, styles)
         written += paths
-        if readme is not None and i == 0 and (path := update_readme(readme, profile, dataset, table)):
+        if readme is not None and i == 0 and (path := update_readme(readme, profile, name, table)):
             written.append(path)
     variants: dict[str, list[str]] = {}
     for r in sorted((r for rs in by_dataset.values() for r in rs), key=_sort_key):

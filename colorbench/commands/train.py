@@ -148,12 +148,15 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.dataset if args.dataset is not None else table.get("dataset", "openphotos")
     spec = resolve(cls, dataset, settings, variant=variant, overrides=overrides,
                    data_options={"data_dir": args.data_dir} if args.data_dir else None)
-    out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset}-s{settings.seed}"
+    from colorbench.data import dataset_label
+
+    out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset_label(dataset)}-s{settings.seed}"
     result = train(spec, out_dir=out)
     if result.world_size > 1 and not _is_main():
         return 0
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items()) or "(nothing left to train)"
-    print(f"{args.method} [{variant}] on {dataset}: step {result.steps} ({result.steps - result.start_step} this run), "
+    name = dataset_label(dataset)
+    print(f"{args.method} [{variant}] on {name}: step {result.steps} ({result.steps - result.start_step} this run), "
           f"{result.images_per_s:.1f} images/s, {result.train_seconds:.1f} s training, "
           f"peak memory {result.peak_memory_mb:.0f} MB on {result.device}; last losses: {losses}")
     if result.val:

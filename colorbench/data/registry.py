@@ -69,6 +69,18 @@ def dataset_info(name: str) -> DatasetInfo:
     _raise_unknown(name, recipes)
 
 
+def dataset_label(name: str) -> str:
+    """The name a dataset's run and result folders take: a recipe path's ``name`` (the file's stem unless the
+    recipe sets one), else ``name`` itself; so ``--dataset my/photos.toml`` names folders like a recipe name."""
+    if str(name).endswith(".toml") and name not in _BUILTIN:
+        recipes = _recipes()
+        if name not in recipes:
+            from colorbench.data.recipes import load_recipe
+
+            return str(load_recipe(Path(name).expanduser())["name"])
+    return str(name)
+
+
 def protocol_for(name: str) -> Protocol:
     """The evaluation protocol dataset ``name`` declares."""
     return dataset_info(name).protocol

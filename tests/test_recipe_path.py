@@ -1,0 +1,41 @@
+"""A recipe given as a path behaves like a recipe name: run and result folders take the recipe's ``name``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorbench.cli import main
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _recipe(tmp_path):
+    photos = tmp_path / "recipes" / "photos"
+    photos.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)).save(photos / f"p{i:02d}.png")
+    recipe = tmp_path / "recipes" / "my-photos.toml"
+    recipe.write_text('name = "mine"\n[protocol]\nsplit = "test"\nsize = 16\n'
+                      '[options]\ndata_dir = "photos"\nresize = 16\n')
+    return recipe
+
+
+def test_train_with_a_recipe_path_names_the_run_by_the_recipe(tiny, tmp_path, monkeypatch, capsys):
+    recipe = _recipe(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "test_tiny", "--dataset", str(recipe), "--size", "16", "--batch-size", "4", "--steps", "1",
+                 "--val-every", "0", "--no-progress"]) == 0
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["test_tiny-default-mine-s0"]
+    assert "on mine:" in capsys.readouterr().out
+
+
+def test_bench_with_a_recipe_path_writes_its_tables(tmp_path, monkeypatch):
+    recipe = _recipe(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--profile", "smoke", "--datasets", str(recipe), "--results", str(tmp_path / "res"),
+                 "--cache", str(tmp_path / "cache"), "--no-progress"]) == 0
+    table = (tmp_path / "res" / "smoke" / "mine" / "table.md").read_text()
+    assert "`smoke` profile on `mine`" in table and "mean_color" in table
+    assert recipe.is_file()  # untouched (it was once taken for a results folder)
