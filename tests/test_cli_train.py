@@ -145,3 +145,22 @@ def test_colorize_takes_folders_and_globs_and_colourises_every_photo(tmp_path, c
                 bad.mkdir()
             assert main(["colorize", str(tmp_path / "r"), str(bad), "--out", str(tmp_path / "o2")]) == 2
             assert expected in capsys.readouterr().err
+
+
+def test_a_finished_run_answers_before_building_data_and_a_change_names_only_the_differing_keys(
+        tiny, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "test_tiny", *FAST, "--steps", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+
+    def no_data(*a, **k):
+        raise AssertionError("built the dataset of a finished run")
+
+    monkeypatch.setattr("colorbench.data.build_dataset", no_data)
+    assert main(["train", "test_tiny", *FAST, "--steps", "2", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "trained to step 2: nothing to do" in out and "step_0000002" in out
+    assert main(["train", "test_tiny", *FAST, "--steps", "2", "--out", str(run), "--set", "lr=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "config.lr" in err and "-> 0.5" in err and "another --out" in err
+    assert "width" not in err  # the fields that agree are not printed

@@ -31,7 +31,7 @@ def test_train_with_a_recipe_path_names_the_run_by_the_recipe(tiny, tmp_path, mo
     assert "on mine:" in capsys.readouterr().out
 
 
-def test_bench_with_a_recipe_path_writes_its_tables(tmp_path, monkeypatch):
+def test_bench_with_a_recipe_path_writes_its_tables(tmp_path, monkeypatch, capsys):
     recipe = _recipe(tmp_path)
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--profile", "smoke", "--datasets", str(recipe), "--results", str(tmp_path / "res"),
@@ -39,3 +39,6 @@ def test_bench_with_a_recipe_path_writes_its_tables(tmp_path, monkeypatch):
     table = (tmp_path / "res" / "smoke" / "mine" / "table.md").read_text()
     assert "`smoke` profile on `mine`" in table and "mean_color" in table
     assert recipe.is_file()  # untouched (it was once taken for a results folder)
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("bench: cell ")]
+    assert len(lines) == 4 and lines[-1].startswith("bench: cell 4/4 done")  # --no-progress: a line per cell
+    assert lines[0].endswith("on mine seed 0")

@@ -45,7 +45,9 @@ class Cell:
     @property
     def label(self) -> str:
         v = "" if self.variant == "default" else f"[{self.variant}]"
-        where = f" on {self.dataset} seed {self.seed}" if self.kind == "train" else " (runtime)"
+        from colorbench.data.registry import dataset_label
+
+        where = f" on {dataset_label(self.dataset)} seed {self.seed}" if self.kind == "train" else " (runtime)"
         return f"{self.method}{v}{where}"
 
     def spec(self) -> RunSpec:

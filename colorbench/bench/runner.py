@@ -123,7 +123,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
             summary.failed.append(f"{cell.label}: {row.get('error')}")
         row["_folder"] = str(cache / cell.key)
         rows[cell.key] = row
-        bar.set_description(cell.label[:48])
+        bar.set_description(cell.label[:48] + ("" if computed else " (cached)"))
         bar.update(1)
 
     rows: dict[str, dict[str, Any]] = {}

@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "exit 1 if any differs (default N: one cell per method, seed 0; writes nothing)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars: one line per finished cell on stderr instead")
     jobs = parser.add_argument_group("scheduler jobs (colorbench.bench.cluster, docs/cluster.md; needs "
                                      "pip install 'colorbench[cluster]')")
     jobs.add_argument("--launcher", default="inprocess", choices=("inprocess", "local", "submitit"),

@@ -151,6 +151,15 @@ def run(args: argparse.Namespace) -> int:
     from colorbench.data import dataset_label
 
     out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset_label(dataset)}-s{settings.seed}"
+    from colorbench.train.loop import finished
+
+    if (last := finished(spec, out)) is not None:  # before any data is built (every rank: none trains)
+        if _is_main():
+            print(f"{out} already holds {args.method} [{variant}] on {dataset_label(dataset)} trained to step "
+                  f"{spec.settings.steps}: nothing to do (a larger --steps continues it; another --out starts a "
+                  "separate run)")
+            print(f"checkpoint: {last}")
+        return 0
     result = train(spec, out_dir=out)
     if result.world_size > 1 and not _is_main():
         return 0
