@@ -31,14 +31,23 @@ def test_train_with_a_recipe_path_names_the_run_by_the_recipe(tiny, tmp_path, mo
     assert "on mine:" in capsys.readouterr().out
 
 
-def test_bench_with_a_recipe_path_writes_its_tables(tmp_path, monkeypatch, capsys):
+def test_bench_with_a_recipe_path_writes_its_tables_and_the_report_finds_its_checkpoints(tmp_path, monkeypatch,
+                                                                                        capsys):
+    from colorbench.report.load import cell_folder, checkpoint_of, load_results
+
     recipe = _recipe(tmp_path)
-    monkeypatch.chdir(tmp_path)
-    assert main(["bench", "--profile", "smoke", "--datasets", str(recipe), "--results", str(tmp_path / "res"),
-                 "--cache", str(tmp_path / "cache"), "--no-progress"]) == 0
-    table = (tmp_path / "res" / "smoke" / "mine" / "table.md").read_text()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # the cell cache is ./runs/bench, the results outside this folder
+    assert main(["bench", "--profile", "smoke", "--datasets", str(recipe), "--results", "../out/res",
+                 "--no-progress"]) == 0
+    table = (tmp_path / "out" / "res" / "smoke" / "mine" / "table.md").read_text()
     assert "`smoke` profile on `mine`" in table and "mean_color" in table
     assert recipe.is_file()  # untouched (it was once taken for a results folder)
     lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("bench: cell ")]
     assert len(lines) == 4 and lines[-1].startswith("bench: cell 4/4 done")  # --no-progress: a line per cell
     assert lines[0].endswith("on mine seed 0")
+    monkeypatch.chdir(tmp_path / "recipes")  # the report, from anywhere
+    rows = load_results(tmp_path / "out" / "res", "smoke").datasets["mine"].metrics
+    row = rows[rows["method"] == "mean_color"].iloc[0]
+    assert checkpoint_of(row) is not None and cell_folder(row).parent == (work / "runs" / "bench").resolve()
