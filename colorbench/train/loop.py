@@ -99,10 +99,19 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
+def _data_record(spec: RunSpec) -> dict[str, Any]:
+    """``{"data_options": ...}``: the dataset options the run was given (``--data``), less ``data_dir`` (a path on
+    this machine); empty when none."""
+    options = {k: v for k, v in dict(spec.data_options).items() if k != "data_dir"}
+    return {"data_options": options} if options else {}
+
+
 def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
     """Refuse to resume ``out_dir`` with other settings: one line naming only the keys (and config fields) that
     differ, and how to start a separate run instead."""
     diffs = []
+    if saved.get("data_options", {}) != now.get("data_options", {}):
+        diffs.append(f"data_options {saved.get('data_options', {})!r} -> {now.get('data_options', {})!r}")
     for key in _RESUME_KEYS:
         if key not in saved or key not in now:
             continue
@@ -127,7 +136,7 @@ def finished(spec: RunSpec, out_dir: str | Path) -> Path | None:
         return None
     saved = ckpt.read_config(out)
     now = {"method": spec.name, "variant": spec.variant, "config": config_dict(spec.config), "dataset": spec.dataset,
-           "size": spec.size, "seed": spec.seed, "batch_size": spec.batch_size}
+           "size": spec.size, "seed": spec.seed, "batch_size": spec.batch_size, **_data_record(spec)}
     _check_resume(saved, now, out)
     steps = spec.settings.steps
     return last if steps is not None and spec.settings.epochs is None and int(saved.get("step", -1)) >= steps \
@@ -262,7 +271,7 @@ class _Session:
         self.record = {"method": method.name, "variant": spec.variant, "config": config_dict(method.config),
                        "dataset": self.dataset_name, "size": spec.size, "seed": spec.seed,
                        "batch_size": spec.batch_size, "world_size": self.info.world,
-                       "origin": method_origin(type(method))}
+                       "origin": method_origin(type(method)), **_data_record(spec)}
 
     def resume(self) -> None:
         """Continue from ``out_dir``'s last checkpoint (weights, RNG, step, time) when there is one."""
