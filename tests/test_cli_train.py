@@ -164,3 +164,22 @@ def test_a_finished_run_answers_before_building_data_and_a_change_names_only_the
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "config.lr" in err and "-> 0.5" in err and "another --out" in err
     assert "width" not in err  # the fields that agree are not printed
+
+
+def test_colorize_predicts_at_the_recorded_training_scale_by_default(tiny, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 255, (70, 90, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "test_tiny", "--dataset", "folder", "--data-dir", str(photos), "--size", "16",
+                 "--batch-size", "4", "--steps", "1", "--val-every", "0", "--no-progress", "--out", str(run)]) == 0
+    assert json.loads((run / "run.json").read_text())["train_short_side"] == 32  # resize="auto": 2 x the crop
+    capsys.readouterr()
+    assert main(["colorize", str(run), str(photos / "p0.png"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "predicting ab at 32 px on the shorter side" in out and "shorter side 32 px" in out
+    assert main(["colorize", str(run), str(photos / "p1.png"), "--out", str(tmp_path / "o2"),
+                 "--working-size", "0"]) == 0
+    assert "full resolution" in capsys.readouterr().out

@@ -106,6 +106,14 @@ def _data_record(spec: RunSpec) -> dict[str, Any]:
     return {"data_options": options} if options else {}
 
 
+def _scale_record(dataset: Dataset) -> dict[str, Any]:
+    """``{"train_short_side": px}``: the shorter side a folder dataset resized its photos to before cropping (the
+    scale the model learns colours at; ``colorize`` predicts at it by default); empty for native-size data."""
+    resize = getattr(dataset, "resize", None)
+    return {"train_short_side": int(resize)} if isinstance(resize, int) and getattr(dataset, "crop", "") == "square" \
+        else {}
+
+
 def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
     """Refuse to resume ``out_dir`` with other settings: one line naming only the keys (and config fields) that
     differ, and how to start a separate run instead."""
@@ -271,7 +279,7 @@ class _Session:
         self.record = {"method": method.name, "variant": spec.variant, "config": config_dict(method.config),
                        "dataset": self.dataset_name, "size": spec.size, "seed": spec.seed,
                        "batch_size": spec.batch_size, "world_size": self.info.world,
-                       "origin": method_origin(type(method)), **_data_record(spec)}
+                       "origin": method_origin(type(method)), **_data_record(spec), **_scale_record(self.dataset)}
 
     def resume(self) -> None:
         """Continue from ``out_dir``'s last checkpoint (weights, RNG, step, time) when there is one."""
