@@ -46,3 +46,21 @@ def test_train_records_the_options_and_eval_reuses_them(tiny, tmp_path, monkeypa
     capsys.readouterr()
     assert main(["eval", str(run), "--data-dir", str(photos), "--size", "16"]) == 0
     assert "3 images" in capsys.readouterr().out  # the run's 25% test split of 12 photos, not the default 10%
+
+
+def test_data_options_are_part_of_a_bench_cells_key(tmp_path):
+    from colorbench.bench import grid, profiles
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    recipe = tmp_path / "mine.toml"
+    recipe.write_text(f'[protocol]\nsplit = "test"\nsize = 16\n[options]\ndata_dir = "{photos}"\nresize = 16\n')
+    prof = profiles.load_profile("smoke")
+    plain = [c.key for c in grid.expand(prof, datasets=[str(recipe)]) if c.kind == "train"]
+    cached = [c.key for c in grid.expand(prof, datasets=[str(recipe)], data=["cache=memory"]) if c.kind == "train"]
+    assert len(plain) == len(cached) == 2 and not set(plain) & set(cached)
+    with pytest.raises(UserError, match="fixes its evaluation protocol"):
+        grid.expand(prof, datasets=[str(recipe)], data=["resize=32"])
