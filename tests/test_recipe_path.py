@@ -51,3 +51,16 @@ def test_bench_with_a_recipe_path_writes_its_tables_and_the_report_finds_its_che
     rows = load_results(tmp_path / "out" / "res", "smoke").datasets["mine"].metrics
     row = rows[rows["method"] == "mean_color"].iloc[0]
     assert checkpoint_of(row) is not None and cell_folder(row).parent == (work / "runs" / "bench").resolve()
+
+
+def test_study_finds_checkpoints_relative_to_the_results_folders_parent(tmp_path, monkeypatch):
+    from colorbench.study.create import checkpoints_from_results
+
+    (tmp_path / "repo" / "runs" / "bench" / "k" / "ckpt").mkdir(parents=True)
+    table = tmp_path / "repo" / "results" / "quick" / "mine"
+    table.mkdir(parents=True)
+    (table / "metrics.csv").write_text("method,variant,status,checkpoint,dataset\n"
+                                       "unet_l1,default,ok,runs/bench/k/ckpt,mine\n")
+    monkeypatch.chdir(tmp_path)  # not the folder the bench ran in
+    picked, _ = checkpoints_from_results(table)
+    assert picked == [("unet_l1", "unet_l1", "default", str(tmp_path / "repo" / "runs" / "bench" / "k" / "ckpt"))]
