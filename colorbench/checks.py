@@ -65,3 +65,16 @@ def setting(key: str, value: Any, where: str) -> int | None:
         return None
     minimum, what = RULES[key]
     return integer(value, where, minimum=minimum, fix=f"give {what}")
+
+
+def parse_sets(items: list[str], flag: str = "--set") -> dict[str, str]:
+    """``["lr=1e-4", "norm=instance"]`` -> ``{"lr": "1e-4", "norm": "instance"}`` (the values' types are checked by
+    whoever takes them: the config registry for ``--set``, :mod:`colorbench.data.options` for ``--data``)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            example = "lr=1e-4" if flag == "--set" else "resize=128"
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} {example}")
+        out[key.strip()] = value.strip()
+    return out

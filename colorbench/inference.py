@@ -6,7 +6,9 @@ The photo's lightness is kept at full resolution; only ab is predicted:
   :mod:`colorbench.tiling`, so memory grows with the photo's pixels (a few float32 planes) and not with the network's
   activations;
 * ``working_size=N``: ab is predicted on L resized to longer side N (aspect kept, never enlarged), then upsampled
-  bilinearly; tiling still applies when N is larger than a tile.
+  bilinearly; tiling still applies when N is larger than a tile;
+* ``short_side=N`` (instead): the same with the *shorter* side N, the form a training scale takes (a folder dataset
+  resizes each photo's shorter side; ``colorbench colorize`` defaults to the run's recorded one).
 
 Colour conversions run in bands of rows, so a 6000×4000 photo never exists as a float32 RGB or Lab image. On CUDA
 the network runs under bfloat16 autocast (``precision="auto"``); the blend and the colour maths stay float32.
@@ -36,23 +38,33 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 @dataclass(frozen=True)
 class Settings:
-    """How ab is predicted: ``working_size`` (longer side in px; 0 = full resolution), ``tile`` and ``overlap`` (px;
+    """How ab is predicted: ``working_size`` (longer side in px; 0 = full resolution) or ``short_side`` (shorter
+    side in px, when above 0), ``tile`` and ``overlap`` (px;
     ``tile=0`` runs the network once on the whole input), ``precision`` (``auto``: bf16 autocast on CUDA, fp32
     elsewhere)."""
 
     working_size: int = 0
+    short_side: int = 0
     tile: int = tiling.DEFAULT_TILE
     overlap: int = tiling.DEFAULT_OVERLAP
     precision: str = "auto"
 
     def describe(self) -> str:
         size = "full resolution" if self.working_size <= 0 else f"working size {self.working_size} px"
+        if self.short_side > 0:
+            size = f"shorter side {self.short_side} px"
         tiles = "untiled" if self.tile <= 0 else f"tiles {self.tile} px, overlap {self.overlap} px"
         return f"{size}, {tiles}, precision {self.precision}"
 
 
-def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
-    """The size at which ab is predicted: longer side ``working_size`` (aspect kept), never larger than the photo."""
+def working_shape(height: int, width: int, working_size: int, short_side: int = 0) -> tuple[int, int]:
+    """The size at which ab is predicted: longer side ``working_size`` (or, when ``short_side`` > 0, shorter side
+    ``short_side``; aspect kept), never larger than the photo."""
+    if short_side > 0:
+        if min(height, width) <= short_side:
+            return height, width
+        scale = short_side / min(height, width)
+        return max(short_side, round(height * scale)), max(short_side, round(width * scale))
     if working_size <= 0 or max(height, width) <= working_size:
         return height, width
     scale = working_size / max(height, width)
@@ -61,7 +73,8 @@ def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]
 
 def tiles_for(height: int, width: int, settings: Settings) -> int:
     """Network calls for a ``height``×``width`` photo under ``settings`` (for progress bars)."""
-    return tiling.count_tiles(*working_shape(height, width, settings.working_size), settings.tile, settings.overlap)
+    return tiling.count_tiles(*working_shape(height, width, settings.working_size, settings.short_side), settings.tile,
+                              settings.overlap)
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
@@ -122,7 +135,7 @@ def colorize_photo(method: Method, rgb: np.ndarray, settings: Settings = Setting
     upsampled bilinearly when that is smaller. A prediction that is not finite is a UserError (nothing to write)."""
     H, W = rgb.shape[:2]
     L_lab = lightness(rgb)
-    h, w = working_shape(H, W, settings.working_size)
+    h, w = working_shape(H, W, settings.working_size, settings.short_side)
     L_small = L_lab if (h, w) == (H, W) else F.interpolate(L_lab, size=(h, w), mode="bilinear", antialias=True,
                                                             align_corners=False)
     ab = predict_ab(method, normalize_l(L_small), settings, on_tile)

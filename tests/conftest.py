@@ -83,15 +83,21 @@ def trimmed_heap():
 
 @pytest.fixture(autouse=True, scope="session")
 def _caches_in_tmp(tmp_path_factory):
-    """Training-set priors (colorbench.ab_bins.prior_config), measured step FLOPs (colorbench.train.flops) and FID
-    truth features (colorbench.metrics.fid) go to temp folders for the session, not runs/."""
+    """Training-set priors (colorbench.ab_bins.prior_config), measured step FLOPs (colorbench.train.flops), FID truth
+    features (colorbench.metrics.fid) and decoded photos (colorbench.data.decoded) go to temp folders for the session,
+    not runs/ or datasets/cache/."""
     from colorbench import ab_bins
     from colorbench.metrics import fid
     from colorbench.train import flops
 
-    saved = ab_bins.PRIOR_DIR, flops.FLOPS_DIR, fid.CACHE_DIR
+    saved = ab_bins.PRIOR_DIR, flops.FLOPS_DIR, fid.CACHE_DIR, os.environ.get("COLORBENCH_DECODED_CACHE")
     ab_bins.PRIOR_DIR = tmp_path_factory.mktemp("priors")
     flops.FLOPS_DIR = tmp_path_factory.mktemp("flops")
     fid.CACHE_DIR = tmp_path_factory.mktemp("fid_truth")
+    os.environ["COLORBENCH_DECODED_CACHE"] = str(tmp_path_factory.mktemp("decoded"))
     yield
-    ab_bins.PRIOR_DIR, flops.FLOPS_DIR, fid.CACHE_DIR = saved
+    ab_bins.PRIOR_DIR, flops.FLOPS_DIR, fid.CACHE_DIR = saved[:3]
+    if saved[3] is None:
+        os.environ.pop("COLORBENCH_DECODED_CACHE", None)
+    else:
+        os.environ["COLORBENCH_DECODED_CACHE"] = saved[3]

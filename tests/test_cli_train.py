@@ -166,3 +166,41 @@ def test_eval_and_bench_metrics_without_weights_stop_at_once_with_the_fetch_comm
     assert not (run / "eval.csv").exists() and not (tmp_path / "cache").exists()
     assert main(["eval", str(run), "--metrics", "fidd"]) == 2
     assert "did you mean fid" in capsys.readouterr().err
+
+
+def test_a_finished_run_answers_before_building_data_and_a_change_names_only_the_differing_keys(
+        tiny, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "test_tiny", *FAST, "--steps", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+
+    def no_data(*a, **k):
+        raise AssertionError("built the dataset of a finished run")
+
+    monkeypatch.setattr("colorbench.data.build_dataset", no_data)
+    assert main(["train", "test_tiny", *FAST, "--steps", "2", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "trained to step 2: nothing to do" in out and "step_0000002" in out
+    assert main(["train", "test_tiny", *FAST, "--steps", "2", "--out", str(run), "--set", "lr=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "config.lr" in err and "-> 0.5" in err and "another --out" in err
+    assert "width" not in err  # the fields that agree are not printed
+
+
+def test_colorize_predicts_at_the_recorded_training_scale_by_default(tiny, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 255, (70, 90, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "test_tiny", "--dataset", "folder", "--data-dir", str(photos), "--size", "16",
+                 "--batch-size", "4", "--steps", "1", "--val-every", "0", "--no-progress", "--out", str(run)]) == 0
+    assert json.loads((run / "run.json").read_text())["train_short_side"] == 32  # resize="auto": 2 x the crop
+    capsys.readouterr()
+    assert main(["colorize", str(run), str(photos / "p0.png"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "predicting ab at 32 px on the shorter side" in out and "shorter side 32 px" in out
+    assert main(["colorize", str(run), str(photos / "p1.png"), "--out", str(tmp_path / "o2"),
+                 "--working-size", "0"]) == 0
+    assert "full resolution" in capsys.readouterr().out

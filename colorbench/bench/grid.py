@@ -45,7 +45,9 @@ class Cell:
     @property
     def label(self) -> str:
         v = "" if self.variant == "default" else f"[{self.variant}]"
-        where = f" on {self.dataset} seed {self.seed}" if self.kind == "train" else " (runtime)"
+        from colorbench.data.registry import dataset_label
+
+        where = f" on {dataset_label(self.dataset)} seed {self.seed}" if self.kind == "train" else " (runtime)"
         return f"{self.method}{v}{where}"
 
     def spec(self) -> RunSpec:
@@ -153,14 +155,16 @@ def _config_overrides(profile: Profile, method: str, pm: dict[str, Any], global_
 def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list[str] | None = None,
            seeds: int | None = None, global_cfg: dict[str, Any] | None = None,
            per_method_cfg: dict[str, dict[str, Any]] | None = None, device: str = "cpu", threads: int | None = None,
-           baselines: bool = True, numeric: str = "native") -> list[Cell]:
+           baselines: bool = True, numeric: str = "native", data: list[str] | None = None) -> list[Cell]:
     """All cells of ``profile`` narrowed by the filters, in a stable order: train cells (every seed of every
     trained method; one of a method with nothing to train), then one runtime cell per (method, variant), then
     the profile's ``runtime.extra`` cells. ``threads``: the torch thread count the cells will run with (part of
     every key); ``baselines=False`` drops the profile's baselines; ``numeric``: the numeric mode the train cells run
     in (:mod:`colorbench.numeric`; runtime cells always time the native kernels). The mode and this CPU's ISA are
-    in every key and row."""
+    in every key and row. ``data``: ``--data KEY=VALUE`` items for every dataset (checked per dataset, in every
+    key through the run's ``data_options``)."""
     from colorbench.data import data_fingerprint, protocol_for
+    from colorbench.data.options import parse_data
 
     global_cfg, per_method_cfg = global_cfg or {}, per_method_cfg or {}
     names = _method_names(profile, methods, baselines)
@@ -184,7 +188,8 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             if unknown:
                 raise UserError(f"profile {profile.name}: per_method.{name}.variants.{unknown[0]}: {name} declares no "
                                 f"variant {unknown[0]!r} (declared: {', '.join(sorted(cls.variants))})")
-            opts = {**dict(profile["data"].get("options") or {}), **({"data_dir": data_dir} if data_dir else {})}
+            opts = {**dict(profile["data"].get("options") or {}), **parse_data(data or [], dataset),
+                    **({"data_dir": data_dir} if data_dir else {})}
             for variant in _variants_for(profile, name, sorted(cls.variants)):
                 pm = method_settings(profile, name, variant)  # per_method.NAME, then .variants.VARIANT over it
                 if "datasets" in pm and dataset not in pm["datasets"]:

@@ -10,6 +10,7 @@ CSV files just written, exactly as the notebooks read them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from colorbench import _atomic as atomic
+from colorbench.data.registry import dataset_label
 from colorbench.report import figures, frontier, item_histograms, reproduction, runtime
 from colorbench.report.load import read_table
 from colorbench.report.published import mapping_table, published_table, shown_beside
@@ -213,12 +215,29 @@ def readme_block(profile: str, dataset: str, table: str) -> str:
                       README_END.format(profile=profile)])
 
 
+def _portable_checkpoint(row: dict[str, Any], results: Path) -> dict[str, Any]:
+    """``row`` with its checkpoint path (``provenance.checkpoint``) as the report resolves it
+    (:func:`colorbench.report.load.absolute_checkpoints`): relative to the results folder's parent when the
+    checkpoint lies under it (the repository: ``runs/bench/...`` beside ``results/``), else absolute, so
+    ``report --results X`` finds it from any folder."""
+    ckpt = row.get("provenance", {}).get("checkpoint")
+    if not isinstance(ckpt, str) or not ckpt:
+        return row
+    path = Path(os.path.abspath(ckpt))
+    try:
+        value = path.relative_to(Path(os.path.abspath(results)).parent).as_posix()
+    except ValueError:
+        value = str(path)
+    return {**row, "provenance": {**row["provenance"], "checkpoint": value}}
+
+
 def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], device: str = "",
                   readme: Path | None = None) -> list[Path]:
     """All files of ``results/<profile>/`` from finished rows; returns the paths written. With ``readme``, the
     first dataset's table also goes between that README's markers for ``profile``."""
     from colorbench.registry import get_method, list_methods
 
+    rows = [_portable_checkpoint(r, results) for r in rows]
     registered = set(list_methods())
     watch = {m: get_method(m).watch_loss for m in {r["method"] for r in rows} if m in registered}
     root = results / profile
@@ -229,9 +248,10 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
         if r.get("kind", "train") == "train":
             by_dataset.setdefault(r["dataset"], []).append(r)
     for i, (dataset, drows) in enumerate(sorted(by_dataset.items())):
-        paths, table = write_dataset(root / dataset, dataset, drows, profile, watch, styles)
+        name = dataset_label(dataset)  # a recipe path's folder takes the recipe's name
+        paths, table = write_dataset(root / name, name, drows, profile, watch, styles)
         written += paths
-        if readme is not None and i == 0 and (path := update_readme(readme, profile, dataset, table)):
+        if readme is not None and i == 0 and (path := update_readme(readme, profile, name, table)):
             written.append(path)
     variants: dict[str, list[str]] = {}
     for r in sorted((r for rs in by_dataset.values() for r in rs), key=_sort_key):

@@ -53,7 +53,8 @@ class Summary:
 
 
 def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datasets: list[str] | None = None,
-              seeds: int | None = None, sets: list[str] | None = None, force: bool = False, device: str = "auto",
+              seeds: int | None = None, sets: list[str] | None = None, data: list[str] | None = None,
+              force: bool = False, device: str = "auto",
               shard: str | None = None, results: Path = Path("results"), cache: Path = Path("runs/bench"),
               progress: bool = True, jobs: int | None = None, baselines: bool = True,
               launcher: str = "inprocess", job_opts: JobOptions | None = None, wait: bool = False,
@@ -62,7 +63,8 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
 
     ``jobs`` (default: the profile's ``jobs``, else 1): train cells run that many at once, each in its own process
     on one torch thread (on a CPU; a GPU runs one at a time); runtime cells then run one by one in this process, so
-    nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines.
+    nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines. ``data``: ``--data
+    KEY=VALUE`` options for every dataset (:mod:`colorbench.data.options`), over the profile's ``[data] options``.
 
     ``numeric_mode_name`` (:mod:`colorbench.numeric`; default ``portable`` on a CPU, ``native`` on a GPU): the mode
     the train cells run in. This process is put under it first (before the grid computes any training-set
@@ -95,7 +97,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
         try:
             cells = grid.expand(prof, methods=methods, datasets=datasets, seeds=seeds, global_cfg=global_cfg,
                                 per_method_cfg=per_method_cfg, device=str(dev), threads=threads,
-                                baselines=baselines, numeric=mode)
+                                baselines=baselines, numeric=mode, data=data)
         except UnknownNameError:
             _raise_recorded_origin(methods or [], cache)
             raise
@@ -123,7 +125,7 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
             summary.failed.append(f"{cell.label}: {row.get('error')}")
         row["_folder"] = str(cache / cell.key)
         rows[cell.key] = row
-        bar.set_description(cell.label[:48])
+        bar.set_description(cell.label[:48] + ("" if computed else " (cached)"))
         bar.update(1)
 
     rows: dict[str, dict[str, Any]] = {}

@@ -47,9 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the profile in a scratch cache and compare them with results/<profile>/: bit for bit for "
                         "rows made in the portable numeric mode, else within their seed spread; a verdict per row, "
                         "exit 1 if any differs (default N: one cell per method, seed 0; writes nothing)")
+    parser.add_argument("--data", metavar="KEY=VALUE", action="append", default=[], dest="data_items",
+                        help="a folder dataset's option for every dataset of the grid (repeatable; as train's --data; "
+                        "part of each cell's key; default: the profile's [data] options)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder")
     parser.add_argument("--cache", type=Path, default=Path("runs/bench"), help="cell cache folder (git-ignored)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars: one line per finished cell on stderr instead")
     jobs = parser.add_argument_group("scheduler jobs (colorbench.bench.cluster, docs/cluster.md; needs "
                                      "pip install 'colorbench[cluster]')")
     jobs.add_argument("--launcher", default="inprocess", choices=("inprocess", "local", "submitit"),
@@ -123,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         summary = collect(args.profile, results=args.results, cache=args.cache, shard=args.shard)
     else:
         summary = run_bench(args.profile, methods=args.methods, datasets=args.datasets, seeds=args.seeds,
-                            sets=args.sets, force=args.force, device=args.device, shard=args.shard,
+                            sets=args.sets, data=args.data_items, force=args.force, device=args.device,
+                            shard=args.shard,
                             results=args.results, cache=args.cache, progress=not args.no_progress,
                             jobs=args.jobs, baselines=not args.no_baselines, launcher=args.launcher,
                             job_opts=opts, wait=args.wait, numeric_mode_name=args.numeric)

@@ -7,9 +7,12 @@ first: only its L is used). Every input is checked before any work, an output ne
 without ``--overwrite``, any file already in ``--out`` (names compared without case), and a
 prediction that is not finite is refused instead of written.
 
-The full-resolution L is kept. By default ab is predicted at full resolution too, on overlapping tiles blended with
-a smooth window (:mod:`colorbench.tiling`), which bounds memory whatever the photo's size; ``--working-size N``
-predicts ab on L resized to longer side N instead and upsamples it (what :mod:`colorbench.inference` documents).
+The full-resolution L is kept. By default ab is predicted at the scale the model trained at: L resized so its shorter
+side is the run's recorded training short side (``train_short_side``: 128 px for 64 px crops of a ``folder``), then
+upsampled; a model trained on small crops colours a full-resolution photo with the wrong colours (docs/training.md).
+``--working-size N`` predicts on L resized to longer side N instead; ``--working-size 0`` (and a run that records no
+scale) at full resolution, on overlapping tiles blended with a smooth window (:mod:`colorbench.tiling`), which
+bounds memory whatever the photo's size (what :mod:`colorbench.inference` documents).
 A progress bar counts tiles on a terminal; elsewhere one line per photo is printed.
 """
 from __future__ import annotations
@@ -42,9 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace files already in --out under an output's name (default: refuse, naming the first; "
                    "an input is never replaced)")
-    p.add_argument("--working-size", type=int, default=0,
+    p.add_argument("--working-size", type=int, default=None,
                    help="longer side (px) at which ab is predicted, then upsampled; 0 = full resolution, tiled "
-                   "(default: 0, full resolution)")
+                   "(default: the shorter side the run trained at, from its record, e.g. 128 for 64 px crops of a "
+                   "folder; full resolution when the record has none)")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX",
                    help="predict on PX-square tiles blended over their overlap, so memory stays bounded at any "
                    "size; 0 = the whole image at once")
@@ -138,14 +142,21 @@ def run(args: argparse.Namespace) -> int:
     from colorbench.data import images
     from colorbench.train.distributed import resolve_device
 
-    checks.integer(args.working_size, "--working-size", minimum=0,
-                   fix="give the longer side in px at which ab is predicted, or 0 for the photo's own size")
+    if args.working_size is not None:
+        checks.integer(args.working_size, "--working-size", minimum=0,
+                       fix="give the longer side in px at which ab is predicted, or 0 for the photo's own size")
     checks.integer(args.tile, "--tile", minimum=0, fix="give the tile side in px (e.g. 512), or 0 for no tiling")
     if args.tile and not 0 <= args.overlap < args.tile:
         raise UserError(f"--overlap {args.overlap}: must lie in 0..{args.tile - 1} (below --tile {args.tile}); "
                         f"e.g. --overlap {args.tile // 4}")
-    settings = inference.Settings(working_size=args.working_size, tile=args.tile, overlap=args.overlap,
-                                  precision=args.precision)
+    settings = inference.Settings(working_size=args.working_size or 0, short_side=_trained_scale(args),
+                                  tile=args.tile, overlap=args.overlap, precision=args.precision)
+    if settings.short_side:
+        print(f"predicting ab at {settings.short_side} px on the shorter side, the scale {args.checkpoint} trained at "
+              "(--working-size N: another; 0: full resolution)")
+    elif args.working_size is None:
+        print(f"predicting ab at full resolution: {args.checkpoint} records no training scale (--working-size N "
+              "sets one)")
     max_pixels = checks.setting("max_pixels", args.max_pixels, "--max-pixels")
     photos = expand_inputs(args.images)
     _atomic.check_writable(args.out, "--out", folder=True)  # a file there, a read-only disk: before any work
@@ -180,6 +191,19 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     print(f"{len(photos)} photo{'s' * (len(photos) != 1)} colourised into {args.out} ({settings.describe()})")
     return 0
+
+
+def _trained_scale(args: argparse.Namespace) -> int:
+    """The default working scale: the shorter side the run's photos had in training (its record's
+    ``train_short_side``), 0 when ``--working-size`` is given or the record has none. A model learns colours at
+    one scale: at full resolution a 64 px crop's worth of texture becomes a few leaves of a 12 MP photo, and the
+    colours it predicts there are not the ones it learnt (docs/training.md measures it)."""
+    if args.working_size is not None:
+        return 0
+    from colorbench.checkpoint import read_config
+
+    side = read_config(args.checkpoint).get("train_short_side")
+    return int(side) if isinstance(side, int) and side > 0 else 0
 
 
 def _bar(total: int):

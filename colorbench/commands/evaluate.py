@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument("--data-dir", default=None, help="where the dataset lives (folder, cifar10; default: "
                    "a recipe's own data_dir; built-in sets need none)")
+    p.add_argument("--data", metavar="KEY=VALUE", action="append", default=[], dest="data_items",
+                   help="a folder dataset's option (repeatable; as train's --data), over the ones the run was trained "
+                   "with (default: those, from its record)")
     p.add_argument("--csv", type=Path, default=None, help="CSV to append the row to (default: <run folder>/eval.csv)")
     p.add_argument("--metrics", default=None, metavar="NAMES", help=METRICS_HELP)
 
@@ -116,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
     protocol = Protocol(args.split or declared.split, args.size or declared.size,
                         args.max_images if args.max_images is not None else declared.max_images, declared.crops)
     custom = protocol != declared
-    options = {"data_dir": args.data_dir} if args.data_dir else {}
+    from colorbench.data.options import parse_data
+
+    options = {**(record.get("data_options") or {} if dataset_name == record.get("dataset") else {}),
+               **parse_data(args.data_items, dataset_name), **({"data_dir": args.data_dir} if args.data_dir else {})}
     dataset = build_dataset(dataset_name, protocol.split, size=protocol.size, seed=int(record.get("seed", 0)),
                             **options, **protocol.dataset_options())
     metrics = evaluate_method(method, dataset, args.batch_size, protocol.max_images, args.metrics)

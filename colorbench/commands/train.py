@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from colorbench.checks import parse_sets
 from colorbench.errors import UserError
 from colorbench.train.settings import LOGGERS, PRECISIONS, TrainSettings, default
 
@@ -20,6 +21,7 @@ EXAMPLES = """examples:
   colorbench train pix2pix --dataset openphotos --steps 500
   colorbench train pix2pix --dataset openphotos --steps 500    # again: resumes
   colorbench train unet_l1 --dataset folder --data-dir ~/photos --size 128 --set lr=1e-4 --variant tarres
+  colorbench train unet_l1 --dataset folder --data-dir ~/photos --data ratios=0.7,0.15,0.15 --batch-size 16
   colorbench train pix2pix --dataset openphotos --logger tensorboard --keep-best psnr --keep 3
   colorbench train gorriz --config my_run.toml --out runs/gorriz-try
   torchrun --nproc_per_node=2 -m colorbench.cli train unet_l1 --dataset openphotos    # DDP"""
@@ -77,6 +79,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"{default('nonfinite_patience')}: the first one)")
     p.add_argument("--data-dir", default=None, help="where the dataset lives (folder, cifar10; default: "
                    "a recipe's own data_dir; built-in sets need none)")
+    p.add_argument("--data", metavar="KEY=VALUE", action="append", default=[], dest="data_items",
+                   help="a folder dataset's option (repeatable): resize=N|auto|crop|none, ratios=0.8,0.1,0.1, "
+                   "split_seed=N, manifest=F.csv, crop=square|pad, cache=disk|memory|false, labels=none|folders, "
+                   "flip=true|false; recorded in run.json (default: the dataset's own; colorbench.data.options)")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default runs/<method>-<variant>-<dataset>-s<seed>)")
     p.add_argument("--no-progress", action="store_true",
@@ -89,17 +95,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "for a method whose step cannot be captured; a log row waits for the GPU, so raise "
                         "--log-every)")
     p.epilog = f"{RETENTION}\n\n{p.epilog}" if p.epilog else RETENTION  # the examples stay last
-
-
-def parse_sets(items: list[str]) -> dict[str, str]:
-    """``["lr=1e-4", "norm=instance"]`` -> ``{"lr": "1e-4", "norm": "instance"}`` (types coerced by the registry)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=1e-4")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def read_toml(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -151,18 +146,32 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, table)  # one check of every setting before anything loads
     variant = args.variant if args.variant is not None else table.get("variant", "default")
     dataset = args.dataset if args.dataset is not None else table.get("dataset", "openphotos")
-    spec = resolve(cls, dataset, settings, variant=variant, overrides=overrides,
-                   data_options={"data_dir": args.data_dir} if args.data_dir else None)
-    out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset}-s{settings.seed}"
+    from colorbench.data.options import parse_data
+
+    data_options = {**parse_data(args.data_items, dataset), **({"data_dir": args.data_dir} if args.data_dir else {})}
+    spec = resolve(cls, dataset, settings, variant=variant, overrides=overrides, data_options=data_options)
+    from colorbench.data import dataset_label
+
+    out = args.out or Path("runs") / f"{args.method}-{variant}-{dataset_label(dataset)}-s{settings.seed}"
     if _is_main():
         from colorbench import _atomic
 
         _atomic.check_writable(out, "--out", folder=True)  # before any data loads or step runs
+    from colorbench.train.loop import finished
+
+    if (last := finished(spec, out)) is not None:  # before any data is built (every rank: none trains)
+        if _is_main():
+            print(f"{out} already holds {args.method} [{variant}] on {dataset_label(dataset)} trained to step "
+                  f"{spec.settings.steps}: nothing to do (a larger --steps continues it; another --out starts a "
+                  "separate run)")
+            print(f"checkpoint: {last}")
+        return 0
     result = train(spec, out_dir=out)
     if result.world_size > 1 and not _is_main():
         return 0
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items()) or "(nothing left to train)"
-    print(f"{args.method} [{variant}] on {dataset}: step {result.steps} ({result.steps - result.start_step} this run), "
+    name = dataset_label(dataset)
+    print(f"{args.method} [{variant}] on {name}: step {result.steps} ({result.steps - result.start_step} this run), "
           f"{result.images_per_s:.1f} images/s, {result.train_seconds:.1f} s training, "
           f"peak memory {result.peak_memory_mb:.0f} MB on {result.device}; last losses: {losses}")
     if result.val:

@@ -18,8 +18,10 @@ from __future__ import annotations
 from colorbench.data.photos import first_test_photos
 from colorbench.data.protocol import Protocol
 from colorbench.data.registry import (DatasetInfo, build_dataset, data_fingerprint, dataset_folder, dataset_info,
+                                      dataset_label,
                                       list_datasets, protocol_for)
 from colorbench.data.sample import held_out_squares, sample_test_photos
 
 __all__ = ["DatasetInfo", "Protocol", "build_dataset", "data_fingerprint", "dataset_folder", "dataset_info",
-           "first_test_photos", "list_datasets", "protocol_for", "sample_test_photos", "held_out_squares"]
+           "dataset_label", "first_test_photos", "list_datasets", "protocol_for", "sample_test_photos",
+           "held_out_squares"]

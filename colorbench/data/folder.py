@@ -14,28 +14,37 @@ one file name per line, in scoring order (:mod:`colorbench.data.filelist`: every
 it lies under ``data_dir``; their sha256s are recorded on first use and checked afterwards); other splits are empty.
 
 Transforms: ``resize`` (shorter side to this many pixels, and at least ``size`` for square crops; ``"crop"`` = to
-``size``; ``"square"`` = the centred square of side min(H, W), then resized to ``size``×``size``, as CT2's test
-images; ``"stretch"`` = the whole image resized to ``size``×``size``, aspect ratio not kept, as ColorFormer's and
-DDColor's; None = native, the default) with ``resize_filter`` ``"antialias"`` (the default: bilinear widened when
-shrinking, as PIL's and torchvision's bilinear on PIL images) or ``"bilinear"`` (the four nearest pixels, as OpenCV's
-``cv2.resize`` default), then, with ``crop="square"`` (the default), a ``size``×``size`` crop: random
-on train (and a horizontal flip unless ``flip=False``), centred on val and test; ``crops=N`` (a square number: 1, 4,
-9, ...) makes each val/test image give N items, a centred √N×√N grid of adjacent crops (overlapping where the image
-is smaller than the grid), the items of one image consecutive (``source(index)`` names the image). ``crop="pad"``
-keeps the whole image instead (the C2F reference's training data): shrunk so its longer side is at most ``size``
-(never enlarged), flipped on train as above, and placed top-left on a ``size``×``size`` canvas padded with mid grey
-(L = a = b = 0 in network units); the item gains ``"valid"`` (``[1,size,size]`` bool, True on image pixels) for
-methods that mask the padding. The reference pads each batch to its largest image; a fixed canvas gives the same
-batches whenever a batch holds a ``size``-px side in both orientations (COCO's 640×480 and 480×640 photos) and lets
-every loader stack items. The evaluator scores such items on their valid rectangle only (``colorbench.evaluator``).
-Every file of the split is decoded once when the dataset is built (``check="decode"``, the default; ``"header"``
-only opens headers, for very large folders); files that cannot be used are skipped with one warning each, naming the
-file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is kept
-in ``dataset.skipped``. ``cache=True`` keeps the decoded, resized images in memory (uint8). ``max_pixels`` (default
+``size``; ``"auto"``, the default, = twice ``size`` but never enlarged, so a square crop sees about half of a
+photo's shorter side at every split, whatever the camera's resolution; ``"square"`` = the centred square of side
+min(H, W), then resized to ``size``×``size``, as CT2's test images; ``"stretch"`` = the whole image resized to
+``size``×``size``, aspect ratio not kept, as ColorFormer's and DDColor's; None = native, the default of recipes) with
+``resize_filter`` ``"antialias"`` (the default: bilinear widened when shrinking, as PIL's and torchvision's bilinear
+on PIL images) or ``"bilinear"`` (the four nearest pixels, as OpenCV's ``cv2.resize`` default), then, with
+``crop="square"`` (the default), a ``size``×``size`` crop: random on train (and a horizontal flip unless
+``flip=False``), centred on val and test; ``crops=N`` (a square number: 1, 4, 9, ...) makes each val/test image give
+N items, a centred √N×√N grid of adjacent crops (overlapping where the image is smaller than the grid), the items of
+one image consecutive (``source(index)`` names the image). ``crop="pad"`` keeps the whole image instead (the C2F
+reference's training data): shrunk so its longer side is at most ``size`` (never enlarged), flipped on train as
+above, and placed top-left on a ``size``×``size`` canvas padded with mid grey (L = a = b = 0 in network units); the
+item gains ``"valid"`` (``[1,size,size]`` bool, True on image pixels) for methods that mask the padding. The
+reference pads each batch to its largest image; a fixed canvas gives the same batches whenever a batch holds a
+``size``-px side in both orientations (COCO's 640×480 and 480×640 photos) and lets every loader stack items. The
+evaluator scores such items on their valid rectangle only (``colorbench.evaluator``). Every file of the split is
+decoded once when the dataset is built (``check="decode"``, the default; ``"header"`` only opens headers, for very
+large folders, and turns the disk cache off); files that cannot be used are skipped with one warning each, naming
+the file and the reason, and one summary line ("skipped 3 of 1,204 files: 2 greyscale, 1 truncated"); the list is
+kept in ``dataset.skipped``. ``cache="disk"`` (the default) decodes and resizes each file once ever and keeps the
+result on disk (:mod:`colorbench.data.decoded`: keyed by the file's path, size and mtime, so a changed file is
+decoded again; bounded, least recently used entries deleted first); items then read the small uint8 array instead of
+the photo (a 12 MP JPEG takes about 0.5 s to decode). ``cache=True`` (or ``"memory"``) keeps the decoded, resized
+images in memory instead (uint8); ``cache=False`` decodes every item from its file. A build that decodes into the
+disk cache says so on stderr, and any build still decoding after 5 s prints a progress line. ``max_pixels`` (default
 50 MP) skips images whose header claims more pixels, before decoding them.
 """
 from __future__ import annotations
 
+import sys
+import time
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +53,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from colorbench.data import decoded
 from colorbench.data.base import ColorDataset
 from colorbench.data.images import DEFAULT_MAX_PIXELS, EXTENSIONS, BadImage, find_images, probe, read_rgb
 from colorbench.data.splits import (check_hashes, manifest_hashes, per_class_split, ratio_split, read_manifest,
@@ -52,6 +62,7 @@ from colorbench.data.transforms import (centre_square, grid_crop_box, item_rng, 
                                         resize_long_side_at_most, resize_short_side, resize_uint8, to_item)
 from colorbench.errors import UserError
 
+PROGRESS_AFTER_S = 5.0  # a build that decodes longer than this prints a progress line
 MAX_FILE_WARNINGS = 20  # individual warnings per build; the summary counts every skipped file
 
 
@@ -88,8 +99,8 @@ class FolderDataset(ColorDataset):
                  image_dir: str | None = None, labels: str = "none", manifest: str | None = None,
                  split_lists: Mapping[str, str] | None = None, per_class: Mapping[str, int] | None = None,
                  ratios: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0, stratify: bool = False,
-                 resize: int | str | None = None, crop: str = "square", flip: bool = True, allow_grey: bool = False,
-                 extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool = False,
+                 resize: int | str | None = "auto", crop: str = "square", flip: bool = True, allow_grey: bool = False,
+                 extensions: Sequence[str] = EXTENSIONS, check: str = "decode", cache: bool | str = "disk",
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, crops: int = 1, file_list: str | Path | None = None,
                  resize_filter: str = "antialias", split_dirs: Mapping[str, str] | None = None,
                  ratio_cuts: str = "round", name: str | None = None, how_to_get: str | None = None) -> None:
@@ -135,14 +146,23 @@ class FolderDataset(ColorDataset):
         self.antialias = resize_filter == "antialias"
         if resize == "crop":
             resize = size
+        self.shrink_only = resize == "auto"
+        if resize == "auto":
+            resize = 2 * size
+        if cache not in (True, False, "disk", "memory"):
+            raise UserError(f"dataset {self.name!r}: cache must be 'disk' (the default), 'memory' (or true) or false; "
+                            f"got {cache!r}")
+        self.cache_mode = "memory" if cache is True else cache or None
+        if check == "header" and self.cache_mode == "disk":  # filling the cache would decode every file
+            self.cache_mode = None
         if resize in ("square", "stretch"):
             if crop != "square":
                 raise UserError(f"dataset {self.name!r}: resize={resize!r} makes {size}x{size} images and needs "
                                 "crop='square'")
             self.resize: int | str | None = resize
         elif isinstance(resize, str) and not resize.isdigit():
-            raise UserError(f"dataset {self.name!r}: resize must be a number of px, 'crop', 'square' or 'stretch'; "
-                            f"got {resize!r}")
+            raise UserError(f"dataset {self.name!r}: resize must be a number of px, 'auto', 'crop', 'square' or "
+                            f"'stretch'; got {resize!r}")
         else:  # never shorter than a square crop: a recipe's resize (e.g. 128) still serves a larger crop (256)
             self.resize = None if resize is None else int(resize) if crop == "pad" else max(int(resize), size)
         self.flip, self.allow_grey = bool(flip), bool(allow_grey)
@@ -204,27 +224,51 @@ class FolderDataset(ColorDataset):
             assignment = ratio_split(keys, ratios, split_seed, file_labels if stratify else None, ratio_cuts)
 
         chosen = [i for i, k in enumerate(keys) if assignment.get(k) == self.split]
-        min_size = 0 if self.resize is not None or crop == "pad" else size
+        min_size = 0 if (self.resize is not None and not self.shrink_only) or crop == "pad" else size
         self.skipped: list[tuple[str, str]] = []
         self.paths: list[Path] = []
         self.labels: list[int | None] = []
-        self._cache: list[np.ndarray] | None = [] if cache else None
+        self._cache: list[np.ndarray] | None = [] if self.cache_mode == "memory" else None
+        self._keys: list[str] | None = [] if self.cache_mode == "disk" else None
+        self._disk = disk = decoded.cache_root() if self.cache_mode == "disk" else None
+        shape = {"resize": self.resize, "shrink_only": self.shrink_only, "crop": crop,
+                 "size": size if crop == "pad" or self.resize in ("square", "stretch") else None,
+                 "allow_grey": self.allow_grey, **({} if self.antialias else {"filter": "bilinear"})}
+
+        cache_keys: dict[int, str] = {}
+        if disk is not None:
+            for i in chosen:
+                try:
+                    cache_keys[i] = decoded.key(files[i], shape)
+                except FileNotFoundError:
+                    pass
+            new = sum(1 for k in cache_keys.values() if not decoded.entry(disk, k).is_file())
+            if new:
+                print(f"dataset {self.name!r} ({self.split}): decoding {new} of {len(chosen)} photo(s) once into "
+                      f"{disk} (later builds read them from there)", file=sys.stderr, flush=True)
 
         def check_one(i: int):
             try:
-                if check == "header" and not cache:
+                k = cache_keys.get(i)
+                if k is not None and decoded.load(disk, k) is not None:
+                    return i, k, None, False  # decoded (and checked) by an earlier build
+                if check == "header" and self.cache_mode is None:
                     _header_check(files[i], min_size, self.allow_grey, self.max_pixels)
-                    return i, None, None
+                    return i, None, None, False
                 image = read_rgb(files[i], allow_grey=self.allow_grey, min_size=min_size, max_pixels=self.max_pixels)
-                return i, (self._resized(image) if cache else None), None
+                if k is not None:
+                    decoded.store(disk, k, self._resized(image))
+                    return i, k, None, True
+                return i, (self._resized(image) if self._cache is not None else None), None, True
             except BadImage as exc:
-                return i, None, str(exc)
+                return i, None, str(exc), True
             except FileNotFoundError:
-                return i, None, "vanished while the dataset was built"
+                return i, None, "vanished while the dataset was built", True
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            results = list(pool.map(check_one, chosen))
-        for i, image, reason in results:
+        results = self._check_all(check_one, chosen, files)
+        if disk is not None and any(fresh for *_, fresh in results):
+            decoded.trim(disk, {k for _, k, reason, _ in results if reason is None and k is not None})
+        for i, image, reason, _ in results:
             if reason is not None:
                 self.skipped.append((str(files[i]), reason))
                 if len(self.skipped) <= MAX_FILE_WARNINGS:
@@ -234,6 +278,8 @@ class FolderDataset(ColorDataset):
             self.labels.append(file_labels[i] if file_labels is not None else None)
             if self._cache is not None:
                 self._cache.append(image)
+            if self._keys is not None:
+                self._keys.append(image)
         if self.skipped:
             counts = Counter(reason.split(" (")[0] for _, reason in self.skipped)
             what = ", ".join(f"{n} {r}" for r, n in counts.most_common())
@@ -248,12 +294,32 @@ class FolderDataset(ColorDataset):
             raise UserError(f"dataset {self.name!r}: no usable images in the {self.split!r} split under {image_root} "
                             f"({len(chosen)} files assigned, {len(self.skipped)} skipped); {fix}")
 
+    def _check_all(self, check_one, chosen: list[int], files: list[Path]) -> list[tuple]:
+        """``check_one`` over the chosen files on 4 threads, in order; a progress line on stderr once decoding has
+        taken :data:`PROGRESS_AFTER_S` (then every few seconds, or in place on a terminal)."""
+        start, shown, out = time.monotonic(), 0.0, []
+        tty = sys.stderr.isatty()
+        where = f" into {decoded.cache_root()}" if self.cache_mode == "disk" else ""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for n, result in enumerate(pool.map(check_one, chosen), 1):
+                out.append(result)
+                elapsed = time.monotonic() - start
+                if elapsed >= PROGRESS_AFTER_S and (n == len(chosen) or elapsed - shown >= (1 if tty else 10)):
+                    fresh = sum(1 for *_, f in out if f)
+                    line = (f"dataset {self.name!r} ({self.split}): decoded {fresh} photo(s){where}, {n}/{len(chosen)} "
+                            f"checked, {elapsed:.0f} s")
+                    print(("\r" + line) if tty else line, end="\n" if not tty or n == len(chosen) else "",
+                          file=sys.stderr, flush=True)
+                    shown = elapsed
+        return out
+
     def _resized(self, image: np.ndarray) -> np.ndarray:
         if self.resize == "square":
             return resize_uint8(centre_square(image), self.size, self.size, self.antialias)
         if self.resize == "stretch":
             return resize_uint8(image, self.size, self.size, self.antialias)
-        image = resize_short_side(image, self.resize, self.antialias) if self.resize is not None else image
+        if self.resize is not None and not (self.shrink_only and min(image.shape[:2]) <= self.resize):
+            image = resize_short_side(image, self.resize, self.antialias)
         return resize_long_side_at_most(image, self.size) if self.crop == "pad" else image
 
     @property
@@ -288,6 +354,11 @@ class FolderDataset(ColorDataset):
         """The resized ``[H,W,3]`` uint8 image behind item ``index`` (before the crop)."""
         if self._cache is not None:
             return self._cache[index]
+        if self._keys is not None:
+            try:
+                return decoded.read(self._disk, self._keys[index])
+            except (OSError, ValueError):  # deleted since the build (another build's trim): decode it again
+                pass
         try:
             return self._resized(read_rgb(self.paths[index], allow_grey=self.allow_grey, max_pixels=self.max_pixels))
         except (BadImage, FileNotFoundError) as exc:

@@ -26,6 +26,10 @@ Found in the repository's ``datasets/`` folder and in the folders named by ``COL
     resize = "crop"
     ratios = [0.7, 0.15, 0.15]
 
+Unlike the plain ``folder`` dataset (``resize="auto"``, ``cache="disk"``), a recipe's images keep their native size
+and are not cached unless its ``[options]`` say so (``resize = 128``, ``cache = "disk"`` for a folder of your own
+photos: decoded once ever, :mod:`colorbench.data.decoded`).
+
 This file is the one place a dataset's facts live (:class:`~colorbench.data.info.DatasetInfo`): the list command,
 the bench, the dry run and the tests read them from here. Options given to :func:`colorbench.data.build_dataset`
 override the recipe's.
@@ -111,6 +115,8 @@ def build_recipe(path: Path, split: str, *, size: int, seed: int, data_dir: str 
 
     recipe = load_recipe(Path(path))
     merged = {**recipe.get("options", {}), **options}
+    merged.setdefault("resize", None)  # a recipe fixes its scale: native unless it sets one
+    merged.setdefault("cache", False)  # and its caching (a 100k-photo set outgrows the disk cache's bound)
     merged.setdefault("name", recipe["name"])
     merged.setdefault("how_to_get", recipe.get("how_to_get"))
     if data_dir is None:

@@ -188,7 +188,17 @@ def checkpoints_from_results(folder: str | Path) -> tuple[list[tuple[str, str, s
     if not rows or "checkpoint" not in rows[0] or "method" not in rows[0]:
         raise UserError(f"{table} has no 'method' and 'checkpoint' columns; re-run `colorbench bench` to record them")
     picked: dict[str, tuple[str, str, str, str | None]] = {}
+    resolved = folder.resolve()
+    # the bench writes a checkpoint relative to the results folder's parent (or absolute): resolve it from there
+    bases = [resolved.parents[2]] if len(resolved.parents) > 2 else []
+
+    def where(path: str) -> str:
+        if not path or Path(path).is_absolute():
+            return path
+        return next((str(b / path) for b in (*bases, Path.cwd()) if (b / path).exists()), path)
+
     for row in rows:
+        row["checkpoint"] = where(row["checkpoint"])
         method, variant = row["method"], row.get("variant") or "default"
         label = method if variant == "default" else f"{method}-{variant}"
         if row.get("status", "ok") == "ok" and label not in picked:

@@ -135,17 +135,56 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
-def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
-    def same(key: str) -> bool:
-        if key == "config" and isinstance(saved[key], dict) and isinstance(now[key], dict):
-            return {k: v for k, v in saved[key].items() if k != "batch_size"} == \
-                {k: v for k, v in now[key].items() if k != "batch_size"}
-        return saved[key] == now[key]
+def _data_record(spec: RunSpec) -> dict[str, Any]:
+    """``{"data_options": ...}``: the dataset options the run was given (``--data``), less ``data_dir`` (a path on
+    this machine); empty when none."""
+    options = {k: v for k, v in dict(spec.data_options).items() if k != "data_dir"}
+    return {"data_options": options} if options else {}
 
+
+def _scale_record(dataset: Dataset) -> dict[str, Any]:
+    """``{"train_short_side": px}``: the shorter side a folder dataset resized its photos to before cropping (the
+    scale the model learns colours at; ``colorize`` predicts at it by default); empty for native-size data."""
+    resize = getattr(dataset, "resize", None)
+    return {"train_short_side": int(resize)} if isinstance(resize, int) and getattr(dataset, "crop", "") == "square" \
+        else {}
+
+
+def _check_resume(saved: dict[str, Any], now: dict[str, Any], out_dir: Path) -> None:
+    """Refuse to resume ``out_dir`` with other settings: one line naming only the keys (and config fields) that
+    differ, and how to start a separate run instead."""
+    diffs = []
+    if saved.get("data_options", {}) != now.get("data_options", {}):
+        diffs.append(f"data_options {saved.get('data_options', {})!r} -> {now.get('data_options', {})!r}")
     for key in _RESUME_KEYS:
-        if key in saved and key in now and not same(key):
-            raise UserError(f"{out_dir} holds a run with {key}={saved[key]!r}, not {now[key]!r}; to resume it use "
-                            f"the same settings, otherwise choose another --out or delete {out_dir}")
+        if key not in saved or key not in now:
+            continue
+        if key == "config" and isinstance(saved[key], dict) and isinstance(now[key], dict):
+            fields = sorted((set(saved[key]) | set(now[key])) - {"batch_size"})
+            diffs += [f"config.{f} {saved[key].get(f)!r} -> {now[key].get(f)!r}" for f in fields
+                      if saved[key].get(f) != now[key].get(f)]
+        elif saved[key] != now[key]:
+            diffs.append(f"{key} {saved[key]!r} -> {now[key]!r}")
+    if diffs:
+        raise UserError(f"{out_dir} holds a run with other settings ({'; '.join(diffs)}): to resume it use its "
+                        f"settings; for a separate run give another --out (or delete {out_dir})")
+
+
+def finished(spec: RunSpec, out_dir: str | Path) -> Path | None:
+    """The last checkpoint of ``out_dir`` when it already holds ``spec`` trained to its ``steps`` (None when there is
+    something left to train, or the length is given in epochs); a run with other settings is refused as a resume
+    would be. Reads two small JSON files, no data: a rerun of a finished command answers at once."""
+    out = Path(out_dir)
+    last = ckpt.find_last(out)
+    if last is None or spec.instance is not None:
+        return None
+    saved = ckpt.read_config(out)
+    now = {"method": spec.name, "variant": spec.variant, "config": config_dict(spec.config), "dataset": spec.dataset,
+           "size": spec.size, "seed": spec.seed, "batch_size": spec.batch_size, **_data_record(spec)}
+    _check_resume(saved, now, out)
+    steps = spec.settings.steps
+    return last if steps is not None and spec.settings.epochs is None and int(saved.get("step", -1)) >= steps \
+        else None
 
 
 def _lrs(method: Method) -> dict[str, float]:
@@ -288,7 +327,7 @@ class _Session:
         self.record = {"method": method.name, "variant": spec.variant, "config": config_dict(method.config),
                        "dataset": self.dataset_name, "size": spec.size, "seed": spec.seed,
                        "batch_size": spec.batch_size, "world_size": self.info.world,
-                       "origin": method_origin(type(method))}
+                       "origin": method_origin(type(method)), **_data_record(spec), **_scale_record(self.dataset)}
 
     def resume(self) -> None:
         """Continue from ``out_dir``'s last checkpoint (weights, RNG, step, time) when there is one."""
