@@ -4,13 +4,10 @@ entries, the key mapping of every entry against the reference's key names and sh
 through ``ddcolor:paper_tiny`` and run by ``eval`` and ``colorize``, the pipeline's resizing, and the missing file."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
-from zoo_support import write_release
+from zoo_support import ddcolor_shapes, write_release, zoo_at_working_size
 
 from colorbench import pretrained as pt
 from colorbench.cli import main
@@ -20,13 +17,7 @@ from colorbench.nets.ddcolor import DDColorNet, map_reference_state_dict, refere
 
 ENTRIES = {"ddcolor:paper": "large", "ddcolor:paper_tiny": "tiny", "ddcolor:modelscope": "large",
            "ddcolor:artistic": "large"}
-RELEASED = json.loads((Path(__file__).parent / "fixtures" / "ddcolor" / "released_keys.json").read_text())
 SMALL = 64  # the working size the CPU tests run at, instead of the released 512
-
-
-def released_shapes(size: str) -> dict[str, list[int]]:
-    """The reference DDColor's state-dict keys and shapes at ``size`` (``large``/``tiny``), in the file's order."""
-    return {key: shape for key, shape in RELEASED[size]["keys"]}
 
 
 def entry_config(name: str):
@@ -38,18 +29,6 @@ def entry_config(name: str):
     return cls.Config(**{**cls.variants[entry.variant], **dict(entry.config)})
 
 
-def small_working_size(monkeypatch, name: str) -> None:
-    """Make zoo entry ``name`` predict at ``SMALL``² instead of the released 512² (CPU time in tests)."""
-    import dataclasses
-
-    from colorbench.registry import get_method
-
-    method, key = name.split(":")
-    entry = get_method(method).zoo[key]
-    config = tuple((k, SMALL if k == "working_size" else v) for k, v in entry.config)
-    monkeypatch.setitem(get_method(method).zoo, key, dataclasses.replace(entry, config=config))
-
-
 @pytest.fixture(scope="module")
 def tiny_release(tmp_path_factory):
     """A torch hub cache holding a seed-0 DDColor-T stand-in for ``ddcolor:paper_tiny`` (~220 MB, written once) in
@@ -59,7 +38,7 @@ def tiny_release(tmp_path_factory):
         mp.setenv("TORCH_HOME", str(root / "torch"))
         mp.setenv("HF_HOME", str(root / "hf"))
         path = pt.zoo_path("ddcolor:paper_tiny")
-        sd = write_release(path, released_shapes("tiny"))
+        sd = write_release(path, ddcolor_shapes("tiny"))
         torch.save({"params": sd}, path)
         yield sd, pt.load_zoo("ddcolor:paper_tiny")
 
@@ -102,7 +81,7 @@ def test_every_entry_maps_the_released_keys_onto_its_network(name):
     with torch.device("meta"):
         net = DDColorNet(depths, dims, nf=cfg.nf, hidden_dim=cfg.hidden_dim, num_queries=cfg.num_queries,
                          nheads=cfg.nheads, dim_feedforward=cfg.dim_feedforward, dec_layers=cfg.dec_layers)
-        sd = {k: torch.empty(shape) for k, shape in released_shapes(ENTRIES[name]).items()}
+        sd = {k: torch.empty(shape) for k, shape in ddcolor_shapes(ENTRIES[name]).items()}
     mapped = pt.map_released(pt.get_zoo(name), net, sd)
     assert set(mapped) == set(net.state_dict())
     assert len(mapped) == len(sd) - 4  # mean, std and the unused final LayerNorm's two tensors are dropped
@@ -111,7 +90,7 @@ def test_every_entry_maps_the_released_keys_onto_its_network(name):
 def test_a_release_of_the_other_size_is_refused():
     with torch.device("meta"):
         net = DDColorNet(*CONVNEXT_SIZES["tiny"])
-        sd = {k: torch.empty(shape) for k, shape in released_shapes("large").items()}
+        sd = {k: torch.empty(shape) for k, shape in ddcolor_shapes("large").items()}
     with pytest.raises(UserError, match=r"^ddcolor:paper_tiny: DDColor weights: .* has shape"):
         pt.map_released(pt.get_zoo("ddcolor:paper_tiny"), net, sd)
 
@@ -159,7 +138,7 @@ def test_eval_and_colorize_take_paper_tiny(tiny_release, tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
 
-    small_working_size(monkeypatch, "ddcolor:paper_tiny")
+    zoo_at_working_size(monkeypatch, "ddcolor:paper_tiny", SMALL)
     monkeypatch.chdir(tmp_path)
     assert main(["eval", "ddcolor:paper_tiny", "--dataset", "synthetic", "--max-images", "2", "--batch-size",
                  "2"]) == 0
