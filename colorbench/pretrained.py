@@ -292,7 +292,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as exc:
         raise UserError(f"could not read pretrained weights {path}: {exc}; delete it and run "
                         "`colorbench weights fetch`, or pass a valid file") from None
-    for key in ("state_dict", "model", "state_dict_ema"):
+    for key in ("state_dict", "model", "state_dict_ema", "params"):  # "params": basicsr's checkpoints
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
             sd = sd[key]
             break
@@ -409,7 +409,9 @@ class ZooEntry:
     the ``(source, method, variant)`` keys of the rows of ``colorbench/reference/published.csv`` this release
     should reproduce (the figures live in that one file). ``check``: given the released state dict, the reason it
     is not the model the wrapper assumes (e.g. an ignored fixed layer that differs from what the method computes),
-    or None.
+    or None. ``mapper``: for a release whose names do not map by prefix, the method's own renaming, given the
+    target module and the released state dict (less ``ignore``) and returning it under the module's names; it
+    replaces ``keymap`` and must refuse a tensor it cannot place (:class:`UserError`).
     """
 
     method: str
@@ -427,6 +429,7 @@ class ZooEntry:
     ignore: tuple[str, ...] = ()
     published: tuple[tuple[str, str, str], ...] = ()  # (source, method, variant) rows of reference/published.csv
     check: Callable[[dict[str, torch.Tensor]], str | None] | None = None  # released sd -> why it is not this model
+    mapper: Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None  # replaces keymap
 
     @property
     def name(self) -> str:
@@ -498,11 +501,19 @@ def checked_sha256(entry: ZooEntry, path: Path) -> str:
 
 def map_released(entry: ZooEntry, module: nn.Module, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The released state dict ``sd`` renamed by ``entry.keymap`` onto ``module``'s keys (``ignore`` dropped);
-    every key of ``module`` must be found with its shape, and no released key may be left over."""
+    every key of ``module`` must be found with its shape, and no released key may be left over. An entry with a
+    ``mapper`` is renamed by it instead of ``keymap``."""
     own = module.state_dict()
     out: dict[str, torch.Tensor] = {}
     unused: list[str] = []
-    for key, value in sd.items():
+    if entry.mapper is not None:
+        kept = {k: v for k, v in sd.items() if not any(k.startswith(p) for p in entry.ignore)}
+        try:
+            out = dict(entry.mapper(module, kept))
+        except UserError as exc:
+            raise UserError(f"{entry.name}: {exc}; pass the {entry.name} release") from None
+        unused = [k for k in out if k not in own]
+    for key, value in sd.items() if entry.mapper is None else ():
         if any(key.startswith(p) for p in entry.ignore):
             continue
         new = next((ours + key[len(theirs):] for theirs, ours in entry.keymap if key.startswith(theirs)), None)

@@ -24,7 +24,10 @@ Training, as the reference's ``options/train/train_ddcolor.yml`` and ``basicsr/m
   rates halve at 80k, 120k, ..., 360k steps (``MultiStepLR``).
 
 Inference pads to a multiple of 32 (reflect) and crops back. The reference's pipeline resizes every photo to 512²
-(its ``input_size``) and the ab back to the photo's size; here ``predict`` works at the size it is given and
+(its ``input_size``) and the ab back to the photo's size; ``working_size = 512`` does the same in ``predict`` (the
+released models, ``zoo``: ``cv2.resize``'s bilinear without antialiasing on the way in, applied here to L rather than
+to the RGB photo before its conversion, and ``F.interpolate``'s nearest on the way out, joined to the full-resolution
+L as the pipeline does). With the default ``working_size = 0`` ``predict`` works at the size it is given and
 ``colorbench colorize`` uses the shared default, full resolution on 512 px tiles, which are the reference's 512²
 inputs (``--working-size 512`` gives its resize-the-whole-photo behaviour). Measured on one CPU thread of a loaded
 2-core machine, untrained weights, one call: 256² 1.6 s (tiny) / 7.8 s (large), 512² 11 s / 37 s; a 750×500 photo
@@ -43,13 +46,14 @@ import torch.nn.functional as F
 from colorbench.color import denormalize_ab, denormalize_l, lab_to_rgb, neutral_rgb, normalize_ab
 from colorbench.method import Batch, Method
 from colorbench.nets.convnext_stages import CONVNEXT_SIZES
-from colorbench.nets.ddcolor import MULTIPLE, DDColorNet
+from colorbench.nets.ddcolor import MULTIPLE, DDColorNet, map_reference_state_dict
 from colorbench.nets.frozen import FrozenFeatures
 from colorbench.nets.gan import gan_loss
 from colorbench.nets.padding import apply_padded
 from colorbench.nets.sn_critic import SpectralCritic
 from colorbench.nets.vgg_taps import VGG16BNTaps
-from colorbench.pretrained import load_pretrained
+from colorbench.nets.resample import predict_at
+from colorbench.pretrained import ZooEntry, load_pretrained
 from colorbench.registry import register_method
 
 ENCODER_WEIGHTS = {"large": "convnext_large_22k", "tiny": "convnext_tiny_22k"}
@@ -88,6 +92,7 @@ class DDColorConfig:
     color_enhance: float = 1.2  # saturation factor of the perceptual and real-critic targets; 1 = off
     pretrained: str = "auto"  # ImageNet-22k ConvNeXt for the encoder: auto | true | false
     pretrained_vgg: str = "auto"  # VGG16-BN of the perceptual loss
+    working_size: int = 0  # > 0: predict on L resized to this square, ab back as the pipeline does (released: 512)
 
 
 def colorfulness_loss(rgb: torch.Tensor) -> torch.Tensor:
@@ -138,6 +143,37 @@ class DDColor(Method):
     watch_loss = "l1"
     capture_note = "its step reads its losses with .item() and sets the learning rate from Python every step"
     backbones = ("convnext_large_22k", "convnext_tiny_22k", "vgg16_bn")
+
+    # The released checkpoints (piddnad/DDColor's MODEL_ZOO.md; Hugging Face piddnad/<name>, file pytorch_model.bin,
+    # the reference DDColor's state dict, Apache-2.0 like the code). Every one is the network of ddcolor/pipeline.py
+    # at its size (ConvNeXt-L or -T, 100 queries, 3 scales, 9 decoder layers, input 512²): the same architecture per
+    # size, so one mapping (colorbench.nets.ddcolor.map_reference_state_dict). The publisher gives no sha256 beside
+    # the files: it is recorded on first use. The ImageNet backbones are not loaded (the release replaces them).
+    zoo = {
+        entry: ZooEntry(
+            method="ddcolor", entry=entry, description=description,
+            url=f"https://huggingface.co/piddnad/ddcolor_{entry}/resolve/main/pytorch_model.bin",
+            file=f"ddcolor_{entry}.pth",  # every repository names it pytorch_model.bin: the repository's name here
+            licence="Apache-2.0 (piddnad/DDColor)",
+            source=f"piddnad/DDColor, MODEL_ZOO.md and ddcolor/pipeline.py; Hugging Face piddnad/ddcolor_{entry}",
+            variant=size,
+            config=(("encoder", size), ("working_size", 512), ("pretrained", "false"), ("pretrained_vgg", "false")),
+            target="generator",
+            mapper=map_reference_state_dict,
+            published=published,
+        )
+        for entry, size, description, published in (
+            ("paper", "large", "DDColor-L trained on ImageNet, the paper's model: use it to reproduce the paper's "
+             "figures and images", (("ddcolor", "ddcolor", ""),)),
+            ("paper_tiny", "tiny", "DDColor-T trained on ImageNet as the paper's model: the lightest", ()),
+            ("modelscope", "large", "DDColor-L trained on ImageNet cleaned as BigColor's (the publisher's default): "
+             "best on photos outside ImageNet, FID a little worse", ()),
+            ("artistic", "large", "DDColor-L trained on ImageNet and private artistic images, without the "
+             "colourfulness loss: fewer colour artefacts, other colours", ()),
+        )
+    }
+    published = {("ddcolor", "ddcolor", ""): ("zoo:paper", "the released paper model (ddcolor:paper), evaluated "
+                                               "without training")}
 
     def __init__(self, config: DDColorConfig | None = None, num_classes: int | None = None) -> None:
         super().__init__(config, num_classes)
@@ -225,8 +261,10 @@ class DDColor(Method):
         return {**{k: float(v.item()) for k, v in out.items()}, "lr": cfg.lr_g * scale}
 
     def predict(self, L: torch.Tensor) -> torch.Tensor:
-        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 (eval mode: running batch-norm statistics)."""
-        return normalize_ab(self.generate_lab(L))
+        """``[B,1,H,W]`` L/50-1 -> ``[B,2,H,W]`` ab/110 (eval mode: running batch-norm statistics); with
+        ``working_size`` > 0 predicted at that square and resized back as the reference pipeline does."""
+        return predict_at(lambda x: normalize_ab(self.generate_lab(x)), L, self.config.working_size,
+                          down="bilinear", antialias=False, up="nearest")
 
     def pretrained_flags(self) -> dict[str, bool]:
         return {self._encoder_weights: bool(self._encoder_loaded), "vgg16_bn": bool(self._vgg_loaded)}

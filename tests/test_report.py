@@ -100,8 +100,9 @@ def test_a_table_lists_no_published_rows_for_methods_or_protocols_it_does_not_sh
 
 
 def _ddcolor(dataset: str, **cols) -> pd.DataFrame:
-    base = {"method": ["gray", "ddcolor"], "variant": ["default"] * 2, "dataset": [dataset] * 2, "seed": [0, 0],
-            "status": ["ok"] * 2}
+    # the paper's figures are claimed by its released model, evaluated without training (``ddcolor:paper``)
+    base = {"method": ["gray", "ddcolor"], "variant": ["default", "zoo:paper"], "dataset": [dataset] * 2,
+            "seed": [0, 0], "status": ["ok"] * 2}
     return pd.DataFrame({**base, **cols})
 
 
@@ -111,8 +112,8 @@ def test_published_row_follows_its_method_on_its_protocol_and_metric_variant_onl
                   colorfulness_abs_true=[38.0, 38.0])
     t = tables.comparison_table(tables.summarise(df, names=(*names, "colorfulness_abs_true")), names)
     labels = list(t.index)
-    assert labels == ["gray", "ddcolor", "  ddcolor (published)"]
-    pub = t.loc["  ddcolor (published)"]
+    assert labels == ["gray", "ddcolor [zoo:paper]", "  ddcolor [zoo:paper] (published)"]
+    pub = t.loc["  ddcolor [zoo:paper] (published)"]
     assert pub["kind"] == "published" and "ddcolor Table 1" in pub["flags"] and "not measured" not in pub["flags"]
     assert float(pub[tables.header("fid_tv")]) == _published("ddcolor", "Table 1", "ddcolor", "", "fid_tv") == 3.92
     assert float(pub[tables.header("colorfulness_abs")]) == 38.26 and pub[tables.header("psnr")] == ""
@@ -128,8 +129,8 @@ def test_published_row_follows_its_method_on_its_protocol_and_metric_variant_onl
     summary = tables.summarise(df, names=(*names, "colorfulness_abs_true"))
     assert (tables.comparison_table(summary, names)["kind"] == "measured").all()
     assert published.shown_beside("imagenet_val5k", [("gray", "default")], names) == []
-    assert published.shown_beside(None, [("ddcolor", "default")], names) == []
-    assert {r.metric for r in published.shown_beside("imagenet_val5k", [("ddcolor", "default")], names)} == \
+    assert published.shown_beside(None, [("ddcolor", "zoo:paper")], names) == []
+    assert {r.metric for r in published.shown_beside("imagenet_val5k", [("ddcolor", "zoo:paper")], names)} == \
         {"fid_tv", "colorfulness_abs"}
 
 

@@ -45,3 +45,22 @@ def write_release(path: Path, shapes: dict[str, list[int]], seed: int = 0,
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(sd, path)
     return sd
+
+
+def ddcolor_shapes(size: str) -> dict[str, list[int]]:
+    """The reference DDColor's state-dict keys and shapes at ``size`` (``large``/``tiny``), in the file's order
+    (``tests/fixtures/ddcolor/released_keys.json``)."""
+    path = Path(__file__).parent / "fixtures" / "ddcolor" / "released_keys.json"
+    return {key: shape for key, shape in json.loads(path.read_text())[size]["keys"]}
+
+
+def zoo_at_working_size(monkeypatch, name: str, size: int) -> None:
+    """Make zoo entry ``name`` predict at ``size``² instead of its released working size (CPU time in tests)."""
+    import dataclasses
+
+    from colorbench.registry import get_method
+
+    method, key = name.split(":")
+    entry = get_method(method).zoo[key]
+    config = tuple((k, size if k == "working_size" else v) for k, v in entry.config)
+    monkeypatch.setitem(get_method(method).zoo, key, dataclasses.replace(entry, config=config))

@@ -6,7 +6,9 @@ the cell's record under ``<cache>/<key>/``:
 test image), ``hist.npz`` (the evaluator's pooled a/b counts of truth and prediction, 220 one-unit bins on
 [-110, 110): the same counts behind JS and KL), ``samples.npz`` (the first ``[eval] samples`` test photos of the
 dataset, whole, and the trained method's colourisation of each, uint8: :mod:`colorbench.bench.samples`),
-``loss.csv`` (a copy of the trainer's loss log). A runtime cell writes ``row.json`` only.
+``loss.csv`` (a copy of the trainer's loss log). A runtime cell writes ``row.json`` only. A pretrained cell (a
+released model, no training) writes ``row.json`` and ``per_image.csv``; while its weights file is not on disk it
+writes nothing and returns a ``status="skipped"`` row naming ``colorbench weights fetch NAME``.
 """
 from __future__ import annotations
 
@@ -113,14 +115,19 @@ def _run_unlocked(cell: Cell, cache: Path, device: torch.device, *, force: bool,
                                                  "settings": cell.settings})
     mode = cell.settings.get("numeric", {}).get("mode", "native")
     base = {"key": cell.key, "kind": cell.kind, "method": cell.method, "variant": cell.variant,
-            "dataset": cell.dataset, "seed": cell.seed, "code_hash": fingerprint.code_hash(cell.spec().method),
+            "dataset": cell.dataset, "seed": cell.seed, "code_hash": _code_hash(cell),
             "environment": cell.settings.get("environment"),
             "data_fingerprint": cell.settings.get("data", {}).get("fingerprint"),
             "numeric_mode": mode, "cpu_isa": cell.settings.get("numeric", {}).get("cpu_isa")}
     start = time.perf_counter()
     try:
         check_numeric(mode)
-        if cell.kind == "train":
+        if cell.kind == "pretrained":
+            result = _evaluate_released(cell, folder, device)
+            if result["status"] == "skipped":  # nothing written: the next run tries again
+                return {**base, **result}, True
+            row = {**base, **result}
+        elif cell.kind == "train":
             result = _train_and_evaluate(cell, folder, device, progress, main=main)
             if result is None:
                 return {**base, "status": "rank", "metrics": {}, "runtime": [], "provenance": {}}, True
@@ -140,6 +147,55 @@ def _run_unlocked(cell: Cell, cache: Path, device: torch.device, *, force: bool,
     (folder / ERROR).unlink(missing_ok=True)
     atomic.write_json(folder / ROW, row)
     return row, True
+
+
+def _code_hash(cell: Cell) -> str:
+    """The code hash of the cell's method (a pretrained cell has no run spec: its method by name)."""
+    if cell.kind == "pretrained":
+        from colorbench.registry import get_method
+
+        return fingerprint.code_hash(get_method(cell.method))
+    return fingerprint.code_hash(cell.spec().method)
+
+
+def _evaluate_released(cell: Cell, folder: Path, device: torch.device) -> dict[str, Any]:
+    """A pretrained cell: the released model scored on its dataset's protocol, as a train cell's model is (a
+    skipped result, naming the fetch command, while the weights file is not on disk)."""
+    from colorbench import pretrained as pt
+    from colorbench.data import build_dataset, protocol_for
+    from colorbench.errors import UserError
+    from colorbench.evaluator import evaluate
+
+    name, sha = cell.settings["zoo"], cell.settings["weights_sha256"]
+    path = pt.zoo_path(name)
+    if sha is None or not path.is_file():
+        return {"status": "skipped", "metrics": {}, "runtime": [], "provenance": {},
+                "error": f"released weights for {name} are not on disk (expected {path}); run `colorbench weights "
+                         f"fetch {name}` and run the bench again"}
+    method = pt.load_zoo(name, map_location=device)
+    if method.weights_sha256 != sha:
+        raise UserError(f"{path} changed since the grid was made (sha256 {method.weights_sha256[:12]}…, keyed "
+                        f"{sha[:12]}…); run the bench again")
+    data, ev = cell.settings["data"], cell.settings["eval"]
+    protocol = protocol_for(str(cell.dataset))
+    options = {**dict(data.get("options") or {}), **({"data_dir": data["data_dir"]} if data.get("data_dir") else {})}
+    test_ds = build_dataset(str(cell.dataset), protocol.split, size=protocol.size, seed=0, **options,
+                            **protocol.dataset_options())
+    t1 = time.perf_counter()
+    res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
+                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")),
+                   metrics=ev.get("metrics") or None)
+    ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset, "seed": 0}
+    source = getattr(test_ds, "source", None)
+    atomic.write_csv(folder / "per_image.csv", [{**ident, **r, **({"photo": source(int(r["index"]))} if source else {})}
+                                                for r in res.records])
+    _save_npz(folder / "hist.npz", **res.histograms)
+    prov = {**provenance(device), "pretrained": {name: True}, "random_frozen": [], "train_steps": 0,
+            "weights": f"sha256:{sha}", "zoo": name, "eval_seconds": round(time.perf_counter() - t1, 3),
+            "protocol": {**protocol.as_dict(), "n_images": res.n_images,
+                         "preprocess": getattr(test_ds, "preprocessing", "")},
+            "histograms": res.protocol["histograms"], "config": dict(pt.get_zoo(name).config)}
+    return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov}
 
 
 def check_numeric(mode: str) -> None:

@@ -2,11 +2,13 @@
 
 A cell is one (method, variant, dataset, seed) to train and evaluate (``kind="train"``), or one (method, variant)
 timed with ``colorize`` (``kind="runtime"``: once per network, not per seed; untrained, since time does not depend
-on the weights). Its key hashes the resolved method config, the data, train, eval and runtime settings, the
-dataset's evaluation protocol, the seed, the device kind, and :mod:`colorbench.fingerprint`'s code hash (every core
-source file plus the method's own), environment (library versions, thread count) and data fingerprint (files of an
-on-disk dataset). A finished cell's ``row.json`` under ``<cache>/<key>/`` is therefore reused exactly when nothing
-that made it has changed.
+on the weights), or one released model (a zoo name of the profile's ``pretrained``) scored on a dataset without
+training (``kind="pretrained"``, keyed on the weights file's sha256; ``None`` while the file is not on disk). Its
+key hashes the resolved method config, the data, train, eval and runtime settings, the dataset's evaluation
+protocol, the seed, the device kind, and :mod:`colorbench.fingerprint`'s code hash (every core source file plus the
+method's own), environment (library versions, thread count) and data fingerprint (files of an on-disk dataset).
+A finished cell's ``row.json`` under ``<cache>/<key>/`` is therefore reused exactly when nothing that made it has
+changed.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ RUNTIME_KEYS = ("sizes", "repeats", "warmup", "repeats_large", "warmup_large", "
 class Cell:
     """One unit of work. ``settings`` holds every input to the cell (JSON-serialisable); ``key`` is its hash."""
 
-    kind: str  # "train" | "runtime"
+    kind: str  # "train" | "runtime" | "pretrained"
     method: str
     variant: str
     dataset: str | None
@@ -47,7 +49,9 @@ class Cell:
         v = "" if self.variant == "default" else f"[{self.variant}]"
         from colorbench.data.registry import dataset_label
 
-        where = f" on {dataset_label(self.dataset)} seed {self.seed}" if self.kind == "train" else " (runtime)"
+        on = dataset_label(self.dataset) if self.dataset is not None else ""
+        where = {"train": f" on {on} seed {self.seed}", "runtime": " (runtime)",
+                 "pretrained": f" on {on} (released, untrained)"}.get(self.kind, "")
         return f"{self.method}{v}{where}"
 
     def spec(self) -> RunSpec:
@@ -218,6 +222,16 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                         "environment": env, "numeric": modes["train"],
                     }
                     cells.append(_cell("train", seeded, dataset, settings))
+        for zoo_name in profile.pretrained:
+            given = parse_data(data or [], dataset)  # --data items, as a train cell's run keys them
+            released = {**{k: v for k, v in profile["data"].items() if k != "data_dirs"}, "data_dir": data_dir,
+                        "fingerprint": data_fp,
+                        **({"options": {**dict(profile["data"].get("options") or {}), **given}} if given else {})}
+            cell = _pretrained_cell(zoo_name, dataset, {"data": released, "protocol": protocol,
+                                                        "eval": _eval_settings(profile), "device": device_kind,
+                                                        "environment": env, "numeric": modes["runtime"]})
+            if not methods or cell.method in methods:
+                cells.append(cell)
     if runtime.get("sizes"):
         for name, variant in timed:  # the paper configuration of each network, once (time does not need weights)
             tiny = get_method(name).test_overrides if profile["train"]["use_test_overrides"] else {}
@@ -293,6 +307,19 @@ def _runtime_cell(name: str, variant: str, overrides: dict[str, Any], runtime: d
     settings = {"run": spec.as_dict(), "runtime": runtime, "device": device_kind, "environment": env,
                 "numeric": mode}
     return _cell("runtime", spec, None, settings)
+
+
+def _pretrained_cell(zoo_name: str, dataset: str, settings: dict[str, Any]) -> Cell:
+    """Released model ``zoo_name`` scored on ``dataset`` (the dataset's protocol), keyed on its weights' sha256
+    (None while the file is not on disk: the cell then runs as a skipped row naming the fetch command)."""
+    from colorbench import pretrained as pt
+
+    entry, path = pt.get_zoo(zoo_name), pt.zoo_path(zoo_name)
+    sha = pt.file_sha256(path) if path.is_file() else None
+    settings = {**settings, "zoo": zoo_name, "weights_sha256": sha}
+    variant = f"zoo:{entry.entry}"
+    return Cell("pretrained", entry.method, variant, dataset, 0, settings,
+                cell_key("pretrained", entry.method, variant, dataset, 0, settings))
 
 
 def _cell(kind: str, spec: RunSpec, dataset: str | None, settings: dict[str, Any]) -> Cell:

@@ -245,7 +245,7 @@ def write_outputs(results: Path, profile: str, rows: list[dict[str, Any]], devic
     styles = figures.series_styles(label(r["method"], r.get("variant", "default")) for r in rows)
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        if r.get("kind", "train") == "train":
+        if r.get("kind", "train") == "train" or (r.get("kind") == "pretrained" and r.get("status") == "ok"):
             by_dataset.setdefault(r["dataset"], []).append(r)
     for i, (dataset, drows) in enumerate(sorted(by_dataset.items())):
         name = dataset_label(dataset)  # a recipe path's folder takes the recipe's name

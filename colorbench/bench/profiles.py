@@ -8,6 +8,9 @@ A profile file (every key optional except ``datasets``)::
     baselines = ["gray", "mean_color"]
     exclude = []                      # names dropped from "*"
     seeds = 1                         # seeds 0 .. seeds-1
+    pretrained = ["ddcolor:paper"]    # released models (zoo names), evaluated without training on each dataset:
+                                      # kind "pretrained" cells keyed on the weights' sha256; a file not on disk
+                                      # makes a skipped row naming `colorbench weights fetch NAME`
     jobs = 1                          # train cells at once, each in its own process on one torch thread (CPU)
     variants = { c2f = ["base", "s1.2_d1"], featrec = "*" }   # names the methods declare; "*" = all of them
 
@@ -175,6 +178,7 @@ class Profile:
     baselines: list[str] | None = None  # None: every registered baseline (Method.is_baseline)
     exclude: list[str] = field(default_factory=list)
     seeds: int = 1
+    pretrained: list[str] = field(default_factory=list)  # zoo names evaluated without training
     jobs: int = 1  # train cells at once (each in its own process on one torch thread; CPU only)
     variants: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, _Section] = field(default_factory=dict)
@@ -217,7 +221,7 @@ def load_profile(name_or_path: str) -> Profile:
 
 def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> Profile:
     known = {"description", "datasets", "methods", "baselines", "exclude", "seeds", "jobs", "variants", "per_method",
-             *SECTIONS}
+             "pretrained", *SECTIONS}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise UserError(f"profile {name}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
@@ -241,6 +245,15 @@ def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> P
     jobs = raw.get("jobs", 1)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise UserError(f"profile {name}: jobs must be a positive integer (train cells run at once), got {jobs!r}")
+    released = raw.get("pretrained", [])
+    if not isinstance(released, list) or not all(isinstance(n, str) for n in released):
+        raise UserError(f"profile {name}: pretrained must be a list of zoo names (`colorbench weights list`), "
+                        f"got {released!r}")
+    if released:
+        from colorbench.pretrained import get_zoo
+
+        for zoo_name in released:
+            get_zoo(zoo_name)  # an unknown name lists the known ones
     return Profile(
         name=name,
         path=path or Path(f"{name}.toml"),
@@ -250,6 +263,7 @@ def parse_profile(raw: dict[str, Any], name: str, path: Path | None = None) -> P
         baselines=list(raw["baselines"]) if "baselines" in raw else None,
         exclude=list(raw.get("exclude", [])),
         seeds=seeds,
+        pretrained=list(released),
         jobs=jobs,
         variants=dict(raw.get("variants", {})),
         sections=sections,

@@ -137,7 +137,7 @@ def plan_outputs(inputs: list[str], out: Path, overwrite: bool = False) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorbench import _atomic, checks, inference
+    from colorbench import _atomic, checks, inference, pretrained
     from colorbench.checkpoint import load_method
     from colorbench.data import images
     from colorbench.train.distributed import resolve_device
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.short_side:
         print(f"predicting ab at {settings.short_side} px on the shorter side, the scale {args.checkpoint} trained at "
               "(--working-size N: another; 0: full resolution)")
-    elif args.working_size is None:
+    elif args.working_size is None and not pretrained.is_zoo_name(args.checkpoint):
         print(f"predicting ab at full resolution: {args.checkpoint} records no training scale (--working-size N "
               "sets one)")
     max_pixels = checks.setting("max_pixels", args.max_pixels, "--max-pixels")
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         tiles.append(inference.tiles_for(height, width, settings))
     method = load_method(args.checkpoint, map_location=resolve_device(args.device))  # refuses non-finite weights
     if getattr(method, "zoo_name", None) and settings.tile:  # a released model resizes the whole photo itself
-        settings = inference.Settings(working_size=args.working_size, tile=0, overlap=args.overlap,
+        settings = inference.Settings(working_size=args.working_size or 0, tile=0, overlap=args.overlap,
                                       precision=args.precision)
         print(f"{method.zoo_name}: released model, predicted on the whole photo as its publisher does (no tiles)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,9 @@ def _trained_scale(args: argparse.Namespace) -> int:
     ``train_short_side``), 0 when ``--working-size`` is given or the record has none. A model learns colours at
     one scale: at full resolution a 64 px crop's worth of texture becomes a few leaves of a 12 MP photo, and the
     colours it predicts there are not the ones it learnt (docs/training.md measures it)."""
-    if args.working_size is not None:
+    from colorbench import pretrained
+
+    if args.working_size is not None or pretrained.is_zoo_name(args.checkpoint):  # a release sets its own size
         return 0
     from colorbench.checkpoint import read_config
 
