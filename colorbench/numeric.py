@@ -5,13 +5,14 @@ A trained row's bits depend on the kernels torch picks, and those are chosen per
 ``torch.backends.mkldnn``), NNPACK, the thread count. Each of these is fixed at the process's first tensor op that
 uses it, not at ``import torch``, so a mode must be applied before the first tensor op.
 
-* ``"portable"``: the same bits on any Intel x86-64 CPU with AVX2 (AVX-512 and AMX ones included, whatever their
-  oneDNN ceiling): ATen's AVX2 kernels, MKL's ``AVX2`` branch, oneDNN and NNPACK off (their kernels and blockings
-  are chosen per CPU), one thread, deterministic algorithms. MKL runs its AVX2 branch on Intel CPUs only, and its
-  one cross-vendor branch (``COMPATIBLE``) computes float32 ``sqrt`` with the ``rsqrtps`` estimate, which Intel and
-  AMD silicon round differently; so :func:`apply` refuses ``"portable"`` where MKL does not run the AVX2 branch,
-  i.e. on AMD unless the process was started with the MKL vendor shim preloaded (then AMD gave Intel's bits, under
-  emulation). docs/reproducibility.md has the experiments and the cost.
+* ``"portable"``: the same bits on any x86-64 CPU with AVX2 (Intel ones with AVX-512 and AMX included, whatever their
+  oneDNN ceiling; AMD ones through MKL's vendor shim): ATen's AVX2 kernels, MKL's ``AVX2`` branch, oneDNN and NNPACK
+  off (their kernels and blockings are chosen per CPU), one thread, deterministic algorithms. MKL runs its AVX2 branch
+  on Intel CPUs only, and its one cross-vendor branch (``COMPATIBLE``) computes float32 ``sqrt`` with the ``rsqrtps``
+  estimate, which Intel and AMD silicon round differently; so :func:`apply` refuses ``"portable"`` where MKL does not
+  run the AVX2 branch, i.e. on AMD unless MKL's vendor shim is loaded: :func:`apply` loads it
+  (:mod:`colorbench.mkl_shim`, built with the system C compiler) when it runs before torch is imported, and a real AMD
+  EPYC then gave the Intel machines' bits. docs/reproducibility.md has the experiments and the cost.
 * ``"native"``: nothing pinned; the fastest kernels this CPU has. Bits match only on the same CPU model.
 
 API: :data:`MODES`, :data:`DEFAULT`, :func:`environ` (the variables a cell process needs in its environment),
@@ -153,12 +154,15 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     (oneDNN and NNPACK off, one thread, deterministic algorithms for ``"portable"``). Returns :func:`in_force`.
 
     Valid only before the process's first tensor op: ATen and MKL read their variables once. Raises a one-line
-    :class:`UserError` when a pinned value is not the one in force: a CPU without AVX2, a non-Intel CPU (MKL runs
-    its AVX2 branch on Intel only), or too late."""
+    :class:`UserError` when a pinned value is not the one in force: a CPU without AVX2, a non-Intel CPU where MKL's
+    vendor shim (:mod:`colorbench.mkl_shim`, loaded here before torch when possible) is not loaded, or too late."""
     env = environ(mode)
     os.environ.update(env)
     if mode == "native":
         return in_force()
+    from colorbench import mkl_shim
+
+    mkl_shim.prepare()  # a non-Intel CPU: MKL's vendor shim, before torch is imported (else why_not says why not)
     import torch
 
     torch.backends.mkldnn.enabled = False
@@ -171,8 +175,9 @@ def apply(mode: str = DEFAULT) -> dict[str, Any]:
     if now["aten_cpu_capability"] == "DEFAULT" != aten:
         why = "ATen runs its DEFAULT (no AVX2) kernels: this CPU has no AVX2, or a tensor op ran under them"
     elif now["mkl_cbwr"] == "AUTO":
-        why = (f"MKL refused its {mkl} branch (it runs it on Intel CPUs with AVX2 only); use the 'native' mode here, "
-               f"or preload the MKL vendor shim (docs/reproducibility.md)")
+        shim = f", and MKL's vendor shim is not loaded: {mkl_shim.why_not}" if mkl_shim.why_not else ""
+        why = (f"MKL refused its {mkl} branch (it runs it on Intel CPUs with AVX2 only){shim}; use the 'native' mode "
+               f"here, or let the portable mode load the shim (docs/reproducibility.md)")
     elif now["aten_cpu_capability"] != aten or now["mkl_cbwr"] not in (mkl, None):
         error = TooLate
         why = (f"ATen runs {now['aten_cpu_capability']}, MKL the {now['mkl_cbwr']} branch: too late, a tensor op "
@@ -214,8 +219,8 @@ def in_force() -> dict[str, Any]:
 
     Keys: ``mode`` (the mode whose pins all hold, else ``"native"``), ``aten_cpu_capability`` (e.g. ``"AVX2"``),
     ``mkl_cbwr`` (MKL's branch, e.g. ``"AVX2"``; ``"OFF"``: MKL picks per CPU; ``"AUTO"``: it refused the branch
-    asked for; None: no MKL), ``mkl_sees_intel`` (MKL takes the CPU for an Intel one; on an AMD CPU only with the
-    vendor shim of docs/reproducibility.md preloaded), ``onednn_max_cpu_isa`` (the variable, ``""`` unset),
+    asked for; None: no MKL), ``mkl_sees_intel`` (MKL takes the CPU for an Intel one; on an AMD CPU only with
+    :mod:`colorbench.mkl_shim` loaded), ``onednn_max_cpu_isa`` (the variable, ``""`` unset),
     ``mkldnn``, ``nnpack``, ``threads``, ``deterministic``, ``cpu_isa``, ``torch``. Imports torch and fixes ATen's
     and MKL's choices (they are read now if no op has run yet)."""
     import torch

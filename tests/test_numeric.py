@@ -159,11 +159,11 @@ def test_portable_is_refused_on_an_amd_cpu():
                     reason="emulates an AMD CPU for minutes: set COLORBENCH_CROSS_CPU=1, install qemu-user and a C "
                     "compiler")
 def test_amd_with_the_mkl_vendor_shim_gives_the_intel_bits(tmp_path):
-    """An emulated AMD EPYC (Rome) with tests/cross_cpu/mkl_intel_shim.c preloaded runs MKL's AVX2 branch, and the
+    """An emulated AMD EPYC (Rome) with colorbench.mkl_shim's library preloaded runs MKL's AVX2 branch, and the
     portable mode then trains the same weights as this (Intel) host. A few minutes under emulation."""
-    shim = tmp_path / "libmkl_intel_shim.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(ROOT / "tests/cross_cpu/mkl_intel_shim.c")],
-                   check=True)
+    from colorbench import mkl_shim
+
+    shim = mkl_shim.build(tmp_path)
     cmd = [sys.executable, str(PROBE), "--numeric", "portable", "--method", "unet_l1", "--steps", "2"]
     amd = subprocess.Popen(["qemu-x86_64", "-E", f"LD_PRELOAD={shim}", "-cpu", "EPYC-Rome", *cmd], env=_env(),
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

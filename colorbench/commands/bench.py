@@ -36,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if cached")
     parser.add_argument("--numeric", choices=("portable", "native"), default=None,
                         help="portable: train cells pin the CPU's code paths (one thread, oneDNN off, ATen and MKL "
-                        "at AVX2) so their bits are the same on every Intel CPU with AVX2 (docs/reproducibility.md); "
-                        "native: this CPU's fastest kernels, bits for this CPU model only (default: portable on a "
+                        "at AVX2) so their bits are the same on every x86-64 CPU with AVX2 (AMD ones through MKL's "
+                        "vendor shim, built with the C compiler; docs/reproducibility.md); native: this CPU's "
+                        "fastest kernels, bits for this CPU model only (default: portable on a "
                         "CPU, native on a GPU; rows record the mode)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--shard", metavar="i/N", help="run shard i of N (1-based); rows go to "
@@ -93,6 +94,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.numeric != "native":  # an AMD CPU: MKL's vendor shim before anything imports torch (colorbench.mkl_shim)
+        from colorbench import mkl_shim
+
+        mkl_shim.prepare()
     from colorbench import checks
     from colorbench.bench import collect, merge, run_bench
     from colorbench.bench.cluster import job_options
