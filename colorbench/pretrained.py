@@ -471,21 +471,10 @@ def zoo_path(name: str) -> Path:
     return torch_hub_dir() / get_zoo(name).file
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of ``path``'s bytes, hex."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def checked_sha256(entry: ZooEntry, path: Path) -> str:
     """``path``'s sha256, checked against the entry's (or the one recorded beside the file on first use, which this
     writes when neither exists); a mismatch is a :class:`UserError`."""
-    got = file_sha256(path)
+    got = sha256_of(path)
     record = path.with_name(path.name + ".sha256")
     want = entry.sha256 or (record.read_text().split()[0] if record.is_file() else None)
     if want is None:

@@ -68,7 +68,7 @@ def test_a_stand_in_is_scored_keyed_on_its_sha256_and_reused(tiny_profile, tmp_p
     before = next(c for c in grid.expand(profiles.load_profile(str(tiny_profile))) if c.kind == "pretrained")
     assert before.settings["weights_sha256"] is None and before.variant == "zoo:paper_tiny"
     write_release(pt.zoo_path(NAME), ddcolor_shapes("tiny"))
-    sha = pt.file_sha256(pt.zoo_path(NAME))
+    sha = pt.sha256_of(pt.zoo_path(NAME))
     cell = next(c for c in grid.expand(profiles.load_profile(str(tiny_profile))) if c.kind == "pretrained")
     assert cell.settings["weights_sha256"] == sha and cell.key != before.key
     assert cell.label == "ddcolor[zoo:paper_tiny] on synthetic (released, untrained)"

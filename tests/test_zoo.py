@@ -78,7 +78,7 @@ def test_every_entry_maps_the_reference_keys_onto_its_network(name, zoo, loaded)
         assert torch.equal(own[ours], value.to(own[ours].dtype)), (key, ours)
         used += 1
     assert used == len(own)  # every tensor of the network came from the file
-    assert method.weights_sha256 == pt.file_sha256(pt.zoo_path(name))
+    assert method.weights_sha256 == pt.sha256_of(pt.zoo_path(name))
     assert not method.training
 
 
@@ -198,7 +198,7 @@ def test_eval_and_colorize_take_a_zoo_name(zoo, tmp_path, monkeypatch, capsys):
     assert main(["eval", "cic:eccv16", "--dataset", "synthetic", "--max-images", "2", "--batch-size", "2"]) == 0
     rows = list(csv.DictReader(open(tmp_path / "runs" / "zoo" / "cic-eccv16" / "eval.csv")))
     assert rows[0]["method"] == "cic" and rows[0]["variant"] == "zoo:eccv16"
-    assert rows[0]["pretrained"] == "sha256:" + pt.file_sha256(pt.zoo_path("cic:eccv16"))
+    assert rows[0]["pretrained"] == "sha256:" + pt.sha256_of(pt.zoo_path("cic:eccv16"))
     Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
     assert main(["colorize", "cic:eccv16", str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)
@@ -226,7 +226,7 @@ def test_compare_builds_one_table_from_two_runs_and_a_zoo_model(zoo, tiny, tmp_p
     stored = tmp_path / "runs" / "zoo" / "cic-eccv16" / "compare" / "synthetic-first8"
     assert (stored / "per_image.csv").is_file()
     first = json.loads((stored / "row.json").read_text())
-    assert first["weights"] == "sha256:" + pt.file_sha256(pt.zoo_path("cic:eccv16"))
+    assert first["weights"] == "sha256:" + pt.sha256_of(pt.zoo_path("cic:eccv16"))
     assert main(args) == 0  # everything was scored on this protocol already: read back, the same table
     out = capsys.readouterr().out
     assert out.count(": reused 8 images") == 3
@@ -238,7 +238,7 @@ def test_study_create_takes_a_zoo_name(zoo):
 
     methods, sources = methods_from_checkpoints(["ideepcolor:siggraph17"])
     assert list(methods) == ["ideepcolor"] and sources["ideepcolor"] == {"checkpoint": "ideepcolor:siggraph17"}
-    assert methods["ideepcolor"].weights_sha256 == pt.file_sha256(pt.zoo_path("ideepcolor:siggraph17"))
+    assert methods["ideepcolor"].weights_sha256 == pt.sha256_of(pt.zoo_path("ideepcolor:siggraph17"))
 
 
 class _Response:

@@ -107,7 +107,7 @@ def test_the_stand_in_loads_through_paper_tiny(tiny_release):
         used += 1
     assert used == len(own) == len(sd) - 4
     assert method.zoo_name == "ddcolor:paper_tiny" and not method.training
-    assert method.weights_sha256 == pt.file_sha256(pt.zoo_path("ddcolor:paper_tiny"))
+    assert method.weights_sha256 == pt.sha256_of(pt.zoo_path("ddcolor:paper_tiny"))
     record = pt.zoo_path("ddcolor:paper_tiny").with_name("ddcolor_paper_tiny.pth.sha256")
     assert record.read_text().split()[0] == method.weights_sha256  # recorded on first use
 
@@ -144,7 +144,7 @@ def test_eval_and_colorize_take_paper_tiny(tiny_release, tmp_path, monkeypatch):
                  "2"]) == 0
     rows = list(csv.DictReader(open(tmp_path / "runs" / "zoo" / "ddcolor-paper_tiny" / "eval.csv")))
     assert rows[0]["method"] == "ddcolor" and rows[0]["variant"] == "zoo:paper_tiny"
-    assert rows[0]["pretrained"] == "sha256:" + pt.file_sha256(pt.zoo_path("ddcolor:paper_tiny"))
+    assert rows[0]["pretrained"] == "sha256:" + pt.sha256_of(pt.zoo_path("ddcolor:paper_tiny"))
     Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
     assert main(["colorize", "ddcolor:paper_tiny", str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)

@@ -315,7 +315,7 @@ def _pretrained_cell(zoo_name: str, dataset: str, settings: dict[str, Any]) -> C
     from colorbench import pretrained as pt
 
     entry, path = pt.get_zoo(zoo_name), pt.zoo_path(zoo_name)
-    sha = pt.file_sha256(path) if path.is_file() else None
+    sha = pt.sha256_of(path) if path.is_file() else None
     settings = {**settings, "zoo": zoo_name, "weights_sha256": sha}
     variant = f"zoo:{entry.entry}"
     return Cell("pretrained", entry.method, variant, dataset, 0, settings,
