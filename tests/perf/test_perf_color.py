@@ -15,8 +15,8 @@ import time
 import numpy as np
 import pytest
 import skimage.color
-import skimage.data
 import torch
+from perf_support import PHOTOS, photo_crops
 
 from colorbench.color import lab_to_rgb, rgb_to_lab
 
@@ -27,15 +27,7 @@ GROUP = f"lab {N}x{SIZE}x{SIZE}"
 
 @pytest.fixture(scope="module")
 def rgb() -> torch.Tensor:
-    photos = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket(),
-              skimage.data.retina(), skimage.data.hubble_deep_field()]
-    g = np.random.default_rng(0)
-    crops = []
-    for i in range(N):
-        img = photos[i % len(photos)]
-        y, x = g.integers(0, img.shape[0] - SIZE + 1), g.integers(0, img.shape[1] - SIZE + 1)
-        crops.append(img[y:y + SIZE, x:x + SIZE])
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255).contiguous()
+    return photo_crops(N, SIZE, np.random.default_rng(0), (*PHOTOS, "retina", "hubble_deep_field"))
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ import pytest
 import scipy.spatial.distance
 import scipy.special
 import skimage.color
-import skimage.data
 import skimage.metrics
 import torch
+from perf_support import photo_crops
 
 from colorbench import metrics
 from colorbench.color import network_to_rgb, rgb_to_network
@@ -32,14 +32,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 @pytest.fixture(scope="module")
 def work() -> dict:
-    photos = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
-    g = np.random.default_rng(0)
-    crops = []
-    for i in range(N):
-        img = photos[i % len(photos)]
-        y, x = g.integers(0, img.shape[0] - SIZE + 1), g.integers(0, img.shape[1] - SIZE + 1)
-        crops.append(img[y:y + SIZE, x:x + SIZE])
-    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255).contiguous()
+    rgb = photo_crops(N, SIZE, np.random.default_rng(0))
     L, ab = rgb_to_network(rgb)
     pred_ab = (0.7 * ab + 0.02 * torch.randn(ab.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
     pred_rgb = network_to_rgb(L, pred_ab)

@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 import pytest
-import skimage.data
 import torch
+from perf_support import photo_crops
 
 pytestmark = pytest.mark.perf
 N = int(os.environ.get("COLORBENCH_PERF_PAIRS", "32"))
@@ -32,14 +32,8 @@ SIZE, BATCH = 256, 16
 def work():
     from colorbench.color import rgb_to_network
 
-    photos = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
     g = np.random.default_rng(0)
-    crops = []
-    for i in range(N):
-        img = photos[i % len(photos)]
-        y, x = g.integers(0, img.shape[0] - SIZE + 1), g.integers(0, img.shape[1] - SIZE + 1)
-        crops.append(img[y:y + SIZE, x:x + SIZE])
-    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+    rgb = photo_crops(N, SIZE, g)
     L, ab = rgb_to_network(rgb)
     pred_ab = (0.5 * ab + 0.05 * torch.from_numpy(g.normal(size=ab.shape)).float()).clamp(-1, 1)
     return {"rgb": rgb, "L": L, "ab": ab, "pred_ab": pred_ab}
