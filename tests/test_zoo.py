@@ -120,12 +120,13 @@ def test_forward_matches_the_reference_code(name, loaded, monkeypatch):
     assert full.shape == (1, 2, h, w) and torch.isfinite(full).all()
 
 
-def test_a_missing_file_is_one_line_naming_the_fetch_command(caches, capsys):
-    with pytest.raises(UserError, match=r"weights fetch cic:eccv16"):
-        pt.load_zoo("cic:eccv16")
-    assert main(["eval", "cic:eccv16", "--dataset", "synthetic"]) == 2
+@pytest.mark.parametrize("name", ["cic:eccv16", "ddcolor:paper_tiny"])
+def test_a_missing_file_is_one_line_naming_the_fetch_command(caches, capsys, name):
+    with pytest.raises(UserError, match=rf"run `colorbench weights fetch {name}`"):
+        pt.load_zoo(name)
+    assert main(["eval", name, "--dataset", "synthetic"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "colorbench weights fetch cic:eccv16" in err and "\n" not in err
+    assert f"colorbench weights fetch {name}" in err and "\n" not in err
 
 
 def test_an_unknown_zoo_name_lists_the_known_ones(caches):

@@ -148,11 +148,3 @@ def test_eval_and_colorize_take_paper_tiny(tiny_release, tmp_path, monkeypatch):
     Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
     assert main(["colorize", "ddcolor:paper_tiny", str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)
-
-
-def test_a_missing_file_is_one_line_naming_the_fetch_command(caches, capsys):
-    with pytest.raises(UserError, match=r"run `colorbench weights fetch ddcolor:paper_tiny`"):
-        pt.load_zoo("ddcolor:paper_tiny")
-    assert main(["eval", "ddcolor:paper_tiny", "--dataset", "synthetic"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "colorbench weights fetch ddcolor:paper_tiny" in err and "\n" not in err
