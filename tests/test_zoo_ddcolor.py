@@ -1,7 +1,8 @@
 """DDColor's released checkpoints in the zoo (``ddcolor:paper``, ``paper_tiny``, ``modelscope``, ``artistic``): the
 entries, the key mapping of every entry against the reference's key names and shapes
 (``tests/fixtures/ddcolor/released_keys.json``), a random-weight stand-in in the released layout (DDColor-T) loaded
-through ``ddcolor:paper_tiny`` and run by ``eval`` and ``colorize``, and the pipeline's resizing (the missing file: test_zoo.py)."""
+through ``ddcolor:paper_tiny`` and run by ``eval`` and ``colorize``, and the pipeline's resizing (the missing file:
+test_zoo.py)."""
 from __future__ import annotations
 
 import pytest
