@@ -141,14 +141,17 @@ def test_paper_grid_runs_the_configurations_behind_the_published_rows():
     assert cells["cic[code] on imagenet_val_subset seed 0"].settings["data"]["size"] == 176
 
 
-def test_unknown_variant_warns_and_skips_and_an_unregistered_method_is_an_error(fakes):
-    p = profile(methods=["fake_a"], variants={"fake_a": ["default", "nope"]}, seeds=1)
-    with pytest.warns(UserWarning, match="'nope'"):
-        cells = grid.expand(p)
-    assert [(c.kind, c.method, c.variant) for c in cells] == [("train", "fake_a", "default"),
-                                                              ("runtime", "fake_a", "default")]
+def test_an_unknown_variant_or_method_in_a_profile_is_an_error_naming_the_closest(fakes):
+    # a typo must not shrink the grid quietly: a variant, a method, and both in runtime.extra
+    with pytest.raises(UserError, match=r"profile .*: unknown variant of fake_a 'defualt'\. Did you mean 'default'"):
+        grid.expand(profile(methods=["fake_a"], variants={"fake_a": ["default", "defualt"]}, seeds=1))
     with pytest.raises(UserError, match=r"profile .*: unknown method 'fake_aa'\. Did you mean 'fake_a'"):
-        grid.expand(profile(methods=["fake_a", "fake_aa"], seeds=1))  # a typo must not shrink the grid quietly
+        grid.expand(profile(methods=["fake_a", "fake_aa"], seeds=1))
+    with pytest.raises(UserError, match=r"runtime\.extra: unknown variant of fake_a 'nope'"):
+        grid.expand(profile(methods=["fake_a"], seeds=1,
+                            runtime={"extra": [{"method": "fake_a", "variants": ["nope"]}]}))
+    with pytest.raises(UserError, match=r"runtime\.extra: unknown method 'fake_b_'\. Did you mean 'fake_b'"):
+        grid.expand(profile(methods=["fake_a"], seeds=1, runtime={"extra": [{"method": "fake_b_"}]}))
 
 
 def test_key_is_stable_and_changes_with_what_makes_the_result(fakes):

@@ -106,14 +106,11 @@ def _variants_for(profile: Profile, name: str, declared: list[str]) -> list[str]
         return declared
     if isinstance(chosen, str):
         chosen = [chosen]
-    kept = []
     for v in chosen:
-        if v in declared:
-            kept.append(v)
-        else:
-            warnings.warn(f"bench: profile {profile.name} names variant {v!r} of {name}, which does not declare it "
-                          f"(declared: {', '.join(declared)}); skipped", stacklevel=2)
-    return kept
+        if v not in declared:  # a typo in a profile must not quietly shrink the grid
+            raise UnknownNameError(f"profile {profile.name}: {unknown_name(f'variant of {name}', v, declared)}; fix "
+                                   f"the profile's [variants] (`colorbench list methods` shows each method's)")
+    return list(chosen)
 
 
 def baselines_of(profile: Profile) -> list[str]:
@@ -246,9 +243,8 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
         settings = {**runtime, **{k: v for k, v in extra.items() if k in RUNTIME_KEYS}}
         for variant in wanted:
             if variant not in cls.variants:
-                warnings.warn(f"bench: runtime.extra: {name} does not declare variant {variant!r}; skipped",
-                              stacklevel=2)
-                continue
+                raise UnknownNameError(f"profile {profile.name}: runtime.extra: "
+                                       f"{unknown_name(f'variant of {name}', variant, sorted(cls.variants))}")
             cells.append(_runtime_cell(name, variant, overrides, settings, device_kind, env, modes["runtime"]))
     unique: dict[str, Cell] = {}
     for c in cells:
@@ -336,8 +332,8 @@ def _extras(profile: Profile, only: list[str] | None) -> list[dict[str, Any]]:
             out += [{**extra, "method": n, "variants": extra.get("variants", ["default"])}
                     for n in list_methods() if n not in profile.exclude]
         elif extra.get("method", "") not in list_methods():
-            warnings.warn(f"bench: runtime.extra names method {extra.get('method')!r}, which is not registered; "
-                          "skipped", stacklevel=3)
+            raise UnknownNameError(f"profile {profile.name}: runtime.extra: "
+                                   f"{unknown_name('method', str(extra.get('method', '')), list_methods())}")
         else:
             out.append(extra)
     return [e for e in out if only is None or e["method"] in only]
