@@ -165,6 +165,21 @@ def test_ddp_two_cpu_processes_stay_in_sync_and_resume_bit_for_bit(tmp_path):
     assert _equal(a[1], b[1]) and _equal(a[2], b[2]) and a[3] == b[3]
 
 
+@pytest.mark.slow
+def test_ddp_a_stop_signal_to_one_rank_stops_every_rank_after_the_same_step_with_a_checkpoint(tmp_path):
+    """SIGTERM reaches one rank after step 4 (a scheduler signals each rank at its own moment): every rank stops after
+    step 4 and rank 0 saves it (before: under DDP the signal killed that rank at once, and the others with it)."""
+    out, res = tmp_path / "run", tmp_path / "res"
+    res.mkdir()
+    mp.start_processes(ddp_worker, args=(2, _free_port(), str(out), str(res), 4, 1, int(signal.SIGTERM)), nprocs=2,
+                       start_method="spawn")
+    for rank in (0, 1):
+        assert torch.load(res / f"rank{rank}.pt", weights_only=True) == {"stopped": int(signal.SIGTERM)}
+    assert (out / "checkpoints" / "LAST").read_text().strip() == "step_0000004"
+    with open(out / "train_log.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 5))
+
+
 def _checkpoint(folder):
     """A checkpoint folder's content that must not depend on the run's history: the weights file byte for byte,
     the optimiser states, the saved torch RNG and the config (wall-clock figures left out; Python's and NumPy's

@@ -102,14 +102,14 @@ def max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return max(float((a[k].detach().double() - b[k].detach().double()).abs().max()) if a[k].numel() else 0.0 for k in a)
 
 
-def kill_at(step_to_die: int):
-    """An ``on_step`` callback that SIGKILLs its own process after ``step_to_die`` steps (a crash, no cleanup)."""
+def kill_at(step_to_die: int, signum: int = 9):
+    """An ``on_step`` callback that sends its own process ``signum`` after ``step_to_die`` steps (default SIGKILL: a
+    crash, no cleanup)."""
     import os
-    import signal
 
     def on_step(done: int, losses: dict) -> None:
         if done == step_to_die:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signum)
 
     return on_step
 
@@ -139,21 +139,29 @@ def train_then_die(out_dir: str, steps: int, ckpt_every: int, die_at: int, threa
               ckpt_every=ckpt_every, progress=False, on_step=kill_at(die_at))
 
 
-def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str, die_at: int = 0) -> None:
+def ddp_worker(rank: int, world: int, port: int, out_dir: str, result_dir: str, die_at: int = 0,
+               signal_rank: int = -1, signum: int = 9) -> None:
     """Child-process body for the DDP tests: one gloo rank training Tiny; saves its parameters for comparison.
-    ``die_at``: SIGKILL this rank after that step (a crash: no cleanup, no final checkpoint)."""
+    ``die_at``: send ``signum`` (default SIGKILL: a crash, no cleanup, no final checkpoint) after that step, to every
+    rank or only to ``signal_rank``. A rank the trainer stopped on a signal saves ``{"stopped": signum}`` instead."""
     import os
 
     from colorbench.train import resolve, train
+    from colorbench.train.loop import Stopped
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     as_parent()
     torch.set_num_threads(1)
+    signalled = die_at and signal_rank in (-1, rank)
     with registered():
-        result = train(resolve("test_tiny", batch_size=4), TinyData(), steps=6, seed=5, out_dir=out_dir, ckpt_every=3,
-                       val_every=3, val_dataset=TinyData(split="val"), progress=False, device="cpu",
-                       on_step=kill_at(die_at) if die_at else None)
+        try:
+            result = train(resolve("test_tiny", batch_size=4), TinyData(), steps=6, seed=5, out_dir=out_dir,
+                           ckpt_every=3, val_every=3, val_dataset=TinyData(split="val"), progress=False,
+                           device="cpu", on_step=kill_at(die_at, signum) if signalled else None)
+        except Stopped as stopped:
+            torch.save({"stopped": int(stopped.signum)}, os.path.join(result_dir, f"rank{rank}.pt"))
+            return
     params = {k: v.detach().clone() for k, v in result.method.named_parameters()}
     torch.save({"params": params, "world": result.world_size, "steps": result.steps,
                 "images_per_s": result.images_per_s}, os.path.join(result_dir, f"rank{rank}.pt"))

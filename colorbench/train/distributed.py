@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -24,6 +25,7 @@ class DistInfo:
     world: int = 1
     local_rank: int = 0
     owns_group: bool = False  # True when this trainer created the process group (and so destroys it)
+    host_group: Any = None  # a gloo group for host-side agreement when the main group is NCCL (None: the main one)
 
     @property
     def is_main(self) -> bool:
@@ -67,7 +69,9 @@ def setup(device: str | torch.device = "auto") -> tuple[DistInfo, torch.device]:
             torch.cuda.set_device(dev)
         dist.init_process_group(backend=backend)
         owns = True
-    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, owns), dev
+    # stop_signal() agrees every step without waiting for the GPU: over gloo, on the host (every rank calls new_group)
+    host = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, owns, host), dev
 
 
 def wrap(method: Method, device: torch.device) -> list[str]:
@@ -99,6 +103,17 @@ def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
+
+
+def stop_signal(signum: int | None, info: DistInfo) -> int | None:
+    """The stop signal any rank has received (``signum``: this rank's, None if none), the same on every rank, so all
+    ranks stop after the same step (a scheduler signals each rank at its own moment). One all-reduce of one integer
+    on the host per call: it never waits for the device. A single process returns ``signum``."""
+    if info.world <= 1:
+        return signum
+    t = torch.tensor([int(signum or 0)], dtype=torch.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=info.host_group)
+    return int(t.item()) or None
 
 
 def barrier(info: DistInfo) -> None:

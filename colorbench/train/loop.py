@@ -363,7 +363,7 @@ class _Session:
             torch.cuda.reset_peak_memory_stats(dev)
         method.train()
         try:
-            with _StopFlag(info.world == 1) as stop:
+            with _StopFlag(True) as stop:
                 tick = time.perf_counter()
                 for step, epoch, batch in iterate(self.dataset, self.plan, self.start, self.total,
                                                   num_workers=s.num_workers, pin_memory=dev.type == "cuda"):
@@ -380,8 +380,9 @@ class _Session:
                     self.after_step(done, epoch, bar, diverged)
                     if diverged:
                         break
-                    if stop.set:
-                        interrupted, self.stopped_by = True, stop.signum
+                    signum = distributed.stop_signal(stop.signum if stop.set else None, info)
+                    if signum is not None:  # on every rank after the same step
+                        interrupted, self.stopped_by = True, signum
                         self.read_losses()  # the checkpoint needs this step's losses and the watch's verdict
                         break
                     tick = time.perf_counter()
