@@ -174,6 +174,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
             raise UserError(f"--set {key}: no selected method has a config field {key!r}")
     env = fingerprint.environment(threads)
     isa = cpu_isa()
+    # figures (train and pretrained cells) in the run's mode; timings (runtime cells) of the native kernels
     modes = {"train": {"mode": numeric, "cpu_isa": isa}, "runtime": {"mode": "native", "cpu_isa": isa}}
     device_kind = device.split(":")[0]
     runtime = {k: v for k, v in profile["runtime"].items() if k != "extra"}
@@ -226,7 +227,7 @@ def expand(profile: Profile, *, methods: list[str] | None = None, datasets: list
                         **({"options": {**dict(profile["data"].get("options") or {}), **given}} if given else {})}
             cell = _pretrained_cell(zoo_name, dataset, {"data": released, "protocol": protocol,
                                                         "eval": _eval_settings(profile), "device": device_kind,
-                                                        "environment": env, "numeric": modes["runtime"]})
+                                                        "environment": env, "numeric": modes["train"]})
             if not methods or cell.method in methods:
                 cells.append(cell)
     if runtime.get("sizes"):

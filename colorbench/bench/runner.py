@@ -62,14 +62,14 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`.
 
     ``jobs`` (default: the profile's ``jobs``, else 1): train cells run that many at once, each in its own process
-    on one torch thread (on a CPU; a GPU runs one at a time); runtime cells then run one by one in this process, so
-    nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines. ``data``: ``--data
+    on one torch thread (on a CPU; a GPU runs one at a time); released models' cells (``kind = "pretrained"``) are
+    then scored in this process, and runtime cells run one by one, so nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines. ``data``: ``--data
     KEY=VALUE`` options for every dataset (:mod:`colorbench.data.options`), over the profile's ``[data] options``.
 
     ``numeric_mode_name`` (:mod:`colorbench.numeric`; default ``portable`` on a CPU, ``native`` on a GPU): the mode
     the train cells run in. This process is put under it first (before the grid computes any training-set
-    config), train cells in spawned processes start under it, and runtime cells time the native kernels in a
-    process of their own. On a CPU where the portable mode cannot hold (not Intel, or no AVX2) the run falls back
+    config), train cells in spawned processes start under it, released models are scored under it (their figures
+    travel as the trained rows' do), and runtime cells time the native kernels in a process of their own. On a CPU where the portable mode cannot hold (not Intel, or no AVX2) the run falls back
     to ``native`` with a warning; in a process where a tensor op already ran it refuses (:class:`TooLate`).
 
     ``launcher="submitit"`` (SLURM) or ``"local"`` (processes on this machine) submits one job per cell not yet
@@ -134,7 +134,9 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     rows: dict[str, dict[str, Any]] = {}
     run_train_cells([c for c in cells if c.kind == "train"], cache, dev, force=force, jobs=jobs, progress=progress,
                     record=record, numeric=mode)
-    timed = [c for c in cells if c.kind != "train"]
+    for cell in (c for c in cells if c.kind == "pretrained"):  # figures: in this process, under the run's mode
+        record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
+    timed = [c for c in cells if c.kind == "runtime"]
     if mode == "native":
         for cell in timed:
             record(cell, *run_cell(cell, cache, dev, force=force, progress=progress))
