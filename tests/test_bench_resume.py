@@ -132,3 +132,36 @@ def test_outputs_and_shards_merge_into_the_same_tables(tmp_path):
     merged = merge("smoke", results=tmp_path / "sharded")
     assert merged.total == 6
     _same(_comparable(_rows(tmp_path / "sharded")), _comparable(rows))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_bench_killed_alone_has_its_workers_checkpoint_and_stop_instead_of_training_on_unseen(tmp_path):
+    """SIGTERM to the bench process only (``kill``, ``timeout``, a container's stop) while two workers train: each
+    worker stops its cell after the current step with a checkpoint (which the same command resumes) and exits
+    (before: the workers trained on, orphaned, to the end of their cells, then waited forever on the job queue)."""
+    import psutil
+
+    from colorbench import checkpoint as ckpt
+
+    steps = 100_000
+    cmd = [sys.executable, "-m", "colorbench.cli", "bench", "--profile", "smoke", "--methods", "unet_l1", "--device",
+           "cpu", "--results", str(tmp_path / "results"), "--cache", str(tmp_path / "cache"), "--no-progress",
+           "--jobs", "2", "--seeds", "2", "--set", f"train.steps={steps}", "--set", f"train.ckpt_every={steps}"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 150
+    logs = lambda: list((tmp_path / "cache").glob("*/train/train_log.csv"))  # noqa: E731
+    while len([f for f in logs() if len(f.read_text().splitlines()) > 3]) < 2:
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, "the two workers did not start training in time"
+        time.sleep(0.1)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGTERM)  # to the bench process alone
+    proc.wait(timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=60)
+    assert not alive, f"{len(alive)} worker(s) still training after the bench process was killed"
+    runs = sorted(f.parent for f in logs())
+    assert len(runs) == 2
+    for run in runs:
+        step = ckpt.load_checkpoint(run)["state"]["step"]
+        assert 0 < step < steps  # saved where it stopped, not at ckpt_every (never reached)

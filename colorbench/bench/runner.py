@@ -8,7 +8,9 @@ the selected cells. ``shard="i/N"`` runs every N-th cell and copies the finished
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,15 +64,19 @@ def run_bench(profile: str = "quick", *, methods: list[str] | None = None, datas
     """Run (or resume) the grid of ``profile`` and write ``results/<profile>/``; returns a :class:`Summary`.
 
     ``jobs`` (default: the profile's ``jobs``, else 1): train cells run that many at once, each in its own process
-    on one torch thread (on a CPU; a GPU runs one at a time); released models' cells (``kind = "pretrained"``) are
-    then scored in this process, and runtime cells run one by one, so nothing else competes with the timed calls. ``baselines=False`` drops the profile's baselines. ``data``: ``--data
-    KEY=VALUE`` options for every dataset (:mod:`colorbench.data.options`), over the profile's ``[data] options``.
+    on one torch thread (on a CPU; a GPU runs one at a time); a worker whose bench process is killed stops its cell
+    after the current step with a checkpoint. Released models' cells (``kind = "pretrained"``) are then scored in
+    this process, and runtime cells run one by one, so nothing else competes with the timed calls.
+    ``baselines=False`` drops the profile's baselines. ``data``: ``--data KEY=VALUE`` options for every dataset
+    (:mod:`colorbench.data.options`), over the profile's ``[data] options``.
 
     ``numeric_mode_name`` (:mod:`colorbench.numeric`; default ``portable`` on a CPU, ``native`` on a GPU): the mode
     the train cells run in. This process is put under it first (before the grid computes any training-set
     config), train cells in spawned processes start under it, released models are scored under it (their figures
-    travel as the trained rows' do), and runtime cells time the native kernels in a process of their own. On a CPU where the portable mode cannot hold (not Intel, or no AVX2) the run falls back
-    to ``native`` with a warning; in a process where a tensor op already ran it refuses (:class:`TooLate`).
+    travel as the trained rows' do), and runtime cells time the native kernels in a process of their own. On a CPU
+    where the portable mode cannot hold (no AVX2, or no C compiler for MKL's vendor shim on a CPU not made by Intel)
+    the run falls back to ``native`` with a warning; in a process where a tensor op already ran it refuses
+    (:class:`TooLate`).
 
     ``launcher="submitit"`` (SLURM) or ``"local"`` (processes on this machine) submits one job per cell not yet
     in the cache instead (:mod:`colorbench.bench.cluster`, resources in ``job_opts``); with ``wait`` it blocks
@@ -292,6 +298,34 @@ def _worker_init(mode: str = "native") -> None:
     if mode != "native":
         numeric.apply(mode)  # the variables came with the environment; the flags are this process's
     torch.set_num_threads(1)  # the thread count every key of a parallel run records
+    _stop_when_orphaned()
+
+
+_ORPHANED = threading.Event()  # in a worker: the bench process is gone
+_IDLE = threading.Lock()  # in a worker: held while a cell runs
+
+
+def _stop_when_orphaned(every_s: float = 0.5) -> None:
+    """Once the bench process is gone (a SIGTERM to it alone: ``kill``, ``timeout``, a container's stop), stop this
+    worker's cell after its current step with a checkpoint, start no other, and exit, instead of training on unseen
+    (or, idle, waiting forever on a queue its siblings keep open). A daemon thread polls the parent's pid: no
+    signal, so a worker the same signal also reached does not take it for a second one and lose the step."""
+    import os
+    import time
+
+    from colorbench.train.loop import request_stop
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        _ORPHANED.set()
+        request_stop(signal.SIGTERM)
+        with _IDLE:  # the cell in flight has checkpointed and stopped
+            os._exit(128 + signal.SIGTERM)
+
+    threading.Thread(target=watch, name="colorbench-orphan-watch", daemon=True).start()
 
 
 def _native_init(saved: dict[str, str | None], threads: int) -> None:
@@ -334,7 +368,10 @@ def _not_done(cells: list[grid.Cell], cache: Path, force: bool, record: Any) -> 
 def _worker_run(cell: grid.Cell, cache: Path, device: str, force: bool) -> tuple[dict[str, Any], bool]:
     import torch
 
-    return run_cell(cell, cache, torch.device(device), force=force, progress=False)
+    with _IDLE:
+        if _ORPHANED.is_set():  # a cell queued before the bench process died: leave it for the next run
+            raise KeyboardInterrupt(signal.SIGTERM)
+        return run_cell(cell, cache, torch.device(device), force=force, progress=False)
 
 
 def _run_parallel(cells: list[grid.Cell], cache: Path, dev: Any, force: bool, jobs: int, record: Any,

@@ -109,6 +109,17 @@ def stop_signals() -> list[int]:
     return list(dict.fromkeys(found))
 
 
+_requested: int | None = None
+
+
+def request_stop(signum: int) -> None:
+    """Ask the running training loop of this process to stop after its current step, checkpoint and raise
+    :class:`Stopped` (``signum``) as a first stop signal would; callable from any thread, and never an immediate
+    interrupt however often it is called (a bench worker calls it when the bench process is gone)."""
+    global _requested
+    _requested = int(signum)
+
+
 class _StopFlag:
     """The first stop signal (:func:`stop_signals`: Ctrl-C, SIGTERM, ...) asks the loop to stop after the current step
     (it then checkpoints and raises :class:`Stopped`); a second one interrupts at once."""
@@ -380,7 +391,7 @@ class _Session:
                     self.after_step(done, epoch, bar, diverged)
                     if diverged:
                         break
-                    signum = distributed.stop_signal(stop.signum if stop.set else None, info)
+                    signum = distributed.stop_signal(stop.signum if stop.set else _requested, info)
                     if signum is not None:  # on every rank after the same step
                         interrupted, self.stopped_by = True, signum
                         self.read_losses()  # the checkpoint needs this step's losses and the watch's verdict
