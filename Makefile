@@ -35,7 +35,7 @@ bench: $(STAMP)  ## the quick comparison grid on the embedded `openphotos` datas
 	$(BIN)/colorbench bench --profile quick
 
 perf: $(STAMP)  ## pytest-benchmark suites: Lab layer, metrics, FID/LPIPS vs torchmetrics, trainer overhead, `colorbench --help`
-	$(BIN)/python -m pytest tests/perf -p no:cacheprovider --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,rounds -m perf
+	COLORBENCH_TEST_NUMERIC=native $(BIN)/python -m pytest tests/perf -p no:cacheprovider --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,rounds -m perf
 
 report: $(STAMP)  ## execute the notebooks against results/ into HTML
 	$(BIN)/colorbench report

@@ -11,16 +11,22 @@ os.environ.setdefault("TIMM_OFFLINE", "1")
 
 from colorbench import numeric  # noqa: E402  (torch-free)
 
-os.environ.update(numeric.environ("portable"))  # before torch's first tensor op: ATen and MKL read these once
+MODE = os.environ.get("COLORBENCH_TEST_NUMERIC", "portable")
+"""The numeric mode of the test process: ``portable`` (every figure independent of the CPU model), or ``native``,
+which ``make perf`` sets: the speed suites time the kernels a user's run gets (threads, AVX-512, oneDNN)."""
+if MODE not in numeric.MODES:
+    raise SystemExit(f"COLORBENCH_TEST_NUMERIC={MODE!r}: use one of {', '.join(numeric.MODES)}")
+os.environ.update(numeric.environ(MODE))  # before torch's first tensor op: ATen and MKL read these once
 from colorbench import mkl_shim  # noqa: E402  (torch-free)
 
-mkl_shim.prepare()  # an AMD CPU: MKL's AVX2 branch too (before torch is imported; the workers inherit LD_PRELOAD)
+if MODE == "portable":
+    mkl_shim.prepare()  # an AMD CPU: MKL's AVX2 branch too (before torch is imported; the workers inherit LD_PRELOAD)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-try:  # every test runs in the portable numeric mode, so no figure depends on the CPU model (on Intel CPUs)
-    numeric.apply("portable")
+try:  # every test runs in the portable numeric mode, so no figure depends on the CPU model
+    numeric.apply(MODE)
 except numeric.UnsupportedCPU:  # e.g. an AMD CPU without a C compiler: the native kernels, thresholds hold there too
     numeric.relax()
 torch.set_num_threads(1)
