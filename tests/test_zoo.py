@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from zoo_support import fixture, write_release
+from zoo_support import check_eval_and_colorize, fixture, write_release, zoo_at_working_size
 
 from colorbench import pretrained as pt
 from colorbench.cli import main
@@ -176,37 +176,14 @@ def test_weights_list_shows_the_zoo_with_what_is_on_disk(caches, capsys):
     assert " no " in line
 
 
-def small_working_size(monkeypatch, name: str, size: int = 32) -> None:
-    """Make zoo entry ``name`` predict at ``size``² instead of the released 256² (CPU time in tests)."""
-    import dataclasses
-
-    from colorbench.registry import get_method
-
-    method, key = name.split(":")
-    entry = get_method(method).zoo[key]
-    config = tuple((k, size if k == "working_size" else v) for k, v in entry.config)
-    monkeypatch.setitem(get_method(method).zoo, key, dataclasses.replace(entry, config=config))
-
-
 def test_eval_and_colorize_take_a_zoo_name(zoo, tmp_path, monkeypatch, capsys):
-    import csv
-
-    import numpy as np
-    from PIL import Image
-
-    small_working_size(monkeypatch, "cic:eccv16")
+    zoo_at_working_size(monkeypatch, "cic:eccv16", 32)
     monkeypatch.chdir(tmp_path)
-    assert main(["eval", "cic:eccv16", "--dataset", "synthetic", "--max-images", "2", "--batch-size", "2"]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "runs" / "zoo" / "cic-eccv16" / "eval.csv")))
-    assert rows[0]["method"] == "cic" and rows[0]["variant"] == "zoo:eccv16"
-    assert rows[0]["pretrained"] == "sha256:" + pt.sha256_of(pt.zoo_path("cic:eccv16"))
-    Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
-    assert main(["colorize", "cic:eccv16", str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
-    assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)
+    check_eval_and_colorize("cic:eccv16", tmp_path)
 
 
 def test_compare_builds_one_table_from_two_runs_and_a_zoo_model(zoo, tiny, tmp_path, monkeypatch, capsys):
-    small_working_size(monkeypatch, "cic:eccv16")
+    zoo_at_working_size(monkeypatch, "cic:eccv16", 32)
     monkeypatch.chdir(tmp_path)
     fast = ["--dataset", "synthetic", "--size", "16", "--batch-size", "8", "--no-progress", "--val-every", "0"]
     for seed in ("0", "1"):

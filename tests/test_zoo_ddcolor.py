@@ -8,10 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from zoo_support import ddcolor_shapes, write_release, zoo_at_working_size
+from zoo_support import check_eval_and_colorize, ddcolor_shapes, write_release, zoo_at_working_size
 
 from colorbench import pretrained as pt
-from colorbench.cli import main
 from colorbench.errors import UserError
 from colorbench.nets.convnext_stages import CONVNEXT_SIZES
 from colorbench.nets.ddcolor import DDColorNet, map_reference_state_dict, reference_key
@@ -134,18 +133,6 @@ def test_predict_resizes_as_the_reference_pipeline(tiny_release, monkeypatch):
 
 @pytest.mark.slow  # ~5 s: two CLI runs of DDColor-T
 def test_eval_and_colorize_take_paper_tiny(tiny_release, tmp_path, monkeypatch):
-    import csv
-
-    import numpy as np
-    from PIL import Image
-
     zoo_at_working_size(monkeypatch, "ddcolor:paper_tiny", SMALL)
     monkeypatch.chdir(tmp_path)
-    assert main(["eval", "ddcolor:paper_tiny", "--dataset", "synthetic", "--max-images", "2", "--batch-size",
-                 "2"]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "runs" / "zoo" / "ddcolor-paper_tiny" / "eval.csv")))
-    assert rows[0]["method"] == "ddcolor" and rows[0]["variant"] == "zoo:paper_tiny"
-    assert rows[0]["pretrained"] == "sha256:" + pt.sha256_of(pt.zoo_path("ddcolor:paper_tiny"))
-    Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
-    assert main(["colorize", "ddcolor:paper_tiny", str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
-    assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)
+    check_eval_and_colorize("ddcolor:paper_tiny", tmp_path)

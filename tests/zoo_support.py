@@ -64,3 +64,26 @@ def zoo_at_working_size(monkeypatch, name: str, size: int) -> None:
     entry = get_method(method).zoo[key]
     config = tuple((k, size if k == "working_size" else v) for k, v in entry.config)
     monkeypatch.setitem(get_method(method).zoo, key, dataclasses.replace(entry, config=config))
+
+
+def check_eval_and_colorize(name: str, tmp_path: Path) -> None:
+    """``colorbench eval NAME`` on two synthetic images writes its row (method, ``zoo:`` variant, the weights'
+    sha256) under ``runs/zoo/``, and ``colorbench colorize NAME`` keeps a 30x20 photo's size (run from ``tmp_path``;
+    the entry's file must be on disk)."""
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from colorbench import pretrained as pt
+    from colorbench.cli import main
+
+    method, key = name.split(":")
+    assert main(["eval", name, "--dataset", "synthetic", "--max-images", "2", "--batch-size", "2"]) == 0
+    with open(tmp_path / "runs" / "zoo" / f"{method}-{key}" / "eval.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["method"] == method and rows[0]["variant"] == f"zoo:{key}"
+    assert rows[0]["pretrained"] == "sha256:" + pt.sha256_of(pt.zoo_path(name))
+    Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "grey.png")
+    assert main(["colorize", name, str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "grey.png").size == (30, 20)
