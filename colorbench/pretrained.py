@@ -493,26 +493,15 @@ def map_released(entry: ZooEntry, module: nn.Module, sd: dict[str, torch.Tensor]
     every key of ``module`` must be found with its shape, and no released key may be left over. An entry with a
     ``mapper`` is renamed by it instead of ``keymap``."""
     own = module.state_dict()
-    out: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
+    kept = {k: v for k, v in sd.items() if not any(k.startswith(p) for p in entry.ignore)}
     if entry.mapper is not None:
-        kept = {k: v for k, v in sd.items() if not any(k.startswith(p) for p in entry.ignore)}
         try:
             out = dict(entry.mapper(module, kept))
         except UserError as exc:
             raise UserError(f"{entry.name}: {exc}; pass the {entry.name} release") from None
         unused = [k for k in out if k not in own]
-    for key, value in sd.items() if entry.mapper is None else ():
-        if any(key.startswith(p) for p in entry.ignore):
-            continue
-        new = next((ours + key[len(theirs):] for theirs, ours in entry.keymap if key.startswith(theirs)), None)
-        if new is None or new not in own:
-            unused.append(key)
-            continue
-        if tuple(value.shape) != tuple(own[new].shape):
-            raise UserError(f"{entry.name}: released tensor {key} has shape {tuple(value.shape)}, {new} expects "
-                            f"{tuple(own[new].shape)}; the file is not the {entry.name} release")
-        out[new] = value.to(own[new].dtype)
+    else:
+        out, unused = _map_by_prefix(entry, own, kept)
     missing = [k for k in own if k not in out and not k.endswith("num_batches_tracked")]
     if missing or unused:
         raise UserError(f"{entry.name}: the file does not fit the network ({len(missing)} tensors missing, first "
@@ -522,6 +511,24 @@ def map_released(entry: ZooEntry, module: nn.Module, sd: dict[str, torch.Tensor]
         if k.endswith("num_batches_tracked") and k not in out:
             out[k] = own[k]
     return out
+
+
+def _map_by_prefix(entry: ZooEntry, own: dict[str, torch.Tensor],
+                   sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``sd`` renamed by ``entry.keymap``'s prefixes onto the keys of ``own`` (cast to their dtypes), and the
+    released keys that found no place; a shape that does not fit is a :class:`UserError`."""
+    out: dict[str, torch.Tensor] = {}
+    unused: list[str] = []
+    for key, value in sd.items():
+        new = next((ours + key[len(theirs):] for theirs, ours in entry.keymap if key.startswith(theirs)), None)
+        if new is None or new not in own:
+            unused.append(key)
+            continue
+        if tuple(value.shape) != tuple(own[new].shape):
+            raise UserError(f"{entry.name}: released tensor {key} has shape {tuple(value.shape)}, {new} expects "
+                            f"{tuple(own[new].shape)}; the file is not the {entry.name} release")
+        out[new] = value.to(own[new].dtype)
+    return out, unused
 
 
 def load_zoo(name: str, map_location: str | torch.device = "cpu") -> nn.Module:

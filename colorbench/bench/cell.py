@@ -164,7 +164,6 @@ def _evaluate_released(cell: Cell, folder: Path, device: torch.device) -> dict[s
     from colorbench import pretrained as pt
     from colorbench.data import build_dataset, protocol_for
     from colorbench.errors import UserError
-    from colorbench.evaluator import evaluate
 
     name, sha = cell.settings["zoo"], cell.settings["weights_sha256"]
     path = pt.zoo_path(name)
@@ -176,25 +175,15 @@ def _evaluate_released(cell: Cell, folder: Path, device: torch.device) -> dict[s
     if method.weights_sha256 != sha:
         raise UserError(f"{path} changed since the grid was made (sha256 {method.weights_sha256[:12]}…, keyed "
                         f"{sha[:12]}…); run the bench again")
-    data, ev = cell.settings["data"], cell.settings["eval"]
+    data = cell.settings["data"]
     protocol = protocol_for(str(cell.dataset))
     options = {**dict(data.get("options") or {}), **({"data_dir": data["data_dir"]} if data.get("data_dir") else {})}
     test_ds = build_dataset(str(cell.dataset), protocol.split, size=protocol.size, seed=0, **options,
                             **protocol.dataset_options())
-    t1 = time.perf_counter()
-    res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
-                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")),
-                   metrics=ev.get("metrics") or None)
-    ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset, "seed": 0}
-    source = getattr(test_ds, "source", None)
-    atomic.write_csv(folder / "per_image.csv", [{**ident, **r, **({"photo": source(int(r["index"]))} if source else {})}
-                                                for r in res.records])
-    _save_npz(folder / "hist.npz", **res.histograms)
+    res, eval_seconds, scored = _score(method, test_ds, protocol, cell, folder, device)
     prov = {**provenance(device), "pretrained": {name: True}, "random_frozen": [], "train_steps": 0,
-            "weights": f"sha256:{sha}", "zoo": name, "eval_seconds": round(time.perf_counter() - t1, 3),
-            "protocol": {**protocol.as_dict(), "n_images": res.n_images,
-                         "preprocess": getattr(test_ds, "preprocessing", "")},
-            "histograms": res.protocol["histograms"], "config": dict(pt.get_zoo(name).config)}
+            "weights": f"sha256:{sha}", "zoo": name, "eval_seconds": round(eval_seconds, 3), **scored,
+            "config": dict(pt.get_zoo(name).config)}
     return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov}
 
 
@@ -233,7 +222,6 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
                         main: bool = True) -> dict[str, Any] | None:
     from colorbench.bench import compute
     from colorbench.bench import samples as sample_photos
-    from colorbench.evaluator import evaluate
     from colorbench.train import train
     from colorbench.train.flops import step_cost
 
@@ -247,22 +235,12 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
     if not main:  # a DDP rank other than 0: its replica is rank 0's
         return None
     method = result.method
-    t1 = time.perf_counter()
     protocol = spec.protocol
     test_ds = spec.scored_data(protocol)
-    res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
-                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")),
-                   metrics=ev.get("metrics") or None)
-    eval_seconds = time.perf_counter() - t1
+    res, eval_seconds, scored = _score(method, test_ds, protocol, cell, folder, device)
     n_samples = int(ev.get("samples", 4))  # whole test photos at their full SIDE px (not the protocol's crops)
     samples = sample_photos.colourise(method, spec.data(protocol.split, sample_photos.SIDE) if n_samples else test_ds,
                                       n_samples)
-    ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
-             "seed": cell.seed}
-    source = getattr(test_ds, "source", None)  # the photo behind each scored item: tables resample photos
-    atomic.write_csv(folder / "per_image.csv", [{**ident, **r, **({"photo": source(int(r["index"]))} if source else {})}
-                                                for r in res.records])
-    _save_npz(folder / "hist.npz", **res.histograms)
     _save_npz(folder / "samples.npz", **samples)
     loss_log = folder / "train" / "train_log.csv"
     if loss_log.is_file():
@@ -273,10 +251,8 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
         "train_images_per_s": round(float(result.images_per_s), 2) if result.steps else None,
         "eval_seconds": round(eval_seconds, 3), "peak_memory_mb": round(float(result.peak_memory_mb), 1),
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
-        "batch_size": spec.batch_size, "size": spec.size,
-        "protocol": {**protocol.as_dict(), "n_images": res.n_images,
-                     "preprocess": getattr(test_ds, "preprocessing", "")},  # crop, resize filter, size in words
-        "num_classes": getattr(test_ds, "num_classes", None), "histograms": res.protocol["histograms"],
+        "batch_size": spec.batch_size, "size": spec.size, **scored,
+        "num_classes": getattr(test_ds, "num_classes", None),
         "config": cell.settings["run"]["config"], "overrides": cell.settings["run"]["overrides"],
         **compute.figures(cost, int(result.steps), spec.batch_size, world, cell.settings["train"].get("flops")),
     }
@@ -285,6 +261,32 @@ def _train_and_evaluate(cell: Cell, folder: Path, device: torch.device, progress
         curve = [compute.untrained_point(method, spec, cost, device)]
     return {"status": "ok", "metrics": res.figures, "na_reasons": res.notes, "runtime": [], "provenance": prov,
             "curve": curve}
+
+
+def _score(method: Any, test_ds: Any, protocol: Any, cell: Cell, folder: Path,
+           device: torch.device) -> tuple[Any, float, dict[str, Any]]:
+    """Score ``method`` on ``test_ds`` under ``protocol`` with the cell's ``[eval]`` settings, writing
+    ``per_image.csv`` (each row with the photo behind its item, when the dataset names it: tables resample photos)
+    and ``hist.npz``. Returns the evaluation result, its seconds, and the row's ``protocol`` and ``histograms``
+    provenance."""
+    from colorbench.evaluator import evaluate
+
+    ev = cell.settings["eval"]
+    t1 = time.perf_counter()
+    res = evaluate(method, test_ds, batch_size=int(ev.get("batch_size", 8)), device=device,
+                   max_images=protocol.max_images, legacy_histograms=bool(ev.get("legacy_histograms")),
+                   metrics=ev.get("metrics") or None)
+    seconds = time.perf_counter() - t1
+    ident = {"key": cell.key, "method": cell.method, "variant": cell.variant, "dataset": cell.dataset,
+             "seed": cell.seed}
+    source = getattr(test_ds, "source", None)
+    atomic.write_csv(folder / "per_image.csv", [{**ident, **r, **({"photo": source(int(r["index"]))} if source else {})}
+                                                for r in res.records])
+    _save_npz(folder / "hist.npz", **res.histograms)
+    scored = {"protocol": {**protocol.as_dict(), "n_images": res.n_images,
+                           "preprocess": getattr(test_ds, "preprocessing", "")},  # crop, resize filter, size in words
+              "histograms": res.protocol["histograms"]}
+    return res, seconds, scored
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
